@@ -1,0 +1,1 @@
+"""A realistic sample district, generated deterministically from a seed (no Prefect here)."""

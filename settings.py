@@ -1,0 +1,78 @@
+"""One settings object for the whole project: database URL and folders, read from the environment.
+
+Every path defaults to somewhere under ``var/`` in the project folder, so a fresh checkout
+keeps all of its state (SQLite file, Prefect home, inbox, published lists) in one place.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+
+
+def _path(env: str, default: Path) -> Path:
+    value = os.environ.get(env)
+    return Path(value).resolve() if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where threelists keeps its state. Override any field with its ``THREELISTS_*`` variable."""
+
+    var_dir: Path = field(default_factory=lambda: _path("THREELISTS_VAR", PROJECT_ROOT / "var"))
+    database_url: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            url = os.environ.get("THREELISTS_DATABASE_URL") or f"sqlite:///{self.var_dir / 'threelists.db'}"
+            object.__setattr__(self, "database_url", url)
+
+    @property
+    def inbox_dir(self) -> Path:
+        """Files handed over by grid workers, units and platforms land here."""
+        return _path("THREELISTS_INBOX", self.var_dir / "inbox")
+
+    @property
+    def archive_dir(self) -> Path:
+        """Every source file read, stored by checksum."""
+        return self.var_dir / "archive"
+
+    @property
+    def published_dir(self) -> Path:
+        """Service lists and survey call lists, one folder per cycle and version."""
+        return self.var_dir / "published"
+
+    @property
+    def reports_dir(self) -> Path:
+        """Metrics tables, charts and HTML reports."""
+        return self.var_dir / "reports"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        """great-expectations Data Docs for each validation run."""
+        return self.var_dir / "data_docs"
+
+    @property
+    def forms_dir(self) -> Path:
+        """Survey forms (XLSForm, printable sheets) and visiting rosters."""
+        return self.var_dir / "forms"
+
+    def ensure_dirs(self) -> None:
+        for path in (
+            self.var_dir,
+            self.inbox_dir,
+            self.archive_dir,
+            self.published_dir,
+            self.reports_dir,
+            self.data_docs_dir,
+            self.forms_dir,
+        ):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def get_settings() -> Settings:
+    """Read the settings from the environment now (tests change it between calls)."""
+    return Settings()

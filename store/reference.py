@@ -1,0 +1,67 @@
+"""Load reference data (taxonomy, the district registry) into the store, idempotently."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from store.models import Category, Community, Grid, Household, Item, Subcategory, Subdistrict
+
+
+def upsert(session: Session, model: type, rows: list[dict[str, Any]], chunk: int = 5000) -> None:
+    """Insert rows, updating those whose primary key exists (SQLite and PostgreSQL)."""
+    if not rows:
+        return
+    table = model.__table__
+    pk = [c.name for c in table.primary_key.columns]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    for start in range(0, len(rows), chunk):
+        stmt = insert(table).values(rows[start : start + chunk])
+        update = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in pk}
+        session.execute(stmt.on_conflict_do_update(index_elements=pk, set_=update) if update
+                        else stmt.on_conflict_do_nothing(index_elements=pk))
+
+
+def load_taxonomy(session: Session, taxonomy: pd.DataFrame) -> int:
+    """Load a catalogue (one row per item, shape of reference/taxonomy.csv); returns items loaded."""
+    cats = taxonomy.drop_duplicates("category_code")
+    subs = taxonomy.drop_duplicates("subcategory_code")
+    upsert(session, Category, [{"code": r.category_code, "name_zh": r.category_zh, "name_en": r.category_en}
+                               for r in cats.itertuples()])
+    upsert(session, Subcategory, [{"code": r.subcategory_code, "category_code": r.category_code,
+                                   "name_zh": r.subcategory_zh, "name_en": r.subcategory_en}
+                                  for r in subs.itertuples()])
+    upsert(session, Item, [{"code": r.item_code, "subcategory_code": r.subcategory_code,
+                            "name_zh": r.item_zh, "name_en": r.item_en} for r in taxonomy.itertuples()])
+    return len(taxonomy)
+
+
+def load_district_registry(session: Session, path: Path) -> dict[str, int]:
+    """Load subdistricts, communities, grids and households from a registry JSON file."""
+    reg = json.loads(Path(path).read_text(encoding="utf-8"))
+    upsert(session, Subdistrict, reg["subdistricts"])
+    upsert(session, Community, reg["communities"])
+    upsert(session, Grid, reg["grids"])
+    households = [
+        {**h, "last_visited_at": datetime.fromisoformat(h["last_visited_at"]) if h.get("last_visited_at") else None}
+        for h in reg["households"]
+    ]
+    upsert(session, Household, households)
+    return {k: len(v) for k, v in reg.items()}
+
+
+def item_lookup(session: Session) -> dict[str, str]:
+    """Map both item codes and Chinese item names to the item code (intake accepts either)."""
+    out: dict[str, str] = {}
+    for code, name_zh in session.execute(select(Item.code, Item.name_zh)):
+        out[code] = code
+        out[name_zh] = code
+    return out

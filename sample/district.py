@@ -29,7 +29,9 @@ import pandas as pd
 
 from reference import load_taxonomy_frame
 
-SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈")
+SURNAMES = list(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+)
 GIVEN = list("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂英华玉萍红娥玲芬燕")
 COMMUNITY_WORDS = list("和平安康幸福东湖西城南苑北岭新华文昌锦绣翠竹桃源春晖金沙")
 UNIT_KINDS = {
@@ -190,8 +192,8 @@ def generate_district(
     (out_dir / "district.json").write_text(json.dumps(registry, ensure_ascii=False), encoding="utf-8")
 
     # --- units and offers --------------------------------------------------------------------
-    n_units = int(round(800 * size))
-    n_offers = int(round(1000 * size))
+    n_units = round(800 * size)
+    n_offers = round(1000 * size)
     kinds = np.array(list(UNIT_KINDS))
     kind_p = np.array([0.08, 0.06, 0.06, 0.04, 0.16, 0.12, 0.48])
     unit_kind = rng.choice(kinds, n_units, p=kind_p)
@@ -228,7 +230,10 @@ def generate_district(
         for u, lvl in zip(offer_unit, offer_level, strict=True)
     ]
     win_start = [cycle_start - timedelta(days=int(d)) for d in rng.integers(0, 60, len(offer_unit))]
-    win_end = [s + timedelta(days=int(d)) for s, d in zip(win_start, rng.integers(30, 240, len(offer_unit)), strict=True)]
+    win_end = [
+        s + timedelta(days=int(d))
+        for s, d in zip(win_start, rng.integers(30, 240, len(offer_unit)), strict=True)
+    ]
     offers = pd.DataFrame(
         {
             "offer_id": [f"R{i + 1:06d}" for i in range(len(offer_unit))],
@@ -245,23 +250,32 @@ def generate_district(
     units_zh["单位类型"] = units["kind"]
     units_zh.to_csv(units_dir / "units_register.csv", index=False, encoding="utf-8-sig")
     (units_dir / "offers_platform_export.json").write_text(
-        json.dumps({"exported_at": f"{cycle_start}T08:00:00", "offers": offers.to_dict("records")}, ensure_ascii=False),
+        json.dumps(
+            {"exported_at": f"{cycle_start}T08:00:00", "offers": offers.to_dict("records")},
+            ensure_ascii=False,
+        ),
         encoding="utf-8",
     )
 
     # --- needs ---------------------------------------------------------------------------------
-    n_needs = int(round(300 * size))
+    n_needs = round(300 * size)
     pick = rng.integers(0, n_hh, n_needs)
     need_item = rng.choice(items, n_needs, p=item_w)
     urgency = rng.choice([1, 2, 3], n_needs, p=[0.65, 0.27, 0.08])
     age_days = rng.integers(0, 45, n_needs)
-    reported = [datetime.combine(cycle_start, datetime.min.time()) - timedelta(days=int(d), minutes=int(m))
-                for d, m in zip(age_days, rng.integers(0, 600, n_needs), strict=True)]
+    reported = [
+        datetime.combine(cycle_start, datetime.min.time()) - timedelta(days=int(d), minutes=int(m))
+        for d, m in zip(age_days, rng.integers(0, 600, n_needs), strict=True)
+    ]
     has_window = rng.random(n_needs) < 0.3
-    pref_start = [cycle_start + timedelta(days=int(d)) if w else None
-                  for d, w in zip(rng.integers(0, 7, n_needs), has_window, strict=True)]
-    pref_end = [s + timedelta(days=int(d)) if s else None
-                for s, d in zip(pref_start, rng.integers(7, 30, n_needs), strict=True)]
+    pref_start = [
+        cycle_start + timedelta(days=int(d)) if w else None
+        for d, w in zip(rng.integers(0, 7, n_needs), has_window, strict=True)
+    ]
+    pref_end = [
+        s + timedelta(days=int(d)) if s else None
+        for s, d in zip(pref_start, rng.integers(7, 30, n_needs), strict=True)
+    ]
     needs = pd.DataFrame(
         {
             "source_ref": [f"N{seed:02d}-{i + 1:07d}" for i in range(n_needs)],
@@ -271,8 +285,10 @@ def generate_district(
             "contact_name": hh["head_name"].to_numpy()[pick],
             "contact_phone": hh["phone"].to_numpy()[pick],
             "item": [item_zh[i] if rng.random() < 0.7 else i for i in need_item],
-            "description": [f"{item_zh[i]}，请尽快安排" if u > 1 else f"希望提供{item_zh[i]}服务"
-                            for i, u in zip(need_item, urgency, strict=True)],
+            "description": [
+                f"{item_zh[i]}，请尽快安排" if u > 1 else f"希望提供{item_zh[i]}服务"
+                for i, u in zip(need_item, urgency, strict=True)
+            ],
             "urgency": [URGENCY_ZH[u] for u in urgency],
             "preferred_start": [d.isoformat() if d else "" for d in pref_start],
             "preferred_end": [d.isoformat() if d else "" for d in pref_end],
@@ -318,12 +334,18 @@ def generate_district(
         dup["source_ref"] = [f"P{seed:02d}-{i + 1:07d}" for i in range(len(dup))]
         dup["description"] = "平台重复上报：" + dup["description"]
         platform = pd.concat([platform, dup])
-    platform_records = platform[sheet_cols].rename(columns={"reported_at": "submitted_at", "item": "service_item"})
+    platform_records = platform[sheet_cols].rename(
+        columns={"reported_at": "submitted_at", "item": "service_item"}
+    )
     (needs_dir / f"platform_export_{cycle_start:%Y%m%d}.json").write_text(
-        json.dumps({"source": "platform", "records": platform_records.to_dict("records")}, ensure_ascii=False),
+        json.dumps(
+            {"source": "platform", "records": platform_records.to_dict("records")}, ensure_ascii=False
+        ),
         encoding="utf-8",
     )
-    return SampleSummary(out_dir, n_sub, n_comm, len(grid_df), n_hh, n_units, len(offers), n_needs, cycle_start)
+    return SampleSummary(
+        out_dir, n_sub, n_comm, len(grid_df), n_hh, n_units, len(offers), n_needs, cycle_start
+    )
 
 
 def _write_sheet_xlsx(path: Path, sheet: pd.DataFrame, title: str) -> None:

@@ -26,21 +26,51 @@ def upsert(session: Session, model: type, rows: list[dict[str, Any]], chunk: int
     for start in range(0, len(rows), chunk):
         stmt = insert(table).values(rows[start : start + chunk])
         update = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in pk}
-        session.execute(stmt.on_conflict_do_update(index_elements=pk, set_=update) if update
-                        else stmt.on_conflict_do_nothing(index_elements=pk))
+        session.execute(
+            stmt.on_conflict_do_update(index_elements=pk, set_=update)
+            if update
+            else stmt.on_conflict_do_nothing(index_elements=pk)
+        )
 
 
 def load_taxonomy(session: Session, taxonomy: pd.DataFrame) -> int:
     """Load a catalogue (one row per item, shape of reference/taxonomy.csv); returns items loaded."""
     cats = taxonomy.drop_duplicates("category_code")
     subs = taxonomy.drop_duplicates("subcategory_code")
-    upsert(session, Category, [{"code": r.category_code, "name_zh": r.category_zh, "name_en": r.category_en}
-                               for r in cats.itertuples()])
-    upsert(session, Subcategory, [{"code": r.subcategory_code, "category_code": r.category_code,
-                                   "name_zh": r.subcategory_zh, "name_en": r.subcategory_en}
-                                  for r in subs.itertuples()])
-    upsert(session, Item, [{"code": r.item_code, "subcategory_code": r.subcategory_code,
-                            "name_zh": r.item_zh, "name_en": r.item_en} for r in taxonomy.itertuples()])
+    upsert(
+        session,
+        Category,
+        [
+            {"code": r.category_code, "name_zh": r.category_zh, "name_en": r.category_en}
+            for r in cats.itertuples()
+        ],
+    )
+    upsert(
+        session,
+        Subcategory,
+        [
+            {
+                "code": r.subcategory_code,
+                "category_code": r.category_code,
+                "name_zh": r.subcategory_zh,
+                "name_en": r.subcategory_en,
+            }
+            for r in subs.itertuples()
+        ],
+    )
+    upsert(
+        session,
+        Item,
+        [
+            {
+                "code": r.item_code,
+                "subcategory_code": r.subcategory_code,
+                "name_zh": r.item_zh,
+                "name_en": r.item_en,
+            }
+            for r in taxonomy.itertuples()
+        ],
+    )
     return len(taxonomy)
 
 
@@ -51,7 +81,12 @@ def load_district_registry(session: Session, path: Path) -> dict[str, int]:
     upsert(session, Community, reg["communities"])
     upsert(session, Grid, reg["grids"])
     households = [
-        {**h, "last_visited_at": datetime.fromisoformat(h["last_visited_at"]) if h.get("last_visited_at") else None}
+        {
+            **h,
+            "last_visited_at": datetime.fromisoformat(h["last_visited_at"])
+            if h.get("last_visited_at")
+            else None,
+        }
         for h in reg["households"]
     ]
     upsert(session, Household, households)

@@ -1,0 +1,181 @@
+"""The exact solver: input rules, empty shapes, brute force and a second exact method."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+
+from matching import solve_assignment
+from matching import solver as solver_module
+from matching.baselines import solve_greedy, solve_lp
+from matching.instances import random_instance
+from tests.strategies import small_instances
+
+
+def _ok():
+    edges = pd.DataFrame({"need_id": [1, 1, 2], "offer_id": ["a", "b", "a"], "cost": [1.0, 2.0, 3.0]})
+    return edges, pd.Series({"a": 1, "b": 1}), pd.Series({1: 10.0, 2: 10.0})
+
+
+def test_solve_assignment_input_nan():
+    e, c, p = _ok()
+    e.loc[0, "cost"] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        solve_assignment(e, c, p)
+
+
+def test_solve_assignment_input_inf():
+    e, c, p = _ok()
+    e.loc[1, "cost"] = np.inf
+    with pytest.raises(ValueError, match="infinite"):
+        solve_assignment(e, c, p)
+
+
+def test_solve_assignment_input_negative_capacity():
+    e, c, p = _ok()
+    c["a"] = -1
+    with pytest.raises(ValueError, match="capacity is negative"):
+        solve_assignment(e, c, p)
+
+
+def test_solve_assignment_input_negative_penalty():
+    e, c, p = _ok()
+    p[2] = -1.0
+    with pytest.raises(ValueError, match="penalty is negative"):
+        solve_assignment(e, c, p)
+
+
+def test_solve_assignment_input_unknown_need():
+    e, c, p = _ok()
+    e.loc[2, "need_id"] = 99
+    with pytest.raises(ValueError, match="no penalty: \\[99\\]"):
+        solve_assignment(e, c, p)
+
+
+def test_solve_assignment_input_unknown_offer():
+    e, c, p = _ok()
+    e.loc[2, "offer_id"] = "zz"
+    with pytest.raises(ValueError, match="no capacity: \\['zz'\\]"):
+        solve_assignment(e, c, p)
+
+
+def test_solve_assignment_input_duplicate_pair():
+    e, c, p = _ok()
+    e = pd.concat([e, e.iloc[[0]]])
+    with pytest.raises(ValueError, match="duplicate"):
+        solve_assignment(e, c, p)
+
+
+def test_solve_assignment_input_missing_column():
+    e, c, p = _ok()
+    with pytest.raises(ValueError, match="missing column"):
+        solve_assignment(e.drop(columns="cost"), c, p)
+
+
+def test_solve_assignment_input_fractional_capacity():
+    e, c, p = _ok()
+    c = c.astype(float)
+    c["a"] = 1.5
+    with pytest.raises(ValueError, match="whole numbers"):
+        solve_assignment(e, c, p)
+
+
+def test_solve_assignment_empty():
+    a = solve_assignment(
+        pd.DataFrame({"need_id": [], "offer_id": [], "cost": []}),
+        pd.Series(dtype="int64"),
+        pd.Series(dtype=float),
+    )
+    assert a.pairs.empty and a.unserved.empty and a.objective == 0.0
+
+
+def test_solve_assignment_needs_without_edges_are_unserved():
+    a = solve_assignment(
+        pd.DataFrame({"need_id": [], "offer_id": [], "cost": []}),
+        pd.Series({"a": 3}),
+        pd.Series({1: 2.5, 2: 4.0}),
+    )
+    assert list(a.unserved) == [1, 2] and a.objective == 6.5
+
+
+def test_solve_assignment_zero_cost_edges_are_kept():
+    # scipy drops explicit zeros; the solver shifts weights so a zero-cost pair still counts
+    e = pd.DataFrame({"need_id": [1, 2], "offer_id": ["a", "a"], "cost": [0.0, 0.0]})
+    a = solve_assignment(e, pd.Series({"a": 2}), pd.Series({1: 1.0, 2: 1.0}))
+    assert len(a.pairs) == 2 and a.objective == 0.0
+
+
+def test_solve_assignment_prefers_urgent_need_when_capacity_is_short():
+    e = pd.DataFrame({"need_id": [1, 2], "offer_id": ["a", "a"], "cost": [1.0, 1.0]})
+    a = solve_assignment(e, pd.Series({"a": 1}), pd.Series({1: 5.0, 2: 50.0}))
+    assert a.pairs["need_id"].tolist() == [2] and list(a.unserved) == [1]
+
+
+def _brute_force(edges, capacity, penalty):
+    by_need = {i: [] for i in penalty.index}
+    for r in edges.itertuples():
+        by_need[r.need_id].append((r.offer_id, r.cost))
+    needs = list(penalty.index)
+    best = [float("inf")]
+
+    def go(k, left, total):
+        if total >= best[0]:
+            return
+        if k == len(needs):
+            best[0] = total
+            return
+        i = needs[k]
+        go(k + 1, left, total + penalty[i])
+        for o, c in by_need[i]:
+            if left[o] > 0:
+                left[o] -= 1
+                go(k + 1, left, total + c)
+                left[o] += 1
+
+    go(0, capacity.to_dict(), 0.0)
+    return best[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(small_instances())
+def test_solve_assignment_matches_brute_force(inst):
+    edges, capacity, penalty = inst
+    a = solve_assignment(edges, capacity, penalty)
+    assert a.objective == pytest.approx(_brute_force(edges, capacity, penalty), abs=1e-9)
+    # the solution is feasible and its objective is what it says
+    load = a.pairs["offer_id"].value_counts()
+    assert (load <= capacity.reindex(load.index)).all()
+    assert set(a.pairs["need_id"]).isdisjoint(a.unserved)
+    assert set(a.pairs["need_id"]) | set(a.unserved) == set(penalty.index)
+    assert a.objective == pytest.approx(a.pairs["cost"].sum() + penalty[a.unserved].sum())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_solve_assignment_matches_highs_lp(seed):
+    edges, cap, pen = random_instance(1500, 400, seed=seed)
+    exact = solve_assignment(edges, cap, pen)
+    lp = solve_lp(edges, cap, pen)
+    assert exact.objective == pytest.approx(lp.objective, rel=1e-9)
+    assert solve_greedy(edges, cap, pen).objective >= exact.objective - 1e-6
+
+
+def test_solve_assignment_is_deterministic_and_order_independent():
+    edges, cap, pen = random_instance(3000, 700, seed=5)
+    a = solve_assignment(edges, cap, pen)
+    shuffled = edges.sample(frac=1.0, random_state=3)
+    b = solve_assignment(shuffled, cap, pen)
+    c = solve_assignment(edges, cap, pen)
+    pd.testing.assert_frame_equal(a.pairs, c.pairs)
+    assert a.objective == pytest.approx(b.objective)
+    pd.testing.assert_index_equal(a.unserved, c.unserved)
+
+
+def test_solve_assignment_process_pool_gives_the_serial_result(monkeypatch):
+    edges, cap, pen = random_instance(4000, 800, seed=9)
+    serial = solve_assignment(edges, cap, pen, workers=1)
+    monkeypatch.setattr(solver_module, "PARALLEL_MIN_SLOT_EDGES", 1)
+    parallel = solve_assignment(edges, cap, pen, workers=2)
+    pd.testing.assert_frame_equal(serial.pairs, parallel.pairs)
+    assert serial.objective == parallel.objective

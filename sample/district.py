@@ -127,8 +127,10 @@ def generate_district(
     out_dir = Path(out_dir)
     needs_dir = out_dir / "inbox" / "needs"
     units_dir = out_dir / "inbox" / "units"
+    offers_dir = out_dir / "inbox" / "offers"
     needs_dir.mkdir(parents=True, exist_ok=True)
     units_dir.mkdir(parents=True, exist_ok=True)
+    offers_dir.mkdir(parents=True, exist_ok=True)
     cycle_start = cycle_start or date(2026, 11, 16)
     taxonomy = load_taxonomy_frame()
     items = taxonomy["item_code"].to_numpy()
@@ -249,7 +251,7 @@ def generate_district(
     units_zh = units.rename(columns=UNIT_HEADERS_ZH)
     units_zh["单位类型"] = units["kind"]
     units_zh.to_csv(units_dir / "units_register.csv", index=False, encoding="utf-8-sig")
-    (units_dir / "offers_platform_export.json").write_text(
+    (offers_dir / "offers_platform_export.json").write_text(
         json.dumps(
             {"exported_at": f"{cycle_start}T08:00:00", "offers": offers.to_dict("records")},
             ensure_ascii=False,

@@ -1,0 +1,233 @@
+"""One great-expectations suite per dataset, built in code from the district's reference data.
+
+Each expectation carries ``meta.reason``: what an operator reads when a row breaks it
+(Chinese), and ``meta.rule``: a stable code for machines. Allowed values (taxonomy items,
+grid ids, units) come from the store, so the contract follows the district's own catalogue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import great_expectations as gx
+from great_expectations import expectations as gxe
+
+PHONE_REGEX = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
+DATE_REGEX = r"^\d{4}-\d{2}-\d{2}$"
+DATETIME_REGEX = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
+INT_REGEX = r"^\d+$"
+NUMBER_REGEX = r"^-?\d+(\.\d+)?$"
+ID_REGEX = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
+UNIT_KINDS = ["department", "school", "hospital", "utility", "company", "social_org", "volunteers"]
+
+FIELD_ZH = {
+    "source_ref": "需求编号",
+    "reported_at": "登记时间",
+    "grid_id": "网格编号",
+    "household_id": "户编号",
+    "contact_name": "联系人",
+    "contact_phone": "联系电话",
+    "item": "服务事项",
+    "urgency": "紧急程度",
+    "preferred_start": "期望开始日期",
+    "preferred_end": "期望结束日期",
+    "unit_id": "单位编号",
+    "name": "单位名称",
+    "kind": "单位类型",
+    "community_id": "所属社区",
+    "x_km": "横坐标",
+    "y_km": "纵坐标",
+    "offer_id": "资源编号",
+    "capacity_per_cycle": "每期服务次数",
+    "area_level": "服务范围",
+    "area_id": "范围编号",
+    "window_start": "开始日期",
+    "window_end": "结束日期",
+    "answer_id": "回访编号",
+    "survey_id": "问卷编号",
+    "answered_at": "回访时间",
+    "done": "是否办结",
+    "satisfaction": "满意度",
+    "response_id": "回复编号",
+    "assignment_id": "派单编号",
+    "action": "操作",
+    "responded_at": "回复时间",
+    "completed_on": "完成日期",
+    "_extra_cells": "多余单元格",
+}
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Values the store knows, that incoming rows must refer to."""
+
+    items: frozenset[str] = frozenset()  # codes and Chinese names
+    grids: frozenset[str] = frozenset()
+    households: frozenset[str] = frozenset()
+    communities: frozenset[str] = frozenset()
+    units: frozenset[str] = frozenset()
+    area_refs: frozenset[str] = frozenset()  # "grid:C001-G01", "community:C001", "subdistrict:SD01"
+    surveys: frozenset[str] = frozenset()
+    extra: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
+def _meta(rule: str, reason: str) -> dict[str, str]:
+    return {"rule": rule, "reason": reason}
+
+
+def required(column: str) -> gxe.Expectation:
+    return gxe.ExpectColumnValuesToNotBeNull(
+        column=column, meta=_meta("required", f"缺少必填项“{FIELD_ZH.get(column, column)}”")
+    )
+
+
+def unique(column: str) -> gxe.Expectation:
+    return gxe.ExpectColumnValuesToBeUnique(
+        column=column, meta=_meta("unique", f"“{FIELD_ZH.get(column, column)}”在本文件中重复")
+    )
+
+
+def matches(column: str, regex: str, what: str) -> gxe.Expectation:
+    return gxe.ExpectColumnValuesToMatchRegex(
+        column=column, regex=regex, meta=_meta("format", f"“{FIELD_ZH.get(column, column)}”格式不对：{what}")
+    )
+
+
+def in_set(column: str, values: frozenset[str] | list[str], what: str) -> gxe.Expectation:
+    return gxe.ExpectColumnValuesToBeInSet(
+        column=column,
+        value_set=sorted(values),
+        meta=_meta("allowed", f"“{FIELD_ZH.get(column, column)}”{what}"),
+    )
+
+
+def between(column: str, low: float, high: float, what: str) -> gxe.Expectation:
+    return gxe.ExpectColumnValuesToBeBetween(
+        column=column, min_value=low, max_value=high, meta=_meta("range", f"“{FIELD_ZH.get(column, column)}”{what}")
+    )
+
+
+def ordered(later: str, earlier: str) -> gxe.Expectation:
+    return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+        column_A=later,
+        column_B=earlier,
+        or_equal=True,
+        ignore_row_if="either_value_is_missing",
+        meta=_meta("order", f"“{FIELD_ZH[later]}”早于“{FIELD_ZH[earlier]}”"),
+    )
+
+
+def no_extra_cells() -> gxe.Expectation:
+    return gxe.ExpectColumnValuesToBeNull(
+        column="_extra_cells", meta=_meta("extra_cells", "该行在表头以外的列还有内容（可能错列或多填）")
+    )
+
+
+def needs_suite(ref: Reference) -> gx.ExpectationSuite:
+    suite = gx.ExpectationSuite(name="needs")
+    for col in ("source_ref", "reported_at", "grid_id", "item", "urgency"):
+        suite.add_expectation(required(col))
+    for e in (
+        unique("source_ref"),
+        matches("source_ref", ID_REGEX, "只能含字母、数字和 - _ . :"),
+        matches("reported_at", DATETIME_REGEX, "应为日期时间，如 2026-11-16 09:30"),
+        in_set("grid_id", ref.grids, "不是本街道已登记的网格"),
+        # checked on a derived flag: a value set of every household would bloat each run's report
+        gxe.ExpectColumnValuesToBeInSet(
+            column="household_known",
+            value_set=[True],
+            meta={**_meta("allowed", "“户编号”不是已登记的住户"), "column": "household_id"},
+        ),
+        matches("contact_phone", PHONE_REGEX, "应为11位手机号或带区号的座机号"),
+        in_set("item", ref.items, "不在服务事项目录中（可填事项编码或中文名称）"),
+        in_set("urgency", ["1", "2", "3"], "应为“一般”“紧急”或“特急”"),
+        matches("preferred_start", DATE_REGEX, "应为日期，如 2026-11-20"),
+        matches("preferred_end", DATE_REGEX, "应为日期，如 2026-11-30"),
+        ordered("preferred_end", "preferred_start"),
+        no_extra_cells(),
+    ):
+        suite.add_expectation(e)
+    return suite
+
+
+def units_suite(ref: Reference) -> gx.ExpectationSuite:
+    suite = gx.ExpectationSuite(name="units")
+    for col in ("unit_id", "name", "kind", "x_km", "y_km"):
+        suite.add_expectation(required(col))
+    for e in (
+        unique("unit_id"),
+        matches("unit_id", ID_REGEX, "只能含字母、数字和 - _ . :"),
+        in_set("kind", UNIT_KINDS, "应为 " + "、".join(UNIT_KINDS) + " 之一"),
+        in_set("community_id", ref.communities, "不是本街道已登记的社区"),
+        matches("x_km", NUMBER_REGEX, "应为数字（公里）"),
+        matches("y_km", NUMBER_REGEX, "应为数字（公里）"),
+        matches("contact_phone", PHONE_REGEX, "应为11位手机号或带区号的座机号"),
+        no_extra_cells(),
+    ):
+        suite.add_expectation(e)
+    return suite
+
+
+def offers_suite(ref: Reference) -> gx.ExpectationSuite:
+    suite = gx.ExpectationSuite(name="offers")
+    for col in ("offer_id", "unit_id", "item", "capacity_per_cycle", "area_level", "area_id", "window_start",
+                "window_end"):
+        suite.add_expectation(required(col))
+    for e in (
+        unique("offer_id"),
+        matches("offer_id", ID_REGEX, "只能含字母、数字和 - _ . :"),
+        in_set("unit_id", ref.units, "不是已登记的共建单位（请先提交单位信息）"),
+        in_set("item", ref.items, "不在服务事项目录中（可填事项编码或中文名称）"),
+        matches("capacity_per_cycle", INT_REGEX, "应为正整数"),
+        between("capacity_num", 1, 10_000, "应大于 0"),
+        in_set("area_level", ["grid", "community", "subdistrict"], "应为“网格”“社区”或“街道”"),
+        in_set("area_ref", ref.area_refs, "与服务范围层级不符，或不是已登记的网格/社区/街道"),
+        matches("window_start", DATE_REGEX, "应为日期，如 2026-11-16"),
+        matches("window_end", DATE_REGEX, "应为日期，如 2027-03-31"),
+        ordered("window_end", "window_start"),
+        no_extra_cells(),
+    ):
+        suite.add_expectation(e)
+    return suite
+
+
+def survey_answers_suite(ref: Reference) -> gx.ExpectationSuite:
+    suite = gx.ExpectationSuite(name="survey_answers")
+    for col in ("answer_id", "survey_id", "answered_at", "done"):
+        suite.add_expectation(required(col))
+    for e in (
+        unique("answer_id"),
+        in_set("survey_id", ref.surveys, "不是已发出的回访问卷"),
+        matches("answered_at", DATETIME_REGEX, "应为日期时间，如 2026-12-20 10:00"),
+        in_set("done", ["yes", "no", "partly"], "应为“是”“否”或“部分”"),
+        in_set("satisfaction", ["1", "2", "3", "4", "5"], "应为 1-5 的整数"),
+        no_extra_cells(),
+    ):
+        suite.add_expectation(e)
+    return suite
+
+
+def responses_suite(ref: Reference) -> gx.ExpectationSuite:
+    suite = gx.ExpectationSuite(name="responses")
+    for col in ("response_id", "assignment_id", "unit_id", "action"):
+        suite.add_expectation(required(col))
+    for e in (
+        unique("response_id"),
+        matches("assignment_id", INT_REGEX, "应为派单编号（整数）"),
+        in_set("unit_id", ref.units, "不是已登记的共建单位"),
+        in_set("action", ["accept", "decline", "complete"], "应为“接单”“拒单”或“办结”"),
+        matches("responded_at", DATETIME_REGEX, "应为日期时间，如 2026-11-18 09:00"),
+        matches("completed_on", DATE_REGEX, "应为日期，如 2026-11-20"),
+        no_extra_cells(),
+    ):
+        suite.add_expectation(e)
+    return suite
+
+
+SUITES = {
+    "needs": needs_suite,
+    "units": units_suite,
+    "offers": offers_suite,
+    "survey_answers": survey_answers_suite,
+    "responses": responses_suite,
+}

@@ -1,0 +1,1 @@
+"""Intake: read handed-over files into canonical, normalised tables. No Prefect, no database."""

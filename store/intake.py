@@ -1,0 +1,234 @@
+"""Store functions for intake: source files, reference sets, loading rows, quarantine."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from data_contracts.suites import Reference
+from store.models import (
+    Community,
+    Grid,
+    Household,
+    Item,
+    Need,
+    NeedEvent,
+    NeedSource,
+    Offer,
+    QuarantinedRow,
+    SourceFile,
+    Subdistrict,
+    Survey,
+    Unit,
+)
+from store.reference import upsert
+
+OPEN_STATUSES = ("open", "dispatched", "accepted", "completed")
+
+
+def known_source_file(session: Session, sha256: str) -> SourceFile | None:
+    return session.scalar(select(SourceFile).where(SourceFile.sha256 == sha256))
+
+
+def reference_sets(session: Session, extra_units: set[str] | None = None) -> Reference:
+    """What incoming rows may refer to, read from the store."""
+    items = session.execute(select(Item.code, Item.name_zh)).all()
+    grids = session.execute(select(Grid.id)).scalars().all()
+    comms = session.execute(select(Community.id)).scalars().all()
+    subs = session.execute(select(Subdistrict.id)).scalars().all()
+    units = set(session.execute(select(Unit.id)).scalars().all()) | (extra_units or set())
+    surveys = session.execute(select(Survey.id)).scalars().all()
+    return Reference(
+        items=frozenset([c for c, _ in items] + [z for _, z in items]),
+        grids=frozenset(grids),
+        households=frozenset(session.execute(select(Household.id)).scalars().all()),
+        communities=frozenset(comms),
+        units=frozenset(units),
+        area_refs=frozenset(
+            [f"grid:{g}" for g in grids] + [f"community:{c}" for c in comms] + [f"subdistrict:{s}" for s in subs]
+        ),
+        surveys=frozenset(str(s) for s in surveys),
+    )
+
+
+def item_codes(session: Session) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for code, name_zh in session.execute(select(Item.code, Item.name_zh)):
+        out[code] = code
+        out[name_zh] = code
+    return out
+
+
+def save_quarantine(session: Session, dataset: str, file_id: int | None, bad: list[dict[str, Any]]) -> int:
+    """Keep every rejected row whole with its reasons. ``bad``: row_number, source_ref, raw, reasons."""
+    if not bad:
+        return 0
+    now = datetime.now()
+    session.execute(
+        insert(QuarantinedRow),
+        [
+            {
+                "source_file_id": file_id,
+                "dataset": dataset,
+                "row_number": b["row_number"],
+                "source_ref": b.get("source_ref"),
+                "raw": b["raw"],
+                "reasons": b["reasons"],
+                "status": "open",
+                "created_at": now,
+            }
+            for b in bad
+        ],
+    )
+    return len(bad)
+
+
+def supersede_quarantine(session: Session, dataset: str, source_refs: list[str], file_id: int) -> int:
+    """Mark open quarantined rows fixed by a later file (same dataset and source reference)."""
+    if not source_refs:
+        return 0
+    total = 0
+    for start in range(0, len(source_refs), 5000):
+        res = session.execute(
+            update(QuarantinedRow)
+            .where(
+                QuarantinedRow.dataset == dataset,
+                QuarantinedRow.status == "open",
+                QuarantinedRow.source_ref.in_(source_refs[start : start + 5000]),
+            )
+            .values(status="superseded", superseded_by_file_id=file_id)
+        )
+        total += res.rowcount or 0
+    return total
+
+
+def load_needs(
+    session: Session, rows: pd.DataFrame, file_id: int | None, actor: str, dedupe_days: int = 30
+) -> dict[str, int]:
+    """Insert validated need rows; merge duplicates into existing needs. Returns counts.
+
+    ``rows`` columns: source, source_ref, reported_at (datetime), grid_id, household_id, item_code,
+    description, urgency (int), contact_name, contact_phone, preferred_start, preferred_end.
+    A row whose (source, source_ref) is already known is ``already_loaded``; a row for the same
+    household (or phone in the same grid) and item as a need still open and reported within
+    ``dedupe_days`` is ``merged`` into it, keeping both sources linked.
+    """
+    counts = {"loaded": 0, "merged": 0, "already_loaded": 0}
+    if rows.empty:
+        return counts
+    now = datetime.now()
+    rows = rows.copy()
+    # 1. same source reference already loaded
+    known = set()
+    refs = rows["source_ref"].tolist()
+    for start in range(0, len(refs), 5000):
+        known |= set(
+            session.execute(
+                select(NeedSource.source, NeedSource.source_ref).where(NeedSource.source_ref.in_(refs[start : start + 5000]))
+            ).all()
+        )
+    already = [(s, r) in known for s, r in zip(rows["source"], rows["source_ref"], strict=True)]
+    counts["already_loaded"] = int(sum(already))
+    rows = rows[~pd.Series(already, index=rows.index)]
+
+    # 2. duplicates of open needs (same household or phone+grid, same item, within the window)
+    rows["hh_key"] = rows["household_id"].where(rows["household_id"].notna(), "tel:" + rows["contact_phone"].fillna("")
+                                                + "@" + rows["grid_id"])
+    since = rows["reported_at"].min() - timedelta(days=dedupe_days) if len(rows) else now
+    existing = pd.DataFrame(
+        session.execute(
+            select(Need.id, Need.household_id, Need.contact_phone, Need.grid_id, Need.item_code, Need.submitted_at).where(
+                Need.status.in_(OPEN_STATUSES), Need.submitted_at >= since
+            )
+        ).all(),
+        columns=["need_id", "household_id", "contact_phone", "grid_id", "item_code", "submitted_at"],
+    )
+    if len(existing):
+        existing["hh_key"] = existing["household_id"].where(
+            existing["household_id"].notna(), "tel:" + existing["contact_phone"].fillna("") + "@" + existing["grid_id"]
+        )
+    rows = rows.sort_values(["reported_at", "source_ref"], kind="stable")
+    first_in_batch = ~rows.duplicated(["hh_key", "item_code"])
+    new_rows = rows[first_in_batch]
+    if len(existing):
+        m = new_rows.reset_index().merge(existing[["hh_key", "item_code", "need_id", "submitted_at"]],
+                                         on=["hh_key", "item_code"])
+        m = m[(m["reported_at"] - m["submitted_at"]).abs() <= pd.Timedelta(days=dedupe_days)]
+        m = m.sort_values("submitted_at").drop_duplicates("index")
+        match_existing = pd.Series(m["need_id"].to_numpy(), index=m["index"].to_numpy())
+    else:
+        match_existing = pd.Series(dtype="int64")
+    to_insert = new_rows[~new_rows.index.isin(match_existing.index)]
+
+    # 3. insert the new needs; link every row (new or merged) as a source
+    need_cols = ["source", "source_ref", "household_id", "grid_id", "item_code", "description", "urgency",
+                 "contact_name", "contact_phone", "preferred_start", "preferred_end"]
+    payload = [
+        {**{c: _py(r[c]) for c in need_cols}, "submitted_at": r["reported_at"].to_pydatetime(), "status": "open",
+         "escalation_level": 0, "cycles_unserved": 0, "source_file_id": file_id}
+        for r in to_insert.to_dict("records")
+    ]
+    new_ids = list(session.scalars(insert(Need).returning(Need.id, sort_by_parameter_order=True), payload)) if payload else []
+    id_of = dict(zip(to_insert.index, new_ids, strict=True))
+    id_of.update(match_existing.to_dict())
+    # later rows of the batch for the same household+item join the first row's need
+    firsts = rows[first_in_batch].set_index(["hh_key", "item_code"]).index
+    first_index = pd.Series(rows[first_in_batch].index, index=firsts)
+    for idx, key in zip(rows.index[~first_in_batch], rows[~first_in_batch].set_index(["hh_key", "item_code"]).index,
+                        strict=True):
+        id_of[idx] = id_of[first_index[key]]
+    session.execute(
+        insert(NeedSource),
+        [{"need_id": int(id_of[i]), "source": r["source"], "source_ref": r["source_ref"], "source_file_id": file_id,
+          "received_at": now} for i, r in zip(rows.index, rows.to_dict("records"), strict=True)],
+    )
+    if new_ids:
+        session.execute(
+            insert(NeedEvent),
+            [{"need_id": i, "at": now, "actor": actor, "from_status": None, "to_status": "open",
+              "reason": "登记需求"} for i in new_ids],
+        )
+    counts["loaded"] = len(new_ids)
+    counts["merged"] = len(rows) - len(new_ids)
+    return counts
+
+
+def _py(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NaT:
+        return None
+    if hasattr(v, "to_pydatetime"):
+        return v.to_pydatetime()
+    if hasattr(v, "item"):
+        return v.item()
+    return v
+
+
+def load_units(session: Session, rows: pd.DataFrame, file_id: int | None) -> int:
+    payload = [
+        {"id": r["unit_id"], "name": r["name"], "kind": r["kind"], "community_id": r.get("community_id"),
+         "x_km": float(r["x_km"]), "y_km": float(r["y_km"]), "contact_phone": r.get("contact_phone"),
+         "active": True, "source_file_id": file_id}
+        for r in rows.to_dict("records")
+    ]
+    upsert(session, Unit, payload)
+    return len(payload)
+
+
+def load_offers(session: Session, rows: pd.DataFrame, file_id: int | None) -> int:
+    payload = [
+        {"id": r["offer_id"], "unit_id": r["unit_id"], "item_code": r["item_code"],
+         "capacity_per_cycle": int(r["capacity_per_cycle"]), "area_level": r["area_level"], "area_id": r["area_id"],
+         "window_start": pd.Timestamp(r["window_start"]).date(), "window_end": pd.Timestamp(r["window_end"]).date(),
+         "active": True, "source_file_id": file_id}
+        for r in rows.to_dict("records")
+    ]
+    upsert(session, Offer, payload)
+    return len(payload)
+
+
+def count_rows(session: Session, model: type) -> int:
+    return int(session.scalar(select(func.count()).select_from(model)) or 0)

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 import great_expectations as gx
 from great_expectations import expectations as gxe
 
-PHONE_REGEX = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
+PHONE_REGEX = r"^(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
 DATE_REGEX = r"^\d{4}-\d{2}-\d{2}$"
 DATETIME_REGEX = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
 INT_REGEX = r"^\d+$"
-NUMBER_REGEX = r"^-?\d+(\.\d+)?$"
+NUMBER_REGEX = r"^-?\d+(?:\.\d+)?$"
 ID_REGEX = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
 UNIT_KINDS = ["department", "school", "hospital", "utility", "company", "social_org", "volunteers"]
 
@@ -103,7 +103,10 @@ def in_set(column: str, values: frozenset[str] | list[str], what: str) -> gxe.Ex
 
 def between(column: str, low: float, high: float, what: str) -> gxe.Expectation:
     return gxe.ExpectColumnValuesToBeBetween(
-        column=column, min_value=low, max_value=high, meta=_meta("range", f"“{FIELD_ZH.get(column, column)}”{what}")
+        column=column,
+        min_value=low,
+        max_value=high,
+        meta=_meta("range", f"“{FIELD_ZH.get(column, column)}”{what}"),
     )
 
 
@@ -170,8 +173,16 @@ def units_suite(ref: Reference) -> gx.ExpectationSuite:
 
 def offers_suite(ref: Reference) -> gx.ExpectationSuite:
     suite = gx.ExpectationSuite(name="offers")
-    for col in ("offer_id", "unit_id", "item", "capacity_per_cycle", "area_level", "area_id", "window_start",
-                "window_end"):
+    for col in (
+        "offer_id",
+        "unit_id",
+        "item",
+        "capacity_per_cycle",
+        "area_level",
+        "area_id",
+        "window_start",
+        "window_end",
+    ):
         suite.add_expectation(required(col))
     for e in (
         unique("offer_id"),
@@ -224,10 +235,76 @@ def responses_suite(ref: Reference) -> gx.ExpectationSuite:
     return suite
 
 
+SERVICE_LIST_COLUMNS = [
+    "cycle_id",
+    "version",
+    "assignment_id",
+    "need_id",
+    "unit_id",
+    "unit_name",
+    "offer_id",
+    "item_code",
+    "item_name",
+    "community_id",
+    "grid_id",
+    "window_start",
+    "window_end",
+    "resident_name_masked",
+    "resident_phone_masked",
+]
+
+
+def service_list_suite(ref: Reference) -> gx.ExpectationSuite:
+    """What every published service list row guarantees its consumers (checked before publishing)."""
+    suite = gx.ExpectationSuite(name="service_list")
+    suite.add_expectation(
+        gxe.ExpectTableColumnsToMatchSet(
+            column_set=SERVICE_LIST_COLUMNS + ["row_number"],
+            exact_match=True,
+            meta=_meta("columns", "服务清单的列与约定不符"),
+        )
+    )
+    for col in (
+        "cycle_id",
+        "assignment_id",
+        "need_id",
+        "unit_id",
+        "offer_id",
+        "item_code",
+        "grid_id",
+        "resident_name_masked",
+    ):
+        suite.add_expectation(
+            gxe.ExpectColumnValuesToNotBeNull(column=col, meta=_meta("required", f"服务清单缺少“{col}”"))
+        )
+    for e in (
+        gxe.ExpectColumnValuesToBeUnique(
+            column="need_id", meta=_meta("unique", "同一需求在服务清单中出现多次")
+        ),
+        gxe.ExpectColumnValuesToMatchRegex(
+            column="resident_phone_masked",
+            regex=r"^(\d{3}\*{4}\d{4})?$",
+            meta=_meta("pii", "居民电话未按 138****5678 脱敏"),
+        ),
+        gxe.ExpectColumnValuesToMatchRegex(
+            column="resident_name_masked", regex=r"^[^*]\*+$", meta=_meta("pii", "居民姓名未脱敏（只保留姓）")
+        ),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="window_end",
+            column_B="window_start",
+            or_equal=True,
+            meta=_meta("order", "服务时间结束早于开始"),
+        ),
+    ):
+        suite.add_expectation(e)
+    return suite
+
+
 SUITES = {
     "needs": needs_suite,
     "units": units_suite,
     "offers": offers_suite,
     "survey_answers": survey_answers_suite,
     "responses": responses_suite,
+    "service_list": service_list_suite,
 }

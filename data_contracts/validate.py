@@ -115,7 +115,9 @@ def validate_rows(dataset: str, rows: pd.DataFrame, reference: Reference) -> Val
                     "rule": cfg.meta["rule"],
                     "column": column,
                     "reason": cfg.meta["reason"],
-                    "value": None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value),
+                    "value": None
+                    if value is None or (isinstance(value, float) and np.isnan(value))
+                    else str(value),
                 }
             )
     is_bad = rows["row_number"].isin(list(reasons))
@@ -143,7 +145,7 @@ def write_data_docs(results: list[tuple[str, Any]], out_dir: Path, title: str) -
         stats = result.statistics
         links.append(
             f'<li><a href="{file.name}">{name}</a>: {stats["successful_expectations"]}/'
-            f'{stats["evaluated_expectations"]} 条规则通过</li>'
+            f"{stats['evaluated_expectations']} 条规则通过</li>"
         )
     index = out_dir / "index.html"
     index.write_text(

@@ -1,0 +1,1 @@
+"""Deployable flows, one module each: composition of tasks only."""

@@ -34,8 +34,13 @@ INBOX_FOLDERS = {
 # load order: offers refer to units; responses and answers refer to what cycles created
 FOLDER_ORDER = ["units", "offers", "needs", "surveys", "followups", "responses"]
 # the column that identifies a row across re-submissions (a fix supersedes its quarantined row)
-REF_COLUMN = {"needs": "source_ref", "units": "unit_id", "offers": "offer_id", "survey_answers": "answer_id",
-              "responses": "response_id"}
+REF_COLUMN = {
+    "needs": "source_ref",
+    "units": "unit_id",
+    "offers": "offer_id",
+    "survey_answers": "answer_id",
+    "responses": "response_id",
+}
 
 
 @dataclass
@@ -81,13 +86,22 @@ def list_inbox(inbox: Path) -> list[tuple[Path, str, str]]:
         dataset, source = INBOX_FOLDERS[folder]
         d = inbox / folder
         if d.is_dir():
-            out += [(p, dataset, source) for p in sorted(d.iterdir()) if p.is_file() and not p.name.startswith(".")]
+            out += [
+                (p, dataset, source)
+                for p in sorted(d.iterdir())
+                if p.is_file() and not p.name.startswith(".")
+            ]
     return out
 
 
 def ingest_file(
-    sessions: sessionmaker[Session], path: Path, dataset: str, source: str, archive_dir: Path,
-    dedupe_days: int = 30, remove_from_inbox: bool = True,
+    sessions: sessionmaker[Session],
+    path: Path,
+    dataset: str,
+    source: str,
+    archive_dir: Path,
+    dedupe_days: int = 30,
+    remove_from_inbox: bool = True,
 ) -> IngestReport:
     """Ingest ``path`` as ``dataset``; the same bytes are never loaded twice."""
     path = Path(path)
@@ -101,13 +115,23 @@ def ingest_file(
         else:
             archived.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, archived)
-            sf = SourceFile(dataset=dataset, name=path.name, sha256=digest, archive_path=str(archived),
-                            received_at=datetime.now(), status="loaded")
+            sf = SourceFile(
+                dataset=dataset,
+                name=path.name,
+                sha256=digest,
+                archive_path=str(archived),
+                received_at=datetime.now(),
+                status="loaded",
+            )
             session.add(sf)
             session.flush()
             _ingest_rows(session, sf, path, dataset, source, dedupe_days, report)
             sf.status, sf.error = report.status, report.error
-            sf.rows_read, sf.rows_loaded, sf.rows_quarantined = report.rows_read, report.loaded, report.quarantined
+            sf.rows_read, sf.rows_loaded, sf.rows_quarantined = (
+                report.rows_read,
+                report.loaded,
+                report.quarantined,
+            )
             sf.rows_merged = report.merged + report.already_loaded
             report.check_invariant()
     if remove_from_inbox:
@@ -115,17 +139,39 @@ def ingest_file(
     return report
 
 
-def _ingest_rows(session: Session, sf: SourceFile, path: Path, dataset: str, source: str, dedupe_days: int,
-                 report: IngestReport) -> None:
+def _ingest_rows(
+    session: Session,
+    sf: SourceFile,
+    path: Path,
+    dataset: str,
+    source: str,
+    dedupe_days: int,
+    report: IngestReport,
+) -> None:
     try:
         table = read_table(path, dataset)
     except UnreadableFile as exc:
         report.status, report.error = "rejected", exc.reason
-        store_intake.save_quarantine(session, dataset, sf.id, [
-            {"row_number": None, "source_ref": None, "raw": {"file": path.name, "size_bytes": path.stat().st_size},
-             "reasons": [{"rule": "unreadable_file", "column": None, "reason": f"整个文件无法读取：{exc.reason}",
-                          "value": None}]}
-        ])
+        store_intake.save_quarantine(
+            session,
+            dataset,
+            sf.id,
+            [
+                {
+                    "row_number": None,
+                    "source_ref": None,
+                    "raw": {"file": path.name, "size_bytes": path.stat().st_size},
+                    "reasons": [
+                        {
+                            "rule": "unreadable_file",
+                            "column": None,
+                            "reason": f"整个文件无法读取：{exc.reason}",
+                            "value": None,
+                        }
+                    ],
+                }
+            ],
+        )
         report.reasons = {f"整个文件无法读取：{exc.reason}": 1}
         return
     rows = normalize_rows(table.rows)
@@ -140,24 +186,34 @@ def _ingest_rows(session: Session, sf: SourceFile, path: Path, dataset: str, sou
     ref_col = REF_COLUMN[dataset]
     if dataset == "needs":
         items = store_intake.item_codes(session)
-        frame = pd.DataFrame({
-            "source": good["source"].fillna(table.meta.get("source", source)) if "source" in good else source,
-            "source_ref": good["source_ref"],
-            "reported_at": pd.to_datetime(good["reported_at"]),
-            "grid_id": good["grid_id"],
-            "household_id": good["household_id"],
-            "item_code": good["item"].map(items),
-            "description": good["description"].fillna(""),
-            "urgency": good["urgency"].astype(int),
-            "contact_name": good["contact_name"],
-            "contact_phone": good["contact_phone"],
-            "preferred_start": pd.to_datetime(good["preferred_start"]).dt.date,
-            "preferred_end": pd.to_datetime(good["preferred_end"]).dt.date,
-        })
+        frame = pd.DataFrame(
+            {
+                "source": good["source"].fillna(table.meta.get("source", source))
+                if "source" in good
+                else source,
+                "source_ref": good["source_ref"],
+                "reported_at": pd.to_datetime(good["reported_at"]),
+                "grid_id": good["grid_id"],
+                "household_id": good["household_id"],
+                "item_code": good["item"].map(items),
+                "description": good["description"].fillna(""),
+                "urgency": good["urgency"].astype(int),
+                "contact_name": good["contact_name"],
+                "contact_phone": good["contact_phone"],
+                "preferred_start": pd.to_datetime(good["preferred_start"]).dt.date,
+                "preferred_end": pd.to_datetime(good["preferred_end"]).dt.date,
+            }
+        )
         frame = frame.astype(object).where(frame.notna(), None)
         frame["reported_at"] = pd.to_datetime(good["reported_at"])
-        counts = store_intake.load_needs(session, frame, sf.id, actor=f"intake:{path.name}", dedupe_days=dedupe_days)
-        report.loaded, report.merged, report.already_loaded = counts["loaded"], counts["merged"], counts["already_loaded"]
+        counts = store_intake.load_needs(
+            session, frame, sf.id, actor=f"intake:{path.name}", dedupe_days=dedupe_days
+        )
+        report.loaded, report.merged, report.already_loaded = (
+            counts["loaded"],
+            counts["merged"],
+            counts["already_loaded"],
+        )
     elif dataset == "units":
         report.loaded = store_intake.load_units(session, good.astype(object).where(good.notna(), None), sf.id)
     elif dataset == "offers":
@@ -176,7 +232,9 @@ def _ingest_rows(session: Session, sf: SourceFile, path: Path, dataset: str, sou
             for b in extra:
                 for r in b["reasons"]:
                     report.reasons[r["reason"]] = report.reasons.get(r["reason"], 0) + 1
-    report.superseded = store_intake.supersede_quarantine(session, dataset, [str(r) for r in good[ref_col]], sf.id)
+    report.superseded = store_intake.supersede_quarantine(
+        session, dataset, [str(r) for r in good[ref_col]], sf.id
+    )
     if report.quarantined and (report.loaded or report.merged or report.already_loaded):
         report.status = "partial"
     elif report.quarantined:

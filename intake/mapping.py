@@ -11,7 +11,15 @@ import unicodedata
 FIELDS: dict[str, dict[str, list[str]]] = {
     "needs": {
         "source_ref": ["需求编号", "编号", "工单号", "source_ref", "ref", "id", "answer_id", "回答编号"],
-        "reported_at": ["登记时间", "上报时间", "提交时间", "reported_at", "submitted_at", "created_at", "时间"],
+        "reported_at": [
+            "登记时间",
+            "上报时间",
+            "提交时间",
+            "reported_at",
+            "submitted_at",
+            "created_at",
+            "时间",
+        ],
         "grid_id": ["网格编号", "网格", "grid_id", "grid"],
         "household_id": ["户编号", "住户编号", "household_id", "household"],
         "contact_name": ["联系人", "姓名", "居民姓名", "contact_name", "name"],

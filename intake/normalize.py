@@ -11,18 +11,58 @@ import unicodedata
 
 import pandas as pd
 
-URGENCY = {"一般": 1, "普通": 1, "normal": 1, "1": 1, "紧急": 2, "urgent": 2, "2": 2, "特急": 3, "非常紧急": 3,
-           "critical": 3, "3": 3}
-AREA_LEVEL = {"网格": "grid", "grid": "grid", "社区": "community", "community": "community", "街道": "subdistrict",
-              "subdistrict": "subdistrict"}
-DONE = {"是": "yes", "已办结": "yes", "完成": "yes", "yes": "yes", "否": "no", "未办结": "no", "未完成": "no", "no": "no",
-        "部分": "partly", "部分完成": "partly", "partly": "partly"}
-ACTION = {"接单": "accept", "accept": "accept", "拒单": "decline", "decline": "decline", "办结": "complete",
-          "完成": "complete", "complete": "complete"}
+URGENCY = {
+    "一般": 1,
+    "普通": 1,
+    "normal": 1,
+    "1": 1,
+    "紧急": 2,
+    "urgent": 2,
+    "2": 2,
+    "特急": 3,
+    "非常紧急": 3,
+    "critical": 3,
+    "3": 3,
+}
+AREA_LEVEL = {
+    "网格": "grid",
+    "grid": "grid",
+    "社区": "community",
+    "community": "community",
+    "街道": "subdistrict",
+    "subdistrict": "subdistrict",
+}
+DONE = {
+    "是": "yes",
+    "已办结": "yes",
+    "完成": "yes",
+    "yes": "yes",
+    "否": "no",
+    "未办结": "no",
+    "未完成": "no",
+    "no": "no",
+    "部分": "partly",
+    "部分完成": "partly",
+    "partly": "partly",
+}
+ACTION = {
+    "接单": "accept",
+    "accept": "accept",
+    "拒单": "decline",
+    "decline": "decline",
+    "办结": "complete",
+    "完成": "complete",
+    "complete": "complete",
+}
 
 _DATE_FORMS = [
     (re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$"), False),
-    (re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?[ T](\d{1,2})[:时](\d{1,2})(?::(\d{1,2}))?分?(?:\.\d+)?$"), True),
+    (
+        re.compile(
+            r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?[ T](\d{1,2})[:时](\d{1,2})(?::(\d{1,2}))?分?(?:\.\d+)?$"
+        ),
+        True,
+    ),
 ]
 
 
@@ -69,8 +109,19 @@ def clean_date(value: str | None, with_time: bool = False) -> str | None:
     return value
 
 
-ID_FIELDS = {"source_ref", "grid_id", "household_id", "unit_id", "offer_id", "community_id", "area_id", "answer_id",
-             "survey_id", "response_id", "assignment_id"}
+ID_FIELDS = {
+    "source_ref",
+    "grid_id",
+    "household_id",
+    "unit_id",
+    "offer_id",
+    "community_id",
+    "area_id",
+    "answer_id",
+    "survey_id",
+    "response_id",
+    "assignment_id",
+}
 PHONE_FIELDS = {"contact_phone"}
 DATETIME_FIELDS = {"reported_at", "answered_at", "responded_at"}
 DATE_FIELDS = {"preferred_start", "preferred_end", "window_start", "window_end", "completed_on"}
@@ -87,8 +138,11 @@ def normalize_rows(rows: pd.DataFrame) -> pd.DataFrame:
         if col == "row_number":
             continue
         if col in FREE_TEXT:
-            out[col] = pd.Series([(str(v).strip() or None) if v is not None else None for v in out[col]],
-                                 index=out.index, dtype=object)
+            out[col] = pd.Series(
+                [(str(v).strip() or None) if v is not None else None for v in out[col]],
+                index=out.index,
+                dtype=object,
+            )
             continue
         values = [nfkc(v) for v in out[col].tolist()]
         if col in ID_FIELDS:

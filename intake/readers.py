@@ -89,7 +89,9 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise UnreadableFile(f"Excel 文件无法打开（可能已损坏或不是 xlsx 格式）：{type(exc).__name__}") from exc
+        raise UnreadableFile(
+            f"Excel 文件无法打开（可能已损坏或不是 xlsx 格式）：{type(exc).__name__}"
+        ) from exc
     ws = wb.worksheets[0]
     out = []
     for row in ws.iter_rows(values_only=True):
@@ -174,10 +176,14 @@ def _from_records(records: list[dict], meta: dict[str, str], dataset: str) -> Ra
     return _frame(out, list(range(1, len(out) + 1)), dataset, sorted(unmapped), meta)
 
 
-def _frame(records: list[dict], numbers: list[int], dataset: str, unmapped: list[str], meta: dict[str, str]) -> RawTable:
+def _frame(
+    records: list[dict], numbers: list[int], dataset: str, unmapped: list[str], meta: dict[str, str]
+) -> RawTable:
     columns = sorted(set(HEADER_ALIASES[dataset].values()))
-    df = pd.DataFrame.from_records(records, columns=[*columns, "_extra_cells"]) if records else pd.DataFrame(
-        columns=[*columns, "_extra_cells"]
+    df = (
+        pd.DataFrame.from_records(records, columns=[*columns, "_extra_cells"])
+        if records
+        else pd.DataFrame(columns=[*columns, "_extra_cells"])
     )
     df = df.astype(object).where(df.notna(), None)
     df.insert(0, "row_number", pd.Series(numbers, dtype="int64"))

@@ -49,7 +49,9 @@ def reference_sets(session: Session, extra_units: set[str] | None = None) -> Ref
         communities=frozenset(comms),
         units=frozenset(units),
         area_refs=frozenset(
-            [f"grid:{g}" for g in grids] + [f"community:{c}" for c in comms] + [f"subdistrict:{s}" for s in subs]
+            [f"grid:{g}" for g in grids]
+            + [f"community:{c}" for c in comms]
+            + [f"subdistrict:{s}" for s in subs]
         ),
         surveys=frozenset(str(s) for s in surveys),
     )
@@ -128,35 +130,47 @@ def load_needs(
     for start in range(0, len(refs), 5000):
         known |= set(
             session.execute(
-                select(NeedSource.source, NeedSource.source_ref).where(NeedSource.source_ref.in_(refs[start : start + 5000]))
+                select(NeedSource.source, NeedSource.source_ref).where(
+                    NeedSource.source_ref.in_(refs[start : start + 5000])
+                )
             ).all()
         )
     already = [(s, r) in known for s, r in zip(rows["source"], rows["source_ref"], strict=True)]
     counts["already_loaded"] = int(sum(already))
     rows = rows[~pd.Series(already, index=rows.index)]
+    if rows.empty:
+        return counts
 
     # 2. duplicates of open needs (same household or phone+grid, same item, within the window)
-    rows["hh_key"] = rows["household_id"].where(rows["household_id"].notna(), "tel:" + rows["contact_phone"].fillna("")
-                                                + "@" + rows["grid_id"])
+    rows["hh_key"] = rows["household_id"].where(
+        rows["household_id"].notna(), "tel:" + rows["contact_phone"].fillna("") + "@" + rows["grid_id"]
+    )
     since = rows["reported_at"].min() - timedelta(days=dedupe_days) if len(rows) else now
     existing = pd.DataFrame(
         session.execute(
-            select(Need.id, Need.household_id, Need.contact_phone, Need.grid_id, Need.item_code, Need.submitted_at).where(
-                Need.status.in_(OPEN_STATUSES), Need.submitted_at >= since
-            )
+            select(
+                Need.id,
+                Need.household_id,
+                Need.contact_phone,
+                Need.grid_id,
+                Need.item_code,
+                Need.submitted_at,
+            ).where(Need.status.in_(OPEN_STATUSES), Need.submitted_at >= since)
         ).all(),
         columns=["need_id", "household_id", "contact_phone", "grid_id", "item_code", "submitted_at"],
     )
     if len(existing):
         existing["hh_key"] = existing["household_id"].where(
-            existing["household_id"].notna(), "tel:" + existing["contact_phone"].fillna("") + "@" + existing["grid_id"]
+            existing["household_id"].notna(),
+            "tel:" + existing["contact_phone"].fillna("") + "@" + existing["grid_id"],
         )
     rows = rows.sort_values(["reported_at", "source_ref"], kind="stable")
     first_in_batch = ~rows.duplicated(["hh_key", "item_code"])
     new_rows = rows[first_in_batch]
     if len(existing):
-        m = new_rows.reset_index().merge(existing[["hh_key", "item_code", "need_id", "submitted_at"]],
-                                         on=["hh_key", "item_code"])
+        m = new_rows.reset_index().merge(
+            existing[["hh_key", "item_code", "need_id", "submitted_at"]], on=["hh_key", "item_code"]
+        )
         m = m[(m["reported_at"] - m["submitted_at"]).abs() <= pd.Timedelta(days=dedupe_days)]
         m = m.sort_values("submitted_at").drop_duplicates("index")
         match_existing = pd.Series(m["need_id"].to_numpy(), index=m["index"].to_numpy())
@@ -165,32 +179,73 @@ def load_needs(
     to_insert = new_rows[~new_rows.index.isin(match_existing.index)]
 
     # 3. insert the new needs; link every row (new or merged) as a source
-    need_cols = ["source", "source_ref", "household_id", "grid_id", "item_code", "description", "urgency",
-                 "contact_name", "contact_phone", "preferred_start", "preferred_end"]
+    need_cols = [
+        "source",
+        "source_ref",
+        "household_id",
+        "grid_id",
+        "item_code",
+        "description",
+        "urgency",
+        "contact_name",
+        "contact_phone",
+        "preferred_start",
+        "preferred_end",
+    ]
     payload = [
-        {**{c: _py(r[c]) for c in need_cols}, "submitted_at": r["reported_at"].to_pydatetime(), "status": "open",
-         "escalation_level": 0, "cycles_unserved": 0, "source_file_id": file_id}
+        {
+            **{c: _py(r[c]) for c in need_cols},
+            "submitted_at": r["reported_at"].to_pydatetime(),
+            "status": "open",
+            "escalation_level": 0,
+            "cycles_unserved": 0,
+            "source_file_id": file_id,
+        }
         for r in to_insert.to_dict("records")
     ]
-    new_ids = list(session.scalars(insert(Need).returning(Need.id, sort_by_parameter_order=True), payload)) if payload else []
+    new_ids = (
+        list(session.scalars(insert(Need).returning(Need.id, sort_by_parameter_order=True), payload))
+        if payload
+        else []
+    )
     id_of = dict(zip(to_insert.index, new_ids, strict=True))
     id_of.update(match_existing.to_dict())
     # later rows of the batch for the same household+item join the first row's need
     firsts = rows[first_in_batch].set_index(["hh_key", "item_code"]).index
     first_index = pd.Series(rows[first_in_batch].index, index=firsts)
-    for idx, key in zip(rows.index[~first_in_batch], rows[~first_in_batch].set_index(["hh_key", "item_code"]).index,
-                        strict=True):
+    for idx, key in zip(
+        rows.index[~first_in_batch],
+        rows[~first_in_batch].set_index(["hh_key", "item_code"]).index,
+        strict=True,
+    ):
         id_of[idx] = id_of[first_index[key]]
     session.execute(
         insert(NeedSource),
-        [{"need_id": int(id_of[i]), "source": r["source"], "source_ref": r["source_ref"], "source_file_id": file_id,
-          "received_at": now} for i, r in zip(rows.index, rows.to_dict("records"), strict=True)],
+        [
+            {
+                "need_id": int(id_of[i]),
+                "source": r["source"],
+                "source_ref": r["source_ref"],
+                "source_file_id": file_id,
+                "received_at": now,
+            }
+            for i, r in zip(rows.index, rows.to_dict("records"), strict=True)
+        ],
     )
     if new_ids:
         session.execute(
             insert(NeedEvent),
-            [{"need_id": i, "at": now, "actor": actor, "from_status": None, "to_status": "open",
-              "reason": "登记需求"} for i in new_ids],
+            [
+                {
+                    "need_id": i,
+                    "at": now,
+                    "actor": actor,
+                    "from_status": None,
+                    "to_status": "open",
+                    "reason": "登记需求",
+                }
+                for i in new_ids
+            ],
         )
     counts["loaded"] = len(new_ids)
     counts["merged"] = len(rows) - len(new_ids)
@@ -209,9 +264,17 @@ def _py(v: Any) -> Any:
 
 def load_units(session: Session, rows: pd.DataFrame, file_id: int | None) -> int:
     payload = [
-        {"id": r["unit_id"], "name": r["name"], "kind": r["kind"], "community_id": r.get("community_id"),
-         "x_km": float(r["x_km"]), "y_km": float(r["y_km"]), "contact_phone": r.get("contact_phone"),
-         "active": True, "source_file_id": file_id}
+        {
+            "id": r["unit_id"],
+            "name": r["name"],
+            "kind": r["kind"],
+            "community_id": r.get("community_id"),
+            "x_km": float(r["x_km"]),
+            "y_km": float(r["y_km"]),
+            "contact_phone": r.get("contact_phone"),
+            "active": True,
+            "source_file_id": file_id,
+        }
         for r in rows.to_dict("records")
     ]
     upsert(session, Unit, payload)
@@ -220,10 +283,18 @@ def load_units(session: Session, rows: pd.DataFrame, file_id: int | None) -> int
 
 def load_offers(session: Session, rows: pd.DataFrame, file_id: int | None) -> int:
     payload = [
-        {"id": r["offer_id"], "unit_id": r["unit_id"], "item_code": r["item_code"],
-         "capacity_per_cycle": int(r["capacity_per_cycle"]), "area_level": r["area_level"], "area_id": r["area_id"],
-         "window_start": pd.Timestamp(r["window_start"]).date(), "window_end": pd.Timestamp(r["window_end"]).date(),
-         "active": True, "source_file_id": file_id}
+        {
+            "id": r["offer_id"],
+            "unit_id": r["unit_id"],
+            "item_code": r["item_code"],
+            "capacity_per_cycle": int(r["capacity_per_cycle"]),
+            "area_level": r["area_level"],
+            "area_id": r["area_id"],
+            "window_start": pd.Timestamp(r["window_start"]).date(),
+            "window_end": pd.Timestamp(r["window_end"]).date(),
+            "active": True,
+            "source_file_id": file_id,
+        }
         for r in rows.to_dict("records")
     ]
     upsert(session, Offer, payload)

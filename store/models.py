@@ -238,6 +238,21 @@ class Assignment(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class UnitResponse(Base):
+    """A unit's answer to a dispatched assignment (accept / decline / complete), applied once."""
+
+    __tablename__ = "unit_responses"
+    __table_args__ = (UniqueConstraint("response_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    response_id: Mapped[str] = mapped_column(String(100))
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    unit_id: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))
+    responded_at: Mapped[datetime] = mapped_column(DateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+    source_file_id: Mapped[int | None] = mapped_column(ForeignKey("source_files.id"))
+
+
 class UnservedNeed(Base):
     """Why a need stayed unserved in a cycle (no eligible offer, or capacity taken)."""
 
@@ -277,6 +292,7 @@ class PublishedRow(Base):
     publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id"), index=True)
     cycle_id: Mapped[str] = mapped_column(String(32))
     version: Mapped[int] = mapped_column(Integer)
+    assignment_id: Mapped[int | None] = mapped_column(Integer)
     need_id: Mapped[int] = mapped_column(Integer)
     unit_id: Mapped[str] = mapped_column(String(32))
     unit_name: Mapped[str] = mapped_column(String(200))

@@ -1,0 +1,1 @@
+"""Thin Prefect tasks over the pure packages: open resources, call one function, report, return."""

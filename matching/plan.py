@@ -1,0 +1,58 @@
+"""One cycle's plan from its inputs: problem, exact solution, explanations, escalations, fairness."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from matching.explain import escalate, explain_unserved, fairness_report
+from matching.problem import CostModel, Problem, build_problem
+from matching.solver import Assignment, solve_assignment
+
+BREAKDOWN = ["cost", "cost_distance", "cost_scope", "cost_rating", "distance_km"]
+
+
+@dataclass(frozen=True)
+class CyclePlan:
+    problem: Problem
+    solution: Assignment
+    chosen: pd.DataFrame  # need_id, offer_id, unit_id + cost breakdown
+    unserved: pd.DataFrame  # need_id, reason, detail, penalty
+    escalation: pd.DataFrame  # for needs unserved for the first time in this cycle
+    fairness: pd.DataFrame
+
+
+def plan_cycle(
+    needs: pd.DataFrame,
+    offers: pd.DataFrame,
+    declined: pd.DataFrame,
+    period: tuple[date, date],
+    model: CostModel | None = None,
+    workers: int | None = None,
+) -> CyclePlan:
+    """Pair the pool with capacity exactly and explain everything left over."""
+    model = model or CostModel()
+    problem = build_problem(needs, offers, period, model, declined)
+    solution = solve_assignment(
+        problem.edges[["need_id", "offer_id", "cost"]], problem.capacity, problem.penalty, workers=workers
+    )
+    chosen = solution.pairs[["need_id", "offer_id"]].merge(
+        problem.edges[["need_id", "offer_id", *BREAKDOWN]], on=["need_id", "offer_id"]
+    )
+    chosen = chosen.merge(offers[["offer_id", "unit_id"]], on="offer_id")
+    unserved = explain_unserved(problem, solution)
+    first_time = needs.loc[
+        ~needs.get("unserved_before_in_cycle", pd.Series(False, index=needs.index)).astype(bool), "need_id"
+    ]
+    escalation = escalate(needs, pd.Index(unserved["need_id"][unserved["need_id"].isin(first_time)]), model)
+    fairness = fairness_report(needs, pd.Index(chosen["need_id"]), period[0])
+    return CyclePlan(
+        problem,
+        solution,
+        chosen.sort_values("need_id").reset_index(drop=True),
+        unserved,
+        escalation,
+        fairness,
+    )

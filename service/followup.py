@@ -1,0 +1,128 @@
+"""Follow-up surveys (问效): who is asked after a service, and what their answer changes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from store.models import Assignment, Household, Need, NeedEvent, Survey, SurveyAnswer, Unit
+
+
+def create_due_followups(session: Session, today: date, delay_days: int) -> int:
+    """A follow-up survey for every completed service whose delay has passed (once each).
+
+    Residents who opted out of surveys are never surveyed: their service closes without one.
+    """
+    done_before = today - timedelta(days=delay_days)
+    have = select(Survey.assignment_id).where(Survey.kind == "followup", Survey.assignment_id.is_not(None))
+    rows = session.execute(
+        select(Assignment.id, Assignment.need_id, Need.household_id, Household.survey_opt_out)
+        .join(Need, Need.id == Assignment.need_id)
+        .outerjoin(Household, Household.id == Need.household_id)
+        .where(
+            Assignment.status == "completed",
+            Assignment.completed_on <= done_before,
+            Assignment.id.not_in(have),
+        )
+    ).all()
+    now = datetime.now()
+    created = 0
+    for assignment_id, need_id, household_id, opted_out in rows:
+        if opted_out:
+            _close(session, assignment_id, need_id, now, "居民已选择不接受回访，办结后直接销单")
+            continue
+        session.add(
+            Survey(
+                kind="followup",
+                ref=str(assignment_id),
+                assignment_id=assignment_id,
+                household_id=household_id,
+                due_on=today,
+                status="pending",
+                created_at=now,
+            )
+        )
+        created += 1
+    return created
+
+
+def _close(session: Session, assignment_id: int, need_id: int, at: datetime, reason: str) -> None:
+    a = session.get(Assignment, assignment_id)
+    need = session.get(Need, need_id)
+    session.add(
+        NeedEvent(
+            need_id=need_id,
+            at=at,
+            actor="followup",
+            from_status=need.status,
+            to_status="closed",
+            cycle_id=a.cycle_id,
+            reason=reason,
+        )
+    )
+    a.status = "closed"
+    need.status = "closed"
+
+
+def apply_answer(session: Session, row: dict[str, Any], file_id: int | None, actor: str) -> str | None:
+    """Record a follow-up answer: done -> close; not done -> reopen and escalate. Returns a reason to reject."""
+    survey = session.get(Survey, int(row["survey_id"]), with_for_update=True)
+    if survey is None or survey.kind != "followup":
+        return f"问卷 {row['survey_id']} 不是回访问卷"
+    if survey.status == "answered":
+        return f"问卷 {survey.id} 已有回答，不能重复回答"
+    at = pd.Timestamp(row["answered_at"]).to_pydatetime()
+    satisfaction = int(row["satisfaction"]) if row.get("satisfaction") else None
+    session.add(
+        SurveyAnswer(
+            survey_id=survey.id,
+            source_ref=str(row["answer_id"]),
+            answered_at=at,
+            done=row["done"],
+            satisfaction=satisfaction,
+            comment=row.get("comment"),
+            source_file_id=file_id,
+        )
+    )
+    survey.status = "answered"
+    a = session.get(Assignment, survey.assignment_id)
+    need = session.get(Need, a.need_id)
+    if row["done"] == "no":
+        level = min(need.escalation_level + 1, 2)
+        session.add(
+            NeedEvent(
+                need_id=need.id,
+                at=at,
+                actor=actor,
+                from_status=need.status,
+                to_status="open",
+                cycle_id=a.cycle_id,
+                reason=f"回访：居民反映未办结，重新打开并升级至{['网格', '社区', '街道'][level]}",
+            )
+        )
+        need.status, need.escalation_level, need.cycles_unserved = "open", level, 0
+        a.status = "reopened"
+    else:
+        _close(
+            session, a.id, need.id, at, "回访确认已办结" if row["done"] == "yes" else "回访：部分办结，销单"
+        )
+    session.flush()
+    refresh_unit_rating(session, a.unit_id)
+    return None
+
+
+def refresh_unit_rating(session: Session, unit_id: str) -> float | None:
+    """A unit's rating is the mean satisfaction (1-5) of its answered follow-ups."""
+    mean = session.scalar(
+        select(func.avg(SurveyAnswer.satisfaction))
+        .join(Survey, Survey.id == SurveyAnswer.survey_id)
+        .join(Assignment, Assignment.id == Survey.assignment_id)
+        .where(Assignment.unit_id == unit_id, SurveyAnswer.satisfaction.is_not(None))
+    )
+    unit = session.get(Unit, unit_id)
+    unit.rating = round(float(mean), 3) if mean is not None else None
+    return unit.rating

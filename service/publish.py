@@ -1,0 +1,241 @@
+"""Publish a list for downstream systems: checked, versioned, idempotent and atomic.
+
+Layout under ``published/<cycle>/``::
+
+    v0001/ service_list.csv (UTF-8 with BOM)  service_list.json  service_list.parquet
+           服务清单.csv (Chinese headers, for people)  diff.json
+    v0002/ ...
+    latest.json        -> {"version": 2, "path": "v0002", ...}; consumers start here
+
+A version folder is written under a temporary name and renamed into place, and
+``latest.json`` is replaced atomically after the database commit, so no consumer ever reads
+a half-written version, and a crash anywhere before the commit leaves the previous one.
+Re-publishing identical rows (same content hash) creates nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from data_contracts.suites import SERVICE_LIST_COLUMNS, Reference
+from data_contracts.validate import validate_rows
+from store import publication as store_pub
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "data_contracts" / "service_list.schema.json"
+HEADERS_ZH = {
+    "cycle_id": "周期",
+    "version": "版本",
+    "assignment_id": "派单编号",
+    "need_id": "需求编号",
+    "unit_id": "单位编号",
+    "unit_name": "服务单位",
+    "offer_id": "资源编号",
+    "item_code": "事项编码",
+    "item_name": "服务事项",
+    "community_id": "社区",
+    "grid_id": "网格",
+    "window_start": "服务开始",
+    "window_end": "服务结束",
+    "resident_name_masked": "居民（脱敏）",
+    "resident_phone_masked": "电话（脱敏）",
+}
+
+
+class ContractViolation(ValueError):
+    """The list broke its published contract; nothing was published."""
+
+
+@dataclass
+class PublishResult:
+    cycle_id: str
+    version: int
+    created: bool  # False: identical to the latest version, nothing written
+    path: Path
+    row_count: int
+    diff: dict[str, Any] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+
+def content_hash(rows: pd.DataFrame, key: str = "need_id") -> str:
+    """Hash of the rows' content (version column excluded), independent of row order."""
+    body = rows.drop(columns=["version"], errors="ignore").sort_values(key).to_csv(index=False)
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def diff_rows(prev: pd.DataFrame, cur: pd.DataFrame, key: str = "need_id") -> dict[str, Any]:
+    """Rows added, removed and changed (by ``key``) between two versions, with what changed."""
+    cols = [c for c in cur.columns if c not in ("version",)]
+    p = prev[cols].set_index(key) if len(prev) else pd.DataFrame(columns=cols).set_index(key)
+    c = cur[cols].set_index(key)
+    added = sorted(set(c.index) - set(p.index))
+    removed = sorted(set(p.index) - set(c.index))
+    changed = []
+    for k in sorted(set(c.index) & set(p.index)):
+        a, b = p.loc[k].astype(str), c.loc[k].astype(str)
+        fields = [f for f in c.columns if a[f] != b[f]]
+        if fields:
+            changed.append({key: int(k), "fields": {f: [a[f], b[f]] for f in fields}})
+    return {
+        "added": [int(x) for x in added],
+        "removed": [int(x) for x in removed],
+        "changed": changed,
+        "counts": {"added": len(added), "removed": len(removed), "changed": len(changed)},
+    }
+
+
+def check_contract(rows: pd.DataFrame, document: dict[str, Any]) -> None:
+    """JSON Schema on the document and the great-expectations suite on the rows; raise on any breach."""
+    import jsonschema
+
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(document), key=lambda e: list(e.path))
+    if errors:
+        first = errors[0]
+        raise ContractViolation(
+            f"服务清单不符合 JSON Schema（{len(errors)} 处）：{'/'.join(map(str, first.path))}: "
+            f"{first.message}"
+        )
+    checked = rows.assign(row_number=range(1, len(rows) + 1))
+    v = validate_rows("service_list", checked, Reference())
+    if len(v.bad):
+        raise ContractViolation(f"服务清单不符合数据约定：{v.reason_counts}")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_version_files(
+    folder: Path,
+    rows: pd.DataFrame,
+    document: dict[str, Any],
+    diff: dict[str, Any],
+    stem: str = "service_list",
+    headers_zh: dict[str, str] | None = None,
+) -> list[Path]:
+    """Write every format of one version into ``folder`` (which nobody reads yet)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [
+        folder / f"{stem}.csv",
+        folder / f"{stem}.json",
+        folder / f"{stem}.parquet",
+        folder / "diff.json",
+    ]
+    rows.to_csv(files[0], index=False, encoding="utf-8-sig")
+    files[1].write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
+    rows.to_parquet(files[2], index=False)
+    files[3].write_text(json.dumps(diff, ensure_ascii=False, indent=1), encoding="utf-8")
+    if headers_zh:
+        zh = folder / f"{stem}_zh.csv"
+        rows.rename(columns=headers_zh).to_csv(zh, index=False, encoding="utf-8-sig")
+        files.append(zh)
+    for f in files:
+        with open(f, "rb") as fh:
+            os.fsync(fh.fileno())
+    return files
+
+
+def point_latest(cycle_dir: Path, version: int, extra: dict[str, Any]) -> None:
+    pointer = {"version": version, "path": f"v{version:04d}", **extra}
+    _write_atomic(
+        cycle_dir / "latest.json", json.dumps(pointer, ensure_ascii=False, indent=1).encode("utf-8")
+    )
+
+
+def publish_service_list(
+    session: Session,
+    cycle_id: str,
+    published_dir: Path,
+    before_commit: Callable[[], None] | None = None,
+) -> PublishResult:
+    """Publish the cycle's service list if it changed; the caller commits ``session`` afterwards
+    and then calls :func:`finish_publication` to move ``latest.json``.
+
+    ``before_commit`` runs after the files are in place and the rows are written but before
+    the caller's commit (tests inject a crash there).
+    """
+    rows = store_pub.service_list_rows(session, cycle_id)
+    latest = store_pub.latest_publication(session, "service_list", cycle_id)
+    cycle_dir = published_dir / cycle_id
+    digest = content_hash(rows)
+    if latest is not None and latest.content_hash == digest:
+        return PublishResult(
+            cycle_id,
+            latest.version,
+            False,
+            cycle_dir / f"v{latest.version:04d}",
+            latest.row_count,
+            latest.diff,
+        )
+    version = (latest.version + 1) if latest else 1
+    rows.insert(1, "version", version)
+    rows = rows[SERVICE_LIST_COLUMNS]
+    document = {
+        "cycle_id": cycle_id,
+        "version": version,
+        "generated_at": datetime.now().isoformat(timespec="seconds"),
+        "row_count": len(rows),
+        "rows": json.loads(rows.to_json(orient="records", force_ascii=False)),
+    }
+    check_contract(rows, document)
+    prev = store_pub.published_rows(session, latest.id) if latest else pd.DataFrame(columns=rows.columns)
+    diff = (
+        diff_rows(prev.reindex(columns=rows.columns), rows)
+        if latest
+        else {
+            "added": [int(x) for x in rows["need_id"]],
+            "removed": [],
+            "changed": [],
+            "counts": {"added": len(rows), "removed": 0, "changed": 0},
+        }
+    )
+    diff["previous_version"] = latest.version if latest else None
+    final = cycle_dir / f"v{version:04d}"
+    tmp = cycle_dir / f".v{version:04d}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    files = write_version_files(tmp, rows, document, diff, headers_zh=HEADERS_ZH)
+    store_pub.record_publication(session, "service_list", cycle_id, version, digest, str(final), rows, diff)
+    if final.exists():  # left by a run that crashed before its commit: never visible, replace it
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    if before_commit:
+        before_commit()
+    return PublishResult(cycle_id, version, True, final, len(rows), diff, [final / f.name for f in files])
+
+
+def finish_publication(session: Session, kind: str, cycle_id: str, published_dir: Path) -> None:
+    """After the commit: point ``latest.json`` at the newest committed version (repairs a lagging pointer)."""
+    latest = store_pub.latest_publication(session, kind, cycle_id)
+    if latest is None:
+        return
+    point_latest(
+        published_dir / cycle_id,
+        latest.version,
+        {
+            "kind": kind,
+            "cycle_id": cycle_id,
+            "row_count": latest.row_count,
+            "content_hash": latest.content_hash,
+            "published_at": latest.created_at.isoformat(timespec="seconds"),
+        },
+    )
+    # versions whose commit never happened are invisible; remove them so the folder tells the truth
+    for d in (published_dir / cycle_id).glob("v*"):
+        if d.is_dir() and int(d.name[1:]) > latest.version:
+            shutil.rmtree(d)

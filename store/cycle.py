@@ -1,0 +1,319 @@
+"""Store functions for a match cycle: lock the period, read the pool, apply a solution.
+
+A cycle may be re-run: its still-dispatched assignments go back into the pool, the solution
+is recomputed from the same inputs and only the differences are written, so an unchanged
+re-run writes nothing and logs no events.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from store.models import (
+    Assignment,
+    Community,
+    Cycle,
+    Grid,
+    Need,
+    NeedEvent,
+    Offer,
+    Unit,
+    UnservedNeed,
+)
+
+USED_STATUSES = ("accepted", "completed", "closed")  # capacity consumed for good in this cycle
+
+
+class CycleLocked(RuntimeError):
+    """Another match run holds this cycle."""
+
+
+def cycle_id_for(day: date) -> str:
+    """Weekly cycles named by ISO week, e.g. ``2026-W47``."""
+    y, w, _ = day.isocalendar()
+    return f"{y}-W{w:02d}"
+
+
+def acquire_cycle(session: Session, cycle_id: str, period: tuple[date, date], owner: str) -> Cycle:
+    """Take the cycle's lock (compare-and-set on its row); raise CycleLocked if another run holds it.
+
+    The caller commits right away so other runs see the lock.
+    """
+    cycle = session.get(Cycle, cycle_id, with_for_update=True)
+    now = datetime.now()
+    if cycle is None:
+        cycle = Cycle(
+            id=cycle_id,
+            period_start=period[0],
+            period_end=period[1],
+            status="running",
+            started_at=now,
+            lock_owner=owner,
+        )
+        session.add(cycle)
+        session.flush()
+        return cycle
+    res = session.execute(
+        update(Cycle)
+        .where(Cycle.id == cycle_id, (Cycle.status != "running") | (Cycle.lock_owner == owner))
+        .values(status="running", lock_owner=owner, started_at=now)
+    )
+    if res.rowcount != 1:
+        raise CycleLocked(
+            f"周期 {cycle_id} 正由另一次匹配运行（{cycle.lock_owner}，开始于 {cycle.started_at:%Y-%m-%d %H:%M}）："
+            "请等待其结束后再运行"
+        )
+    session.refresh(cycle)
+    return cycle
+
+
+def release_cycle(session: Session, cycle_id: str, owner: str, status: str, objective: float | None) -> None:
+    session.execute(
+        update(Cycle)
+        .where(Cycle.id == cycle_id, Cycle.lock_owner == owner)
+        .values(status=status, lock_owner=None, finished_at=datetime.now(), objective=objective)
+    )
+
+
+def read_pool(session: Session, cycle_id: str) -> pd.DataFrame:
+    """Needs to match in this cycle: open ones, plus those this cycle dispatched and no unit answered yet.
+
+    ``escalation_level`` is the level the need had when the cycle first ran (a re-run sees the
+    same inputs as the first run).
+    """
+    pending = select(Assignment.need_id).where(
+        Assignment.cycle_id == cycle_id, Assignment.status == "dispatched"
+    )
+    q = (
+        select(
+            Need.id.label("need_id"),
+            Need.grid_id,
+            Grid.community_id,
+            Community.subdistrict_id,
+            Need.item_code,
+            Need.urgency,
+            Need.submitted_at,
+            Need.escalation_level,
+            Need.cycles_unserved,
+            Grid.x_km,
+            Grid.y_km,
+            Need.preferred_start,
+            Need.preferred_end,
+            Need.household_id,
+        )
+        .join(Grid, Grid.id == Need.grid_id)
+        .join(Community, Community.id == Grid.community_id)
+        .where((Need.status == "open") | Need.id.in_(pending))
+        .order_by(Need.id)
+    )
+    needs = pd.DataFrame(session.execute(q).all(), columns=list(q.selected_columns.keys()))
+    prior = pd.DataFrame(
+        session.execute(
+            select(UnservedNeed.need_id, UnservedNeed.escalated_to).where(UnservedNeed.cycle_id == cycle_id)
+        ).all(),
+        columns=["need_id", "escalated_to"],
+    )
+    needs["unserved_before_in_cycle"] = needs["need_id"].isin(prior["need_id"])
+    escalated_here = needs["need_id"].isin(prior.loc[prior["escalated_to"].notna(), "need_id"])
+    needs.loc[escalated_here, "escalation_level"] -= 1
+    needs.loc[escalated_here, "cycles_unserved"] = 0  # escalate() restarts the counter after the level moves
+    return needs
+
+
+def read_offers(session: Session, cycle_id: str) -> pd.DataFrame:
+    """Active offers with their unit's place and rating, capacity net of work already taken this cycle."""
+    q = (
+        select(
+            Offer.id.label("offer_id"),
+            Offer.unit_id,
+            Offer.item_code,
+            Offer.capacity_per_cycle.label("capacity"),
+            Offer.area_level,
+            Offer.area_id,
+            Offer.window_start,
+            Offer.window_end,
+            Unit.x_km,
+            Unit.y_km,
+            Unit.rating,
+        )
+        .join(Unit, Unit.id == Offer.unit_id)
+        .where(Offer.active.is_(True), Unit.active.is_(True))
+        .order_by(Offer.id)
+    )
+    offers = pd.DataFrame(session.execute(q).all(), columns=list(q.selected_columns.keys()))
+    used = pd.DataFrame(
+        session.execute(
+            select(Assignment.offer_id).where(
+                Assignment.cycle_id == cycle_id, Assignment.status.in_(USED_STATUSES)
+            )
+        ).all(),
+        columns=["offer_id"],
+    )
+    if len(used) and len(offers):
+        taken = offers["offer_id"].map(used["offer_id"].value_counts()).fillna(0).astype(int)
+        offers["capacity"] = (offers["capacity"] - taken).clip(lower=0)
+    return offers
+
+
+def read_declined(session: Session) -> pd.DataFrame:
+    """(need, unit) pairs where the unit declined or let the work lapse: never offered again."""
+    rows = session.execute(
+        select(Assignment.need_id, Assignment.unit_id).where(Assignment.status.in_(("declined", "released")))
+    ).all()
+    return pd.DataFrame(rows, columns=["need_id", "unit_id"]).drop_duplicates()
+
+
+def apply_assignments(session: Session, cycle_id: str, chosen: pd.DataFrame, actor: str) -> dict[str, int]:
+    """Make the cycle's dispatched assignments equal ``chosen``, writing only the differences.
+
+    ``chosen``: need_id, offer_id, unit_id, cost, cost_distance, cost_scope, cost_rating, distance_km.
+    """
+    now = datetime.now()
+    current = pd.DataFrame(
+        session.execute(
+            select(Assignment.id, Assignment.need_id, Assignment.offer_id).where(
+                Assignment.cycle_id == cycle_id, Assignment.status == "dispatched"
+            )
+        ).all(),
+        columns=["id", "need_id", "offer_id"],
+    )
+    key_new = set(zip(chosen["need_id"], chosen["offer_id"], strict=True))
+    key_old = set(zip(current["need_id"], current["offer_id"], strict=True))
+    drop = current.loc[
+        np.array(
+            [k not in key_new for k in zip(current["need_id"], current["offer_id"], strict=True)], dtype=bool
+        )
+    ]
+    add = chosen.loc[
+        np.array(
+            [k not in key_old for k in zip(chosen["need_id"], chosen["offer_id"], strict=True)], dtype=bool
+        )
+    ]
+    if len(drop):
+        ids = [int(i) for i in drop["id"]]
+        session.execute(delete(Assignment).where(Assignment.id.in_(ids)))
+        moved = set(add["need_id"])
+        back = [int(n) for n in drop["need_id"] if n not in moved]
+        if back:
+            session.execute(update(Need).where(Need.id.in_(back)).values(status="open"))
+        session.execute(
+            insert(NeedEvent),
+            [
+                {
+                    "need_id": int(n),
+                    "at": now,
+                    "actor": actor,
+                    "from_status": "dispatched",
+                    "to_status": "dispatched" if n in moved else "open",
+                    "cycle_id": cycle_id,
+                    "reason": "本期重新匹配，改派其他资源" if n in moved else "本期重新匹配，暂未派出",
+                }
+                for n in drop["need_id"]
+            ],
+        )
+    if len(add):
+        records: list[dict[str, Any]] = [
+            {
+                "cycle_id": cycle_id,
+                "need_id": int(r["need_id"]),
+                "offer_id": r["offer_id"],
+                "unit_id": r["unit_id"],
+                "cost": float(r["cost"]),
+                "cost_distance": float(r["cost_distance"]),
+                "cost_scope": float(r["cost_scope"]),
+                "cost_rating": float(r["cost_rating"]),
+                "distance_km": float(r["distance_km"]),
+                "status": "dispatched",
+                "dispatched_at": now,
+            }
+            for r in add.to_dict("records")
+        ]
+        session.execute(insert(Assignment), records)
+        fresh = [int(n) for n in add["need_id"] if n not in set(drop["need_id"])]
+        if fresh:
+            session.execute(update(Need).where(Need.id.in_(fresh)).values(status="dispatched"))
+            session.execute(
+                insert(NeedEvent),
+                [
+                    {
+                        "need_id": n,
+                        "at": now,
+                        "actor": actor,
+                        "from_status": "open",
+                        "to_status": "dispatched",
+                        "cycle_id": cycle_id,
+                        "reason": "社区派单",
+                    }
+                    for n in fresh
+                ],
+            )
+    return {"kept": len(current) - len(drop), "added": len(add), "removed": len(drop)}
+
+
+def apply_unserved(
+    session: Session, cycle_id: str, unserved: pd.DataFrame, escalation: pd.DataFrame, actor: str
+) -> dict[str, int]:
+    """Record why needs stayed unserved; escalate those unserved for the first time in this cycle.
+
+    ``unserved``: need_id, reason, detail, penalty. ``escalation``: need_id, escalation_level,
+    cycles_unserved, escalated (from :func:`matching.explain.escalate`), for first-time ones only.
+    """
+    now = datetime.now()
+    prior = pd.DataFrame(
+        session.execute(
+            select(UnservedNeed.need_id, UnservedNeed.escalated_to).where(UnservedNeed.cycle_id == cycle_id)
+        ).all(),
+        columns=["need_id", "escalated_to"],
+    )
+    session.execute(delete(UnservedNeed).where(UnservedNeed.cycle_id == cycle_id))
+    esc = escalation.set_index("need_id") if len(escalation) else pd.DataFrame()
+    keep_prior = prior.set_index("need_id")["escalated_to"].to_dict()
+    rows = []
+    for r in unserved.to_dict("records"):
+        n = int(r["need_id"])
+        if n in keep_prior:
+            escalated_to = keep_prior[n]
+        elif n in esc.index and bool(esc.at[n, "escalated"]):
+            escalated_to = int(esc.at[n, "escalation_level"])
+        else:
+            escalated_to = None
+        rows.append(
+            {
+                "cycle_id": cycle_id,
+                "need_id": n,
+                "reason": r["reason"],
+                "detail": r["detail"],
+                "penalty": float(r["penalty"]),
+                "escalated_to": None if pd.isna(escalated_to) else int(escalated_to),
+            }
+        )
+    if rows:
+        session.execute(insert(UnservedNeed), rows)
+    escalated = 0
+    for n, r in esc.iterrows() if len(esc) else []:
+        session.execute(
+            update(Need)
+            .where(Need.id == int(n))
+            .values(escalation_level=int(r["escalation_level"]), cycles_unserved=int(r["cycles_unserved"]))
+        )
+        if r["escalated"]:
+            escalated += 1
+            level = {1: "社区", 2: "街道"}[int(r["escalation_level"])]
+            session.add(
+                NeedEvent(
+                    need_id=int(n),
+                    at=now,
+                    actor=actor,
+                    from_status="open",
+                    to_status="open",
+                    cycle_id=cycle_id,
+                    reason=f"本期未能派单，升级至{level}统筹",
+                )
+            )
+    return {"unserved": len(rows), "escalated": escalated}

@@ -1,0 +1,99 @@
+"""Store functions for publications: the rows a list publishes and the versions published."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from service.masking import mask_name, mask_phone
+from store.models import Assignment, Grid, Item, Need, Offer, Publication, PublishedRow, Unit
+
+LISTED_STATUSES = ("dispatched", "accepted", "completed", "closed")
+
+
+def service_list_rows(session: Session, cycle_id: str) -> pd.DataFrame:
+    """The cycle's service list, one row per live assignment, residents' contact masked."""
+    q = (
+        select(
+            Assignment.id.label("assignment_id"),
+            Assignment.need_id,
+            Assignment.unit_id,
+            Unit.name.label("unit_name"),
+            Assignment.offer_id,
+            Need.item_code,
+            Item.name_zh.label("item_name"),
+            Grid.community_id,
+            Need.grid_id,
+            Offer.window_start,
+            Offer.window_end,
+            Need.contact_name,
+            Need.contact_phone,
+        )
+        .join(Need, Need.id == Assignment.need_id)
+        .join(Unit, Unit.id == Assignment.unit_id)
+        .join(Offer, Offer.id == Assignment.offer_id)
+        .join(Item, Item.code == Need.item_code)
+        .join(Grid, Grid.id == Need.grid_id)
+        .where(Assignment.cycle_id == cycle_id, Assignment.status.in_(LISTED_STATUSES))
+        .order_by(Assignment.need_id)
+    )
+    df = pd.DataFrame(session.execute(q).all(), columns=list(q.selected_columns.keys()))
+    df.insert(0, "cycle_id", cycle_id)
+    df["window_start"] = df["window_start"].astype(str)
+    df["window_end"] = df["window_end"].astype(str)
+    df["resident_name_masked"] = [mask_name(n) for n in df.pop("contact_name")]
+    df["resident_phone_masked"] = [mask_phone(p) for p in df.pop("contact_phone")]
+    return df
+
+
+def latest_publication(session: Session, kind: str, cycle_id: str) -> Publication | None:
+    return session.scalar(
+        select(Publication)
+        .where(Publication.kind == kind, Publication.cycle_id == cycle_id)
+        .order_by(Publication.version.desc())
+        .limit(1)
+    )
+
+
+def published_rows(session: Session, publication_id: int) -> pd.DataFrame:
+    cols = [c.name for c in PublishedRow.__table__.columns if c.name not in ("id", "publication_id")]
+    rows = session.execute(
+        select(*[PublishedRow.__table__.c[c] for c in cols])
+        .where(PublishedRow.publication_id == publication_id)
+        .order_by(PublishedRow.need_id)
+    ).all()
+    return pd.DataFrame(rows, columns=cols)
+
+
+def record_publication(
+    session: Session,
+    kind: str,
+    cycle_id: str,
+    version: int,
+    content_hash: str,
+    path: str,
+    rows: pd.DataFrame,
+    diff: dict,
+) -> Publication:
+    pub = Publication(
+        kind=kind,
+        cycle_id=cycle_id,
+        version=version,
+        content_hash=content_hash,
+        row_count=len(rows),
+        path=path,
+        created_at=datetime.now(),
+        diff=diff,
+    )
+    session.add(pub)
+    session.flush()
+    if kind == "service_list" and len(rows):
+        payload = rows.assign(publication_id=pub.id).to_dict("records")
+        for r in payload:
+            r["window_start"] = datetime.strptime(r["window_start"], "%Y-%m-%d").date()
+            r["window_end"] = datetime.strptime(r["window_end"], "%Y-%m-%d").date()
+        session.execute(insert(PublishedRow), payload)
+    return pub

@@ -1,0 +1,77 @@
+"""Match-cycle tasks: lock, read the pool, solve, save. Each opens its own short transaction."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+from prefect import get_run_logger, task
+
+from matching.plan import CyclePlan, plan_cycle
+from matching.problem import CostModel
+from settings import get_settings
+from store import cycle as store_cycle
+from store.db import session_factory
+
+
+def _sessions():
+    return session_factory(get_settings().database_url)
+
+
+@task(retries=2, retry_delay_seconds=3)
+def lock_cycle(cycle_id: str, period: tuple[date, date], owner: str) -> None:
+    """Take the cycle's lock or fail clearly if another match of the same period is running."""
+    with _sessions()() as session, session.begin():
+        store_cycle.acquire_cycle(session, cycle_id, period, owner)
+
+
+@task
+def unlock_cycle(cycle_id: str, owner: str, status: str, objective: float | None = None) -> None:
+    with _sessions()() as session, session.begin():
+        store_cycle.release_cycle(session, cycle_id, owner, status, objective)
+
+
+@task(retries=2, retry_delay_seconds=3)
+def read_cycle_inputs(cycle_id: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Open needs (plus this cycle's unanswered dispatches), active offers net of taken work, declines."""
+    with _sessions()() as session:
+        needs = store_cycle.read_pool(session, cycle_id)
+        offers = store_cycle.read_offers(session, cycle_id)
+        declined = store_cycle.read_declined(session)
+    get_run_logger().info(
+        "pool: %d needs, %d offers (capacity %d), %d declined pairs",
+        len(needs),
+        len(offers),
+        int(offers["capacity"].sum()) if len(offers) else 0,
+        len(declined),
+    )
+    return needs, offers, declined
+
+
+@task
+def solve_cycle(
+    needs: pd.DataFrame,
+    offers: pd.DataFrame,
+    declined: pd.DataFrame,
+    period: tuple[date, date],
+    model: CostModel,
+) -> CyclePlan:
+    plan = plan_cycle(needs, offers, declined, period, model)
+    get_run_logger().info(
+        "solved exactly: %d served, %d unserved, objective %.2f (%s)",
+        len(plan.chosen),
+        len(plan.unserved),
+        plan.solution.objective,
+        plan.solution.stats,
+    )
+    return plan
+
+
+@task(retries=2, retry_delay_seconds=3)
+def save_cycle_plan(cycle_id: str, plan: CyclePlan, actor: str) -> dict[str, int]:
+    """Write assignments (only the differences) and the unserved with their reasons, in one transaction."""
+    with _sessions()() as session, session.begin():
+        counts = store_cycle.apply_assignments(session, cycle_id, plan.chosen, actor)
+        counts |= store_cycle.apply_unserved(session, cycle_id, plan.unserved, plan.escalation, actor)
+    get_run_logger().info("saved: %s", counts)
+    return counts

@@ -1,0 +1,24 @@
+"""Task that hands the sample district over the way real sources would: files in the inbox."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+from prefect import get_run_logger, task
+
+from sample.district import generate_district
+from settings import get_settings
+
+
+@task
+def hand_over_sample(size: float, seed: int, cycle_day: date) -> Path:
+    """Generate the sample district and drop its files into the inbox; returns the registry path."""
+    settings = get_settings()
+    settings.ensure_dirs()
+    out = settings.var_dir / "sample"
+    summary = generate_district(out, size=size, seed=seed, cycle_start=cycle_day)
+    shutil.copytree(out / "inbox", settings.inbox_dir, dirs_exist_ok=True)
+    get_run_logger().info("sample district: %s", summary)
+    return out / "district.json"

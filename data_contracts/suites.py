@@ -101,15 +101,6 @@ def in_set(column: str, values: frozenset[str] | list[str], what: str) -> gxe.Ex
     )
 
 
-def between(column: str, low: float, high: float, what: str) -> gxe.Expectation:
-    return gxe.ExpectColumnValuesToBeBetween(
-        column=column,
-        min_value=low,
-        max_value=high,
-        meta=_meta("range", f"“{FIELD_ZH.get(column, column)}”{what}"),
-    )
-
-
 def ordered(later: str, earlier: str) -> gxe.Expectation:
     return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
         column_A=later,
@@ -190,9 +181,21 @@ def offers_suite(ref: Reference) -> gx.ExpectationSuite:
         in_set("unit_id", ref.units, "不是已登记的共建单位（请先提交单位信息）"),
         in_set("item", ref.items, "不在服务事项目录中（可填事项编码或中文名称）"),
         matches("capacity_per_cycle", INT_REGEX, "应为正整数"),
-        between("capacity_num", 1, 10_000, "应大于 0"),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="capacity_num",
+            min_value=1,
+            max_value=10_000,
+            meta={**_meta("range", "“每期服务次数”应大于 0"), "column": "capacity_per_cycle"},
+        ),
         in_set("area_level", ["grid", "community", "subdistrict"], "应为“网格”“社区”或“街道”"),
-        in_set("area_ref", ref.area_refs, "与服务范围层级不符，或不是已登记的网格/社区/街道"),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="area_ref",
+            value_set=sorted(ref.area_refs),
+            meta={
+                **_meta("allowed", "“范围编号”与服务范围层级不符，或不是已登记的网格/社区/街道"),
+                "column": "area_id",
+            },
+        ),
         matches("window_start", DATE_REGEX, "应为日期，如 2026-11-16"),
         matches("window_end", DATE_REGEX, "应为日期，如 2027-03-31"),
         ordered("window_end", "window_start"),
@@ -259,7 +262,7 @@ def service_list_suite(ref: Reference) -> gx.ExpectationSuite:
     suite = gx.ExpectationSuite(name="service_list")
     suite.add_expectation(
         gxe.ExpectTableColumnsToMatchSet(
-            column_set=SERVICE_LIST_COLUMNS + ["row_number"],
+            column_set=[*SERVICE_LIST_COLUMNS, "row_number"],
             exact_match=True,
             meta=_meta("columns", "服务清单的列与约定不符"),
         )
@@ -283,7 +286,7 @@ def service_list_suite(ref: Reference) -> gx.ExpectationSuite:
         ),
         gxe.ExpectColumnValuesToMatchRegex(
             column="resident_phone_masked",
-            regex=r"^(\d{3}\*{4}\d{4})?$",
+            regex=r"^(?:\d{3}\*{4}\d{4})?$",
             meta=_meta("pii", "居民电话未按 138****5678 脱敏"),
         ),
         gxe.ExpectColumnValuesToMatchRegex(

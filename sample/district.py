@@ -121,6 +121,7 @@ def generate_district(
     cycle_start: date | None = None,
     dirty_share: float = 0.02,
     duplicate_share: float = 0.05,
+    households_per_grid: int | None = None,
 ) -> SampleSummary:
     """Write a sample district under ``out_dir`` (registry + inbox files) and summarise it."""
     rng = np.random.default_rng(seed)
@@ -165,7 +166,7 @@ def generate_district(
     comm_sub = {c["id"]: c["subdistrict_id"] for c in communities}
 
     # --- households: 300 per grid at district scale, fewer per grid at city scale ---------------
-    per_grid = 300 if size <= 1 else max(40, int(300 / math.sqrt(size)))
+    per_grid = households_per_grid or (300 if size <= 1 else max(40, int(300 / math.sqrt(size))))
     n_hh = per_grid * len(grid_df)
     hh_grid = np.repeat(grid_df["id"].to_numpy(), per_grid)
     hh_idx = np.tile(np.arange(1, per_grid + 1), len(grid_df))

@@ -1,0 +1,71 @@
+"""Shared fixtures: a real database (SQLite by default, PostgreSQL when THREELISTS_DATABASE_URL
+says so), a project folder per test, and a small generated district."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from reference import load_taxonomy_frame
+from sample.district import generate_district
+from settings import Settings, get_settings
+from store.db import get_engine, session_factory, upgrade_database
+from store.models import Base
+from store.reference import load_district_registry, load_taxonomy
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SAMPLE_DAY = date(2026, 11, 16)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = (
+        os.environ.get("THREELISTS_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    )
+    upgrade_database(url)
+    return url
+
+
+def _truncate(url: str) -> None:
+    engine = get_engine(url)
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                conn.execute(text(f"DELETE FROM {t}"))
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings pointing at the test database and a fresh var/ folder; tables emptied afterwards."""
+    monkeypatch.setenv("THREELISTS_DATABASE_URL", database_url)
+    monkeypatch.setenv("THREELISTS_VAR", str(tmp_path / "var"))
+    settings = get_settings()
+    settings.ensure_dirs()
+    _truncate(database_url)
+    yield settings
+    _truncate(database_url)
+
+
+@pytest.fixture
+def sessions(env: Settings) -> sessionmaker[Session]:
+    return session_factory(env.database_url)
+
+
+@pytest.fixture
+def registry(env: Settings, sessions: sessionmaker[Session]) -> Path:
+    """A small district's registry loaded into the store (taxonomy, hierarchy, households)."""
+    out = env.var_dir / "sample"
+    generate_district(out, size=0.3, seed=3, cycle_start=SAMPLE_DAY, households_per_grid=6)
+    with sessions() as s, s.begin():
+        load_taxonomy(s, load_taxonomy_frame())
+        load_district_registry(s, out / "district.json")
+    return out

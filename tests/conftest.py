@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, close_all_sessions, sessionmaker
 
 from reference import load_taxonomy_frame
 from sample.district import generate_district
@@ -33,10 +33,12 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def _truncate(url: str) -> None:
+    close_all_sessions()  # a session left open by a test must not block the truncate
     engine = get_engine(url)
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL lock_timeout = '20s'"))
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
             for t in tables:

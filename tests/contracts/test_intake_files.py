@@ -115,9 +115,10 @@ def test_unreadable_file_is_quarantined_whole_and_reported(sessions, env, regist
     assert r.status == "rejected" and r.rows_read == 0
     with sessions() as s:
         row = s.execute(select(QuarantinedRow.row_number, QuarantinedRow.reasons, QuarantinedRow.raw)).one()
+        archived = s.scalar(select(SourceFile.archive_path))
     assert row.row_number is None and row.reasons[0]["reason"].startswith(reason)
     assert row.raw["file"] == name
-    assert Path(s.scalar(select(SourceFile.archive_path))).exists()  # archived even when unreadable
+    assert Path(archived).exists()  # archived even when unreadable
 
 
 def test_platform_duplicate_is_merged_into_existing_need_with_both_sources(sessions, env, registry):

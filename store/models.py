@@ -219,7 +219,7 @@ class Assignment(Base):
     """One pairing of a need with an offer in a cycle, with the cost that chose it."""
 
     __tablename__ = "assignments"
-    __table_args__ = (UniqueConstraint("cycle_id", "need_id"),)
+    # no (cycle, need) uniqueness: a need declined in a cycle is re-matched in the same cycle
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     cycle_id: Mapped[str] = mapped_column(ForeignKey("cycles.id"), index=True)
     need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"), index=True)

@@ -71,3 +71,12 @@ def registry(env: Settings, sessions: sessionmaker[Session]) -> Path:
         load_taxonomy(s, load_taxonomy_frame())
         load_district_registry(s, out / "district.json")
     return out
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """A real (temporary) Prefect API for flow tests, started once."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield

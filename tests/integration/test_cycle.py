@@ -1,0 +1,283 @@
+"""The service cycle through the real flows: match, publish, respond, re-match."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from flows.match_cycle import match_cycle
+from service.publish import finish_publication, publish_service_list
+from store import cycle as store_cycle
+from store.loop import apply_response, contact_for_unit
+from store.models import (
+    Assignment,
+    Community,
+    Grid,
+    Household,
+    Need,
+    NeedEvent,
+    Offer,
+    Publication,
+    Subdistrict,
+    Unit,
+)
+
+DAY = date(2026, 11, 16)
+CYCLE = "2026-W47"
+
+
+@pytest.fixture
+def tiny(env, sessions):
+    """One grid, two units offering the same item (A nearer than B), three needs, capacity 1 each."""
+    from reference import load_taxonomy_frame
+    from store.reference import load_taxonomy
+
+    with sessions() as s, s.begin():
+        load_taxonomy(s, load_taxonomy_frame())
+        s.add(Subdistrict(id="SD01", name="第1街道"))
+        s.flush()
+        s.add(Community(id="C001", subdistrict_id="SD01", name="和平社区"))
+        s.flush()
+        s.add(Grid(id="C001-G01", community_id="C001", name="第1网格", x_km=0.0, y_km=0.0))
+        s.flush()
+        for h in range(1, 4):
+            s.add(
+                Household(
+                    id=f"C001-G01-H000{h}",
+                    grid_id="C001-G01",
+                    address=f"{h}栋",
+                    head_name="王秀英",
+                    phone=f"1381234567{h}",
+                )
+            )
+        s.add(Unit(id="UA", name="近处志愿队", kind="volunteers", community_id="C001", x_km=0.1, y_km=0.0))
+        s.add(Unit(id="UB", name="远处物业", kind="company", community_id="C001", x_km=2.0, y_km=0.0))
+        s.flush()
+        for u in ("UA", "UB"):
+            s.add(
+                Offer(
+                    id=f"R-{u}",
+                    unit_id=u,
+                    item_code="REPAIR.UTIL.PIPE",
+                    capacity_per_cycle=1,
+                    area_level="grid",
+                    area_id="C001-G01",
+                    window_start=date(2026, 11, 1),
+                    window_end=date(2027, 1, 31),
+                )
+            )
+        s.flush()
+        for h, urgency in ((1, 3), (2, 2), (3, 1)):
+            n = Need(
+                source="grid_sheet",
+                source_ref=f"T-{h}",
+                household_id=f"C001-G01-H000{h}",
+                grid_id="C001-G01",
+                item_code="REPAIR.UTIL.PIPE",
+                urgency=urgency,
+                submitted_at=datetime(2026, 11, 10, 9, 0),
+                contact_name="王秀英",
+                contact_phone=f"1381234567{h}",
+                status="open",
+            )
+            s.add(n)
+    return sessions
+
+
+def _assignments(sessions):
+    with sessions() as s:
+        return {(r.need_id, r.unit_id, r.status) for r in s.scalars(select(Assignment)).all()}
+
+
+def _need_id(sessions, ref):
+    with sessions() as s:
+        return s.scalar(select(Need.id).where(Need.source_ref == ref))
+
+
+def test_match_publishes_once_and_rerun_is_idempotent(prefect_harness, tiny, env):
+    first = match_cycle(cycle_day=DAY)
+    assert (first["served"], first["unserved"], first["version"], first["new_version"]) == (2, 1, 1, True)
+    # the most urgent need takes the nearer unit; the least urgent waits and is explained
+    assert (_need_id(tiny, "T-1"), "UA", "dispatched") in _assignments(tiny)
+    assert first["unserved_by_reason"] == {"capacity_taken": 1}
+    again = match_cycle(cycle_day=DAY)
+    assert (again["version"], again["new_version"]) == (1, False)
+    with tiny() as s:
+        assert len(s.scalars(select(Publication)).all()) == 1
+        events = s.scalars(select(NeedEvent).where(NeedEvent.to_status == "dispatched")).all()
+    assert len(events) == 2  # the re-run logged nothing new
+    latest = json.loads((env.published_dir / CYCLE / "latest.json").read_text(encoding="utf-8"))
+    assert latest["version"] == 1 and latest["row_count"] == 2
+
+
+def test_decline_rematches_to_another_unit_and_publishes_a_diff(prefect_harness, tiny, env):
+    match_cycle(cycle_day=DAY)
+    urgent = _need_id(tiny, "T-1")
+    with tiny() as s, s.begin():
+        a = s.scalar(select(Assignment).where(Assignment.need_id == urgent))
+        assert a.unit_id == "UA"
+        reason = apply_response(
+            s,
+            {
+                "response_id": "R1",
+                "assignment_id": a.id,
+                "unit_id": "UA",
+                "action": "decline",
+                "reason": "人手不足",
+                "responded_at": "2026-11-17 09:00:00",
+            },
+            actor="test",
+        )
+        assert reason is None
+    second = match_cycle(cycle_day=DAY)
+    rows = _assignments(tiny)
+    assert (urgent, "UA", "declined") in rows
+    assert (urgent, "UB", "dispatched") in rows  # never offered to UA again; UB's slot goes to the urgent one
+    assert (second["version"], second["new_version"]) == (2, True)
+    diff = json.loads((env.published_dir / CYCLE / "v0002" / "diff.json").read_text(encoding="utf-8"))
+    assert diff["previous_version"] == 1
+    assert diff["counts"]["added"] + diff["counts"]["removed"] + diff["counts"]["changed"] >= 1
+    changed = {c["need_id"]: c["fields"] for c in diff["changed"]}
+    assert changed[urgent]["unit_id"] == ["UA", "UB"]
+
+
+def test_crash_between_writing_and_commit_leaves_previous_version(prefect_harness, tiny, env):
+    match_cycle(cycle_day=DAY)
+    v1 = (env.published_dir / CYCLE / "v0001" / "service_list.csv").read_bytes()
+    with tiny() as s, s.begin():
+        s.add(
+            Need(
+                source="grid_sheet",
+                source_ref="T-9",
+                household_id="C001-G01-H0003",
+                grid_id="C001-G01",
+                item_code="REPAIR.UTIL.PIPE",
+                urgency=3,
+                submitted_at=datetime(2026, 11, 1),
+                status="open",
+                contact_name="李强",
+                contact_phone="13900000009",
+            )
+        )
+    with tiny() as s, s.begin():
+        store_cycle.apply_assignments(
+            s,
+            CYCLE,
+            pd.DataFrame(
+                {
+                    "need_id": [_need_id(tiny, "T-9")],
+                    "offer_id": ["R-UB"],
+                    "unit_id": ["UB"],
+                    "cost": [1.0],
+                    "cost_distance": [1.0],
+                    "cost_scope": [0.0],
+                    "cost_rating": [0.0],
+                    "distance_km": [2.0],
+                }
+            ),
+            actor="test",
+        )
+
+    def crash() -> None:
+        raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError, match="power cut"), tiny() as s, s.begin():
+        publish_service_list(s, CYCLE, env.published_dir, before_commit=crash)
+    with tiny() as s:
+        finish_publication(s, "service_list", CYCLE, env.published_dir)
+        assert [p.version for p in s.scalars(select(Publication))] == [1]
+    latest = json.loads((env.published_dir / CYCLE / "latest.json").read_text(encoding="utf-8"))
+    assert latest["version"] == 1
+    assert (env.published_dir / CYCLE / "v0001" / "service_list.csv").read_bytes() == v1
+    assert not (env.published_dir / CYCLE / "v0002").exists()
+    # the next run publishes it properly
+    with tiny() as s, s.begin():
+        result = publish_service_list(s, CYCLE, env.published_dir)
+    assert result.version == 2 and result.created
+
+
+def test_published_formats_mask_personal_data(prefect_harness, tiny, env):
+    match_cycle(cycle_day=DAY)
+    folder = env.published_dir / CYCLE / "v0001"
+    csv = pd.read_csv(folder / "service_list.csv", dtype=str, encoding="utf-8-sig")
+    zh = pd.read_csv(folder / "service_list_zh.csv", dtype=str, encoding="utf-8-sig")
+    js = pd.DataFrame(json.loads((folder / "service_list.json").read_text(encoding="utf-8"))["rows"])
+    pq = pd.read_parquet(folder / "service_list.parquet")
+    for frame in (csv, zh, js, pq):
+        text = frame.astype(str).to_csv(index=False)
+        assert "13812345671" not in text and "王秀英" not in text
+    assert set(csv["resident_phone_masked"]) <= {"138****5671", "138****5672"}
+    assert set(csv["resident_name_masked"]) == {"王**"}
+    assert "居民（脱敏）" in zh.columns
+    raw = "".join(p.read_text(encoding="utf-8", errors="ignore") for p in folder.glob("*.json"))
+    assert "1381234567" not in raw
+
+
+def test_contact_is_released_only_to_the_accepting_unit(prefect_harness, tiny, env):
+    match_cycle(cycle_day=DAY)
+    with tiny() as s, s.begin():
+        a = s.scalar(select(Assignment).where(Assignment.unit_id == "UA"))
+        with pytest.raises(PermissionError, match="尚未接单"):
+            contact_for_unit(s, a.id, "UA")
+        assert (
+            apply_response(
+                s,
+                {
+                    "response_id": "R2",
+                    "assignment_id": a.id,
+                    "unit_id": "UA",
+                    "action": "accept",
+                    "responded_at": "2026-11-17 09:00:00",
+                },
+                actor="test",
+            )
+            is None
+        )
+        with pytest.raises(PermissionError, match="不属于"):
+            contact_for_unit(s, a.id, "UB")
+        assert contact_for_unit(s, a.id, "UA")["contact_phone"].startswith("138")
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "expected"),
+    [
+        (None, {"action": "complete", "completed_on": "2026-11-18"}, "尚未接单，不能办结"),
+        ({"action": "decline", "reason": "忙"}, {"action": "accept"}, "已是“已拒单”，不能再接单"),
+        (None, {"action": "accept", "assignment_id": 99999}, "派单编号 99999 不存在"),
+        (None, {"action": "accept", "unit_id": "UB"}, "不是 UB"),
+        (None, {"action": "decline"}, "拒单必须填写原因"),
+        ({"action": "accept"}, {"action": "complete"}, "办结必须填写完成日期"),
+    ],
+)
+def test_illegal_transitions_are_rejected_and_not_applied(prefect_harness, tiny, env, first, then, expected):
+    match_cycle(cycle_day=DAY)
+    with tiny() as s, s.begin():
+        a = s.scalar(select(Assignment).where(Assignment.unit_id == "UA"))
+        base = {
+            "response_id": "X0",
+            "assignment_id": a.id,
+            "unit_id": "UA",
+            "responded_at": "2026-11-17 09:00:00",
+        }
+        if first:
+            assert apply_response(s, {**base, **first}, actor="test") is None
+        before = (a.status, s.get(Need, a.need_id).status)
+        reason = apply_response(s, {**base, "response_id": "X1", **then}, actor="test")
+        assert reason is not None and expected in reason
+        s.refresh(a)
+        assert (a.status, s.get(Need, a.need_id).status) == before
+
+
+def test_second_match_of_the_same_period_fails_clearly(tiny, env):
+    with tiny() as s, s.begin():
+        store_cycle.acquire_cycle(s, CYCLE, (DAY, DAY), owner="run-1")
+    with pytest.raises(store_cycle.CycleLocked, match="正由另一次匹配运行"), tiny() as s, s.begin():
+        store_cycle.acquire_cycle(s, CYCLE, (DAY, DAY), owner="run-2")
+    with tiny() as s, s.begin():
+        store_cycle.release_cycle(s, CYCLE, "run-1", "matched", 0.0)
+    with tiny() as s, s.begin():
+        store_cycle.acquire_cycle(s, CYCLE, (DAY, DAY), owner="run-2")

@@ -53,6 +53,7 @@ class IngestReport:
     rows_read: int = 0
     loaded: int = 0
     quarantined: int = 0
+    already_quarantined: int = 0  # identical to a row still waiting in quarantine: not stored twice
     merged: int = 0
     already_loaded: int = 0
     superseded: int = 0
@@ -66,7 +67,9 @@ class IngestReport:
         return d
 
     def check_invariant(self) -> None:
-        accounted = self.loaded + self.quarantined + self.merged + self.already_loaded
+        accounted = (
+            self.loaded + self.quarantined + self.already_quarantined + self.merged + self.already_loaded
+        )
         if self.status != "rejected" and self.status != "duplicate_file" and accounted != self.rows_read:
             raise AssertionError(f"{self.file}: read {self.rows_read} rows but accounted for {accounted}")
 
@@ -182,6 +185,7 @@ def _ingest_rows(
     report.reasons = validation.reason_counts
     bad = _quarantine_payload(table, validation, dataset)
     report.quarantined = store_intake.save_quarantine(session, dataset, sf.id, bad)
+    report.already_quarantined = len(bad) - report.quarantined
     good = validation.good
     ref_col = REF_COLUMN[dataset]
     if dataset == "needs":
@@ -228,17 +232,20 @@ def _ingest_rows(
         report.already_loaded = counts.get("already_loaded", 0)
         extra = counts.get("rejected", [])
         if extra:  # rows that passed the contract but break the closed loop's rules
-            report.quarantined += store_intake.save_quarantine(session, dataset, sf.id, extra)
+            stored = store_intake.save_quarantine(session, dataset, sf.id, extra)
+            report.quarantined += stored
+            report.already_quarantined += len(extra) - stored
             for b in extra:
                 for r in b["reasons"]:
                     report.reasons[r["reason"]] = report.reasons.get(r["reason"], 0) + 1
     report.superseded = store_intake.supersede_quarantine(
         session, dataset, [str(r) for r in good[ref_col]], sf.id
     )
-    if report.quarantined and (report.loaded or report.merged or report.already_loaded):
+    rejected = report.quarantined + report.already_quarantined
+    if rejected and (report.loaded or report.merged or report.already_loaded):
         report.status = "partial"
-    elif report.quarantined:
-        report.status = "rejected" if not len(good) else "partial"
+    elif rejected:
+        report.status = "rejected"
 
 
 def _quarantine_payload(table: RawTable, validation: Validation, dataset: str) -> list[dict[str, Any]]:

@@ -18,8 +18,11 @@ phone numbers, unknown items, missing urgency), so quarantine has something to s
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import re
+import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -356,6 +359,8 @@ def _write_sheet_xlsx(path: Path, sheet: pd.DataFrame, title: str) -> None:
     from openpyxl import Workbook
 
     wb = Workbook(write_only=False)
+    # fixed document times: the same sheet gives the same bytes (and checksum) every time
+    wb.properties.created = wb.properties.modified = datetime(2026, 1, 1)
     ws = wb.active
     ws.title = "需求登记"
     ws.append([title])
@@ -365,4 +370,15 @@ def _write_sheet_xlsx(path: Path, sheet: pd.DataFrame, title: str) -> None:
         ws.append(list(row))
     ws.append([None] * len(sheet.columns))
     ws.append([None] * len(sheet.columns))
-    wb.save(path)
+    buf = io.BytesIO()
+    wb.save(buf)
+    # zip entries carry the time of writing: fix them so the same sheet is the same bytes
+    buf.seek(0)
+    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(2026, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps "modified" with the time of saving
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2026-01-01T00:00:00Z", data)
+            dst.writestr(fixed, data)

@@ -126,3 +126,91 @@ def refresh_unit_rating(session: Session, unit_id: str) -> float | None:
     unit = session.get(Unit, unit_id)
     unit.rating = round(float(mean), 3) if mean is not None else None
     return unit.rating
+
+
+CALL_COLUMNS = [
+    "cycle_id",
+    "version",
+    "survey_id",
+    "assignment_id",
+    "need_id",
+    "grid_id",
+    "item_name",
+    "unit_name",
+    "completed_on",
+    "resident",
+    "phone",
+    "reminders",
+]
+CALL_HEADERS_ZH = {
+    "cycle_id": "日期",
+    "version": "版本",
+    "survey_id": "问卷编号",
+    "assignment_id": "派单编号",
+    "need_id": "需求编号",
+    "grid_id": "网格",
+    "item_name": "服务事项",
+    "unit_name": "服务单位",
+    "completed_on": "办结日期",
+    "resident": "居民称呼",
+    "phone": "回访电话",
+    "reminders": "已提醒次数",
+}
+
+
+def followup_call_rows(session: Session, day: date) -> pd.DataFrame:
+    """The phone team's call list: what each call needs and nothing more (no address, no description)."""
+    from service.masking import mask_name
+    from store.models import Item
+
+    q = (
+        select(
+            Survey.id.label("survey_id"),
+            Survey.assignment_id,
+            Assignment.need_id,
+            Need.grid_id,
+            Item.name_zh.label("item_name"),
+            Unit.name.label("unit_name"),
+            Assignment.completed_on,
+            Need.contact_name,
+            Need.contact_phone,
+            Survey.reminders,
+        )
+        .join(Assignment, Assignment.id == Survey.assignment_id)
+        .join(Need, Need.id == Assignment.need_id)
+        .join(Unit, Unit.id == Assignment.unit_id)
+        .join(Item, Item.code == Need.item_code)
+        .where(Survey.kind == "followup", Survey.status == "pending")
+        .order_by(Survey.id)
+    )
+    df = pd.DataFrame(session.execute(q).all(), columns=list(q.selected_columns.keys()))
+    df.insert(0, "cycle_id", day.isoformat())
+    df["resident"] = [mask_name(n) for n in df.pop("contact_name")]
+    df["phone"] = df.pop("contact_phone").fillna("")
+    df["completed_on"] = df["completed_on"].astype(str)
+    return df
+
+
+def chase_unanswered(session: Session, today: date, interval_days: int, max_reminders: int) -> dict[str, int]:
+    """Count a reminder for each pending survey past its next call date; after ``max_reminders`` record
+    it as unanswered and close the service without an answer."""
+    out = {"reminded": 0, "no_answer": 0}
+    now = datetime.now()
+    for sv in session.scalars(
+        select(Survey).where(Survey.kind == "followup", Survey.status == "pending")
+    ).all():
+        next_call = sv.due_on + timedelta(days=interval_days * (sv.reminders + 1))
+        if today < next_call:
+            continue
+        if sv.reminders >= max_reminders:
+            sv.status = "no_answer"
+            a = session.get(Assignment, sv.assignment_id)
+            if a.status == "completed":
+                _close(
+                    session, a.id, a.need_id, now, f"回访 {max_reminders} 次提醒后仍未接通，记为未回访并销单"
+                )
+            out["no_answer"] += 1
+        else:
+            sv.reminders += 1
+            out["reminded"] += 1
+    return out

@@ -171,9 +171,38 @@ def publish_service_list(
     the caller's commit (tests inject a crash there).
     """
     rows = store_pub.service_list_rows(session, cycle_id)
-    latest = store_pub.latest_publication(session, "service_list", cycle_id)
-    cycle_dir = published_dir / cycle_id
-    digest = content_hash(rows)
+    return publish_rows(
+        session,
+        "service_list",
+        cycle_id,
+        rows,
+        published_dir / cycle_id,
+        key="need_id",
+        stem="service_list",
+        headers_zh=HEADERS_ZH,
+        columns=SERVICE_LIST_COLUMNS,
+        check=check_contract,
+        before_commit=before_commit,
+    )
+
+
+def publish_rows(
+    session: Session,
+    kind: str,
+    cycle_id: str,
+    rows: pd.DataFrame,
+    cycle_dir: Path,
+    key: str,
+    stem: str,
+    headers_zh: dict[str, str],
+    columns: list[str],
+    check: Callable[[pd.DataFrame, dict[str, Any]], None] | None = None,
+    before_commit: Callable[[], None] | None = None,
+) -> PublishResult:
+    """Publish ``rows`` as the next version of ``kind`` for ``cycle_id`` under ``cycle_dir`` —
+    unless they equal the latest version's (then nothing is written)."""
+    latest = store_pub.latest_publication(session, kind, cycle_id)
+    digest = content_hash(rows, key)
     if latest is not None and latest.content_hash == digest:
         return PublishResult(
             cycle_id,
@@ -184,8 +213,7 @@ def publish_service_list(
             latest.diff,
         )
     version = (latest.version + 1) if latest else 1
-    rows.insert(1, "version", version)
-    rows = rows[SERVICE_LIST_COLUMNS]
+    rows = rows.assign(version=version)[columns]
     document = {
         "cycle_id": cycle_id,
         "version": version,
@@ -193,24 +221,24 @@ def publish_service_list(
         "row_count": len(rows),
         "rows": json.loads(rows.to_json(orient="records", force_ascii=False)),
     }
-    check_contract(rows, document)
-    prev = store_pub.published_rows(session, latest.id) if latest else pd.DataFrame(columns=rows.columns)
-    diff = (
-        diff_rows(prev.reindex(columns=rows.columns), rows)
-        if latest
-        else {
-            "added": [int(x) for x in rows["need_id"]],
+    if check:
+        check(rows, document)
+    if latest is None:
+        diff = {
+            "added": [int(x) for x in rows[key]],
             "removed": [],
             "changed": [],
             "counts": {"added": len(rows), "removed": 0, "changed": 0},
         }
-    )
+    else:
+        prev = pd.read_parquet(cycle_dir / f"v{latest.version:04d}" / f"{stem}.parquet")
+        diff = diff_rows(prev.reindex(columns=rows.columns), rows, key)
     diff["previous_version"] = latest.version if latest else None
     final = cycle_dir / f"v{version:04d}"
     tmp = cycle_dir / f".v{version:04d}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    files = write_version_files(tmp, rows, document, diff, headers_zh=HEADERS_ZH)
-    store_pub.record_publication(session, "service_list", cycle_id, version, digest, str(final), rows, diff)
+    files = write_version_files(tmp, rows, document, diff, stem=stem, headers_zh=headers_zh)
+    store_pub.record_publication(session, kind, cycle_id, version, digest, str(final), rows, diff)
     if final.exists():  # left by a run that crashed before its commit: never visible, replace it
         shutil.rmtree(final)
     os.replace(tmp, final)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.models import (
@@ -34,6 +34,64 @@ class CycleLocked(RuntimeError):
     """Another match run holds this cycle."""
 
 
+class CycleSuperseded(RuntimeError):
+    """A later cycle already ran: this one's list is history and is not re-matched."""
+
+
+def later_cycle(session: Session, period_start: date) -> str | None:
+    return session.scalar(
+        select(Cycle.id).where(Cycle.period_start > period_start).order_by(Cycle.period_start).limit(1)
+    )
+
+
+def cycle_summary(session: Session, cycle_id: str) -> dict[str, Any] | None:
+    """What a finished cycle did, from the store (for reports and skipped re-runs)."""
+    from store.models import Publication
+
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        return None
+    served = (
+        session.scalar(
+            select(func.count(func.distinct(Assignment.need_id))).where(Assignment.cycle_id == cycle_id)
+        )
+        or 0
+    )
+    reasons = dict(
+        session.execute(
+            select(UnservedNeed.reason, func.count())
+            .where(UnservedNeed.cycle_id == cycle_id)
+            .group_by(UnservedNeed.reason)
+        ).all()
+    )
+    escalated = (
+        session.scalar(
+            select(func.count())
+            .select_from(UnservedNeed)
+            .where(UnservedNeed.cycle_id == cycle_id, UnservedNeed.escalated_to.is_not(None))
+        )
+        or 0
+    )
+    pub = session.scalar(
+        select(Publication)
+        .where(Publication.kind == "service_list", Publication.cycle_id == cycle_id)
+        .order_by(Publication.version.desc())
+        .limit(1)
+    )
+    return {
+        "cycle_id": cycle_id,
+        "needs": int(served) + sum(reasons.values()),
+        "served": int(served),
+        "unserved": sum(reasons.values()),
+        "unserved_by_reason": reasons,
+        "escalated": int(escalated),
+        "objective": cycle.objective,
+        "version": pub.version if pub else 0,
+        "new_version": False,
+        "service_list": pub.path if pub else "",
+    }
+
+
 def cycle_id_for(day: date) -> str:
     """Weekly cycles named by ISO week, e.g. ``2026-W47``."""
     y, w, _ = day.isocalendar()
@@ -45,6 +103,9 @@ def acquire_cycle(session: Session, cycle_id: str, period: tuple[date, date], ow
 
     The caller commits right away so other runs see the lock.
     """
+    later = later_cycle(session, period[0])
+    if later is not None:
+        raise CycleSuperseded(f"周期 {cycle_id} 之后已运行 {later}：旧周期的服务清单已成历史，不再重新匹配")
     cycle = session.get(Cycle, cycle_id, with_for_update=True)
     now = datetime.now()
     if cycle is None:

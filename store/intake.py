@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -66,7 +67,28 @@ def item_codes(session: Session) -> dict[str, str]:
 
 
 def save_quarantine(session: Session, dataset: str, file_id: int | None, bad: list[dict[str, Any]]) -> int:
-    """Keep every rejected row whole with its reasons. ``bad``: row_number, source_ref, raw, reasons."""
+    """Keep every rejected row whole with its reasons. ``bad``: row_number, source_ref, raw, reasons.
+
+    A row identical to one still waiting in quarantine (same dataset, reference and content,
+    e.g. the same sheet handed over again) is not stored twice. Returns the rows stored.
+    """
+    if not bad:
+        return 0
+    waiting = {
+        (ref, json.dumps(raw, sort_keys=True, ensure_ascii=False))
+        for ref, raw in session.execute(
+            select(QuarantinedRow.source_ref, QuarantinedRow.raw).where(
+                QuarantinedRow.dataset == dataset,
+                QuarantinedRow.status == "open",
+                QuarantinedRow.source_ref.in_([b.get("source_ref") for b in bad if b.get("source_ref")]),
+            )
+        )
+    }
+    bad = [
+        b
+        for b in bad
+        if (b.get("source_ref"), json.dumps(b["raw"], sort_keys=True, ensure_ascii=False)) not in waiting
+    ]
     if not bad:
         return 0
     now = datetime.now()

@@ -58,16 +58,6 @@ def latest_publication(session: Session, kind: str, cycle_id: str) -> Publicatio
     )
 
 
-def published_rows(session: Session, publication_id: int) -> pd.DataFrame:
-    cols = [c.name for c in PublishedRow.__table__.columns if c.name not in ("id", "publication_id")]
-    rows = session.execute(
-        select(*[PublishedRow.__table__.c[c] for c in cols])
-        .where(PublishedRow.publication_id == publication_id)
-        .order_by(PublishedRow.need_id)
-    ).all()
-    return pd.DataFrame(rows, columns=cols)
-
-
 def record_publication(
     session: Session,
     kind: str,

@@ -63,6 +63,7 @@ def summarise_intake(reports: list[IngestReport]) -> dict[str, int]:
                 "quarantined": r.quarantined,
                 "merged": r.merged,
                 "already_loaded": r.already_loaded,
+                "already_quarantined": r.already_quarantined,
                 "superseded": r.superseded,
                 f"files_{r.status}": 1,
             }
@@ -87,13 +88,14 @@ def summarise_intake(reports: list[IngestReport]) -> dict[str, int]:
                     "隔离": r.quarantined,
                     "合并重复": r.merged,
                     "此前已导入": r.already_loaded,
+                    "此前已隔离": r.already_quarantined,
                     "修正替代": r.superseded,
                     "说明": r.error or "",
                 }
                 for r in reports
             ],
             description=f"本次共 {len(reports)} 个文件；读取 {totals['rows_read']} 行 = 导入 {totals['loaded']} + 隔离 "
-            f"{totals['quarantined']} + 合并 {totals['merged']} + 此前已导入 {totals['already_loaded']}",
+            f"{totals['quarantined']} + 合并 {totals['merged']} + 此前已导入 {totals['already_loaded']} + 此前已隔离 {totals['already_quarantined']}",
         )
         artifacts.table(
             "intake-quarantine-reasons",

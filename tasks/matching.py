@@ -75,3 +75,12 @@ def save_cycle_plan(cycle_id: str, plan: CyclePlan, actor: str) -> dict[str, int
         counts |= store_cycle.apply_unserved(session, cycle_id, plan.unserved, plan.escalation, actor)
     get_run_logger().info("saved: %s", counts)
     return counts
+
+
+@task
+def superseded_cycle_summary(cycle_id: str, period_start: date) -> dict | None:
+    """The stored summary of a cycle a later one has superseded; None while it can still be matched."""
+    with _sessions()() as session:
+        if store_cycle.later_cycle(session, period_start) is None:
+            return None
+        return store_cycle.cycle_summary(session, cycle_id)

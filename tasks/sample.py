@@ -9,6 +9,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 
 from sample.district import generate_district
+from sample.responses import simulate_unit_responses
 from settings import get_settings
 
 
@@ -22,3 +23,16 @@ def hand_over_sample(size: float, seed: int, cycle_day: date) -> Path:
     shutil.copytree(out / "inbox", settings.inbox_dir, dirs_exist_ok=True)
     get_run_logger().info("sample district: %s", summary)
     return out / "district.json"
+
+
+@task
+def simulate_responses(service_list_dir: str, day: date, seed: int) -> dict[str, int]:
+    """Units answer the published list: their responses land in the inbox like any other file."""
+    settings = get_settings()
+    src = Path(service_list_dir) / "service_list.csv"
+    out = (
+        settings.inbox_dir / "responses" / f"responses_{Path(service_list_dir).parent.name}_{day:%Y%m%d}.json"
+    )
+    counts = simulate_unit_responses(src, out, day, seed)
+    get_run_logger().info("units responded: %s -> %s", counts, out)
+    return counts

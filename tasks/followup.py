@@ -1,0 +1,59 @@
+"""Follow-up survey tasks: create what is due, chase the unanswered, publish the call list."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import get_run_logger, task
+
+from service.followup import (
+    CALL_COLUMNS,
+    CALL_HEADERS_ZH,
+    chase_unanswered,
+    create_due_followups,
+    followup_call_rows,
+)
+from service.publish import PublishResult, finish_publication, publish_rows
+from settings import get_settings
+from store.db import session_factory
+from tasks import artifacts
+
+
+@task(retries=2, retry_delay_seconds=3)
+def prepare_followups(today: date, delay_days: int, interval_days: int, max_reminders: int) -> dict[str, int]:
+    with session_factory(get_settings().database_url)() as session, session.begin():
+        counts = {"created": create_due_followups(session, today, delay_days)}
+        counts |= chase_unanswered(session, today, interval_days, max_reminders)
+    get_run_logger().info("follow-ups: %s", counts)
+    return counts
+
+
+@task(retries=2, retry_delay_seconds=3)
+def publish_call_list(today: date) -> PublishResult:
+    """The phone team's list for today, versioned and atomic like the service list."""
+    settings = get_settings()
+    sessions = session_factory(settings.database_url)
+    folder = settings.published_dir / "followups"
+    key = today.isoformat()
+    with sessions() as session, session.begin():
+        rows = followup_call_rows(session, today)
+        result = publish_rows(
+            session,
+            "followup_calls",
+            key,
+            rows,
+            folder / key,
+            key="survey_id",
+            stem="call_list",
+            headers_zh=CALL_HEADERS_ZH,
+            columns=CALL_COLUMNS,
+        )
+    with sessions() as session:
+        finish_publication(session, "followup_calls", key, folder)
+    artifacts.link(
+        f"followup-calls-{key}",
+        result.path.resolve().as_uri(),
+        f"回访电话清单 {key} v{result.version}",
+        description=f"{result.row_count} 通待回访电话",
+    )
+    return result

@@ -36,7 +36,9 @@ def sample_district_cycle(
     registry = hand_over_sample(size, seed, cycle_day)
     prepare_store(registry)
     intake = collect_inbox()
-    cycles, loops, responses = [], [], []
+    cycles: list[dict] = []
+    loops: list[dict] = []
+    responses: dict[str, dict] = {}  # cycle id -> how its units answered
     for week in range(weeks):
         day = cycle_day + timedelta(weeks=week)
         cycle_id, period = cycle_id_for(day), period_of(day)
@@ -46,8 +48,9 @@ def sample_district_cycle(
             continue
         if week:
             # the units answer last week's list; the answers come in through the inbox
-            responses.append(
-                simulate_responses(cycles[-1]["service_list"], day - timedelta(days=6), seed + week)
+            prev = cycles[-1]
+            responses[prev["cycle_id"]] = simulate_responses(
+                prev["service_list"], day - timedelta(days=6), seed + week
             )
             collect_inbox()
             loops.append(closed_loop(today=day))
@@ -64,9 +67,8 @@ def print_summary(result: dict) -> None:
         f"{i.get('quarantined', 0)} + 合并重复 {i.get('merged', 0)} + 此前已导入 {i.get('already_loaded', 0)}"
         f" + 此前已隔离 {i.get('already_quarantined', 0)}",
     ]
-    answers = [None, *result["responses"]][-len(result["cycles"]) :] if result["responses"] else []
-    answers = [None] * (len(result["cycles"]) - len(answers)) + answers
-    for c, r in zip(result["cycles"], answers[1:] + [None], strict=True):
+    for c in result["cycles"]:
+        r = result["responses"].get(c["cycle_id"])
         new = "（新版本）" if c["new_version"] else "（内容未变，未重新发布）"
         lines += [
             f"  匹配 {c['cycle_id']}: 需求 {c['needs']}，已派单 {c['served']}，未派单 {c['unserved']}，本期升级 {c['escalated']}",

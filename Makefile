@@ -11,7 +11,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_DATABASE_CONNECTION_URL ?= sqlite+aiosqlite:///$(CURDIR)/var/prefect/prefect.db
 export PREFECT_LOGGING_LEVEL ?= INFO
 
-.PHONY: run test lint serve bench setup clean
+.PHONY: run test lint serve stop bench setup clean
 
 $(UV):
 	@mkdir -p var/prefect
@@ -39,3 +39,9 @@ bench: setup
 
 clean:
 	rm -rf var
+
+serve: setup
+	bash scripts/serve.sh start
+
+stop:
+	bash scripts/serve.sh stop

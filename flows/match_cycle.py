@@ -8,10 +8,19 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from matching.problem import CostModel
+from matching.solver import batch_blocks
 from service.publish import PublishResult
 from store.cycle import cycle_id_for
 from tasks import artifacts
-from tasks.matching import lock_cycle, read_cycle_inputs, save_cycle_plan, solve_cycle, unlock_cycle
+from tasks.matching import (
+    build_cycle_problem,
+    finish_cycle_plan,
+    lock_cycle,
+    read_cycle_inputs,
+    save_cycle_plan,
+    solve_block_batch,
+    unlock_cycle,
+)
 from tasks.publish import publish_cycle_list, push_cycle_list
 
 
@@ -32,6 +41,7 @@ def match_cycle(
     escalate_after_cycles: int = 1,
     per_km: float = 1.0,
     rating_weight: float = 1.5,
+    block_batches: int = 4,
 ) -> dict:
     """Match one weekly cycle (派单) and publish its service list.
 
@@ -42,6 +52,8 @@ def match_cycle(
             grid -> community -> subdistrict.
         per_km: cost per kilometre between the unit and the need's grid.
         rating_weight: how much a unit's satisfaction rating moves its cost.
+        block_batches: batches the independent blocks are solved in (spread over the task
+            runner's workers: threads here, a Dask cluster with prefect-dask).
     """
     day = cycle_day or date.today()
     cycle_id, period = cycle_id_for(day), period_of(day)
@@ -51,7 +63,11 @@ def match_cycle(
     status, objective = "failed", None
     try:
         needs, offers, declined = read_cycle_inputs(cycle_id)
-        plan = solve_cycle(needs, offers, declined, period, model)
+        problem, prepared = build_cycle_problem(needs, offers, declined, period, model)
+        # independent blocks in a few balanced batches: parallel under a Dask (or thread) task runner
+        futures = solve_block_batch.map(batch_blocks(prepared.blocks, block_batches))
+        results = [r for batch in futures.result() for r in batch]
+        plan = finish_cycle_plan(needs, offers, period, problem, prepared, results, model)
         saved = save_cycle_plan(cycle_id, plan, actor=f"match:{cycle_id}")
         published: PublishResult = publish_cycle_list(cycle_id)
         if publish_url:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from matching.explain import escalate, explain_unserved, fairness_report
 from matching.problem import CostModel, Problem, build_problem
-from matching.solver import Assignment, solve_assignment
+from matching.solver import Assignment, Prepared, assemble, prepare_blocks, solve_assignment
 
 BREAKDOWN = ["cost", "cost_distance", "cost_scope", "cost_rating", "distance_km"]
 
@@ -32,12 +32,52 @@ def plan_cycle(
     model: CostModel | None = None,
     workers: int | None = None,
 ) -> CyclePlan:
-    """Pair the pool with capacity exactly and explain everything left over."""
+    """Pair the pool with capacity exactly and explain everything left over (in this process)."""
     model = model or CostModel()
     problem = build_problem(needs, offers, period, model, declined)
     solution = solve_assignment(
         problem.edges[["need_id", "offer_id", "cost"]], problem.capacity, problem.penalty, workers=workers
     )
+    return explain_plan(needs, offers, period, problem, solution, model)
+
+
+def prepare_plan(
+    needs: pd.DataFrame,
+    offers: pd.DataFrame,
+    declined: pd.DataFrame,
+    period: tuple[date, date],
+    model: CostModel | None = None,
+) -> tuple[Problem, Prepared]:
+    """The problem and its independent blocks, to solve the blocks elsewhere (a pool, Dask)."""
+    problem = build_problem(needs, offers, period, model or CostModel(), declined)
+    prepared = prepare_blocks(
+        problem.edges[["need_id", "offer_id", "cost"]], problem.capacity, problem.penalty
+    )
+    return problem, prepared
+
+
+def finish_plan(
+    needs: pd.DataFrame,
+    offers: pd.DataFrame,
+    period: tuple[date, date],
+    problem: Problem,
+    prepared: Prepared,
+    results: list,
+    model: CostModel | None = None,
+) -> CyclePlan:
+    """Assemble block results (from any executor, in any order) into the cycle's plan."""
+    return explain_plan(needs, offers, period, problem, assemble(prepared, results), model or CostModel())
+
+
+def explain_plan(
+    needs: pd.DataFrame,
+    offers: pd.DataFrame,
+    period: tuple[date, date],
+    problem: Problem,
+    solution: Assignment,
+    model: CostModel,
+) -> CyclePlan:
+    """Cost breakdown of every pair, a reason for every unserved need, escalations and fairness."""
     chosen = solution.pairs[["need_id", "offer_id"]].merge(
         problem.edges[["need_id", "offer_id", *BREAKDOWN]], on=["need_id", "offer_id"]
     )

@@ -120,6 +120,51 @@ def solve_assignment(
     >>> a.pairs[["need_id", "offer_id"]].values.tolist(), list(a.unserved), a.objective
     ([[2, 'a']], [1], 7.0)
     """
+    prepared = prepare_blocks(edges, capacity, penalty)
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    blocks = prepared.blocks
+    if workers > 1 and prepared.stats.get("slot_edges", 0) >= PARALLEL_MIN_SLOT_EDGES and len(blocks) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(solve_block, sorted(blocks, key=lambda b: -b.slot_edges), chunksize=1))
+    else:
+        results = [solve_block(b) for b in blocks]
+    return assemble(prepared, results)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One independent component: its needs and offers (positions in the whole problem) and edges."""
+
+    needs: np.ndarray  # global need positions, sorted
+    offers: np.ndarray  # global offer positions, sorted
+    need_local: np.ndarray  # per edge: index into ``needs``
+    offer_local: np.ndarray  # per edge: index into ``offers``
+    cost: np.ndarray  # per edge
+    capacity: np.ndarray  # per offer of the block
+    penalty: np.ndarray  # per need of the block
+
+    @property
+    def slot_edges(self) -> int:
+        counts = np.bincount(self.offer_local, minlength=len(self.offers))
+        return int((counts * np.minimum(self.capacity, counts)).sum())
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A checked problem split into blocks, ready to solve block by block anywhere."""
+
+    need_ids: pd.Index
+    offer_ids: pd.Index
+    penalty: np.ndarray
+    e_need: np.ndarray  # kept edges, sorted by (need, offer)
+    e_offer: np.ndarray
+    e_cost: np.ndarray
+    blocks: list[Block]
+    stats: dict[str, float]
+
+
+def prepare_blocks(edges: pd.DataFrame, capacity: pd.Series, penalty: pd.Series) -> Prepared:
+    """Check the inputs, drop edges that can never be chosen, split into independent blocks."""
     check_inputs(edges, capacity, penalty)
     need_ids = penalty.index
     offer_ids = capacity.index
@@ -128,37 +173,48 @@ def solve_assignment(
     e_need = need_ids.get_indexer(edges["need_id"])
     e_offer = offer_ids.get_indexer(edges["offer_id"])
     e_cost = edges["cost"].to_numpy(dtype=float)
-
     # edges that can never be chosen: costlier than leaving the need unserved, or no capacity
     keep = (e_cost <= pen[e_need]) & (cap[e_offer] > 0)
     e_need, e_offer, e_cost = e_need[keep], e_offer[keep], e_cost[keep]
     order = np.lexsort((e_offer, e_need))
     e_need, e_offer, e_cost = e_need[order], e_offer[order], e_cost[order]
-
-    n_needs, n_offers = len(need_ids), len(offer_ids)
-    chosen_offer = np.full(n_needs, -1, dtype=np.int64)
+    blocks = _components(e_need, e_offer, e_cost, cap, pen) if len(e_need) else []
     stats: dict[str, float] = {
-        "needs": n_needs,
-        "offers": n_offers,
+        "needs": len(need_ids),
+        "offers": len(offer_ids),
         "edges": len(edges),
         "edges_kept": len(e_need),
+        "blocks": len(blocks),
+        "slot_edges": sum(b.slot_edges for b in blocks),
     }
-    if len(e_need):
-        blocks = _components(e_need, e_offer, e_cost, n_needs, n_offers)
-        stats["blocks"] = len(blocks)
-        slot_edges = sum(_slot_edge_count(b, cap) for b in blocks)
-        stats["slot_edges"] = slot_edges
-        workers = workers if workers is not None else (os.cpu_count() or 1)
-        if workers > 1 and slot_edges >= PARALLEL_MIN_SLOT_EDGES and len(blocks) > 1:
-            # largest first, so both cores stay busy to the end
-            blocks.sort(key=lambda b: -len(b[0]))
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                results = list(pool.map(_solve_block, [(b, cap, pen) for b in blocks], chunksize=1))
-        else:
-            results = [_solve_block((b, cap, pen)) for b in blocks]
-        for needs_local, offers_chosen in results:
-            chosen_offer[needs_local] = offers_chosen
+    return Prepared(need_ids, offer_ids, pen, e_need, e_offer, e_cost, blocks, stats)
 
+
+def batch_blocks(blocks: list[Block], n: int) -> list[list[Block]]:
+    """Up to ``n`` batches of about equal work (largest first onto the lightest batch)."""
+    n = max(1, min(n, len(blocks)))
+    batches: list[list[Block]] = [[] for _ in range(n)]
+    load = np.zeros(n)
+    for b in sorted(blocks, key=lambda b: -b.slot_edges):
+        k = int(np.argmin(load))
+        batches[k].append(b)
+        load[k] += b.slot_edges + len(b.needs)
+    return [b for b in batches if b]
+
+
+def solve_blocks(blocks: list[Block]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Solve a batch of blocks (what a pool process or a Dask task runs)."""
+    return [solve_block(b) for b in blocks]
+
+
+def assemble(prepared: Prepared, results: list[tuple[np.ndarray, np.ndarray]]) -> Assignment:
+    """Put the blocks' answers together; the same results in any order give the same Assignment."""
+    need_ids, offer_ids, pen = prepared.need_ids, prepared.offer_ids, prepared.penalty
+    e_need, e_offer, e_cost = prepared.e_need, prepared.e_offer, prepared.e_cost
+    n_offers = len(offer_ids)
+    chosen_offer = np.full(len(need_ids), -1, dtype=np.int64)
+    for needs_global, offers_chosen in results:
+        chosen_offer[needs_global] = offers_chosen
     served = chosen_offer >= 0
     pair_need = np.flatnonzero(served)
     pair_offer = chosen_offer[served]
@@ -172,55 +228,53 @@ def solve_assignment(
     unserved_idx = np.flatnonzero(~served)
     objective = float(pair_cost.sum() + pen[unserved_idx].sum())
     unserved = pd.Index(need_ids[unserved_idx], name="need_id")
-    pairs = pairs.sort_values(["need_id"], kind="stable").reset_index(drop=True)
-    return Assignment(pairs=pairs, unserved=unserved.sort_values(), objective=objective, stats=stats)
+    pairs = pairs.sort_values("need_id", kind="stable").reset_index(drop=True)
+    return Assignment(
+        pairs=pairs, unserved=unserved.sort_values(), objective=objective, stats=dict(prepared.stats)
+    )
 
 
 def _components(
-    e_need: np.ndarray, e_offer: np.ndarray, e_cost: np.ndarray, n_needs: int, n_offers: int
-) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Split the edge list into connected components: (need, offer, cost) arrays per block."""
+    e_need: np.ndarray, e_offer: np.ndarray, e_cost: np.ndarray, cap: np.ndarray, pen: np.ndarray
+) -> list[Block]:
+    """Split the edge list into connected components (a need and an offer meet only through an edge)."""
+    n_needs, n_offers = len(pen), len(cap)
     n = n_needs + n_offers
     graph = coo_array((np.ones(len(e_need), dtype=np.int8), (e_need, n_needs + e_offer)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     edge_label = labels[e_need]
     order = np.argsort(edge_label, kind="stable")
     bounds = np.flatnonzero(np.diff(edge_label[order])) + 1
-    return [(e_need[idx], e_offer[idx], e_cost[idx]) for idx in np.split(order, bounds)]
+    blocks = []
+    for idx in np.split(order, bounds):
+        needs, need_local = np.unique(e_need[idx], return_inverse=True)
+        offers, offer_local = np.unique(e_offer[idx], return_inverse=True)
+        blocks.append(Block(needs, offers, need_local, offer_local, e_cost[idx], cap[offers], pen[needs]))
+    return blocks
 
 
-def _slot_edge_count(block: tuple, cap: np.ndarray) -> int:
-    _b_need, b_offer, _ = block
-    offers, counts = np.unique(b_offer, return_counts=True)
-    slots = np.minimum(cap[offers], counts)
-    return int((counts * slots).sum())
-
-
-def _solve_block(args: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """Solve one component exactly; return (need positions, chosen offer position or -1)."""
-    (b_need, b_offer, b_cost), cap, pen = args
-    needs, need_local = np.unique(b_need, return_inverse=True)
-    offers, offer_local, eligible = np.unique(b_offer, return_inverse=True, return_counts=True)
-    slots = np.minimum(cap[offers], eligible)  # an offer never needs more slots than eligible needs
+def solve_block(block: Block) -> tuple[np.ndarray, np.ndarray]:
+    """Solve one component exactly; return (global need positions, chosen global offer or -1)."""
+    eligible = np.bincount(block.offer_local, minlength=len(block.offers))
+    slots = np.minimum(block.capacity, eligible)  # an offer never needs more slots than eligible needs
     slot_start = np.concatenate(([0], np.cumsum(slots)[:-1]))
     n_slots = int(slots.sum())
-    n = len(needs)
-
+    n = len(block.needs)
     # expand every edge to each slot of its offer
-    reps = slots[offer_local]
-    rows = np.repeat(need_local, reps)
+    reps = slots[block.offer_local]
+    rows = np.repeat(block.need_local, reps)
     within = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
-    cols = np.repeat(slot_start[offer_local], reps) + within
-    w = np.repeat(b_cost, reps)
+    cols = np.repeat(slot_start[block.offer_local], reps) + within
+    w = np.repeat(block.cost, reps)
     # plus one "unserved" column per need at its penalty
     rows = np.concatenate((rows, np.arange(n)))
     cols = np.concatenate((cols, n_slots + np.arange(n)))
-    w = np.concatenate((w, pen[needs]))
+    w = np.concatenate((w, block.penalty))
     shift = 1.0 - min(float(w.min()), 0.0)  # strictly positive: scipy drops explicit zeros
     graph = csr_array((w + shift, (rows, cols)), shape=(n, n_slots + n))
     row_ind, col_ind = min_weight_full_bipartite_matching(graph)
     chosen = np.full(n, -1, dtype=np.int64)
     served = col_ind < n_slots
-    slot_offer = np.repeat(np.arange(len(offers)), slots)
-    chosen[row_ind[served]] = offers[slot_offer[col_ind[served]]]
-    return needs, chosen
+    slot_offer = np.repeat(np.arange(len(block.offers)), slots)
+    chosen[row_ind[served]] = block.offers[slot_offer[col_ind[served]]]
+    return block.needs, chosen

@@ -7,8 +7,9 @@ from datetime import date
 import pandas as pd
 from prefect import get_run_logger, task
 
-from matching.plan import CyclePlan, plan_cycle
-from matching.problem import CostModel
+from matching.plan import CyclePlan, finish_plan, prepare_plan
+from matching.problem import CostModel, Problem
+from matching.solver import Block, Prepared, solve_blocks
 from settings import get_settings
 from store import cycle as store_cycle
 from store.db import session_factory
@@ -49,20 +50,41 @@ def read_cycle_inputs(cycle_id: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
 
 
 @task
-def solve_cycle(
+def build_cycle_problem(
     needs: pd.DataFrame,
     offers: pd.DataFrame,
     declined: pd.DataFrame,
     period: tuple[date, date],
     model: CostModel,
+) -> tuple[Problem, Prepared]:
+    """Eligible pairs and costs, split into independent blocks."""
+    problem, prepared = prepare_plan(needs, offers, declined, period, model)
+    get_run_logger().info("problem: %s", prepared.stats)
+    return problem, prepared
+
+
+@task
+def solve_block_batch(blocks: list[Block]) -> list:
+    """Solve a batch of independent blocks exactly (runs wherever the task runner puts it)."""
+    return solve_blocks(blocks)
+
+
+@task
+def finish_cycle_plan(
+    needs: pd.DataFrame,
+    offers: pd.DataFrame,
+    period: tuple[date, date],
+    problem: Problem,
+    prepared: Prepared,
+    results: list,
+    model: CostModel,
 ) -> CyclePlan:
-    plan = plan_cycle(needs, offers, declined, period, model)
+    plan = finish_plan(needs, offers, period, problem, prepared, results, model)
     get_run_logger().info(
-        "solved exactly: %d served, %d unserved, objective %.2f (%s)",
+        "solved exactly: %d served, %d unserved, objective %.2f",
         len(plan.chosen),
         len(plan.unserved),
         plan.solution.objective,
-        plan.solution.stats,
     )
     return plan
 

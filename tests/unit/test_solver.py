@@ -120,11 +120,9 @@ def _brute_force(edges, capacity, penalty):
     needs = list(penalty.index)
     best = [float("inf")]
 
-    def go(k, left, total):
-        if total >= best[0]:
-            return
+    def go(k, left, total):  # exhaustive: no pruning, costs may be negative
         if k == len(needs):
-            best[0] = total
+            best[0] = min(best[0], total)
             return
         i = needs[k]
         go(k + 1, left, total + penalty[i])

@@ -43,6 +43,7 @@ case "${1:-start}" in
     done
     "$PREFECT" work-pool inspect threelists >/dev/null 2>&1 || "$PREFECT" work-pool create threelists --type process >/dev/null
     "$PREFECT" --no-prompt deploy --all > "$RUN/deploy.log" 2>&1 || { cat "$RUN/deploy.log"; exit 1; }
+    .venv/bin/python scripts/alerts.py
     setsid "$PREFECT" worker start --pool threelists --name "threelists-$(hostname)" > "$RUN/worker.log" 2>&1 &
     echo $! > "$RUN/worker.pid"
     echo "Prefect UI:  http://127.0.0.1:$PORT   (API $PREFECT_API_URL)"

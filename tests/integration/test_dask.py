@@ -19,7 +19,10 @@ from tests.conftest import SAMPLE_DAY
 def test_match_cycle_on_dask_equals_serial(prefect_harness, env, sessions, registry):
     shutil.copytree(registry / "inbox", env.inbox_dir, dirs_exist_ok=True)
     collect_inbox()
-    with sessions() as s, s.begin():  # escalated needs see community- and subdistrict-wide offers: a bigger problem
+    with (
+        sessions() as s,
+        s.begin(),
+    ):  # escalated needs see community- and subdistrict-wide offers: a bigger problem
         s.execute(update(Need).values(escalation_level=2))
     cycle_id, period = "2026-W47", period_of(SAMPLE_DAY)
     with sessions() as s:
@@ -29,13 +32,19 @@ def test_match_cycle_on_dask_equals_serial(prefect_harness, env, sessions, regis
     serial = plan_cycle(needs, offers, declined, period, workers=1)
     assert len(serial.chosen) > 10 and serial.solution.stats["blocks"] > 4
 
-    runner = DaskTaskRunner(cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "processes": True,
-                                            "dashboard_address": None})
+    runner = DaskTaskRunner(
+        cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
+    )
     summary = match_cycle.with_options(task_runner=runner)(cycle_day=SAMPLE_DAY, block_batches=4)
     with sessions() as s:
-        got = pd.DataFrame(s.execute(select(Assignment.need_id, Assignment.offer_id, Assignment.cost)
-                                     .where(Assignment.cycle_id == cycle_id).order_by(Assignment.need_id)).all(),
-                           columns=["need_id", "offer_id", "cost"])
+        got = pd.DataFrame(
+            s.execute(
+                select(Assignment.need_id, Assignment.offer_id, Assignment.cost)
+                .where(Assignment.cycle_id == cycle_id)
+                .order_by(Assignment.need_id)
+            ).all(),
+            columns=["need_id", "offer_id", "cost"],
+        )
     want = serial.chosen[["need_id", "offer_id", "cost"]].reset_index(drop=True)
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
     assert summary["served"] == len(want)

@@ -1,0 +1,132 @@
+"""Operations end to end: a real Prefect server and worker on loopback, deployments from prefect.yaml,
+a run triggered through the API (as the UI does), its artifacts, a failure alert, a UI screenshot."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.deployments import run_deployment
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from settings import PROJECT_ROOT
+from tests.integration.test_cycle import tiny  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        _Hook.received.append(json.loads(body or b"{}"))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def server(env, tmp_path):
+    hook = HTTPServer(("127.0.0.1", _free_port()), _Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    port = _free_port()
+    proc_env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "THREELISTS_PREFECT_PORT": str(port),
+        "THREELISTS_ALERT_WEBHOOK": f"http://127.0.0.1:{hook.server_port}/alert",
+    }
+    proc_env.pop("PREFECT_SERVER_DATABASE_CONNECTION_URL", None)
+    proc_env.pop("PREFECT_API_URL", None)
+    script = PROJECT_ROOT / "scripts" / "serve.sh"
+    try:
+        out = subprocess.run(
+            ["bash", str(script), "start"], env=proc_env, capture_output=True, text=True, timeout=300
+        )
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "failure alerts: on" in out.stdout
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        subprocess.run(["bash", str(script), "stop"], env=proc_env, capture_output=True, timeout=120)
+        hook.shutdown()
+
+
+def test_deployment_runs_on_real_server_and_worker(server, tiny, env):  # noqa: F811
+    api = f"{server}/api"
+    with temporary_settings({PREFECT_API_URL: api}):
+        run = run_deployment("match-cycle/weekly", parameters={"cycle_day": "2026-11-16"}, timeout=300)
+        assert run.state is not None and run.state.is_completed(), run.state
+        assert run.name == "match-2026-W47"
+
+        async def artifacts():
+            async with get_client() as client:
+                found = await client.read_artifacts(
+                    artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
+                )
+                return {a.key for a in found}
+
+        import asyncio
+
+        keys = asyncio.run(artifacts())
+        assert {"match-summary-2026-w47", "service-list-2026-w47", "fairness-2026-w47"} <= keys
+        # the worker ran the flow against the same store: the list is published
+        assert (env.published_dir / "2026-W47" / "latest.json").exists()
+
+        # a failing run (bad parameter) raises the alert through the automation
+        _Hook.received.clear()
+        bad = run_deployment("match-cycle/weekly", parameters={"cycle_day": "not-a-date"}, timeout=120)
+        assert bad.state is not None and bad.state.is_failed()
+        deadline = time.time() + 90
+        while not _Hook.received and time.time() < deadline:
+            time.sleep(1)
+        assert _Hook.received, "no alert reached the webhook"
+        assert "match-cycle" in json.dumps(_Hook.received[0], ensure_ascii=False)
+
+    # what an operator sees: the deployments page, rendered by headless Chromium
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is needed for the UI screenshot (apt-get install chromium; .ci/run does)"
+    shots = PROJECT_ROOT / "var" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    target = shots / "prefect-deployments.png"
+    target.unlink(missing_ok=True)
+    subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={env.var_dir / 'chromium'}",
+            "--virtual-time-budget=15000",
+            "--window-size=1400,900",
+            f"--screenshot={target}",
+            f"{server}/deployments",
+        ],
+        capture_output=True,
+        timeout=120,
+    )
+    assert target.exists() and target.stat().st_size > 20_000
+    assert Path(target).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

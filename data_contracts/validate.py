@@ -71,8 +71,9 @@ def derive_columns(dataset: str, df: pd.DataFrame, reference: Reference) -> pd.D
     """Columns some rules need that are computed from others (typed values, cross-field keys)."""
     out = df.copy()
     if dataset == "needs":
-        known = out["household_id"].isin(reference.households)
-        out["household_known"] = np.where(out["household_id"].isna(), None, known)
+        out["household_known"] = _known(out["household_id"], reference.households)
+    if dataset in ("offers", "responses"):
+        out["unit_known"] = _known(out["unit_id"], reference.units)
     if dataset == "offers":
         out["capacity_num"] = pd.to_numeric(out["capacity_per_cycle"], errors="coerce")
         out["area_ref"] = np.where(
@@ -81,6 +82,11 @@ def derive_columns(dataset: str, df: pd.DataFrame, reference: Reference) -> pd.D
             None,
         )
     return out
+
+
+def _known(values: pd.Series, registry: frozenset[str]) -> np.ndarray:
+    """True/False per value, None where the value is missing (missing is the "required" rule's job)."""
+    return np.where(values.isna(), None, values.isin(registry))
 
 
 def validate_rows(dataset: str, rows: pd.DataFrame, reference: Reference) -> Validation:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -59,6 +60,7 @@ class IngestReport:
     superseded: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)  # read, validate, write
     validation: Any = field(default=None, repr=False)
 
     def as_row(self) -> dict[str, Any]:
@@ -151,6 +153,7 @@ def _ingest_rows(
     dedupe_days: int,
     report: IngestReport,
 ) -> None:
+    t0 = time.perf_counter()
     try:
         table = read_table(path, dataset)
     except UnreadableFile as exc:
@@ -179,8 +182,10 @@ def _ingest_rows(
         return
     rows = normalize_rows(table.rows)
     report.rows_read = len(rows)
+    t1 = time.perf_counter()
     ref = store_intake.reference_sets(session)
     validation = validate_rows(dataset, rows, ref)
+    t2 = time.perf_counter()
     report.validation = validation.result
     report.reasons = validation.reason_counts
     bad = _quarantine_payload(table, validation, dataset)
@@ -241,6 +246,12 @@ def _ingest_rows(
     report.superseded = store_intake.supersede_quarantine(
         session, dataset, [str(r) for r in good[ref_col]], sf.id
     )
+    session.flush()
+    report.seconds = {
+        "read": round(t1 - t0, 3),
+        "validate": round(t2 - t1, 3),
+        "write": round(time.perf_counter() - t2, 3),
+    }
     rejected = report.quarantined + report.already_quarantined
     if rejected and (report.loaded or report.merged or report.already_loaded):
         report.status = "partial"

@@ -48,8 +48,10 @@ def main() -> None:
         upgrade_database(url)
     t = time.perf_counter()
     summary = generate_district(work / "sample", size=args.size, seed=11)
-    print(f"generated {summary.needs} needs, {summary.units} units, {summary.offers} offers, "
-          f"{summary.grids} grids, {summary.households} households in {time.perf_counter() - t:.1f} s")
+    print(
+        f"generated {summary.needs} needs, {summary.units} units, {summary.offers} offers, "
+        f"{summary.grids} grids, {summary.households} households in {time.perf_counter() - t:.1f} s"
+    )
     sessions = session_factory(url)
     t = time.perf_counter()
     with sessions() as s, s.begin():
@@ -76,20 +78,28 @@ def main() -> None:
     wall = time.perf_counter() - t_all
     need_s = sum(totals.values())
     print(f"\nneeds intake ({need_files} files, {url.split(':')[0]}): {rows}")
-    print(f"  needs stages: read+normalise {totals['read']:.2f} s, validate {totals['validate']:.2f} s, "
-          f"database write {totals['write']:.2f} s = {need_s:.2f} s -> {rows['read'] / need_s:,.0f} rows/s")
-    print(f"  shares: read {100 * totals['read'] / need_s:.0f}%, validate {100 * totals['validate'] / need_s:.0f}%, "
-          f"write {100 * totals['write'] / need_s:.0f}%   (all files incl. units/offers: {wall:.2f} s)")
+    print(
+        f"  needs stages: read+normalise {totals['read']:.2f} s, validate {totals['validate']:.2f} s, "
+        f"database write {totals['write']:.2f} s = {need_s:.2f} s -> {rows['read'] / need_s:,.0f} rows/s"
+    )
+    print(
+        f"  shares: read {100 * totals['read'] / need_s:.0f}%, validate {100 * totals['validate'] / need_s:.0f}%, "
+        f"write {100 * totals['write'] / need_s:.0f}%   (all files incl. units/offers: {wall:.2f} s)"
+    )
 
     # baseline: the same needs CSV sheets moved with pandas only (no contract, no cleaning, no dedupe)
     t = time.perf_counter()
-    frames = [pd.read_csv(p, dtype=str, encoding="gb18030") if p.suffix == ".csv" else None
-              for p in sorted((work / "sample" / "inbox" / "needs").glob("*.csv"))]
+    frames = [
+        pd.read_csv(p, dtype=str, encoding="gb18030") if p.suffix == ".csv" else None
+        for p in sorted((work / "sample" / "inbox" / "needs").glob("*.csv"))
+    ]
     base = pd.concat([f for f in frames if f is not None])
     base.to_sql("baseline_needs", get_engine(url), if_exists="replace", index=False, chunksize=5000)
     bt = time.perf_counter() - t
-    print(f"  baseline (pandas read_csv + to_sql of the {len(base)} CSV rows, no checks): {bt:.2f} s -> "
-          f"{len(base) / bt:,.0f} rows/s; intake is {(rows['read'] / need_s) / (len(base) / bt):.2f}x its rate")
+    print(
+        f"  baseline (pandas read_csv + to_sql of the {len(base)} CSV rows, no checks): {bt:.2f} s -> "
+        f"{len(base) / bt:,.0f} rows/s; intake is {(rows['read'] / need_s) / (len(base) / bt):.2f}x its rate"
+    )
     with get_engine(url).begin() as c:
         c.exec_driver_sql("DROP TABLE baseline_needs")
     shutil.rmtree(work, ignore_errors=True)

@@ -183,7 +183,7 @@ def _ingest_rows(
     rows = normalize_rows(table.rows)
     report.rows_read = len(rows)
     t1 = time.perf_counter()
-    ref = store_intake.reference_sets(session)
+    ref = store_intake.reference_sets(session, dataset)
     validation = validate_rows(dataset, rows, ref)
     t2 = time.perf_counter()
     report.validation = validation.result

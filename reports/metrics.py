@@ -17,20 +17,50 @@ from sqlalchemy.orm import Session
 
 from store.models import Assignment, Grid, Item, Need, Survey, SurveyAnswer, Unit
 
-DIMENSIONS = {"unit": "unit_name", "item": "item_name", "grid": "grid_id", "community": "community_id",
-              "cycle": "cycle_id", "quarter": "quarter"}
-LABELS_ZH = {"assignments": "派单数", "completed": "办结数", "completion_rate": "办结率", "surveys": "回访数",
-             "answered": "已回访", "response_rate": "回访率", "scored": "评分数", "satisfied": "满意数",
-             "satisfaction_rate": "满意率", "median_days_to_complete": "办结天数中位数"}
+DIMENSIONS = {
+    "unit": "unit_id",
+    "item": "item_code",
+    "grid": "grid_id",
+    "community": "community_id",
+    "cycle": "cycle_id",
+    "quarter": "quarter",
+}
+LABELS_ZH = {
+    "dimension": "维度",
+    "key": "编号",
+    "name": "名称",
+    "assignments": "派单数",
+    "completed": "办结数",
+    "completion_rate": "办结率",
+    "surveys": "回访数",
+    "answered": "已回访",
+    "response_rate": "回访率",
+    "scored": "评分数",
+    "satisfied": "满意数",
+    "satisfaction_rate": "满意率",
+    "median_days_to_complete": "办结天数中位数",
+}
 
 
 def read_facts(session: Session) -> pd.DataFrame:
     """One row per assignment not declined, with its follow-up and answer (if any)."""
     q = (
-        select(Assignment.id.label("assignment_id"), Assignment.cycle_id, Assignment.status, Assignment.completed_on,
-               Assignment.unit_id, Unit.name.label("unit_name"), Need.item_code, Item.name_zh.label("item_name"),
-               Need.grid_id, Grid.community_id, Need.submitted_at, Survey.status.label("survey_status"),
-               SurveyAnswer.done, SurveyAnswer.satisfaction)
+        select(
+            Assignment.id.label("assignment_id"),
+            Assignment.cycle_id,
+            Assignment.status,
+            Assignment.completed_on,
+            Assignment.unit_id,
+            Unit.name.label("unit_name"),
+            Need.item_code,
+            Item.name_zh.label("item_name"),
+            Need.grid_id,
+            Grid.community_id,
+            Need.submitted_at,
+            Survey.status.label("survey_status"),
+            SurveyAnswer.done,
+            SurveyAnswer.satisfaction,
+        )
         .join(Unit, Unit.id == Assignment.unit_id)
         .join(Need, Need.id == Assignment.need_id)
         .join(Item, Item.code == Need.item_code)
@@ -53,31 +83,42 @@ def compute_metrics(facts: pd.DataFrame) -> pd.DataFrame:
     done_on = pd.to_datetime(f["completed_on"])
     f["days_to_complete"] = (done_on - pd.to_datetime(f["submitted_at"])).dt.total_seconds() / 86400
     f.loc[~f["completed"], "days_to_complete"] = float("nan")
-    f["quarter"] = pd.to_datetime(f["cycle_id"].str.replace(r"-W(\d+)", r"-W\1-1", regex=True),
-                                  format="%G-W%V-%u").dt.to_period("Q").astype(str)
+    f["quarter"] = (
+        pd.to_datetime(f["cycle_id"].str.replace(r"-W(\d+)", r"-W\1-1", regex=True), format="%G-W%V-%u")
+        .dt.to_period("Q")
+        .astype(str)
+    )
     frames = []
     for dim, col in DIMENSIONS.items():
         g = f.groupby(col, dropna=False)
-        out = pd.DataFrame({
-            "assignments": g.size(),
-            "completed": g["completed"].sum(),
-            "surveys": g["surveyed"].sum(),
-            "answered": g["answered"].sum(),
-            "scored": g["scored"].sum(),
-            "satisfied": g["satisfied"].sum(),
-            "median_days_to_complete": g["days_to_complete"].median().round(1),
-        })
+        out = pd.DataFrame(
+            {
+                "assignments": g.size(),
+                "completed": g["completed"].sum(),
+                "surveys": g["surveyed"].sum(),
+                "answered": g["answered"].sum(),
+                "scored": g["scored"].sum(),
+                "satisfied": g["satisfied"].sum(),
+                "median_days_to_complete": g["days_to_complete"].median().round(1),
+            }
+        )
         out["completion_rate"] = (out["completed"] / out["assignments"]).round(4)
         out["response_rate"] = (out["answered"] / out["surveys"].where(out["surveys"] > 0)).round(4)
         out["satisfaction_rate"] = (out["satisfied"] / out["scored"].where(out["scored"] > 0)).round(4)
         out = out.reset_index().rename(columns={col: "key"})
         out.insert(0, "dimension", dim)
+        names = {
+            "unit": f.drop_duplicates("unit_id").set_index("unit_id")["unit_name"],
+            "item": f.drop_duplicates("item_code").set_index("item_code")["item_name"],
+        }.get(dim)
+        out.insert(2, "name", out["key"].map(names) if names is not None else out["key"])
         frames.append(out)
     return pd.concat(frames, ignore_index=True)
 
 
-def worst(metrics: pd.DataFrame, dimension: str, by: str = "completion_rate", n: int = 10,
-          min_assignments: int = 3) -> pd.DataFrame:
+def worst(
+    metrics: pd.DataFrame, dimension: str, by: str = "completion_rate", n: int = 10, min_assignments: int = 3
+) -> pd.DataFrame:
     """The ``n`` lowest by ``by`` among keys with enough assignments to mean something."""
     m = metrics[(metrics["dimension"] == dimension) & (metrics["assignments"] >= min_assignments)]
     return m.sort_values([by, "assignments"], ascending=[True, False]).head(n)

@@ -382,3 +382,35 @@ def _write_sheet_xlsx(path: Path, sheet: pd.DataFrame, title: str) -> None:
             if info.filename == "docProps/core.xml":  # openpyxl stamps "modified" with the time of saving
                 data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2026-01-01T00:00:00Z", data)
             dst.writestr(fixed, data)
+
+
+def generate_weekly_needs(registry_path: Path, out_path: Path, day: date, n: int, seed: int) -> int:
+    """New needs reported during a week (a platform export), for simulating a quarter."""
+    rng = np.random.default_rng(seed)
+    reg = json.loads(Path(registry_path).read_text(encoding="utf-8"))
+    hh = pd.DataFrame(reg["households"])
+    taxonomy = load_taxonomy_frame()
+    items = taxonomy["item_code"].to_numpy()
+    item_w = _zipf_weights(len(items), np.random.default_rng(7))  # same popularity as the first hand-over
+    pick = rng.integers(0, len(hh), n)
+    need_item = rng.choice(items, n, p=item_w)
+    urgency = rng.choice(["一般", "紧急", "特急"], n, p=[0.65, 0.27, 0.08])
+    records = [
+        {
+            "source_ref": f"W{day:%Y%m%d}-{seed:03d}-{i:05d}",
+            "submitted_at": f"{day - timedelta(days=int(rng.integers(1, 7)))} {int(rng.integers(8, 20)):02d}:00:00",
+            "grid_id": hh["grid_id"].iat[p],
+            "household_id": hh["id"].iat[p],
+            "contact_name": hh["head_name"].iat[p],
+            "contact_phone": hh["phone"].iat[p],
+            "service_item": it,
+            "description": "平台求助",
+            "urgency": u,
+        }
+        for i, (p, it, u) in enumerate(zip(pick, need_item, urgency, strict=True))
+    ]
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(
+        json.dumps({"source": "platform", "records": records}, ensure_ascii=False), encoding="utf-8"
+    )
+    return n

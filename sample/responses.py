@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -69,5 +70,40 @@ def simulate_unit_responses(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(
         json.dumps({"source": "unit_api", "responses": out}, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+    return counts
+
+
+def simulate_followup_answers(
+    call_list_csv: Path, out_path: Path, day: date, seed: int = 7
+) -> dict[str, int]:
+    """Residents answer the phone team (most do): done yes / partly / no and a 1-5 score.
+    Some units are consistently worse, so the reports have something to find."""
+    rng = np.random.default_rng(seed)
+    calls = pd.read_csv(call_list_csv, encoding="utf-8-sig", dtype={"phone": str})
+    out, counts = [], {"answered": 0, "not_done": 0, "silent": 0}
+    for r in calls.itertuples():
+        if rng.random() > 0.8:
+            counts["silent"] += 1
+            continue
+        weak = zlib.crc32(str(r.unit_name).encode()) % 7 == 0  # the same few units do worse every run
+        u = rng.random()
+        done = "no" if u < (0.3 if weak else 0.06) else ("partly" if u < (0.4 if weak else 0.1) else "yes")
+        score = int(np.clip(round(rng.normal(2.6 if weak else 4.4, 0.8)), 1, 5))
+        out.append(
+            {
+                "answer_id": f"FA-{r.survey_id}",
+                "survey_id": str(r.survey_id),
+                "answered_at": f"{day} 10:{int(rng.integers(10, 59))}:00",
+                "done": done,
+                "satisfaction": str(score),
+                "comment": "服务及时" if score >= 4 else "希望改进",
+            }
+        )
+        counts["answered"] += 1
+        counts["not_done"] += done == "no"
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(
+        json.dumps({"source": "phone_team", "answers": out}, ensure_ascii=False, indent=1), encoding="utf-8"
     )
     return counts

@@ -35,27 +35,72 @@ def known_source_file(session: Session, sha256: str) -> SourceFile | None:
     return session.scalar(select(SourceFile).where(SourceFile.sha256 == sha256))
 
 
-def reference_sets(session: Session, extra_units: set[str] | None = None) -> Reference:
-    """What incoming rows may refer to, read from the store."""
-    items = session.execute(select(Item.code, Item.name_zh)).all()
-    grids = session.execute(select(Grid.id)).scalars().all()
-    comms = session.execute(select(Community.id)).scalars().all()
-    subs = session.execute(select(Subdistrict.id)).scalars().all()
-    units = set(session.execute(select(Unit.id)).scalars().all()) | (extra_units or set())
-    surveys = session.execute(select(Survey.id)).scalars().all()
-    return Reference(
-        items=frozenset([c for c, _ in items] + [z for _, z in items]),
-        grids=frozenset(grids),
-        households=frozenset(session.execute(select(Household.id)).scalars().all()),
-        communities=frozenset(comms),
-        units=frozenset(units),
-        area_refs=frozenset(
-            [f"grid:{g}" for g in grids]
-            + [f"community:{c}" for c in comms]
-            + [f"subdistrict:{s}" for s in subs]
-        ),
-        surveys=frozenset(str(s) for s in surveys),
+_REFERENCE_CACHE: dict[tuple, Reference] = {}
+# which registries each dataset's contract refers to
+NEEDED = {
+    "needs": {"items", "grids", "households"},
+    "units": {"communities"},
+    "offers": {"items", "units", "area_refs"},
+    "survey_answers": {"surveys"},
+    "responses": {"units"},
+}
+
+
+def reference_sets(session: Session, dataset: str | None = None) -> Reference:
+    """What incoming rows of ``dataset`` may refer to, read from the store.
+
+    Cached per database and dataset until a registry's row count changes, so a run over many
+    files reads 100,000 households once, not once per file.
+    """
+    needed = NEEDED.get(dataset, set().union(*NEEDED.values())) if dataset else set().union(*NEEDED.values())
+    models = {
+        "items": Item,
+        "grids": Grid,
+        "households": Household,
+        "communities": Community,
+        "units": Unit,
+        "area_refs": Subdistrict,
+        "surveys": Survey,
+    }
+    counts = tuple(
+        sorted((n, session.scalar(select(func.count()).select_from(models[n])) or 0) for n in needed)
     )
+    if "area_refs" in needed:
+        counts += (
+            (
+                "grids+communities",
+                session.scalar(select(func.count()).select_from(Grid)) or 0,
+                session.scalar(select(func.count()).select_from(Community)) or 0,
+            ),
+        )
+    key = (str(session.get_bind().url), dataset, counts)
+    if key in _REFERENCE_CACHE:
+        return _REFERENCE_CACHE[key]
+    parts: dict[str, frozenset[str]] = {}
+    if "items" in needed:
+        items = session.execute(select(Item.code, Item.name_zh)).all()
+        parts["items"] = frozenset([c for c, _ in items] + [z for _, z in items])
+    if "grids" in needed:
+        parts["grids"] = frozenset(session.scalars(select(Grid.id)).all())
+    if "households" in needed:
+        parts["households"] = frozenset(session.scalars(select(Household.id)).all())
+    if "communities" in needed:
+        parts["communities"] = frozenset(session.scalars(select(Community.id)).all())
+    if "units" in needed:
+        parts["units"] = frozenset(session.scalars(select(Unit.id)).all())
+    if "area_refs" in needed:
+        parts["area_refs"] = frozenset(
+            [f"grid:{g}" for g in session.scalars(select(Grid.id))]
+            + [f"community:{c}" for c in session.scalars(select(Community.id))]
+            + [f"subdistrict:{d}" for d in session.scalars(select(Subdistrict.id))]
+        )
+    if "surveys" in needed:
+        parts["surveys"] = frozenset(str(i) for i in session.scalars(select(Survey.id)))
+    ref = Reference(**parts)
+    if len(_REFERENCE_CACHE) > 32:
+        _REFERENCE_CACHE.clear()
+    _REFERENCE_CACHE[key] = ref
+    return ref
 
 
 def item_codes(session: Session) -> dict[str, str]:

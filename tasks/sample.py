@@ -36,3 +36,24 @@ def simulate_responses(service_list_dir: str, day: date, seed: int) -> dict[str,
     counts = simulate_unit_responses(src, out, day, seed)
     get_run_logger().info("units responded: %s -> %s", counts, out)
     return counts
+
+
+@task
+def simulate_week_of_needs(day: date, n: int, seed: int) -> int:
+    """New needs reported through the platform during the week before ``day``."""
+    from sample.district import generate_weekly_needs
+
+    settings = get_settings()
+    out = settings.inbox_dir / "needs" / f"platform_week_{day:%Y%m%d}.json"
+    return generate_weekly_needs(settings.var_dir / "sample" / "district.json", out, day, n, seed)
+
+
+@task
+def simulate_followup_answers_task(call_list_dir: str, day: date, seed: int) -> dict[str, int]:
+    """Residents answer today's follow-up calls; the answers land in the inbox."""
+    from sample.responses import simulate_followup_answers
+
+    settings = get_settings()
+    src = Path(call_list_dir) / "call_list.csv"
+    out = settings.inbox_dir / "followups" / f"followup_answers_{day:%Y%m%d}.json"
+    return simulate_followup_answers(src, out, day, seed)

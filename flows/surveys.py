@@ -1,0 +1,48 @@
+"""Scheduled surveys and reports: the quarterly needs survey and the metrics report."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow
+
+from service.quarterly import quarter_of
+from tasks.surveys import build_metrics_report, prepare_quarterly_survey
+
+
+def _quarter_name() -> str:
+    from prefect.runtime import flow_run
+
+    day = flow_run.parameters.get("day") or date.today()
+    return f"needs-survey-{quarter_of(date.fromisoformat(str(day)))}"
+
+
+@flow(name="quarterly-needs-survey", flow_run_name=_quarter_name, log_prints=True)
+def quarterly_needs_survey(day: date | None = None, recency_days: int = 60) -> dict:
+    """Each quarter (社区每季度问需调研): a visiting roster per grid and the survey form.
+
+    Args:
+        day: the quarter's first day (defaults to today).
+        recency_days: households visited within this many days are skipped this time.
+    """
+    return prepare_quarterly_survey(day or date.today(), recency_days)
+
+
+def _metrics_name() -> str:
+    from prefect.runtime import flow_run
+
+    return f"metrics-{flow_run.parameters.get('as_of') or date.today()}"
+
+
+@flow(name="metrics-report", flow_run_name=_metrics_name, log_prints=True)
+def metrics_report(as_of: date | None = None) -> dict:
+    """Response, completion (办结率) and satisfaction (满意率) rates with charts and an HTML report.
+
+    Args:
+        as_of: the report's date, for the run name (the report covers everything recorded).
+    """
+    return build_metrics_report()
+
+
+if __name__ == "__main__":
+    metrics_report()

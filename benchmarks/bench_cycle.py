@@ -38,6 +38,7 @@ def run(url: str, size: float, work: Path) -> dict[str, float]:
     from settings import get_settings
     from store import cycle as store_cycle
     from store import intake as store_intake
+    from store.cycle import period_of
     from store.db import session_factory, upgrade_database
     from store.models import Need
     from store.reference import load_district_registry, load_taxonomy
@@ -100,8 +101,6 @@ def run(url: str, size: float, work: Path) -> dict[str, float]:
         store_intake.load_needs(s, frame, None, actor="bench")
         s.execute(update(Need).values(escalation_level=1))
     load_s = time.perf_counter() - t
-
-    from flows.match_cycle import period_of
 
     cycle_id, period = store_cycle.cycle_id_for(day), period_of(day)
     out: dict[str, float] = {"load (setup)": load_s}

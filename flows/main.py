@@ -9,11 +9,11 @@ from prefect import flow
 
 from flows.closed_loop import closed_loop
 from flows.collect import collect_inbox
-from flows.match_cycle import match_cycle, period_of
+from flows.match_cycle import match_cycle
 from flows.surveys import metrics_report, quarterly_needs_survey
 from matching.explain import REASONS
 from settings import get_settings
-from store.cycle import cycle_id_for
+from store.cycle import cycle_id_for, period_of
 from tasks.matching import superseded_cycle_summary
 from tasks.sample import (
     hand_over_sample,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
@@ -10,7 +10,7 @@ from prefect.runtime import flow_run
 from matching.problem import CostModel
 from matching.solver import batch_blocks
 from service.publish import PublishResult
-from store.cycle import cycle_id_for
+from store.cycle import cycle_id_for, period_of
 from tasks import artifacts
 from tasks.matching import (
     build_cycle_problem,
@@ -22,11 +22,6 @@ from tasks.matching import (
     unlock_cycle,
 )
 from tasks.publish import publish_cycle_list, push_cycle_list
-
-
-def period_of(day: date) -> tuple[date, date]:
-    start = day - timedelta(days=day.weekday())
-    return start, start + timedelta(days=6)
 
 
 def _run_name() -> str:

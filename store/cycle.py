@@ -7,7 +7,7 @@ re-run writes nothing and logs no events.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -96,6 +96,12 @@ def cycle_id_for(day: date) -> str:
     """Weekly cycles named by ISO week, e.g. ``2026-W47``."""
     y, w, _ = day.isocalendar()
     return f"{y}-W{w:02d}"
+
+
+def period_of(day: date) -> tuple[date, date]:
+    """The Monday-to-Sunday week that contains ``day``."""
+    start = day - timedelta(days=day.weekday())
+    return start, start + timedelta(days=6)
 
 
 def acquire_cycle(session: Session, cycle_id: str, period: tuple[date, date], owner: str) -> Cycle:

@@ -9,9 +9,10 @@ from prefect_dask import DaskTaskRunner
 from sqlalchemy import select, update
 
 from flows.collect import collect_inbox
-from flows.match_cycle import match_cycle, period_of
+from flows.match_cycle import match_cycle
 from matching.plan import plan_cycle
 from store import cycle as store_cycle
+from store.cycle import period_of
 from store.models import Assignment, Need
 from tests.conftest import SAMPLE_DAY
 

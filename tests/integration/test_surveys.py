@@ -14,6 +14,7 @@ from reference import load_taxonomy_frame
 from service.followup import apply_answer, create_due_followups
 from service.quarterly import visiting_roster, write_printable, write_xlsform
 from store import cycle as store_cycle
+from store.cycle import period_of
 from store.loop import apply_response
 from store.models import Assignment, Household, Need, NeedEvent, Survey, Unit
 from tests.integration.test_cycle import DAY, tiny  # noqa: F401 - the fixture
@@ -25,16 +26,24 @@ def test_roster_skips_opt_outs_and_recent_visits(env, sessions, registry):
     with sessions() as s, s.begin():
         s.execute(update(Household).values(last_visited_at=datetime(2026, 9, 1), survey_opt_out=False))
         s.execute(update(Household).where(Household.id == "C001-G01-H0001").values(survey_opt_out=True))
-        s.execute(update(Household).where(Household.id == "C001-G01-H0002")
-                  .values(last_visited_at=datetime(2026, 12, 20)))  # 12 days before the quarter
+        s.execute(
+            update(Household)
+            .where(Household.id == "C001-G01-H0002")
+            .values(last_visited_at=datetime(2026, 12, 20))
+        )  # 12 days before the quarter
         total = len(s.scalars(select(Household.id)).all())
     with sessions() as s:
         roster = visiting_roster(s, QUARTER_DAY, recency_days=60)
     ids = set(roster["household_id"])
     assert "C001-G01-H0001" not in ids and "C001-G01-H0002" not in ids
     assert "C001-G01-H0003" in ids and len(ids) == total - 2
-    out = write_printable(env.forms_dir / "p.html", roster[roster["community_id"] == "C001"], load_taxonomy_frame(),
-                          "2027Q1", "和平社区")
+    out = write_printable(
+        env.forms_dir / "p.html",
+        roster[roster["community_id"] == "C001"],
+        load_taxonomy_frame(),
+        "2027Q1",
+        "和平社区",
+    )
     assert "C001-G01-H0003" in out.read_text(encoding="utf-8")
 
 
@@ -54,14 +63,19 @@ def _complete(sessions, unit="UA", day=date(2026, 11, 18)) -> int:
         a = s.scalar(select(Assignment).where(Assignment.unit_id == unit))
         base = {"assignment_id": a.id, "unit_id": unit, "responded_at": "2026-11-17 09:00:00"}
         assert apply_response(s, {**base, "response_id": f"{unit}-A", "action": "accept"}, "test") is None
-        assert apply_response(s, {**base, "response_id": f"{unit}-C", "action": "complete",
-                                  "completed_on": day.isoformat()}, "test") is None
+        assert (
+            apply_response(
+                s,
+                {**base, "response_id": f"{unit}-C", "action": "complete", "completed_on": day.isoformat()},
+                "test",
+            )
+            is None
+        )
         return a.id
 
 
 def _match(sessions):
     from matching.plan import plan_cycle
-    from flows.match_cycle import period_of
 
     with sessions() as s, s.begin():
         store_cycle.acquire_cycle(s, "2026-W47", period_of(DAY), "t")
@@ -78,18 +92,39 @@ def test_not_done_reopens_and_escalates_and_rating_feeds_costs(tiny, env):  # no
         assert create_due_followups(s, date(2026, 11, 18) + timedelta(days=27), delay_days=28) == 0  # not yet
         assert create_due_followups(s, date(2026, 11, 18) + timedelta(days=28), delay_days=28) == 1
         survey = s.scalar(select(Survey).where(Survey.assignment_id == assignment_id))
-        reason = apply_answer(s, {"answer_id": "FA-1", "survey_id": str(survey.id),
-                                  "answered_at": "2026-12-17 10:00:00", "done": "no", "satisfaction": "1"}, None, "t")
+        reason = apply_answer(
+            s,
+            {
+                "answer_id": "FA-1",
+                "survey_id": str(survey.id),
+                "answered_at": "2026-12-17 10:00:00",
+                "done": "no",
+                "satisfaction": "1",
+            },
+            None,
+            "t",
+        )
         assert reason is None
         a = s.get(Assignment, assignment_id)
         need = s.get(Need, a.need_id)
         assert (a.status, need.status, need.escalation_level) == ("reopened", "open", 1)
-        event = s.scalars(select(NeedEvent).where(NeedEvent.need_id == need.id).order_by(NeedEvent.id.desc())).first()
+        event = s.scalars(
+            select(NeedEvent).where(NeedEvent.need_id == need.id).order_by(NeedEvent.id.desc())
+        ).first()
         assert "未办结" in event.reason and event.to_status == "open"
         assert s.get(Unit, "UA").rating == 1.0
         # a second answer to the same survey is rejected with a reason
-        again = apply_answer(s, {"answer_id": "FA-2", "survey_id": str(survey.id),
-                                 "answered_at": "2026-12-18 10:00:00", "done": "yes"}, None, "t")
+        again = apply_answer(
+            s,
+            {
+                "answer_id": "FA-2",
+                "survey_id": str(survey.id),
+                "answered_at": "2026-12-18 10:00:00",
+                "done": "yes",
+            },
+            None,
+            "t",
+        )
         assert "已有回答" in again
     # the poor rating now makes UA dearer than its distance alone: visible in the cost breakdown
     with tiny() as s:
@@ -117,8 +152,21 @@ def test_yes_closes_the_service(tiny, env):  # noqa: F811
     with tiny() as s, s.begin():
         create_due_followups(s, date(2027, 1, 1), delay_days=28)
         survey = s.scalar(select(Survey))
-        assert apply_answer(s, {"answer_id": "FA-9", "survey_id": str(survey.id), "answered_at": "2027-01-02 09:00:00",
-                                "done": "yes", "satisfaction": "5"}, None, "t") is None
+        assert (
+            apply_answer(
+                s,
+                {
+                    "answer_id": "FA-9",
+                    "survey_id": str(survey.id),
+                    "answered_at": "2027-01-02 09:00:00",
+                    "done": "yes",
+                    "satisfaction": "5",
+                },
+                None,
+                "t",
+            )
+            is None
+        )
         a = s.get(Assignment, assignment_id)
         assert (a.status, s.get(Need, a.need_id).status) == ("closed", "closed")
         assert pd.notna(s.get(Unit, "UA").rating)

@@ -15,7 +15,8 @@ def _flows() -> set[str]:
     for path in (ROOT / "flows").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.FunctionDef) and any(
-                (isinstance(d, ast.Call) and getattr(d.func, "id", "") == "flow") or getattr(d, "id", "") == "flow"
+                (isinstance(d, ast.Call) and getattr(d.func, "id", "") == "flow")
+                or getattr(d, "id", "") == "flow"
                 for d in node.decorator_list
             ):
                 found.add(f"flows/{path.name}:{node.name}")

@@ -18,13 +18,29 @@ def _facts() -> pd.DataFrame:
         ("U2", "Y", "G2", "2026-W48", "released", None, None, None, None),
         ("U2", "Y", "G2", "2026-W48", "completed", date(2026, 11, 27), "pending", None, None),
     ]
-    df = pd.DataFrame(rows, columns=["unit_id", "item_code", "grid_id", "cycle_id", "status", "completed_on",
-                                     "survey_status", "done", "satisfaction"])
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "unit_id",
+            "item_code",
+            "grid_id",
+            "cycle_id",
+            "status",
+            "completed_on",
+            "survey_status",
+            "done",
+            "satisfaction",
+        ],
+    )
     df["unit_name"] = df["unit_id"] + "服务队"
     df["item_name"] = df["item_code"]
     df["community_id"] = "C1"
-    df["submitted_at"] = [datetime(2026, 11, 10), datetime(2026, 11, 10), datetime(2026, 11, 17),
-                          datetime(2026, 11, 17)]
+    df["submitted_at"] = [
+        datetime(2026, 11, 10),
+        datetime(2026, 11, 10),
+        datetime(2026, 11, 17),
+        datetime(2026, 11, 17),
+    ]
     df["assignment_id"] = range(1, 5)
     return df
 
@@ -42,7 +58,13 @@ def test_rates_by_unit_hand_checked():
     assert (u1.scored, u1.satisfied, u1.satisfaction_rate) == (2, 1, 0.5)
     assert u1.median_days_to_complete == 10.0 and u1["name"] == "U1服务队"
     # U2: released work is not completed; the pending follow-up is sent but unanswered; no score yet
-    assert (u2.completed, u2.completion_rate, u2.surveys, u2.answered, u2.response_rate) == (1, 0.5, 1, 0, 0.0)
+    assert (u2.completed, u2.completion_rate, u2.surveys, u2.answered, u2.response_rate) == (
+        1,
+        0.5,
+        1,
+        0,
+        0.0,
+    )
     assert pd.isna(u2.satisfaction_rate) and u2.median_days_to_complete == 10.0
 
 

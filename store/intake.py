@@ -213,19 +213,23 @@ def load_needs(
         rows["household_id"].notna(), "tel:" + rows["contact_phone"].fillna("") + "@" + rows["grid_id"]
     )
     since = rows["reported_at"].min() - timedelta(days=dedupe_days) if len(rows) else now
+    # only needs of the households (or phones) in this batch can be duplicates: ask for those alone
+    households = sorted(set(rows["household_id"].dropna()))
+    phones = sorted(set(rows.loc[rows["household_id"].isna(), "contact_phone"].dropna()))
+    found = []
+    cols = (Need.id, Need.household_id, Need.contact_phone, Need.grid_id, Need.item_code, Need.submitted_at)
+    for key_col, keys in ((Need.household_id, households), (Need.contact_phone, phones)):
+        for start in range(0, len(keys), 2000):
+            found += session.execute(
+                select(*cols).where(
+                    key_col.in_(keys[start : start + 2000]),
+                    Need.status.in_(OPEN_STATUSES),
+                    Need.submitted_at >= since,
+                )
+            ).all()
     existing = pd.DataFrame(
-        session.execute(
-            select(
-                Need.id,
-                Need.household_id,
-                Need.contact_phone,
-                Need.grid_id,
-                Need.item_code,
-                Need.submitted_at,
-            ).where(Need.status.in_(OPEN_STATUSES), Need.submitted_at >= since)
-        ).all(),
-        columns=["need_id", "household_id", "contact_phone", "grid_id", "item_code", "submitted_at"],
-    )
+        found, columns=["need_id", "household_id", "contact_phone", "grid_id", "item_code", "submitted_at"]
+    ).drop_duplicates("need_id")
     if len(existing):
         existing["hh_key"] = existing["household_id"].where(
             existing["household_id"].notna(),

@@ -33,7 +33,7 @@ def _one(n_needs: int, n_offers: int, seed: int) -> dict:
     t = time.perf_counter()
     greedy = solve_greedy(edges, cap, pen)
     t_greedy = time.perf_counter() - t
-    urgent = pen[pen >= 20].index  # urgency 2 and 3
+    urgent = pen.index[pen.attrs["urgency"] >= 2]  # urgent and critical needs
     return {
         "needs": n_needs,
         "offers": n_offers,

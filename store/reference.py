@@ -15,22 +15,25 @@ from sqlalchemy.orm import Session
 from store.models import Category, Community, Grid, Household, Item, Subcategory, Subdistrict
 
 
-def upsert(session: Session, model: type, rows: list[dict[str, Any]], chunk: int = 5000) -> None:
-    """Insert rows, updating those whose primary key exists (SQLite and PostgreSQL)."""
+def upsert(session: Session, model: type, rows: list[dict[str, Any]], chunk: int = 20000) -> None:
+    """Insert rows, updating those whose primary key exists (SQLite and PostgreSQL).
+
+    One statement compiled once and executed for many parameter sets (executemany).
+    """
     if not rows:
         return
     table = model.__table__
     pk = [c.name for c in table.primary_key.columns]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table)
+    update = {c: stmt.excluded[c] for c in rows[0] if c not in pk}
+    stmt = stmt.on_conflict_do_update(index_elements=pk, set_=update) if update else stmt.on_conflict_do_nothing(
+        index_elements=pk
+    )
+    columns = list(rows[0])  # executemany needs one shape: the first row's keys, missing ones None
     for start in range(0, len(rows), chunk):
-        stmt = insert(table).values(rows[start : start + chunk])
-        update = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in pk}
-        session.execute(
-            stmt.on_conflict_do_update(index_elements=pk, set_=update)
-            if update
-            else stmt.on_conflict_do_nothing(index_elements=pk)
-        )
+        session.execute(stmt, [{c: r.get(c) for c in columns} for r in rows[start : start + chunk]])
 
 
 def load_taxonomy(session: Session, taxonomy: pd.DataFrame) -> int:

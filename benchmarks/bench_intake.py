@@ -89,10 +89,13 @@ def main() -> None:
 
     # baseline: the same needs CSV sheets moved with pandas only (no contract, no cleaning, no dedupe)
     t = time.perf_counter()
-    frames = [
-        pd.read_csv(p, dtype=str, encoding="gb18030") if p.suffix == ".csv" else None
-        for p in sorted((work / "sample" / "inbox" / "needs").glob("*.csv"))
-    ]
+    def read_any(p: Path) -> pd.DataFrame:
+        try:
+            return pd.read_csv(p, dtype=str, encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            return pd.read_csv(p, dtype=str, encoding="gb18030")
+
+    frames = [read_any(p) for p in sorted((work / "sample" / "inbox" / "needs").glob("*.csv"))]
     base = pd.concat([f for f in frames if f is not None])
     base.to_sql("baseline_needs", get_engine(url), if_exists="replace", index=False, chunksize=5000)
     bt = time.perf_counter() - t

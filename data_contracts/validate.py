@@ -49,6 +49,22 @@ def _context() -> Any:
     return ctx
 
 
+_SUITES: dict[tuple[str, int], tuple[Reference, Any]] = {}
+
+
+def _suite(dataset: str, reference: Reference) -> Any:
+    """The dataset's suite for this reference, built once (the store caches reference objects)."""
+    _context()  # suites need an active context
+    key = (dataset, id(reference))
+    hit = _SUITES.get(key)
+    if hit is None or hit[0] is not reference:
+        if len(_SUITES) > 32:
+            _SUITES.clear()
+        hit = (reference, SUITES[dataset](reference))
+        _SUITES[key] = hit
+    return hit[1]
+
+
 def _batch(dataset: str, df: pd.DataFrame) -> Any:
     ctx = _context()
     name = f"threelists_{dataset}"
@@ -96,8 +112,7 @@ def validate_rows(dataset: str, rows: pd.DataFrame, reference: Reference) -> Val
     if rows.empty:
         empty = rows.assign(reasons=pd.Series(dtype=object))
         return Validation(good=rows.copy(), bad=empty, result=None)
-    _context()  # suites need an active context
-    suite = SUITES[dataset](reference)
+    suite = _suite(dataset, reference)
     checked = derive_columns(dataset, rows, reference)
     # GX compares values as given: keep strings, with None for missing
     checked = checked.astype(object).where(checked.notna(), None)

@@ -77,7 +77,7 @@ def run(url: str, size: float, work: Path) -> dict[str, float]:
             [
                 normalize_rows(read_table(p, "needs").rows)
                 for p in sorted((sample / "inbox" / "needs").iterdir())
-                if p.suffix in (".csv", ".xlsx")
+                if p.suffix in (".csv", ".xlsx", ".json")
             ]
         )
         frame = pd.DataFrame(
@@ -146,7 +146,9 @@ def run(url: str, size: float, work: Path) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--size", type=float, default=334.0)
+    ap.add_argument(
+        "--size", type=float, default=334.0, help="334: about 100,000 needs after merging duplicates"
+    )
     ap.add_argument("--database-url", action="append", default=None)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="tl-bench-cycle-"))

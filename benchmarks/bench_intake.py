@@ -89,6 +89,7 @@ def main() -> None:
 
     # baseline: the same needs CSV sheets moved with pandas only (no contract, no cleaning, no dedupe)
     t = time.perf_counter()
+
     def read_any(p: Path) -> pd.DataFrame:
         try:
             return pd.read_csv(p, dtype=str, encoding="utf-8-sig")

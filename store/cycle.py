@@ -92,6 +92,11 @@ def cycle_summary(session: Session, cycle_id: str) -> dict[str, Any] | None:
     }
 
 
+def _chunks(ids: list[int], size: int = 10_000) -> list[list[int]]:
+    """PostgreSQL allows 65,535 parameters per statement: IN lists go in chunks."""
+    return [ids[k : k + size] for k in range(0, len(ids), size)]
+
+
 def cycle_id_for(day: date) -> str:
     """Weekly cycles named by ISO week, e.g. ``2026-W47``."""
     y, w, _ = day.isocalendar()
@@ -264,11 +269,12 @@ def apply_assignments(session: Session, cycle_id: str, chosen: pd.DataFrame, act
     ]
     if len(drop):
         ids = [int(i) for i in drop["id"]]
-        session.execute(delete(Assignment).where(Assignment.id.in_(ids)))
+        for part in _chunks(ids):
+            session.execute(delete(Assignment).where(Assignment.id.in_(part)))
         moved = set(add["need_id"])
         back = [int(n) for n in drop["need_id"] if n not in moved]
-        if back:
-            session.execute(update(Need).where(Need.id.in_(back)).values(status="open"))
+        for part in _chunks(back):
+            session.execute(update(Need).where(Need.id.in_(part)).values(status="open"))
         session.execute(
             insert(NeedEvent),
             [
@@ -304,7 +310,8 @@ def apply_assignments(session: Session, cycle_id: str, chosen: pd.DataFrame, act
         session.execute(insert(Assignment), records)
         fresh = [int(n) for n in add["need_id"] if n not in set(drop["need_id"])]
         if fresh:
-            session.execute(update(Need).where(Need.id.in_(fresh)).values(status="dispatched"))
+            for part in _chunks(fresh):
+                session.execute(update(Need).where(Need.id.in_(part)).values(status="dispatched"))
             session.execute(
                 insert(NeedEvent),
                 [
@@ -362,25 +369,34 @@ def apply_unserved(
         )
     if rows:
         session.execute(insert(UnservedNeed), rows)
-    escalated = 0
-    for n, r in esc.iterrows() if len(esc) else []:
+    if len(esc):
+        # bulk UPDATE by primary key (executemany), not one statement per need
         session.execute(
-            update(Need)
-            .where(Need.id == int(n))
-            .values(escalation_level=int(r["escalation_level"]), cycles_unserved=int(r["cycles_unserved"]))
+            update(Need),
+            [
+                {
+                    "id": int(n),
+                    "escalation_level": int(r["escalation_level"]),
+                    "cycles_unserved": int(r["cycles_unserved"]),
+                }
+                for n, r in esc.iterrows()
+            ],
         )
-        if r["escalated"]:
-            escalated += 1
-            level = {1: "社区", 2: "街道"}[int(r["escalation_level"])]
-            session.add(
-                NeedEvent(
-                    need_id=int(n),
-                    at=now,
-                    actor=actor,
-                    from_status="open",
-                    to_status="open",
-                    cycle_id=cycle_id,
-                    reason=f"本期未能派单，升级至{level}统筹",
-                )
-            )
-    return {"unserved": len(rows), "escalated": escalated}
+    up = esc[esc["escalated"].astype(bool)] if len(esc) else esc
+    if len(up):
+        session.execute(
+            insert(NeedEvent),
+            [
+                {
+                    "need_id": int(n),
+                    "at": now,
+                    "actor": actor,
+                    "from_status": "open",
+                    "to_status": "open",
+                    "cycle_id": cycle_id,
+                    "reason": f"本期未能派单，升级至{ {1: '社区', 2: '街道'}[int(r['escalation_level'])] }统筹",
+                }
+                for n, r in up.iterrows()
+            ],
+        )
+    return {"unserved": len(rows), "escalated": len(up)}

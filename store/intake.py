@@ -119,16 +119,17 @@ def save_quarantine(session: Session, dataset: str, file_id: int | None, bad: li
     """
     if not bad:
         return 0
-    waiting = {
-        (ref, json.dumps(raw, sort_keys=True, ensure_ascii=False))
-        for ref, raw in session.execute(
+    refs = sorted({b["source_ref"] for b in bad if b.get("source_ref")})
+    waiting: set[tuple] = set()
+    for k in range(0, len(refs), 10_000):  # PostgreSQL: at most 65,535 parameters per statement
+        rows = session.execute(
             select(QuarantinedRow.source_ref, QuarantinedRow.raw).where(
                 QuarantinedRow.dataset == dataset,
                 QuarantinedRow.status == "open",
-                QuarantinedRow.source_ref.in_([b.get("source_ref") for b in bad if b.get("source_ref")]),
+                QuarantinedRow.source_ref.in_(refs[k : k + 10_000]),
             )
         )
-    }
+        waiting |= {(ref, json.dumps(raw, sort_keys=True, ensure_ascii=False)) for ref, raw in rows}
     bad = [
         b
         for b in bad

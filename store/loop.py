@@ -31,6 +31,14 @@ STATUS_ZH = {
 }
 
 
+def _known_ids(session: Session, column: Any, ids: list[str]) -> set[str]:
+    """Which of ``ids`` are already recorded (in chunks: PostgreSQL allows 65,535 parameters)."""
+    seen: set[str] = set()
+    for k in range(0, len(ids), 10_000):
+        seen |= set(session.scalars(select(column).where(column.in_(ids[k : k + 10_000]))))
+    return seen
+
+
 def _reject(
     row: dict[str, Any], ref_col: str, rule: str, reason: str, column: str | None = None
 ) -> dict[str, Any]:
@@ -108,13 +116,7 @@ def load_rows(
     counts: dict[str, Any] = {"loaded": 0, "already_loaded": 0, "rejected": []}
     records = good.astype(object).where(good.notna(), None).to_dict("records")
     if dataset == "responses":
-        seen = set(
-            session.scalars(
-                select(UnitResponse.response_id).where(
-                    UnitResponse.response_id.in_([str(r["response_id"]) for r in records])
-                )
-            )
-        )
+        seen = _known_ids(session, UnitResponse.response_id, [str(r["response_id"]) for r in records])
         for r in sorted(records, key=lambda r: (str(r.get("responded_at") or ""), r["row_number"])):
             if str(r["response_id"]) in seen:
                 counts["already_loaded"] += 1
@@ -129,13 +131,7 @@ def load_rows(
     elif dataset == "survey_answers":
         from service.followup import apply_answer  # the follow-up rules live with the surveys
 
-        seen = set(
-            session.scalars(
-                select(SurveyAnswer.source_ref).where(
-                    SurveyAnswer.source_ref.in_([str(r["answer_id"]) for r in records])
-                )
-            )
-        )
+        seen = _known_ids(session, SurveyAnswer.source_ref, [str(r["answer_id"]) for r in records])
         for r in records:
             if str(r["answer_id"]) in seen:
                 counts["already_loaded"] += 1

@@ -28,8 +28,10 @@ def upsert(session: Session, model: type, rows: list[dict[str, Any]], chunk: int
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(table)
     update = {c: stmt.excluded[c] for c in rows[0] if c not in pk}
-    stmt = stmt.on_conflict_do_update(index_elements=pk, set_=update) if update else stmt.on_conflict_do_nothing(
-        index_elements=pk
+    stmt = (
+        stmt.on_conflict_do_update(index_elements=pk, set_=update)
+        if update
+        else stmt.on_conflict_do_nothing(index_elements=pk)
     )
     columns = list(rows[0])  # executemany needs one shape: the first row's keys, missing ones None
     for start in range(0, len(rows), chunk):

@@ -60,4 +60,5 @@ def random_instance(
     penalty = pd.Series(
         np.round(base * (1.0 + 0.25 * wait_weeks), 3), index=pd.RangeIndex(n_needs), name="penalty"
     )
+    penalty.attrs["urgency"] = urgency  # 1 normal, 2 urgent, 3 critical (to report who is left out)
     return edges, cap, penalty

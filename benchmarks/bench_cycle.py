@@ -27,6 +27,7 @@ def run(url: str, size: float, work: Path) -> dict[str, float]:
     import pandas as pd
     from sqlalchemy import update
 
+    from intake.ingest import need_rows
     from intake.normalize import normalize_rows
     from intake.readers import read_table
     from matching.baselines import solve_greedy
@@ -80,24 +81,7 @@ def run(url: str, size: float, work: Path) -> dict[str, float]:
                 if p.suffix in (".csv", ".xlsx", ".json")
             ]
         )
-        frame = pd.DataFrame(
-            {
-                "source": "grid_sheet",
-                "source_ref": needs["source_ref"],
-                "reported_at": pd.to_datetime(needs["reported_at"]),
-                "grid_id": needs["grid_id"],
-                "household_id": needs["household_id"],
-                "item_code": needs["item"].map(items),
-                "description": needs["description"],
-                "urgency": needs["urgency"].astype(int),
-                "contact_name": needs["contact_name"],
-                "contact_phone": needs["contact_phone"],
-                "preferred_start": pd.to_datetime(needs["preferred_start"]).dt.date,
-                "preferred_end": pd.to_datetime(needs["preferred_end"]).dt.date,
-            }
-        )
-        frame = frame.astype(object).where(frame.notna(), None)
-        frame["reported_at"] = pd.to_datetime(needs["reported_at"])
+        frame = need_rows(needs, items, "grid_sheet")
         store_intake.load_needs(s, frame, None, actor="bench")
         s.execute(update(Need).values(escalation_level=1))
     load_s = time.perf_counter() - t

@@ -7,6 +7,7 @@ from datetime import date
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from matching.explain import REASONS
 from matching.problem import CostModel
 from matching.solver import batch_blocks
 from service.publish import PublishResult
@@ -83,8 +84,6 @@ def match_cycle(
         "new_version": published.created,
         "service_list": str(published.path),
     }
-    from matching.explain import REASONS
-
     artifacts.table(
         f"match-summary-{cycle_id.lower()}",
         [

@@ -195,26 +195,8 @@ def _ingest_rows(
     ref_col = REF_COLUMN[dataset]
     if dataset == "needs":
         items = store_intake.item_codes(session)
-        frame = pd.DataFrame(
-            {
-                "source": good["source"].fillna(table.meta.get("source", source))
-                if "source" in good
-                else source,
-                "source_ref": good["source_ref"],
-                "reported_at": pd.to_datetime(good["reported_at"]),
-                "grid_id": good["grid_id"],
-                "household_id": good["household_id"],
-                "item_code": good["item"].map(items),
-                "description": good["description"].fillna(""),
-                "urgency": good["urgency"].astype(int),
-                "contact_name": good["contact_name"],
-                "contact_phone": good["contact_phone"],
-                "preferred_start": pd.to_datetime(good["preferred_start"]).dt.date,
-                "preferred_end": pd.to_datetime(good["preferred_end"]).dt.date,
-            }
-        )
-        frame = frame.astype(object).where(frame.notna(), None)
-        frame["reported_at"] = pd.to_datetime(good["reported_at"])
+        default_source = table.meta.get("source", source)
+        frame = need_rows(good, items, default_source)
         counts = store_intake.load_needs(
             session, frame, sf.id, actor=f"intake:{path.name}", dedupe_days=dedupe_days
         )
@@ -257,6 +239,28 @@ def _ingest_rows(
         report.status = "partial"
     elif rejected:
         report.status = "rejected"
+
+
+def need_rows(good: pd.DataFrame, items: dict[str, str], source: str) -> pd.DataFrame:
+    """Validated, normalised need rows in the shape :func:`store.intake.load_needs` takes."""
+    frame = pd.DataFrame(
+        {
+            "source": good["source"].fillna(source) if "source" in good else source,
+            "source_ref": good["source_ref"],
+            "grid_id": good["grid_id"],
+            "household_id": good["household_id"],
+            "item_code": good["item"].map(items),
+            "description": good["description"].fillna(""),
+            "urgency": good["urgency"].astype(int),
+            "contact_name": good["contact_name"],
+            "contact_phone": good["contact_phone"],
+            "preferred_start": pd.to_datetime(good["preferred_start"]).dt.date,
+            "preferred_end": pd.to_datetime(good["preferred_end"]).dt.date,
+        }
+    )
+    frame = frame.astype(object).where(frame.notna(), None)
+    frame["reported_at"] = pd.to_datetime(good["reported_at"])
+    return frame
 
 
 def _quarantine_payload(table: RawTable, validation: Validation, dataset: str) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ from datetime import date
 
 from prefect import flow
 
-from store.cycle import cycle_id_for
 from tasks import artifacts
 from tasks.followup import prepare_followups, publish_call_list
 from tasks.loop import release_overdue_work, write_unit_work_orders
@@ -34,7 +33,7 @@ def closed_loop(
     """
     today = today or date.today()
     released = release_overdue_work(today, accept_days, complete_days)
-    orders = write_unit_work_orders(cycle_id_for(today))
+    orders = write_unit_work_orders()
     follow = prepare_followups(today, followup_delay_days, reminder_interval_days, max_reminders)
     calls = publish_call_list(today)
     summary = {

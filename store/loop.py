@@ -210,10 +210,11 @@ def contact_for_unit(session: Session, assignment_id: int, unit_id: str) -> dict
     }
 
 
-def accepted_work_orders(session: Session, cycle_id: str) -> pd.DataFrame:
-    """Per accepting unit: its accepted work with the resident's full contact (for that unit only)."""
+def accepted_work_orders(session: Session) -> pd.DataFrame:
+    """Accepted, not yet completed work with the resident's full contact (each row for its own unit only)."""
     q = (
         select(
+            Assignment.cycle_id,
             Assignment.unit_id,
             Unit.name.label("unit_name"),
             Assignment.id.label("assignment_id"),
@@ -227,7 +228,7 @@ def accepted_work_orders(session: Session, cycle_id: str) -> pd.DataFrame:
         )
         .join(Need, Need.id == Assignment.need_id)
         .join(Unit, Unit.id == Assignment.unit_id)
-        .where(Assignment.cycle_id == cycle_id, Assignment.status == "accepted")
+        .where(Assignment.status == "accepted")
         .order_by(Assignment.unit_id, Assignment.id)
     )
     return pd.DataFrame(session.execute(q).all(), columns=list(q.selected_columns.keys()))

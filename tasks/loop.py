@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 
 from prefect import get_run_logger, task
@@ -22,22 +23,32 @@ def release_overdue_work(today: date, accept_days: int, complete_days: int) -> d
 
 
 @task(retries=2, retry_delay_seconds=3)
-def write_unit_work_orders(cycle_id: str) -> int:
-    """Each accepting unit gets its own folder with the full contact of the residents it serves,
-    and nothing about anyone else's (派单回执，仅对已接单单位开放联系方式)."""
+def write_unit_work_orders() -> int:
+    """Each accepting unit gets its own file of open work with the full contact of the residents it
+    serves, and nothing about anyone else's (接单后才向该单位开放联系方式). Rewritten atomically each run."""
     settings = get_settings()
     with session_factory(settings.database_url)() as session:
-        orders = accepted_work_orders(session, cycle_id)
+        orders = accepted_work_orders(session)
     root = settings.var_dir / "outbox" / "units"
+    # a unit with no open work keeps no residents' contacts
+    open_units = set(orders["unit_id"]) if len(orders) else set()
+    for stale in root.glob("*/work_orders.*") if root.exists() else []:
+        if stale.parent.name not in open_units:
+            stale.unlink()
     for unit_id, part in orders.groupby("unit_id"):
         folder = root / str(unit_id)
         folder.mkdir(parents=True, exist_ok=True)
-        part.to_csv(folder / f"work_orders_{cycle_id}.csv", index=False, encoding="utf-8-sig")
-        doc = {"unit_id": unit_id, "cycle_id": cycle_id, "orders": part.to_dict("records")}
-        (folder / f"work_orders_{cycle_id}.json").write_text(
-            json.dumps(doc, ensure_ascii=False, default=str), encoding="utf-8"
-        )
+        tmp = folder / ".work_orders.csv.tmp"
+        part.to_csv(tmp, index=False, encoding="utf-8-sig")
+        os.replace(tmp, folder / "work_orders.csv")
+        doc = {"unit_id": unit_id, "orders": part.to_dict("records")}
+        tmp = folder / ".work_orders.json.tmp"
+        tmp.write_text(json.dumps(doc, ensure_ascii=False, default=str), encoding="utf-8")
+        os.replace(tmp, folder / "work_orders.json")
     get_run_logger().info(
-        "work orders for %d unit(s) under %s", orders["unit_id"].nunique() if len(orders) else 0, root
+        "open work orders: %d for %d unit(s) under %s",
+        len(orders),
+        orders["unit_id"].nunique() if len(orders) else 0,
+        root,
     )
     return len(orders)

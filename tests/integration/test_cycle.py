@@ -281,3 +281,48 @@ def test_second_match_of_the_same_period_fails_clearly(tiny, env):
         store_cycle.release_cycle(s, CYCLE, "run-1", "matched", 0.0)
     with tiny() as s, s.begin():
         store_cycle.acquire_cycle(s, CYCLE, (DAY, DAY), owner="run-2")
+
+
+def test_work_orders_carry_full_contact_only_for_the_accepting_unit(prefect_harness, tiny, env):
+    from flows.closed_loop import closed_loop
+
+    match_cycle(cycle_day=DAY)
+    with tiny() as s, s.begin():
+        a = s.scalar(select(Assignment).where(Assignment.unit_id == "UA"))
+        assert (
+            apply_response(
+                s,
+                {
+                    "response_id": "W1",
+                    "assignment_id": a.id,
+                    "unit_id": "UA",
+                    "action": "accept",
+                    "responded_at": "2026-11-17 09:00:00",
+                },
+                actor="test",
+            )
+            is None
+        )
+    closed_loop(today=date(2026, 11, 18))
+    outbox = env.var_dir / "outbox" / "units"
+    ua = pd.read_csv(outbox / "UA" / "work_orders.csv", dtype=str, encoding="utf-8-sig")
+    assert ua["contact_phone"].tolist() == ["13812345671"] and ua["unit_id"].tolist() == ["UA"]
+    assert not (outbox / "UB").exists()  # UB has not accepted anything: no contacts for UB
+    with tiny() as s, s.begin():
+        assert (
+            apply_response(
+                s,
+                {
+                    "response_id": "W2",
+                    "assignment_id": a.id,
+                    "unit_id": "UA",
+                    "action": "complete",
+                    "completed_on": "2026-11-18",
+                    "responded_at": "2026-11-18 17:00:00",
+                },
+                actor="test",
+            )
+            is None
+        )
+    closed_loop(today=date(2026, 11, 19))
+    assert not (outbox / "UA" / "work_orders.csv").exists()  # done: the contact is withdrawn

@@ -399,4 +399,9 @@ def apply_unserved(
                 for n, r in up.iterrows()
             ],
         )
-    return {"unserved": len(rows), "escalated": len(up)}
+    # escalated: all this cycle escalated (a re-run keeps the first run's); escalated_now: by this run
+    return {
+        "unserved": len(rows),
+        "escalated": sum(1 for r in rows if r["escalated_to"] is not None),
+        "escalated_now": len(up),
+    }

@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.models import Assignment, Need, NeedEvent, SurveyAnswer, Unit, UnitResponse
+from store.models import Assignment, Cycle, Need, NeedEvent, SurveyAnswer, Unit, UnitResponse
 
 # assignment status -> action -> (new assignment status, new need status)
 TRANSITIONS: dict[str, dict[str, tuple[str, str]]] = {
@@ -152,19 +152,21 @@ def release_overdue(
 ) -> dict[str, int]:
     """Release work no unit answered within ``accept_days``, or accepted but not done in ``complete_days``.
 
-    The need returns to the pool; the unit is not offered it again.
+    The need returns to the pool; the unit is not offered it again. Dispatch is dated by its
+    cycle's first day (the day the list goes out), acceptance by the unit's response, so the
+    deadlines follow the service calendar rather than when the software happened to run.
     """
     now = datetime.now()
     out = {"unanswered": 0, "not_completed": 0}
-    limit_answer = datetime.combine(today - timedelta(days=accept_days), datetime.min.time())
     limit_done = datetime.combine(today - timedelta(days=complete_days), datetime.min.time())
     rows = session.scalars(
         select(Assignment)
+        .join(Cycle, Cycle.id == Assignment.cycle_id)
         .where(
-            ((Assignment.status == "dispatched") & (Assignment.dispatched_at < limit_answer))
+            ((Assignment.status == "dispatched") & (Cycle.period_start < today - timedelta(days=accept_days)))
             | ((Assignment.status == "accepted") & (Assignment.responded_at < limit_done))
         )
-        .with_for_update()
+        .with_for_update(of=Assignment)
     ).all()
     for a in rows:
         need = session.get(Need, a.need_id)

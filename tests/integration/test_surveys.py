@@ -170,3 +170,31 @@ def test_yes_closes_the_service(tiny, env):  # noqa: F811
         a = s.get(Assignment, assignment_id)
         assert (a.status, s.get(Need, a.need_id).status) == ("closed", "closed")
         assert pd.notna(s.get(Unit, "UA").rating)
+
+
+def test_unanswered_follow_up_is_chased_then_recorded_as_no_answer(tiny, env):  # noqa: F811
+    from service.followup import chase_unanswered
+
+    _match(tiny)
+    assignment_id = _complete(tiny)
+    due = date(2026, 11, 18) + timedelta(days=28)
+    with tiny() as s, s.begin():
+        assert create_due_followups(s, due, delay_days=28) == 1
+    steps = [
+        (due + timedelta(days=2), {"reminded": 0, "no_answer": 0}),  # not yet time to call again
+        (due + timedelta(days=3), {"reminded": 1, "no_answer": 0}),
+        (due + timedelta(days=3), {"reminded": 0, "no_answer": 0}),  # same day again: nothing new
+        (due + timedelta(days=6), {"reminded": 1, "no_answer": 0}),
+        (due + timedelta(days=9), {"reminded": 0, "no_answer": 1}),
+    ]
+    for day, expected in steps:
+        with tiny() as s, s.begin():
+            assert chase_unanswered(s, day, interval_days=3, max_reminders=2) == expected
+    with tiny() as s:
+        survey = s.scalar(select(Survey))
+        a = s.get(Assignment, assignment_id)
+        assert (survey.status, survey.reminders, a.status) == ("no_answer", 2, "closed")
+        event = s.scalars(
+            select(NeedEvent).where(NeedEvent.need_id == a.need_id).order_by(NeedEvent.id.desc())
+        ).first()
+        assert "未接通" in event.reason

@@ -371,7 +371,3 @@ def load_offers(session: Session, rows: pd.DataFrame, file_id: int | None) -> in
     ]
     upsert(session, Offer, payload)
     return len(payload)
-
-
-def count_rows(session: Session, model: type) -> int:
-    return int(session.scalar(select(func.count()).select_from(model)) or 0)

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -96,12 +95,3 @@ def load_district_registry(session: Session, path: Path) -> dict[str, int]:
     ]
     upsert(session, Household, households)
     return {k: len(v) for k, v in reg.items()}
-
-
-def item_lookup(session: Session) -> dict[str, str]:
-    """Map both item codes and Chinese item names to the item code (intake accepts either)."""
-    out: dict[str, str] = {}
-    for code, name_zh in session.execute(select(Item.code, Item.name_zh)):
-        out[code] = code
-        out[name_zh] = code
-    return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import io
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -94,7 +95,14 @@ def _figures(metrics: pd.DataFrame, zh: bool) -> dict[str, plt.Figure]:
         w = worst(metrics, dim, by=col, n=10, min_assignments=2).dropna(subset=[col])
         fig, ax = plt.subplots(figsize=(7, 3.6))
         names = w["key"].astype(str) + (" " + w["name"].astype(str) if zh and dim == "unit" else "")
-        ax.barh(names[::-1], w[col][::-1], color="#e45756")
+        bars = ax.barh(names[::-1], w[col][::-1], color="#e45756")
+        # a 0 % bar has no length: print every value so the worst still read at a glance
+        ax.bar_label(
+            bars,
+            labels=[f"{v:.0%} ({int(n)})" for v, n in zip(w[col][::-1], w["assignments"][::-1], strict=True)],
+            fontsize=7,
+            padding=2,
+        )
         ax.set_xlim(0, 1.05)
         ax.set_title(lab["worst_grid" if dim == "grid" else "worst_unit"])
         ax.tick_params(axis="y", labelsize=7)
@@ -106,6 +114,13 @@ def _figures(metrics: pd.DataFrame, zh: bool) -> dict[str, plt.Figure]:
 
 def write_report(metrics: pd.DataFrame, out_dir: Path, title: str = "三张清单 问效报告") -> dict[str, Path]:
     """PNG charts, the metrics table (CSV for people, Parquet for machines) and report.html."""
+    with warnings.catch_warnings():
+        # the SVG keeps Chinese as text for the browser; matplotlib only measures it with its own font
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        return _write_report(metrics, out_dir, title)
+
+
+def _write_report(metrics: pd.DataFrame, out_dir: Path, title: str) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     font = cjk_font()
     if font:

@@ -76,3 +76,14 @@ def test_rates_by_community_cycle_and_quarter():
     assert _row(m, "cycle", "2026-W48").completion_rate == 0.5
     q = _row(m, "quarter", "2026Q4")
     assert (q.assignments, q.completion_rate, q.satisfaction_rate) == (4, 0.5, 0.5)
+
+
+def test_report_writes_charts_table_and_html(tmp_path):
+    from reports.charts import write_report
+
+    paths = write_report(compute_metrics(_facts()), tmp_path)
+    for name in ("trend_by_quarter", "completion_by_cycle", "worst_grids", "worst_units"):
+        assert paths[name].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = paths["html"].read_text(encoding="utf-8")
+    assert "办结率" in html and "<svg" in html and "2026Q4" in html
+    assert "办结率" in paths["table"].read_text(encoding="utf-8-sig").splitlines()[0]

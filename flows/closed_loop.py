@@ -6,12 +6,13 @@ from datetime import date
 
 from prefect import flow
 
+from flows.naming import by_day
 from tasks import artifacts
 from tasks.followup import prepare_followups, publish_call_list
 from tasks.loop import release_overdue_work, write_unit_work_orders
 
 
-@flow(name="closed-loop", flow_run_name="loop-{today}", log_prints=True)
+@flow(name="closed-loop", flow_run_name=by_day("loop", "today"), log_prints=True)
 def closed_loop(
     today: date | None = None,
     accept_days: int = 3,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from prefect import flow
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
+from flows.naming import by_time
 from tasks.intake import find_inbox_files, ingest_inbox_file, summarise_intake
 
 
-@flow(name="collect-inbox", flow_run_name="collect-{dedupe_days}d", log_prints=True)
+@flow(name="collect-inbox", flow_run_name=by_time("collect"), log_prints=True)
 def collect_inbox(dedupe_days: int = 30) -> dict[str, int]:
     """Load every file waiting in the inbox once; bad rows are quarantined with their reasons.
 

@@ -6,10 +6,12 @@ import json
 from datetime import date, timedelta
 
 from prefect import flow
+from prefect.runtime import flow_run
 
 from flows.closed_loop import closed_loop
 from flows.collect import collect_inbox
 from flows.match_cycle import match_cycle
+from flows.naming import param_day
 from flows.surveys import metrics_report, quarterly_needs_survey
 from matching.explain import REASONS
 from settings import get_settings
@@ -26,7 +28,12 @@ from tasks.store import prepare_store
 SAMPLE_DAY = date(2026, 11, 16)
 
 
-@flow(name="sample-district-cycle", log_prints=True)
+def _sample_name() -> str:
+    p = flow_run.parameters
+    return f"sample-{param_day('cycle_day')}-{p.get('weeks', 13)}w-seed{p.get('seed', 7)}"
+
+
+@flow(name="sample-district-cycle", flow_run_name=_sample_name, log_prints=True)
 def sample_district_cycle(
     size: float = 1.0, seed: int = 7, cycle_day: date = SAMPLE_DAY, weeks: int = 13, weekly_needs: int = 60
 ) -> dict:

@@ -7,6 +7,7 @@ from datetime import date
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from flows.naming import param_day
 from matching.explain import REASONS
 from matching.problem import CostModel
 from matching.solver import batch_blocks
@@ -26,8 +27,7 @@ from tasks.publish import publish_cycle_list, push_cycle_list
 
 
 def _run_name() -> str:
-    day = flow_run.parameters.get("cycle_day") or date.today()
-    return f"match-{cycle_id_for(date.fromisoformat(str(day)))}"
+    return f"match-{cycle_id_for(param_day('cycle_day'))}"
 
 
 @flow(name="match-cycle", flow_run_name=_run_name, log_prints=True)

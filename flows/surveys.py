@@ -6,15 +6,13 @@ from datetime import date
 
 from prefect import flow
 
+from flows.naming import by_day, param_day
 from service.quarterly import quarter_of
 from tasks.surveys import build_metrics_report, prepare_quarterly_survey
 
 
 def _quarter_name() -> str:
-    from prefect.runtime import flow_run
-
-    day = flow_run.parameters.get("day") or date.today()
-    return f"needs-survey-{quarter_of(date.fromisoformat(str(day)))}"
+    return f"needs-survey-{quarter_of(param_day('day'))}"
 
 
 @flow(name="quarterly-needs-survey", flow_run_name=_quarter_name, log_prints=True)
@@ -28,13 +26,7 @@ def quarterly_needs_survey(day: date | None = None, recency_days: int = 60) -> d
     return prepare_quarterly_survey(day or date.today(), recency_days)
 
 
-def _metrics_name() -> str:
-    from prefect.runtime import flow_run
-
-    return f"metrics-{flow_run.parameters.get('as_of') or date.today()}"
-
-
-@flow(name="metrics-report", flow_run_name=_metrics_name, log_prints=True)
+@flow(name="metrics-report", flow_run_name=by_day("metrics", "as_of"), log_prints=True)
 def metrics_report(as_of: date | None = None) -> dict:
     """Response, completion (办结率) and satisfaction (满意率) rates with charts and an HTML report.
 

@@ -1,7 +1,8 @@
 """Charts and the HTML report an operator opens: trends per quarter and the worst grids/units.
 
-PNG charts use a CJK font when the machine has one (Noto CJK, WenQuanYi, Source Han); without
-one their labels fall back to English so no box glyphs appear. The HTML report embeds the
+PNG charts carry Chinese labels drawn with a CJK font that ``make setup`` installs (Debian's
+fonts-noto-cjk), selected by its file; only on a machine without any CJK font do their labels
+fall back to English (with a warning), so no box glyphs appear. The HTML report embeds the
 charts as SVG with text left as text, so the browser renders the Chinese labels itself.
 """
 
@@ -30,9 +31,30 @@ CJK_FONTS = (
     "SimHei",
     "Microsoft YaHei",
 )
+# where Debian's fonts-noto-cjk (installed by `make setup`) and common alternatives put their files
+CJK_FONT_FILES = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Medium.ttc",
+    "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+)
 
 
 def cjk_font() -> str | None:
+    """The family name of a CJK font matplotlib can draw with, or None.
+
+    Font files are registered by path first: matplotlib's font cache may predate the font's
+    installation (a machine set up before ``fonts-noto-cjk`` arrived), and a family that is not in
+    the cache silently falls back to DejaVu, which has no Chinese glyphs.
+    """
+    for path in CJK_FONT_FILES:
+        if Path(path).exists():
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError):  # unreadable file: try the next one
+                continue
     names = {f.name for f in font_manager.fontManager.ttflist}
     return next((n for n in CJK_FONTS if n in names), None)
 
@@ -114,6 +136,13 @@ def _figures(metrics: pd.DataFrame, zh: bool) -> dict[str, plt.Figure]:
 
 def write_report(metrics: pd.DataFrame, out_dir: Path, title: str = "三张清单 问效报告") -> dict[str, Path]:
     """PNG charts, the metrics table (CSV for people, Parquet for machines) and report.html."""
+    if cjk_font():
+        return _write_report(metrics, out_dir, title)
+    warnings.warn(
+        "没有中文字体，图表改用英文标签：请运行 make setup（安装 fonts-noto-cjk）/ no CJK font: "
+        "charts fall back to English labels; run `make setup` (installs fonts-noto-cjk)",
+        stacklevel=2,
+    )
     with warnings.catch_warnings():
         # the SVG keeps Chinese as text for the browser; matplotlib only measures it with its own font
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")
@@ -124,7 +153,8 @@ def _write_report(metrics: pd.DataFrame, out_dir: Path, title: str) -> dict[str,
     out_dir.mkdir(parents=True, exist_ok=True)
     font = cjk_font()
     if font:
-        plt.rcParams["font.sans-serif"] = [font, *plt.rcParams["font.sans-serif"]]
+        plt.rcParams["font.family"] = "sans-serif"
+        plt.rcParams["font.sans-serif"] = [font, *(f for f in plt.rcParams["font.sans-serif"] if f != font)]
     plt.rcParams["axes.unicode_minus"] = False
     paths: dict[str, Path] = {}
     for name, fig in _figures(metrics, zh=font is not None).items():

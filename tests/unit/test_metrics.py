@@ -87,3 +87,22 @@ def test_report_writes_charts_table_and_html(tmp_path):
     html = paths["html"].read_text(encoding="utf-8")
     assert "办结率" in html and "<svg" in html and "2026Q4" in html
     assert "办结率" in paths["table"].read_text(encoding="utf-8-sig").splitlines()[0]
+
+
+def test_charts_draw_chinese_labels_with_a_cjk_font_and_no_glyph_falls_back(tmp_path):
+    """`make setup` installs fonts-noto-cjk; every Chinese label must be drawn with it, not as boxes."""
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    from reports.charts import cjk_font, write_report
+
+    font = cjk_font()
+    assert font, "no CJK font: `make setup` installs Debian's fonts-noto-cjk"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*[Gg]lyph.*missing.*")
+        warnings.filterwarnings("error", message=".*findfont.*")
+        paths = write_report(compute_metrics(_facts()), tmp_path)
+    assert plt.rcParams["font.sans-serif"][0] == font
+    # the PNG really carries the CJK title: drawn with the CJK font it has far more ink than boxes
+    assert paths["trend_by_quarter"].stat().st_size > 10_000

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install the Debian packages a command needs, when they are missing. Idempotent.
+#   scripts/system_packages.sh run     fonts-noto-cjk (Chinese chart labels)
+#   scripts/system_packages.sh test    fonts-noto-cjk + chromium (the UI screenshot tests)
+# As root it uses apt-get; otherwise it stops at once and prints the exact command to run.
+set -euo pipefail
+want=()
+have_font() { fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || ls /usr/share/fonts/opentype/noto/NotoSansCJK-*.tt? >/dev/null 2>&1; }
+have_font || want+=(fonts-noto-cjk)
+if [ "${1:-run}" = "test" ]; then
+  command -v chromium >/dev/null 2>&1 || want+=(chromium)
+fi
+[ ${#want[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "threelists needs these system packages: ${want[*]}" >&2
+  echo "run once:  sudo apt-get update && sudo apt-get install -y ${want[*]}" >&2
+  exit 1
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "threelists needs these system packages: ${want[*]} (no apt-get here: install them with your system's package manager)" >&2
+  exit 1
+fi
+echo "installing system packages: ${want[*]} (apt-get, about a minute)"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq "${want[@]}" >/dev/null

@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
-from prefect import flow
+from datetime import date
+
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
-from flows.naming import by_time
+from flows.match_cycle import run_cycle
+from flows.naming import by_time, run_started
+from lifecycle.escalation import EscalationPolicy
+from matching.problem import CostModel
 from tasks.intake import find_inbox_files, ingest_inbox_file, summarise_intake
+from tasks.matching import count_waiting_urgent
+
+NEED_DATASETS = ("needs", "survey_answers")
 
 
 @flow(name="collect-inbox", flow_run_name=by_time("collect"), log_prints=True)
-def collect_inbox(dedupe_days: int = 30) -> dict[str, int]:
+def collect_inbox(dedupe_days: int = 30, today: date | None = None, dispatch_urgent: bool = True) -> dict:
     """Load every file waiting in the inbox once; bad rows are quarantined with their reasons.
+
+    Urgent needs do not wait for Monday (接诉即办): when this run loaded new needs and urgent
+    ones are waiting, it runs the week's urgent match right away (a new version of the week's
+    service list), against the capacity the week has left.
 
     Args:
         dedupe_days: a need for the same household and item reported within this many days
             of an open one is merged into it (重复上报合并).
+        today: the day of this collection (defaults to today); the urgent match runs in its week.
+        dispatch_urgent: run the urgent match when urgent needs arrived.
     """
     files = find_inbox_files()
     progress = create_progress_artifact(0.0, key="collect-progress", description="导入进度（文件）")
@@ -25,7 +39,16 @@ def collect_inbox(dedupe_days: int = 30) -> dict[str, int]:
         update_progress_artifact(progress, 100.0 * k / len(files))
     if not files:
         update_progress_artifact(progress, 100.0)
-    return summarise_intake(reports)
+    summary = summarise_intake(reports)
+    new_needs = sum(r.loaded for r in reports if r.dataset in NEED_DATASETS)
+    urgent_from = EscalationPolicy().urgent_from
+    if dispatch_urgent and new_needs and count_waiting_urgent(urgent_from):
+        day = today or run_started().date()
+        get_run_logger().info("urgent needs waiting: matching them now (%s)", day)
+        summary["urgent_run"] = run_cycle(
+            day, CostModel(policy=EscalationPolicy()), urgent_only=True, block_batches=1
+        )
+    return summary
 
 
 if __name__ == "__main__":

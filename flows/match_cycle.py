@@ -7,7 +7,8 @@ from datetime import date
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from flows.naming import param_day
+from flows.naming import param_day, run_started
+from lifecycle.escalation import EscalationPolicy
 from matching.explain import REASONS
 from matching.problem import CostModel
 from matching.solver import batch_blocks
@@ -21,54 +22,88 @@ from tasks.matching import (
     read_cycle_inputs,
     save_cycle_plan,
     solve_block_batch,
+    superseded_cycle_summary,
     unlock_cycle,
 )
 from tasks.publish import publish_cycle_list, push_cycle_list
 
 
 def _run_name() -> str:
-    return f"match-{cycle_id_for(param_day('cycle_day'))}"
+    day = param_day("cycle_day")
+    if flow_run.parameters.get("urgent_only"):
+        return f"match-{cycle_id_for(day)}-urgent-{day.isoformat()}"
+    return f"match-{cycle_id_for(day)}"
 
 
 @flow(name="match-cycle", flow_run_name=_run_name, log_prints=True)
 def match_cycle(
     cycle_day: date | None = None,
     publish_url: str | None = None,
-    escalate_after_cycles: int = 1,
+    deadline_cycles: int = 2,
     per_km: float = 1.0,
     rating_weight: float = 1.5,
     block_batches: int = 4,
+    urgent_only: bool = False,
 ) -> dict:
     """Match one weekly cycle (派单) and publish its service list.
+
+    With ``urgent_only`` it is the day's urgent run (接诉即办): open urgent and critical needs
+    are matched exactly, as the weekly run would, against the capacity the week has left; what
+    is already on the list stays; the result is published as a new version of the week's list.
 
     Args:
         cycle_day: any day of the week to match; defaults to today.
         publish_url: optional downstream endpoint that receives the service list as JSON.
-        escalate_after_cycles: cycles a need may stay unserved before it escalates
-            grid -> community -> subdistrict.
+        deadline_cycles: cycles a normal need may wait unserved at one desk, while something
+            in reach could serve it, before it moves up grid -> community -> subdistrict (urgent
+            needs: one cycle; needs nothing in reach can serve move up at once).
         per_km: cost per kilometre between the unit and the need's grid.
         rating_weight: how much a unit's satisfaction rating moves its cost.
         block_batches: batches the independent blocks are solved in (spread over the task
             runner's workers: threads here, a Dask cluster with prefect-dask).
+        urgent_only: match only the open urgent needs (the day's urgent run).
     """
-    day = cycle_day or date.today()
+    policy = EscalationPolicy(deadline_cycles={1: deadline_cycles, 2: 1, 3: 1})
+    model = CostModel(per_km=per_km, rating_weight=rating_weight, policy=policy)
+    return run_cycle(cycle_day or run_started().date(), model, urgent_only, publish_url, block_batches)
+
+
+def run_cycle(
+    day: date,
+    model: CostModel,
+    urgent_only: bool = False,
+    publish_url: str | None = None,
+    block_batches: int = 4,
+) -> dict:
+    """The match cycle's tasks, in the calling flow run: the weekly run, or the day's urgent run
+    (the collect flow runs it right after loading urgent needs, without a subflow)."""
     cycle_id, period = cycle_id_for(day), period_of(day)
     owner = f"flow-run:{flow_run.id or 'local'}"
-    model = CostModel(per_km=per_km, rating_weight=rating_weight, escalate_after_cycles=escalate_after_cycles)
+    policy = model.policy
+    urgent_from = policy.urgent_from if urgent_only else None
+    if urgent_only and superseded_cycle_summary(cycle_id, period[0]) is not None:
+        get_run_logger().info("urgent run %s: a later cycle already ran, nothing to add", cycle_id)
+        return {"cycle_id": cycle_id, "needs": 0, "served": 0, "new_version": False, "urgent": True}
     lock_cycle(cycle_id, period, owner)
     status, objective = "failed", None
     try:
-        needs, offers, declined = read_cycle_inputs(cycle_id)
+        needs, offers, declined = read_cycle_inputs(cycle_id, urgent_from)
+        if urgent_only and needs.empty:
+            status = "matched"
+            get_run_logger().info("urgent run %s: no urgent need waiting", cycle_id)
+            return {"cycle_id": cycle_id, "needs": 0, "served": 0, "new_version": False, "urgent": True}
         problem, prepared = build_cycle_problem(needs, offers, declined, period, model)
         # independent blocks in a few balanced batches: parallel under a Dask (or thread) task runner
         futures = solve_block_batch.map(batch_blocks(prepared.blocks, block_batches))
         results = [r for batch in futures.result() for r in batch]
         plan = finish_cycle_plan(needs, offers, period, problem, prepared, results, model)
-        saved = save_cycle_plan(cycle_id, plan, actor=f"match:{cycle_id}")
+        scope = needs["need_id"] if urgent_only else None
+        actor = f"match:{cycle_id}" + (f":urgent:{day.isoformat()}" if urgent_only else "")
+        saved = save_cycle_plan(cycle_id, plan, actor=actor, scope=scope)
         published: PublishResult = publish_cycle_list(cycle_id)
         if publish_url:
             push_cycle_list(cycle_id, publish_url)
-        status, objective = "matched", plan.solution.objective
+        status, objective = "matched", None if urgent_only else plan.solution.objective
     finally:
         unlock_cycle(cycle_id, owner, status, objective)
     by_reason = plan.unserved.groupby("reason").size().to_dict() if len(plan.unserved) else {}
@@ -83,18 +118,24 @@ def match_cycle(
         "version": published.version,
         "new_version": published.created,
         "service_list": str(published.path),
+        "urgent": urgent_only,
     }
+    kind = "urgent" if urgent_only else "summary"
     artifacts.table(
-        f"match-summary-{cycle_id.lower()}",
+        f"match-{kind}-{cycle_id.lower()}",
         [
-            {"项目": "待匹配需求", "数量": len(needs)},
+            {"项目": "待匹配的紧急需求" if urgent_only else "待匹配需求", "数量": len(needs)},
             {"项目": "已派单", "数量": len(plan.chosen)},
             {"项目": "未派单", "数量": len(plan.unserved)},
             {"项目": "本期升级", "数量": saved.get("escalated", 0)},
             *[{"项目": f"未派单：{REASONS[k]}", "数量": v} for k, v in by_reason.items()],
         ],
-        description=f"周期 {cycle_id}（{period[0]} 至 {period[1]}），服务清单 v{published.version}",
+        description=(f"{day} 紧急派单（接诉即办），" if urgent_only else "")
+        + f"周期 {cycle_id}（{period[0]} 至 {period[1]}），服务清单 v{published.version}",
     )
+    if urgent_only:
+        get_run_logger().info("urgent run summary: %s", summary)
+        return summary
     artifacts.table(
         f"fairness-{cycle_id.lower()}",
         plan.fairness[plan.fairness["level"] == "community"]

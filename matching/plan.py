@@ -7,7 +7,8 @@ from datetime import date
 
 import pandas as pd
 
-from matching.explain import escalate, explain_unserved, fairness_report
+from lifecycle.escalation import escalate
+from matching.explain import explain_unserved, fairness_report
 from matching.problem import CostModel, Problem, build_problem
 from matching.solver import Assignment, Prepared, assemble, prepare_blocks, solve_assignment
 
@@ -86,7 +87,10 @@ def explain_plan(
     first_time = needs.loc[
         ~needs.get("unserved_before_in_cycle", pd.Series(False, index=needs.index)).astype(bool), "need_id"
     ]
-    escalation = escalate(needs, pd.Index(unserved["need_id"][unserved["need_id"].isin(first_time)]), model)
+    # escalation is decided once per need and cycle (a re-run keeps the first run's decision)
+    fresh = unserved[unserved["need_id"].isin(first_time)][["need_id", "reason"]]
+    state = needs[["need_id", "escalation_level", "cycles_unserved", "urgency"]].merge(fresh, on="need_id")
+    escalation = escalate(state.rename(columns={"reason": "cause"}), model.policy)
     fairness = fairness_report(needs, pd.Index(chosen["need_id"]), period[0])
     return CyclePlan(
         problem,

@@ -3,9 +3,11 @@
 Eligibility rules, in the order they are applied (each unserved need is explained by the
 first rule that left it with nothing):
 1. ``item``: the offer gives the need's service item;
-2. ``scope``: the offer's service area covers the need at its escalation level — grid-level
-   offers of its grid always; community-wide offers once escalated to the community (level
-   1); subdistrict-wide offers at level 2 (小事不出网格、大事不出社区);
+2. ``scope``: the offer's service area covers the need — its grid's, its community's and its
+   subdistrict's offers, from the need's first cycle ("small matters stay in the grid" is the
+   cheaper ``scope_cost`` of local offers, not a wait); at the subdistrict desk
+   (``EscalationPolicy.cross_community_level``) also the community-wide offers of the other
+   communities of its subdistrict (街道统筹);
 3. ``window``: the offer's time window overlaps the cycle and the need's preferred dates;
 4. ``declined``: the unit has not already declined this need;
 5. ``cost``: the pairing costs no more than leaving the need unserved (its penalty).
@@ -21,7 +23,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-LEVELS = ("grid", "community", "subdistrict")
+from lifecycle.escalation import EscalationPolicy, priority_factor
+from lifecycle.vocabulary import LEVEL_NAMES
+
 NEED_COLUMNS = [
     "need_id",
     "grid_id",
@@ -49,6 +53,7 @@ OFFER_COLUMNS = [
     "x_km",
     "y_km",
     "rating",
+    "area_subdistrict_id",
 ]
 
 
@@ -57,9 +62,10 @@ class CostModel:
     """How pairings are priced and how much leaving a need unserved costs. All tunable."""
 
     per_km: float = 1.0
-    # prefer local help: using a community-wide or subdistrict-wide offer costs a little more
+    # prefer local help (小事不出网格): a community-wide or subdistrict-wide offer costs a little
+    # more than the grid's own, another community's offer (at the subdistrict desk) more again
     scope_cost: dict[str, float] = field(
-        default_factory=lambda: {"grid": 0.0, "community": 1.0, "subdistrict": 2.0}
+        default_factory=lambda: {"grid": 0.0, "community": 1.0, "subdistrict": 2.0, "neighbour": 3.0}
     )
     # satisfaction (1-5) moves cost by this much per point away from the neutral rating
     rating_weight: float = 1.5
@@ -67,9 +73,8 @@ class CostModel:
     # penalty of leaving a need unserved: by urgency, growing with weeks waited and escalation
     urgency_penalty: dict[int, float] = field(default_factory=lambda: {1: 10.0, 2: 25.0, 3: 60.0})
     wait_growth_per_week: float = 0.25
-    escalation_growth: float = 0.5
-    # cycles a need stays unserved at one level before it escalates to the next
-    escalate_after_cycles: int = 1
+    # escalation: deadlines, priority growth per level, cross-community reach (one policy)
+    policy: EscalationPolicy = field(default_factory=EscalationPolicy)
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,7 @@ def compute_penalty(needs: pd.DataFrame, period_start: date, model: CostModel) -
     pen = (
         base
         * (1.0 + model.wait_growth_per_week * waited)
-        * (1.0 + model.escalation_growth * needs["escalation_level"])
+        * priority_factor(needs["escalation_level"], model.policy)
     )
     return pd.Series(
         pen.round(4).to_numpy(), index=pd.Index(needs["need_id"].to_numpy(), name="need_id"), name="penalty"
@@ -118,22 +123,31 @@ def build_problem(
     )
     n_item = needs["item_code"].map(offers.groupby("item_code").size()).fillna(0).astype(int)
 
-    # rules 1+2: one join per level on (item, area id), sparse by construction
+    # rules 1+2: one join per covering level on (item, area id), sparse by construction
+    need_cols = ["need_id", "item_code", "x_km", "y_km", "preferred_start", "preferred_end"]
     parts = []
-    for level_no, level in enumerate(LEVELS):
+    for level in LEVEL_NAMES:
         lv_offers = offers[offers["area_level"] == level]
-        lv_needs = needs[needs["escalation_level"] >= level_no]
-        if lv_offers.empty or lv_needs.empty:
+        if lv_offers.empty or needs.empty:
             continue
         parts.append(
-            lv_needs[
-                ["need_id", "item_code", f"{level}_id", "x_km", "y_km", "preferred_start", "preferred_end"]
-            ].merge(
+            needs[[*need_cols, f"{level}_id"]].merge(
                 lv_offers.rename(columns={"area_id": f"{level}_id"}),
                 on=["item_code", f"{level}_id"],
                 suffixes=("_need", "_offer"),
             )
         )
+    # at the subdistrict desk: community-wide offers of the subdistrict's other communities
+    far = needs[needs["escalation_level"] >= model.policy.cross_community_level]
+    comm_offers = offers[offers["area_level"] == "community"]
+    if len(far) and len(comm_offers) and "area_subdistrict_id" in offers:
+        cross = far[[*need_cols, "community_id", "subdistrict_id"]].merge(
+            comm_offers.rename(columns={"area_subdistrict_id": "subdistrict_id"}),
+            on=["item_code", "subdistrict_id"],
+            suffixes=("_need", "_offer"),
+        )
+        cross = cross[cross["community_id"].to_numpy() != cross["area_id"].to_numpy()]
+        parts.append(cross.assign(area_level="neighbour"))
     cols = [
         "need_id",
         "offer_id",

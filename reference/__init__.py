@@ -12,3 +12,18 @@ TAXONOMY_CSV = Path(__file__).resolve().parent / "taxonomy.csv"
 def load_taxonomy_frame(path: Path | None = None) -> pd.DataFrame:
     """The catalogue as one row per item with its subcategory and category codes and names."""
     return pd.read_csv(path or TAXONOMY_CSV, dtype=str, encoding="utf-8")
+
+
+UNIT_KINDS_CSV = Path(__file__).resolve().parent / "unit_kinds.csv"
+
+
+def load_unit_kinds_frame(path: Path | None = None) -> pd.DataFrame:
+    """Which service categories each kind of unit can offer (a gas company does not tutor homework):
+    kind, kind_zh, category_code. The joint meeting asks units of a fitting kind to claim gaps."""
+    return pd.read_csv(path or UNIT_KINDS_CSV, dtype=str, encoding="utf-8")
+
+
+def kind_categories(path: Path | None = None) -> dict[str, list[str]]:
+    """kind -> the category codes its trade can offer."""
+    df = load_unit_kinds_frame(path)
+    return {k: list(g["category_code"]) for k, g in df.groupby("kind", sort=False)}

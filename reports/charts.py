@@ -134,10 +134,12 @@ def _figures(metrics: pd.DataFrame, zh: bool) -> dict[str, plt.Figure]:
     return figs
 
 
-def write_report(metrics: pd.DataFrame, out_dir: Path, title: str = "三张清单 问效报告") -> dict[str, Path]:
+def write_report(
+    metrics: pd.DataFrame, out_dir: Path, title: str = "三张清单 问效报告", outcomes: pd.DataFrame | None = None
+) -> dict[str, Path]:
     """PNG charts, the metrics table (CSV for people, Parquet for machines) and report.html."""
     if cjk_font():
-        return _write_report(metrics, out_dir, title)
+        return _write_report(metrics, out_dir, title, outcomes)
     warnings.warn(
         "没有中文字体，图表改用英文标签：请运行 make setup（安装 fonts-noto-cjk）/ no CJK font: "
         "charts fall back to English labels; run `make setup` (installs fonts-noto-cjk)",
@@ -146,10 +148,12 @@ def write_report(metrics: pd.DataFrame, out_dir: Path, title: str = "三张清�
     with warnings.catch_warnings():
         # the SVG keeps Chinese as text for the browser; matplotlib only measures it with its own font
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-        return _write_report(metrics, out_dir, title)
+        return _write_report(metrics, out_dir, title, outcomes)
 
 
-def _write_report(metrics: pd.DataFrame, out_dir: Path, title: str) -> dict[str, Path]:
+def _write_report(
+    metrics: pd.DataFrame, out_dir: Path, title: str, outcomes: pd.DataFrame | None = None
+) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     font = cjk_font()
     if font:
@@ -172,7 +176,16 @@ def _write_report(metrics: pd.DataFrame, out_dir: Path, title: str) -> dict[str,
         plt.close(fig)
         svgs.append(f"<figure id='{name}'>{buf.getvalue().split('?>', 1)[-1]}</figure>")
     overall = metrics[metrics["dimension"] == "quarter"].rename(columns=LABELS_ZH)
-    tables = {
+    tables = {}
+    if outcomes is not None and len(outcomes):
+        from reports.outcomes import OUTCOME_LABELS_ZH
+
+        tables["各季度成效（需求办结）"] = outcomes.rename(columns=OUTCOME_LABELS_ZH)
+        outcomes.rename(columns=OUTCOME_LABELS_ZH).to_csv(
+            out_dir / "outcomes_zh.csv", index=False, encoding="utf-8-sig"
+        )
+        paths["outcomes_csv"] = out_dir / "outcomes_zh.csv"
+    tables |= {
         "各季度": overall.drop(columns=["维度", "名称"]).rename(columns={"编号": "季度"}),
         "办结率最低的网格": worst(metrics, "grid").rename(columns=LABELS_ZH).drop(columns=["维度"]),
         "满意率最低的单位": worst(metrics, "unit", by="satisfaction_rate")
@@ -196,3 +209,39 @@ def _write_report(metrics: pd.DataFrame, out_dir: Path, title: str) -> dict[str,
     paths["html"] = out_dir / "report.html"
     paths["html"].write_text("\n".join(body), encoding="utf-8")
     return paths
+
+
+def write_gap_chart(lines: pd.DataFrame, path: Path, top: int = 12) -> Path | None:
+    """Bar chart of the recruitment list: needs each recommendation would serve (Chinese labels)."""
+    if lines.empty:
+        return None
+    font = cjk_font()
+    if font:
+        plt.rcParams["font.family"] = "sans-serif"
+        plt.rcParams["font.sans-serif"] = [font, *(f for f in plt.rcParams["font.sans-serif"] if f != font)]
+    w = lines.head(top).iloc[::-1]
+    names = (
+        (w["community_name"].astype(str) + " · " + w["item_name"].astype(str))
+        if font
+        else (w["community_id"].astype(str) + " " + w["item_code"].astype(str))
+    )
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(w) + 1.4))
+    bars = ax.barh(names, w["unserved"], color="#e45756", label="未能派单" if font else "unserved")
+    ax.bar_label(
+        bars,
+        labels=[
+            f"+{int(s)} 名额 → 多派 {int(p)}" if font else f"+{int(s)} slots -> +{int(p)}"
+            for s, p in zip(w["recommended_slots"], w["predicted_served"], strict=True)
+        ],
+        fontsize=7,
+        padding=2,
+    )
+    ax.set_title("资源缺口：建议联席会议招募的名额" if font else "Resource gaps: slots to recruit")
+    ax.set_xlabel("未能派单的需求" if font else "unserved needs")
+    ax.tick_params(axis="y", labelsize=8)
+    ax.set_xlim(0, max(1, float(w["unserved"].max())) * 1.6)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -25,12 +25,14 @@ import re
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from reference import load_taxonomy_frame
+from lifecycle.vocabulary import URGENCY_ZH
+from reference import kind_categories, load_taxonomy_frame
 
 SURNAMES = list(
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
@@ -46,18 +48,8 @@ UNIT_KINDS = {
     "social_org": ["志愿者协会", "社工服务站", "老年协会"],
     "volunteers": ["在职党员服务队", "楼长志愿队"],
 }
-# which unit kinds give which categories (a gas company does not tutor homework)
-KIND_CATEGORIES = {
-    "department": ["LEGAL", "RELATION", "ASSIST", "ENV"],
-    "school": ["EDU", "CULTURE"],
-    "hospital": ["HEALTH", "ELDER"],
-    "utility": ["UTIL", "REPAIR"],
-    "company": ["REPAIR", "ELDER", "ENV"],
-    "social_org": ["ELDER", "ASSIST", "RELATION", "CULTURE"],
-    "volunteers": ["ELDER", "EDU", "ENV", "RELATION", "REPAIR"],
-}
-URGENCY_ZH = {1: "一般", 2: "紧急", 3: "特急"}
-AREA_ZH = {"grid": "网格", "community": "社区", "subdistrict": "街道"}
+# which unit kinds give which categories (a gas company does not tutor homework): reference data
+KIND_CATEGORIES = kind_categories()
 
 NEED_HEADERS_ZH = {
     "source_ref": "需求编号",
@@ -115,6 +107,59 @@ def _zipf_weights(n: int, rng: np.random.Generator, a: float = 0.9) -> np.ndarra
     w = 1.0 / np.arange(1, n + 1) ** a
     rng.shuffle(w)
     return w / w.sum()
+
+
+def item_popularity(n_items: int) -> np.ndarray:
+    """How often residents ask for each catalogue item (last year's shares): one fixed Zipf-like
+    profile used by the need generators and, as the district's planning figure, by the resource
+    list; independent of the seed so every run of the district sees the same popularity."""
+    return _zipf_weights(n_items, np.random.default_rng(2026))
+
+
+def _resource_plan(
+    rng: np.random.Generator,
+    items: np.ndarray,
+    item_w: np.ndarray,
+    item_cat: dict[str, str],
+    unit_kind: np.ndarray,
+    unit_comm: np.ndarray,
+    community_ids: list[str],
+    n_offers: int,
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Which unit offers which item with how many slots a week.
+
+    Each community asks for slots of every item in proportion to the expected share of its
+    needs (``item_w``: last year's popularity), with lognormal noise; in about one community
+    in eight an item gets no local offer at all (a real shortfall). The asks go to units of a
+    fitting trade in that community (any fitting unit of the district when it has none), and the
+    remaining offers are spread by popularity like the asks. Every unit offers at least one item.
+    """
+    n_units = len(unit_kind)
+    fits = {
+        k: np.isin([item_cat[i] for i in items], cats) for k, cats in KIND_CATEGORIES.items()
+    }  # kind -> which items its trade can offer
+    units_by_comm = {c: np.flatnonzero(unit_comm == c) for c in community_ids}
+    offer_unit: list[int] = []
+    offer_item: list[str] = []
+    n_per_comm = max(1, n_offers // max(1, len(community_ids)))
+    for c in community_ids:
+        local = units_by_comm[c]
+        shortfall = rng.random(len(items)) < 0.12
+        w = item_w * np.exp(rng.normal(0, 0.35, len(items))) * ~shortfall
+        asks = rng.choice(len(items), n_per_comm, p=w / w.sum())
+        for it in asks:
+            able = [u for u in local if fits[unit_kind[u]][it]]
+            if not able:
+                able = [u for u in range(n_units) if fits[unit_kind[u]][it]]
+            offer_unit.append(int(rng.choice(able)))
+            offer_item.append(str(items[it]))
+    # units asked for nothing yet offer one item of their trade, by popularity
+    for u in sorted(set(range(n_units)) - set(offer_unit)):
+        w = item_w * fits[unit_kind[u]]
+        offer_unit.append(u)
+        offer_item.append(str(rng.choice(items, p=w / w.sum())))
+    caps = rng.integers(1, 6, len(offer_unit))
+    return np.array(offer_unit), offer_item, caps
 
 
 def generate_district(
@@ -221,31 +266,33 @@ def generate_district(
             "contact_phone": _phones(rng, n_units),
         }
     )
-    # every unit offers at least one item; the rest of the offers go to random units
-    offer_unit = np.concatenate([np.arange(n_units), rng.integers(0, n_units, max(0, n_offers - n_units))])
-    item_w = _zipf_weights(len(items), rng)
-    offer_item = []
-    for u in offer_unit:
-        cats = KIND_CATEGORIES[unit_kind[u]]
-        mask = np.isin([item_cat[i] for i in items], cats)
-        w = item_w * mask
-        offer_item.append(rng.choice(items, p=w / w.sum()))
-    offer_level = rng.choice(["grid", "community", "subdistrict"], len(offer_unit), p=[0.55, 0.35, 0.10])
+    # the resource list is built the way districts build it: units are asked to offer what last
+    # year's needs asked for (the same item popularity the needs are drawn from, never the needs
+    # themselves), each unit within its trade; with noise, and with real shortfalls: in some
+    # communities nobody offers some items (the joint meeting's gaps)
+    item_w = item_popularity(len(items))
+    offer_unit, offer_item, offer_cap = _resource_plan(
+        rng, items, item_w, item_cat, unit_kind, unit_comm, [c["id"] for c in communities], n_offers
+    )
+    offer_level = rng.choice(["grid", "community", "subdistrict"], len(offer_unit), p=[0.5, 0.42, 0.08])
     area_id = [
         unit_home[u] if lvl == "grid" else unit_comm[u] if lvl == "community" else comm_sub[unit_comm[u]]
         for u, lvl in zip(offer_unit, offer_level, strict=True)
     ]
+    # a year's resource list: most offers run well past the simulated half-year, some end early
     win_start = [cycle_start - timedelta(days=int(d)) for d in rng.integers(0, 60, len(offer_unit))]
     win_end = [
         s + timedelta(days=int(d))
-        for s, d in zip(win_start, rng.integers(30, 240, len(offer_unit)), strict=True)
+        for s, d in zip(
+            win_start, np.where(rng.random(len(offer_unit)) < 0.9, 365, rng.integers(60, 200)), strict=True
+        )
     ]
     offers = pd.DataFrame(
         {
             "offer_id": [f"R{i + 1:06d}" for i in range(len(offer_unit))],
             "unit_id": units["unit_id"].to_numpy()[offer_unit],
             "item": offer_item,
-            "capacity_per_cycle": rng.integers(1, 9, len(offer_unit)),
+            "capacity_per_cycle": offer_cap,
             "area_level": offer_level,
             "area_id": area_id,
             "window_start": [d.isoformat() for d in win_start],
@@ -384,33 +431,41 @@ def _write_sheet_xlsx(path: Path, sheet: pd.DataFrame, title: str) -> None:
             dst.writestr(fixed, data)
 
 
-def generate_weekly_needs(registry_path: Path, out_path: Path, day: date, n: int, seed: int) -> int:
-    """New needs reported during a week (a platform export), for simulating a quarter."""
-    rng = np.random.default_rng(seed)
+@lru_cache(maxsize=2)
+def _households(registry_path: str, mtime_ns: int) -> pd.DataFrame:
+    """The registry's households (read once per registry version: the simulation asks daily)."""
     reg = json.loads(Path(registry_path).read_text(encoding="utf-8"))
-    hh = pd.DataFrame(reg["households"])
-    taxonomy = load_taxonomy_frame()
-    items = taxonomy["item_code"].to_numpy()
-    item_w = _zipf_weights(len(items), np.random.default_rng(7))  # same popularity as the first hand-over
-    pick = rng.integers(0, len(hh), n)
-    need_item = rng.choice(items, n, p=item_w)
-    urgency = rng.choice(["一般", "紧急", "特急"], n, p=[0.65, 0.27, 0.08])
-    records = [
-        {
-            "source_ref": f"W{day:%Y%m%d}-{seed:03d}-{i:05d}",
-            "submitted_at": f"{day - timedelta(days=int(rng.integers(1, 7)))} {int(rng.integers(8, 20)):02d}:00:00",
-            "grid_id": hh["grid_id"].iat[p],
-            "household_id": hh["id"].iat[p],
-            "contact_name": hh["head_name"].iat[p],
-            "contact_phone": hh["phone"].iat[p],
-            "service_item": it,
-            "description": "平台求助",
-            "urgency": u,
-        }
-        for i, (p, it, u) in enumerate(zip(pick, need_item, urgency, strict=True))
-    ]
+    return pd.DataFrame(reg["households"])[["id", "grid_id", "head_name", "phone"]]
+
+
+def generate_needs_export(registry_path: Path, out_path: Path, days: list[tuple[date, int]], seed: int) -> int:
+    """New needs reported through the platform on each day (08:00-20:00), in one export file, for
+    simulating the cycle: the same item popularity as the first hand-over and the resource plan."""
+    hh = _households(str(registry_path), Path(registry_path).stat().st_mtime_ns)
+    items = load_taxonomy_frame()["item_code"].to_numpy()
+    item_w = item_popularity(len(items))
+    records = []
+    for day, n in days:
+        rng = np.random.default_rng([seed, day.toordinal()])
+        pick = rng.integers(0, len(hh), n)
+        need_item = rng.choice(items, n, p=item_w)
+        urgency = [URGENCY_ZH[u] for u in rng.choice([1, 2, 3], n, p=[0.65, 0.27, 0.08])]
+        records += [
+            {
+                "source_ref": f"D{day:%Y%m%d}-{seed:03d}-{i:05d}",
+                "submitted_at": f"{day} {int(rng.integers(8, 20)):02d}:{int(rng.integers(0, 60)):02d}:00",
+                "grid_id": hh["grid_id"].iat[p],
+                "household_id": hh["id"].iat[p],
+                "contact_name": hh["head_name"].iat[p],
+                "contact_phone": hh["phone"].iat[p],
+                "service_item": it,
+                "description": "平台求助",
+                "urgency": u,
+            }
+            for i, (p, it, u) in enumerate(zip(pick, need_item, urgency, strict=True))
+        ]
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(
         json.dumps({"source": "platform", "records": records}, ensure_ascii=False), encoding="utf-8"
     )
-    return n
+    return len(records)

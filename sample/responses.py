@@ -13,64 +13,98 @@ import pandas as pd
 DECLINE_REASONS = ["本周人手不足", "超出服务范围", "该时段无法上门", "设备检修中"]
 
 
+def _plan(assignment_id: int, seed: int, accept: float, decline: float, complete: float) -> dict:
+    """What a unit does with one dispatched piece of work, fixed by the assignment and the seed:
+    accept after 0-1 days and (mostly) complete 1-3 days later, decline, or stay silent."""
+    rng = np.random.default_rng([seed, assignment_id])
+    u = rng.random()
+    accept_after = int(rng.integers(0, 2))
+    done_after = int(rng.integers(1, 4))
+    if u < accept:
+        return {
+            "action": "accept",
+            "after": accept_after,
+            "done": rng.random() < complete,
+            "done_after": done_after,
+        }
+    if u < accept + decline:
+        return {"action": "decline", "after": accept_after, "reason": str(rng.choice(DECLINE_REASONS))}
+    return {"action": "silent"}
+
+
 def simulate_unit_responses(
-    service_list_csv: Path,
+    service_lists: list[Path],
     out_path: Path,
-    day: date,
+    today: date,
+    state_path: Path,
     seed: int = 7,
-    accept: float = 0.75,
-    decline: float = 0.15,
-    complete: float = 0.6,
+    accept: float = 0.85,
+    decline: float = 0.09,
+    complete: float = 0.95,
+    send: bool = True,
 ) -> dict[str, int]:
-    """Write responses for a service list: most units accept (and many complete), some decline,
-    the rest stay silent. Returns how many of each were written."""
-    rng = np.random.default_rng(seed)
-    rows = pd.read_csv(service_list_csv, encoding="utf-8-sig", dtype={"unit_id": str})
-    out, counts = [], {"accept": 0, "decline": 0, "complete": 0, "silent": 0}
-    for r in rows.itertuples():
-        u = rng.random()
-        base = {"assignment_id": int(r.assignment_id), "unit_id": r.unit_id}
-        if u < accept:
-            at = day + timedelta(days=int(rng.integers(0, 2)))
-            out.append(
-                {
-                    **base,
-                    "response_id": f"RSP-{r.assignment_id}-A",
-                    "action": "accept",
-                    "responded_at": f"{at} 09:{int(rng.integers(10, 59))}:00",
-                }
-            )
-            counts["accept"] += 1
-            if rng.random() < complete:
-                done = at + timedelta(days=int(rng.integers(1, 4)))
-                out.append(
-                    {
-                        **base,
-                        "response_id": f"RSP-{r.assignment_id}-C",
-                        "action": "complete",
-                        "responded_at": f"{done} 17:00:00",
-                        "completed_on": str(done),
-                        "note": "已上门服务",
-                    }
+    """Units answer the work on the published lists (the API-shaped JSON they send back).
+
+    Each assignment is first seen on the day it appears on a list (its dispatch day, kept in
+    ``state_path``); the unit's answers are dated from then, and only what happened before
+    ``today`` is sent, once (with ``send=False`` only the first sightings are noted). Returns how
+    many of each were written.
+    """
+    state = json.loads(state_path.read_text(encoding="utf-8")) if state_path.exists() else {}
+    seen: dict[str, str] = state.setdefault("first_seen", {})
+    sent: set[str] = set(state.setdefault("sent", []))
+    out, counts = [], {"accept": 0, "decline": 0, "complete": 0}
+    for csv in service_lists:
+        if not csv.exists():
+            continue
+        rows = pd.read_csv(csv, encoding="utf-8-sig", dtype={"unit_id": str})
+        for r in rows.itertuples():
+            key = str(int(r.assignment_id))
+            first = date.fromisoformat(seen.setdefault(key, today.isoformat()))
+            plan = _plan(int(r.assignment_id), seed, accept, decline, complete)
+            base = {"assignment_id": int(r.assignment_id), "unit_id": r.unit_id}
+            events = []
+            if plan["action"] == "accept":
+                at = first + timedelta(days=plan["after"])
+                events.append(("A", at, {"action": "accept", "responded_at": f"{at} 09:30:00"}))
+                if plan["done"]:
+                    done = at + timedelta(days=plan["done_after"])
+                    events.append(
+                        (
+                            "C",
+                            done,
+                            {
+                                "action": "complete",
+                                "responded_at": f"{done} 17:00:00",
+                                "completed_on": str(done),
+                                "note": "已上门服务",
+                            },
+                        )
+                    )
+            elif plan["action"] == "decline":
+                at = first + timedelta(days=plan["after"])
+                events.append(
+                    (
+                        "D",
+                        at,
+                        {"action": "decline", "responded_at": f"{at} 10:00:00", "reason": plan["reason"]},
+                    )
                 )
-                counts["complete"] += 1
-        elif u < accept + decline:
-            out.append(
-                {
-                    **base,
-                    "response_id": f"RSP-{r.assignment_id}-D",
-                    "action": "decline",
-                    "responded_at": f"{day} 10:00:00",
-                    "reason": str(rng.choice(DECLINE_REASONS)),
-                }
-            )
-            counts["decline"] += 1
-        else:
-            counts["silent"] += 1
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(
-        json.dumps({"source": "unit_api", "responses": out}, ensure_ascii=False, indent=1), encoding="utf-8"
-    )
+            for tag, at, body in events:
+                rid = f"RSP-{key}-{tag}"
+                if send and at < today and rid not in sent:
+                    out.append({**base, "response_id": rid, **body})
+                    sent.add(rid)
+                    counts[body["action"]] += 1
+    state["sent"] = sorted(sent)
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    state_path.write_text(json.dumps(state), encoding="utf-8")
+    if out:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(
+            json.dumps({"source": "unit_api", "responses": out}, ensure_ascii=False, indent=1),
+            encoding="utf-8",
+        )
     return counts
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lifecycle.escalation import escalate
 from store.models import Assignment, Household, Need, NeedEvent, Survey, SurveyAnswer, Unit
 
 
@@ -92,7 +93,20 @@ def apply_answer(session: Session, row: dict[str, Any], file_id: int | None, act
     a = session.get(Assignment, survey.assignment_id)
     need = session.get(Need, a.need_id)
     if row["done"] == "no":
-        level = min(need.escalation_level + 1, 2)
+        up = escalate(
+            pd.DataFrame(
+                [
+                    {
+                        "need_id": need.id,
+                        "escalation_level": need.escalation_level,
+                        "cycles_unserved": need.cycles_unserved,
+                        "urgency": need.urgency,
+                        "cause": "followup_not_done",
+                    }
+                ]
+            )
+        ).iloc[0]
+        level = int(up["escalation_level"])
         session.add(
             NeedEvent(
                 need_id=need.id,
@@ -101,7 +115,7 @@ def apply_answer(session: Session, row: dict[str, Any], file_id: int | None, act
                 from_status=need.status,
                 to_status="open",
                 cycle_id=a.cycle_id,
-                reason=f"回访：居民反映未办结，重新打开并升级至{['网格', '社区', '街道'][level]}",
+                reason=f"回访：居民反映未办结，重新打开；{up['detail'] or '已在街道统筹'}",
             )
         )
         need.status, need.escalation_level, need.cycles_unserved = "open", level, 0

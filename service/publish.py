@@ -67,6 +67,14 @@ class PublishResult:
     files: list[Path] = field(default_factory=list)
 
 
+def _key(x: Any) -> int | str:
+    """A row key as JSON wants it: ids are integers, line ids strings."""
+    try:
+        return int(x)
+    except (TypeError, ValueError):
+        return str(x)
+
+
 def content_hash(rows: pd.DataFrame, key: str = "need_id") -> str:
     """Hash of the rows' content (version column excluded), independent of row order."""
     body = rows.drop(columns=["version"], errors="ignore").sort_values(key).to_csv(index=False)
@@ -85,10 +93,10 @@ def diff_rows(prev: pd.DataFrame, cur: pd.DataFrame, key: str = "need_id") -> di
         a, b = p.loc[k].astype(str), c.loc[k].astype(str)
         fields = [f for f in c.columns if a[f] != b[f]]
         if fields:
-            changed.append({key: int(k), "fields": {f: [a[f], b[f]] for f in fields}})
+            changed.append({key: _key(k), "fields": {f: [a[f], b[f]] for f in fields}})
     return {
-        "added": [int(x) for x in added],
-        "removed": [int(x) for x in removed],
+        "added": [_key(x) for x in added],
+        "removed": [_key(x) for x in removed],
         "changed": changed,
         "counts": {"added": len(added), "removed": len(removed), "changed": len(changed)},
     }
@@ -225,7 +233,7 @@ def publish_rows(
         check(rows, document)
     if latest is None:
         diff = {
-            "added": [int(x) for x in rows[key]],
+            "added": [_key(x) for x in rows[key]],
             "removed": [],
             "changed": [],
             "counts": {"added": len(rows), "removed": 0, "changed": 0},

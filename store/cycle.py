@@ -146,18 +146,18 @@ def acquire_cycle(session: Session, cycle_id: str, period: tuple[date, date], ow
 
 
 def release_cycle(session: Session, cycle_id: str, owner: str, status: str, objective: float | None) -> None:
-    session.execute(
-        update(Cycle)
-        .where(Cycle.id == cycle_id, Cycle.lock_owner == owner)
-        .values(status=status, lock_owner=None, finished_at=datetime.now(), objective=objective)
-    )
+    values: dict[str, Any] = {"status": status, "lock_owner": None, "finished_at": datetime.now()}
+    if objective is not None:  # an urgent run keeps the weekly run's objective
+        values["objective"] = objective
+    session.execute(update(Cycle).where(Cycle.id == cycle_id, Cycle.lock_owner == owner).values(**values))
 
 
-def read_pool(session: Session, cycle_id: str) -> pd.DataFrame:
+def read_pool(session: Session, cycle_id: str, urgent_from: int | None = None) -> pd.DataFrame:
     """Needs to match in this cycle: open ones, plus those this cycle dispatched and no unit answered yet.
 
     ``escalation_level`` is the level the need had when the cycle first ran (a re-run sees the
-    same inputs as the first run).
+    same inputs as the first run). With ``urgent_from``, only open needs of at least that urgency
+    (the day's urgent run: what is already on the list stays as it is).
     """
     pending = select(Assignment.need_id).where(
         Assignment.cycle_id == cycle_id, Assignment.status == "dispatched"
@@ -181,25 +181,36 @@ def read_pool(session: Session, cycle_id: str) -> pd.DataFrame:
         )
         .join(Grid, Grid.id == Need.grid_id)
         .join(Community, Community.id == Grid.community_id)
-        .where((Need.status == "open") | Need.id.in_(pending))
+        .where(
+            (Need.status == "open") & (Need.urgency >= urgent_from)
+            if urgent_from is not None
+            else (Need.status == "open") | Need.id.in_(pending)
+        )
         .order_by(Need.id)
     )
     needs = pd.DataFrame(session.execute(q).all(), columns=list(q.selected_columns.keys()))
     prior = pd.DataFrame(
         session.execute(
-            select(UnservedNeed.need_id, UnservedNeed.escalated_to).where(UnservedNeed.cycle_id == cycle_id)
+            select(UnservedNeed.need_id, UnservedNeed.escalated_to, UnservedNeed.escalated_from).where(
+                UnservedNeed.cycle_id == cycle_id
+            )
         ).all(),
-        columns=["need_id", "escalated_to"],
+        columns=["need_id", "escalated_to", "escalated_from"],
     )
     needs["unserved_before_in_cycle"] = needs["need_id"].isin(prior["need_id"])
-    escalated_here = needs["need_id"].isin(prior.loc[prior["escalated_to"].notna(), "need_id"])
-    needs.loc[escalated_here, "escalation_level"] -= 1
-    needs.loc[escalated_here, "cycles_unserved"] = 0  # escalate() restarts the counter after the level moves
+    if urgent_from is None:
+        # a re-run of the weekly cycle sees the level the need had before this cycle escalated it
+        before = prior.dropna(subset=["escalated_to"]).set_index("need_id")
+        before = before["escalated_from"].fillna(before["escalated_to"] - 1)
+        here = needs["need_id"].isin(before.index)
+        needs.loc[here, "escalation_level"] = needs.loc[here, "need_id"].map(before).astype(int)
+        needs.loc[here, "cycles_unserved"] = 0  # escalate() restarts the counter after the level moves
     return needs
 
 
-def read_offers(session: Session, cycle_id: str) -> pd.DataFrame:
-    """Active offers with their unit's place and rating, capacity net of work already taken this cycle."""
+def read_offers(session: Session, cycle_id: str, held: tuple[str, ...] = USED_STATUSES) -> pd.DataFrame:
+    """Active offers with their unit's place and rating, capacity net of this cycle's work in ``held``
+    statuses (the weekly run re-decides its own dispatches; the day's urgent run keeps them)."""
     q = (
         select(
             Offer.id.label("offer_id"),
@@ -219,10 +230,20 @@ def read_offers(session: Session, cycle_id: str) -> pd.DataFrame:
         .order_by(Offer.id)
     )
     offers = pd.DataFrame(session.execute(q).all(), columns=list(q.selected_columns.keys()))
+    # the subdistrict each offer's area lies in (for cross-community reach at the subdistrict desk)
+    comm_sub = dict(session.execute(select(Community.id, Community.subdistrict_id)).all())
+    grid_comm = dict(session.execute(select(Grid.id, Grid.community_id)).all())
+    level = offers["area_level"].to_numpy()
+    area = offers["area_id"]
+    offers["area_subdistrict_id"] = np.where(
+        level == "subdistrict",
+        area,
+        np.where(level == "community", area.map(comm_sub), area.map(grid_comm).map(comm_sub)),
+    )
     used = pd.DataFrame(
         session.execute(
             select(Assignment.offer_id).where(
-                Assignment.cycle_id == cycle_id, Assignment.status.in_(USED_STATUSES)
+                Assignment.cycle_id == cycle_id, Assignment.status.in_(held)
             )
         ).all(),
         columns=["offer_id"],
@@ -233,6 +254,16 @@ def read_offers(session: Session, cycle_id: str) -> pd.DataFrame:
     return offers
 
 
+def count_waiting_urgent(session: Session, urgent_from: int) -> int:
+    """Open needs of at least this urgency: what a day's urgent run would try to dispatch."""
+    return int(
+        session.scalar(
+            select(func.count()).select_from(Need).where(Need.status == "open", Need.urgency >= urgent_from)
+        )
+        or 0
+    )
+
+
 def read_declined(session: Session) -> pd.DataFrame:
     """(need, unit) pairs where the unit declined or let the work lapse: never offered again."""
     rows = session.execute(
@@ -241,10 +272,14 @@ def read_declined(session: Session) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["need_id", "unit_id"]).drop_duplicates()
 
 
-def apply_assignments(session: Session, cycle_id: str, chosen: pd.DataFrame, actor: str) -> dict[str, int]:
+def apply_assignments(
+    session: Session, cycle_id: str, chosen: pd.DataFrame, actor: str, scope: pd.Series | None = None
+) -> dict[str, int]:
     """Make the cycle's dispatched assignments equal ``chosen``, writing only the differences.
 
     ``chosen``: need_id, offer_id, unit_id, cost, cost_distance, cost_scope, cost_rating, distance_km.
+    ``scope``: the need ids this run matched (None: all of the cycle's); dispatches of other
+    needs are left as they are.
     """
     now = datetime.now()
     current = pd.DataFrame(
@@ -255,6 +290,8 @@ def apply_assignments(session: Session, cycle_id: str, chosen: pd.DataFrame, act
         ).all(),
         columns=["id", "need_id", "offer_id"],
     )
+    if scope is not None:
+        current = current[current["need_id"].isin(scope)]
     key_new = set(zip(chosen["need_id"], chosen["offer_id"], strict=True))
     key_old = set(zip(current["need_id"], current["offer_id"], strict=True))
     drop = current.loc[
@@ -331,32 +368,55 @@ def apply_assignments(session: Session, cycle_id: str, chosen: pd.DataFrame, act
 
 
 def apply_unserved(
-    session: Session, cycle_id: str, unserved: pd.DataFrame, escalation: pd.DataFrame, actor: str
+    session: Session,
+    cycle_id: str,
+    unserved: pd.DataFrame,
+    escalation: pd.DataFrame,
+    actor: str,
+    scope: pd.Series | None = None,
 ) -> dict[str, int]:
     """Record why needs stayed unserved; escalate those unserved for the first time in this cycle.
 
     ``unserved``: need_id, reason, detail, penalty. ``escalation``: need_id, escalation_level,
-    cycles_unserved, escalated (from :func:`matching.explain.escalate`), for first-time ones only.
+    cycles_unserved, escalated, detail (from :func:`lifecycle.escalation.escalate`), for first-time ones only.
     """
     now = datetime.now()
     prior = pd.DataFrame(
         session.execute(
-            select(UnservedNeed.need_id, UnservedNeed.escalated_to).where(UnservedNeed.cycle_id == cycle_id)
+            select(
+                UnservedNeed.need_id,
+                UnservedNeed.escalated_to,
+                UnservedNeed.escalated_from,
+                UnservedNeed.escalated_why,
+            ).where(UnservedNeed.cycle_id == cycle_id)
         ).all(),
-        columns=["need_id", "escalated_to"],
+        columns=["need_id", "escalated_to", "escalated_from", "escalated_why"],
     )
-    session.execute(delete(UnservedNeed).where(UnservedNeed.cycle_id == cycle_id))
+    if scope is None:
+        session.execute(delete(UnservedNeed).where(UnservedNeed.cycle_id == cycle_id))
+    else:
+        ids = [int(n) for n in scope]
+        prior = prior[prior["need_id"].isin(ids)]
+        for part in _chunks(ids):
+            session.execute(
+                delete(UnservedNeed).where(UnservedNeed.cycle_id == cycle_id, UnservedNeed.need_id.in_(part))
+            )
     esc = escalation.set_index("need_id") if len(escalation) else pd.DataFrame()
-    keep_prior = prior.set_index("need_id")["escalated_to"].to_dict()
+    keep_prior = prior.set_index("need_id")[["escalated_to", "escalated_from", "escalated_why"]]
+    keep_prior = keep_prior.astype(object).where(keep_prior.notna(), None).to_dict("index")
     rows = []
     for r in unserved.to_dict("records"):
         n = int(r["need_id"])
         if n in keep_prior:
-            escalated_to = keep_prior[n]
+            step = keep_prior[n]
         elif n in esc.index and bool(esc.at[n, "escalated"]):
-            escalated_to = int(esc.at[n, "escalation_level"])
+            step = {
+                "escalated_to": int(esc.at[n, "escalation_level"]),
+                "escalated_from": int(esc.at[n, "from_level"]),
+                "escalated_why": str(esc.at[n, "why"]),
+            }
         else:
-            escalated_to = None
+            step = {"escalated_to": None, "escalated_from": None, "escalated_why": None}
         rows.append(
             {
                 "cycle_id": cycle_id,
@@ -364,7 +424,9 @@ def apply_unserved(
                 "reason": r["reason"],
                 "detail": r["detail"],
                 "penalty": float(r["penalty"]),
-                "escalated_to": None if pd.isna(escalated_to) else int(escalated_to),
+                "escalated_to": None if step["escalated_to"] is None else int(step["escalated_to"]),
+                "escalated_from": None if step["escalated_from"] is None else int(step["escalated_from"]),
+                "escalated_why": step["escalated_why"],
             }
         )
     if rows:
@@ -394,7 +456,7 @@ def apply_unserved(
                     "from_status": "open",
                     "to_status": "open",
                     "cycle_id": cycle_id,
-                    "reason": f"本期未能派单，升级至{ {1: '社区', 2: '街道'}[int(r['escalation_level'])] }统筹",
+                    "reason": str(r["detail"]),
                 }
                 for n, r in up.iterrows()
             ],

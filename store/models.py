@@ -265,6 +265,8 @@ class UnservedNeed(Base):
     detail: Mapped[str] = mapped_column(Text)
     penalty: Mapped[float] = mapped_column(Float)
     escalated_to: Mapped[int | None] = mapped_column(Integer)
+    escalated_from: Mapped[int | None] = mapped_column(Integer)
+    escalated_why: Mapped[str | None] = mapped_column(String(32))
 
 
 class Publication(Base):

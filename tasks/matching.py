@@ -7,6 +7,7 @@ from datetime import date
 import pandas as pd
 from prefect import get_run_logger, task
 
+from lifecycle.states import CAPACITY_USED, LISTED
 from matching.plan import CyclePlan, finish_plan, prepare_plan
 from matching.problem import CostModel, Problem
 from matching.solver import Block, Prepared, solve_blocks
@@ -33,11 +34,18 @@ def unlock_cycle(cycle_id: str, owner: str, status: str, objective: float | None
 
 
 @task(retries=2, retry_delay_seconds=3)
-def read_cycle_inputs(cycle_id: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Open needs (plus this cycle's unanswered dispatches), active offers net of taken work, declines."""
+def read_cycle_inputs(
+    cycle_id: str, urgent_from: int | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Open needs (plus this cycle's unanswered dispatches), active offers net of taken work, declines.
+
+    With ``urgent_from`` (the day's urgent run): open needs of that urgency and up only, against
+    the capacity the week has left after everything already on its list.
+    """
     with _sessions()() as session:
-        needs = store_cycle.read_pool(session, cycle_id)
-        offers = store_cycle.read_offers(session, cycle_id)
+        needs = store_cycle.read_pool(session, cycle_id, urgent_from)
+        held = tuple(LISTED) if urgent_from is not None else tuple(CAPACITY_USED)
+        offers = store_cycle.read_offers(session, cycle_id, held)
         declined = store_cycle.read_declined(session)
     get_run_logger().info(
         "pool: %d needs, %d offers (capacity %d), %d declined pairs",
@@ -90,13 +98,25 @@ def finish_cycle_plan(
 
 
 @task(retries=2, retry_delay_seconds=3)
-def save_cycle_plan(cycle_id: str, plan: CyclePlan, actor: str) -> dict[str, int]:
-    """Write assignments (only the differences) and the unserved with their reasons, in one transaction."""
+def save_cycle_plan(
+    cycle_id: str, plan: CyclePlan, actor: str, scope: pd.Series | None = None
+) -> dict[str, int]:
+    """Write assignments (only the differences) and the unserved with their reasons, in one transaction.
+
+    ``scope``: the needs this run matched (the urgent run's); None for the whole cycle.
+    """
     with _sessions()() as session, session.begin():
-        counts = store_cycle.apply_assignments(session, cycle_id, plan.chosen, actor)
-        counts |= store_cycle.apply_unserved(session, cycle_id, plan.unserved, plan.escalation, actor)
+        counts = store_cycle.apply_assignments(session, cycle_id, plan.chosen, actor, scope)
+        counts |= store_cycle.apply_unserved(session, cycle_id, plan.unserved, plan.escalation, actor, scope)
     get_run_logger().info("saved: %s", counts)
     return counts
+
+
+@task
+def count_waiting_urgent(urgent_from: int) -> int:
+    """Open urgent needs: whether an urgent run has anything to do."""
+    with _sessions()() as session:
+        return store_cycle.count_waiting_urgent(session, urgent_from)
 
 
 @task

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
+import pandas as pd
 from prefect import get_run_logger, task
 
+from lifecycle.escalation import EscalationPolicy
+from lifecycle.states import DONE_ASSIGNMENT
 from reference import load_taxonomy_frame
 from reports.charts import write_report
 from reports.metrics import compute_metrics, read_facts, worst
+from reports.outcomes import OUTCOME_LABELS_ZH, quarter_bounds, quarter_outcomes
 from service.quarterly import (
     quarter_of,
     register_quarterly_surveys,
@@ -19,6 +23,7 @@ from service.quarterly import (
 )
 from settings import get_settings
 from store.db import session_factory
+from store.outcomes import first_cycle_start, read_need_outcomes
 from tasks import artifacts
 
 
@@ -66,9 +71,25 @@ def prepare_quarterly_survey(day: date, recency_days: int) -> dict:
     }
 
 
+def outcome_figures(as_of: date) -> pd.DataFrame:
+    """Per quarter since the first match cycle: completion rate, days to completion, backlog
+    (reports.outcomes)."""
+    with session_factory(get_settings().database_url)() as session:
+        needs = read_need_outcomes(session, [str(s) for s in DONE_ASSIGNMENT])
+        first = first_cycle_start(session)
+    if needs.empty or first is None:
+        return pd.DataFrame(columns=list(OUTCOME_LABELS_ZH))
+    quarters, day = [], first
+    while day <= as_of:
+        quarters.append(quarter_of(day))
+        day = quarter_bounds(quarters[-1])[1] + timedelta(days=1)
+    return quarter_outcomes(needs, quarters, urgent_from=EscalationPolicy().urgent_from, through=as_of)
+
+
 @task(retries=2, retry_delay_seconds=3)
-def build_metrics_report(out_dir: Path | None = None) -> dict:
-    """Rates by unit, item, grid, community, cycle and quarter; charts, table and HTML report."""
+def build_metrics_report(out_dir: Path | None = None, as_of: date | None = None) -> dict:
+    """Rates by unit, item, grid, community, cycle and quarter; outcomes per quarter (completion of
+    needs, days to completion, backlog); charts, table and HTML report."""
     settings = get_settings()
     with session_factory(settings.database_url)() as session:
         facts = read_facts(session)
@@ -76,7 +97,13 @@ def build_metrics_report(out_dir: Path | None = None) -> dict:
         get_run_logger().info("no assignments yet: nothing to report")
         return {"assignments": 0}
     metrics = compute_metrics(facts)
-    paths = write_report(metrics, out_dir or settings.reports_dir)
+    outcomes = outcome_figures(as_of or date.today())
+    paths = write_report(metrics, out_dir or settings.reports_dir, outcomes=outcomes)
+    artifacts.table(
+        "outcomes-by-quarter",
+        outcomes.rename(columns=OUTCOME_LABELS_ZH),
+        description="各季度成效：截止前14天上报需求的办结率、办结天数中位数（含紧急）、季初/季末待办",
+    )
     quarter = metrics[metrics["dimension"] == "quarter"]
     artifacts.table(
         "metrics-by-quarter",
@@ -113,4 +140,8 @@ def build_metrics_report(out_dir: Path | None = None) -> dict:
         "问效报告（图表）",
         description=f"图表 PNG 与表格在 {paths['html'].parent}",
     )
-    return {"assignments": len(facts), **{k: str(v) for k, v in paths.items()}}
+    return {
+        "assignments": len(facts),
+        "outcomes": outcomes.to_dict("records"),
+        **{k: str(v) for k, v in paths.items()},
+    }

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import pandas as pd
 
-from matching.explain import escalate
+from lifecycle.escalation import EscalationPolicy, escalate
 from matching.plan import plan_cycle
 from matching.problem import CostModel
 
@@ -54,6 +54,7 @@ def _offer(
         "x_km": x,
         "y_km": 0.0,
         "rating": rating,
+        "area_subdistrict_id": "S1",
     }
 
 
@@ -65,7 +66,7 @@ def _plan(needs, offers, declined=None):
 def test_each_rule_explains_an_unserved_need():
     needs = [
         _need(1, item="NOPE"),  # no offer of the item anywhere
-        _need(2, item="B"),  # only a community-wide offer, still at grid level
+        _need(2, item="B"),  # only another community's offer: out of reach below the subdistrict desk
         _need(3, item="C"),  # window does not fit
         _need(4, item="D"),  # the only unit declined it
         _need(5, item="E"),  # too far: costs more than waiting
@@ -73,7 +74,7 @@ def test_each_rule_explains_an_unserved_need():
         _need(7, item="A", urgency=3),  # one slot: the urgent one wins
     ]
     offers = [
-        _offer("b", item="B", level="community", area="C1"),
+        _offer("b", item="B", level="community", area="C2"),
         _offer("c", item="C", window=(date(2027, 1, 1), date(2027, 2, 1))),
         _offer("d", item="D", unit="UD"),
         _offer("e", item="E", x=500.0),
@@ -93,13 +94,38 @@ def test_each_rule_explains_an_unserved_need():
     assert all(plan.unserved["detail"].str.len() > 5)
 
 
-def test_escalated_need_sees_community_offers_and_costs_keep_their_breakdown():
-    plan = _plan(
-        [_need(1, item="B", level=1)], [_offer("b", item="B", level="community", area="C1", rating=5.0)]
-    )
+def test_fresh_need_is_eligible_at_every_covering_level_with_local_preference_in_the_cost():
+    """From its first cycle a need sees its grid's, its community's and its subdistrict's offers;
+    the local one is cheaper (scope cost 0 / 1 / 2), another community's is out of reach."""
+    offers = [
+        _offer("g", item="B", level="grid", area="G1"),
+        _offer("c", item="B", level="community", area="C1", rating=4.5),
+        _offer("s", item="B", level="subdistrict", area="S1"),
+        _offer("n", item="B", level="community", area="C2"),
+        _offer("x", item="B", level="grid", area="G9"),
+    ]
+    plan = _plan([_need(1, item="B", level=0)], offers)
+    edges = plan.problem.edges.set_index("offer_id")
+    assert sorted(edges.index) == ["c", "g", "s"]
+    assert edges["cost_scope"].to_dict() == {"c": 1.0, "g": 0.0, "s": 2.0}
+    assert edges.loc["c", "cost_rating"] == -0.75
+    assert (edges["cost"] == edges["cost_distance"] + edges["cost_scope"] + edges["cost_rating"]).all()
     row = plan.chosen.iloc[0]
-    assert row["offer_id"] == "b" and row["cost_scope"] == 1.0 and row["cost_rating"] == -1.5
-    assert row["cost"] == row["cost_distance"] + row["cost_scope"] + row["cost_rating"]
+    assert row["offer_id"] == "g"  # equal distance: the grid's own offer wins (small matters stay local)
+
+
+def test_escalation_to_the_subdistrict_desk_raises_priority_and_reaches_other_communities():
+    offers = [_offer("n", item="B", level="community", area="C2")]
+    at_grid = _plan([_need(1, item="B", level=0)], offers)
+    assert at_grid.unserved["reason"].tolist() == ["no_offer_in_scope"]
+    # nothing in reach: it moves up at once, with its reason
+    esc = at_grid.escalation.set_index("need_id")
+    assert bool(esc.loc[1, "escalated"]) and esc.loc[1, "escalation_level"] == 2
+    assert esc.loc[1, "why"] == "nothing_in_scope" and "街道" in esc.loc[1, "detail"]
+    at_sub = _plan([_need(1, item="B", level=2)], offers)
+    assert at_sub.chosen["offer_id"].tolist() == ["n"]
+    assert at_sub.chosen["cost_scope"].tolist() == [3.0]  # another community's offer, dearer than local
+    assert at_sub.problem.penalty.loc[1] == 2 * at_grid.problem.penalty.loc[1]  # priority x(1 + 0.5*2)
 
 
 def test_preferred_dates_outside_the_offer_window_exclude_it():
@@ -107,16 +133,24 @@ def test_preferred_dates_outside_the_offer_window_exclude_it():
     assert plan.unserved["reason"].tolist() == ["time_window"]
 
 
-def test_escalation_after_configured_cycles_and_top_level_stays():
-    needs = pd.DataFrame([_need(1, level=0), _need(2, level=2)])
-    needs.loc[0, "cycles_unserved"] = 1
-    out = escalate(needs, pd.Index([1, 2]), CostModel(escalate_after_cycles=2)).set_index("need_id")
-    assert (out.loc[1, "escalation_level"], out.loc[1, "cycles_unserved"], out.loc[1, "escalated"]) == (
-        1,
-        0,
-        True,
+def test_escalation_waits_its_deadline_by_urgency_and_stops_at_the_cap():
+    needs = pd.DataFrame(
+        [
+            {**_need(1, level=0, urgency=1), "cause": "capacity_taken"},  # 1st cycle: waits
+            {**_need(2, level=0, urgency=1), "cause": "capacity_taken", "cycles_unserved": 1},  # 2nd: up
+            {**_need(3, level=0, urgency=3), "cause": "capacity_taken"},  # urgent: up after one
+            {**_need(4, level=2, urgency=3), "cause": "no_offer_in_scope"},  # at the cap: stays
+            {**_need(5, level=1, urgency=1), "cause": "followup_not_done"},  # follow-up "not done"
+            {**_need(6, level=0, urgency=1), "cause": "no_offer_in_scope"},  # nothing in reach: 街道统筹
+        ]
     )
-    assert (out.loc[2, "escalation_level"], out.loc[2, "escalated"]) == (2, False)
+    out = escalate(needs, EscalationPolicy()).set_index("need_id")
+    assert out["escalated"].tolist() == [False, True, True, False, True, True]
+    assert out["escalation_level"].tolist() == [0, 1, 1, 2, 2, 2]
+    assert out["from_level"].tolist() == [0, 0, 0, 2, 1, 0]
+    assert out["cycles_unserved"].tolist() == [1, 0, 0, 1, 0, 0]
+    assert out.loc[2, "why"] == "waited_past_deadline" and out.loc[5, "why"] == "followup_not_done"
+    assert pd.isna(out.loc[1, "detail"])
 
 
 def test_fairness_report_per_community_and_grid():

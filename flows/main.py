@@ -20,13 +20,15 @@ from reports.outcomes import quarter_bounds
 from service.quarterly import quarter_of
 from settings import get_settings
 from store.cycle import cycle_id_for
-from tasks.matching import superseded_cycle_summary
+from tasks.matching import cycle_summary_task, superseded_cycle_summary
 from tasks.sample import (
     hand_over_sample,
+    mark_simulated,
     simulate_day_needs,
     simulate_followup_answers_task,
     simulate_joint_meeting_task,
     simulate_unit_answers,
+    simulated_steps,
 )
 from tasks.store import prepare_store
 
@@ -81,11 +83,15 @@ def sample_district_cycle(
     meetings: dict[str, dict] = {}
     last_calls: str | None = None
     per_day = needs_per_day * size
+    key = f"size{size}-seed{seed}-{cycle_day}-{weeks}w-{needs_per_day}"
+    done_steps = simulated_steps(key)
     for week in range(weeks):
         monday = cycle_day + timedelta(weeks=week)
         cycle_id = cycle_id_for(monday)
         done = superseded_cycle_summary(cycle_id, monday)
-        if done is not None:  # a re-run: later weeks already ran, this one is history
+        if done is None and cycle_id in done_steps:
+            done = cycle_summary_task(cycle_id)
+        if done is not None:  # a re-run: this week already ran to its end, it is history
             cycles.append(done)
             continue
         if week:
@@ -123,12 +129,14 @@ def sample_district_cycle(
                 # body: its tasks and artifacts, without a subflow run per simulated weekday)
                 collect_inbox.fn(today=day)
                 simulate_unit_answers(day, seed, send=False)  # units see the day's urgent work
+        mark_simulated(key, cycle_id)
     end = cycle_day + timedelta(weeks=weeks)
-    if not superseded_cycle_summary(cycle_id_for(end - timedelta(days=7)), end - timedelta(days=7)):
+    if "end" not in done_steps:
         # the quarter's last answers: what units did up to the end of the last week
         simulate_unit_answers(end, seed)
         collect_inbox(today=end, dispatch_urgent=False)
         closed_loop(today=end)
+        mark_simulated(key, "end")
     # outcomes run to the end of the last simulated quarter (not into the next one's first days)
     report = metrics_report(
         as_of=min(end - timedelta(days=1), quarter_bounds(quarter_of(end - timedelta(days=7)))[1])

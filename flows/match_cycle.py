@@ -13,7 +13,7 @@ from matching.explain import REASONS
 from matching.problem import CostModel
 from matching.solver import batch_blocks
 from service.publish import PublishResult
-from store.cycle import cycle_id_for, period_of
+from store.cycle import CycleLocked, cycle_id_for, period_of
 from tasks import artifacts
 from tasks.matching import (
     build_cycle_problem,
@@ -84,7 +84,14 @@ def run_cycle(
     if urgent_only and superseded_cycle_summary(cycle_id, period[0]) is not None:
         get_run_logger().info("urgent run %s: a later cycle already ran, nothing to add", cycle_id)
         return {"cycle_id": cycle_id, "needs": 0, "served": 0, "new_version": False, "urgent": True}
-    lock_cycle(cycle_id, period, owner)
+    try:
+        lock_cycle(cycle_id, period, owner)
+    except CycleLocked:
+        if not urgent_only:
+            raise
+        # the week's other run holds the cycle and matches every open need, urgent ones included
+        get_run_logger().info("urgent run %s: another match of the week is running; it covers them", cycle_id)
+        return {"cycle_id": cycle_id, "needs": 0, "served": 0, "new_version": False, "urgent": True}
     status, objective = "failed", None
     try:
         needs, offers, declined = read_cycle_inputs(cycle_id, urgent_from)

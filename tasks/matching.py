@@ -126,3 +126,10 @@ def superseded_cycle_summary(cycle_id: str, period_start: date) -> dict | None:
         if store_cycle.later_cycle(session, period_start) is None:
             return None
         return store_cycle.cycle_summary(session, cycle_id)
+
+
+@task
+def cycle_summary_task(cycle_id: str) -> dict | None:
+    """The stored summary of a cycle (None when it never ran)."""
+    with _sessions()() as session:
+        return store_cycle.cycle_summary(session, cycle_id)

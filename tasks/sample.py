@@ -87,3 +87,26 @@ def simulate_joint_meeting_task(gap: dict, quarter_start: date, seed: int) -> di
     counts = simulate_joint_meeting(gap["lines"], units, fits, out, quarter_start, seed)
     get_run_logger().info("joint meeting %s: %s", quarter_start, counts)
     return counts
+
+
+def _progress_file() -> Path:
+    return get_settings().var_dir / "sample" / "progress.json"
+
+
+@task
+def simulated_steps(key: str) -> set[str]:
+    """Steps of the simulation ``key`` (seed, start, length) already run to the end: a re-run of
+    ``make run`` skips them, so it is a no-op once the simulation is complete."""
+    f = _progress_file()
+    if not f.exists():
+        return set()
+    return set(json.loads(f.read_text(encoding="utf-8")).get(key, []))
+
+
+@task
+def mark_simulated(key: str, step: str) -> None:
+    f = _progress_file()
+    data = json.loads(f.read_text(encoding="utf-8")) if f.exists() else {}
+    data[key] = sorted({*data.get(key, []), step})
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_text(json.dumps(data, indent=1), encoding="utf-8")

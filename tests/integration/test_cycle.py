@@ -326,3 +326,61 @@ def test_work_orders_carry_full_contact_only_for_the_accepting_unit(prefect_harn
         )
     closed_loop(today=date(2026, 11, 19))
     assert not (outbox / "UA" / "work_orders.csv").exists()  # done: the contact is withdrawn
+
+
+def test_urgent_need_is_matched_the_day_it_arrives_as_a_new_version_of_the_week(prefect_harness, tiny, env):
+    """接诉即办: an urgent need collected mid-week is dispatched that day against the capacity the
+    week has left; what is already on the list stays; a routine need waits for Monday."""
+    from flows.collect import collect_inbox
+
+    with tiny() as s, s.begin():
+        s.add(
+            Offer(
+                id="R-UA-MEALS",
+                unit_id="UA",
+                item_code="ELDER.HOME.MEALS",
+                capacity_per_cycle=2,
+                area_level="community",
+                area_id="C001",
+                window_start=date(2026, 11, 1),
+                window_end=date(2027, 1, 31),
+            )
+        )
+    match_cycle(cycle_day=DAY)
+    before = _assignments(tiny)
+    rec = {
+        "grid_id": "C001-G01",
+        "household_id": "C001-G01-H0001",
+        "contact_name": "王秀英",
+        "contact_phone": "13812345671",
+        "service_item": "助餐送餐",
+        "description": "老人独居，今日无人做饭",
+    }
+    records = [
+        {**rec, "source_ref": "URG-1", "submitted_at": "2026-11-18 10:05:00", "urgency": "特急"},
+        {
+            **rec,
+            "source_ref": "ROU-1",
+            "household_id": "C001-G01-H0002",
+            "contact_phone": "13812345672",
+            "submitted_at": "2026-11-18 11:00:00",
+            "urgency": "一般",
+        },
+    ]
+    (env.inbox_dir / "needs").mkdir(parents=True, exist_ok=True)
+    (env.inbox_dir / "needs" / "platform_20261118.json").write_text(
+        json.dumps({"source": "platform", "records": records}, ensure_ascii=False), encoding="utf-8"
+    )
+    out = collect_inbox(today=date(2026, 11, 18))
+    urgent_run = out["urgent_run"]
+    assert (urgent_run["cycle_id"], urgent_run["served"], urgent_run["version"]) == (CYCLE, 1, 2)
+    after = _assignments(tiny)
+    assert before <= after  # nothing already on the week's list was touched
+    assert after - before == {(_need_id(tiny, "URG-1"), "UA", "dispatched")}
+    with tiny() as s:
+        assert s.scalar(select(Need.status).where(Need.source_ref == "ROU-1")) == "open"  # waits for Monday
+    latest = json.loads((env.published_dir / CYCLE / "latest.json").read_text(encoding="utf-8"))
+    listed = pd.read_csv(
+        env.published_dir / CYCLE / latest["path"] / "service_list.csv", encoding="utf-8-sig"
+    )
+    assert latest["version"] == 2 and _need_id(tiny, "URG-1") in set(listed["need_id"])

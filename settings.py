@@ -46,6 +46,25 @@ class Settings:
         return self.var_dir / "published"
 
     @property
+    def outbox_dir(self) -> Path:
+        """Full contacts, each only for who must act: units' accepted work orders
+        (``outbox/units/<unit>/``) and the follow-up team's call list (``outbox/followups/``);
+        removed when the work or the calls are done."""
+        return self.var_dir / "outbox"
+
+    @property
+    def retain_contact_days(self) -> int:
+        """A closed need keeps the resident's contact this many days after it closed, then the
+        retention flow anonymises it (THREELISTS_RETAIN_CONTACT_DAYS, default 90)."""
+        return int(os.environ.get("THREELISTS_RETAIN_CONTACT_DAYS", "90"))
+
+    @property
+    def retain_source_days(self) -> int:
+        """Archived source files and quarantined raw rows keep their personal columns this many
+        days, then are redacted, checksums kept (THREELISTS_RETAIN_SOURCE_DAYS, default 30)."""
+        return int(os.environ.get("THREELISTS_RETAIN_SOURCE_DAYS", "30"))
+
+    @property
     def reports_dir(self) -> Path:
         """Metrics tables, charts and HTML reports."""
         return self.var_dir / "reports"

@@ -147,6 +147,38 @@ def validate_rows(dataset: str, rows: pd.DataFrame, reference: Reference) -> Val
     return Validation(good=rows[~is_bad].copy(), bad=bad, result=result)
 
 
+def scrub_personal_values(result: Any) -> Any:
+    """Replace the failing values GX keeps for personal columns (a malformed phone is still a
+    phone) with a redaction mark, so Data Docs never show a resident's contact. In place."""
+    from service.masking import PERSONAL_FIELDS
+
+    for r in getattr(result, "results", []):
+        kwargs = r.expectation_config.kwargs
+        columns = {kwargs.get("column"), kwargs.get("column_A"), kwargs.get("column_B")}
+        personal = columns & set(PERSONAL_FIELDS)
+        if not personal or not r.result:
+            continue
+        res = r.result
+        for key in ("partial_unexpected_list", "unexpected_list"):
+            if res.get(key):
+                res[key] = ["已脱敏" for _ in res[key]]
+        if res.get("partial_unexpected_counts"):
+            res["partial_unexpected_counts"] = [
+                {**c, "value": "已脱敏"} for c in res["partial_unexpected_counts"]
+            ]
+        for key in ("partial_unexpected_index_list", "unexpected_index_list"):
+            if res.get(key):
+                res[key] = [
+                    {k: ("已脱敏" if k in personal else v) for k, v in hit.items()}
+                    if isinstance(hit, dict)
+                    else hit
+                    for hit in res[key]
+                ]
+        if res.get("unexpected_index_query"):
+            res["unexpected_index_query"] = "已脱敏"
+    return result
+
+
 def write_data_docs(results: list[tuple[str, Any]], out_dir: Path, title: str) -> Path:
     """Render validation results as great-expectations Data Docs HTML pages under ``out_dir``.
 
@@ -162,6 +194,7 @@ def write_data_docs(results: list[tuple[str, Any]], out_dir: Path, title: str) -
     for name, result in results:
         if result is None:
             continue
+        scrub_personal_values(result)
         stats = result.statistics
         passed = f"{stats['successful_expectations']}/{stats['evaluated_expectations']} 条规则通过"
         if result.success:

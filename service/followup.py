@@ -187,11 +187,12 @@ def followup_call_rows(session: Session, day: date) -> pd.DataFrame:
             Unit.name.label("unit_name"),
             Assignment.completed_on,
             Need.contact_name,
-            Need.contact_phone,
+            func.coalesce(Need.contact_phone, Household.phone).label("contact_phone"),
             Survey.reminders,
         )
         .join(Assignment, Assignment.id == Survey.assignment_id)
         .join(Need, Need.id == Assignment.need_id)
+        .outerjoin(Household, Household.id == Need.household_id)
         .join(Unit, Unit.id == Assignment.unit_id)
         .join(Item, Item.code == Need.item_code)
         .where(Survey.kind == "followup", Survey.status == "pending")

@@ -18,3 +18,20 @@ def mask_name(name: str | None) -> str:
     if not name:
         return "某*"
     return name[0] + "*" * max(1, len(name) - 1)
+
+
+def building_only(address: str | None) -> str:
+    """``3栋201室`` -> ``3栋``: enough for a grid worker who knows the grid, not a street address."""
+    if not address:
+        return ""
+    head, sep, _ = address.partition("栋")
+    return head + sep if sep else "（见网格台账）"
+
+
+# the canonical fields that hold a resident's personal data, wherever a row carries them
+PERSONAL_FIELDS = ("contact_name", "contact_phone", "phone", "head_name", "address", "id_number", "resident")
+
+
+def redact_record(record: dict) -> dict:
+    """A row with its personal fields replaced by a redaction mark (other fields kept)."""
+    return {k: ("已脱敏" if k in PERSONAL_FIELDS and v not in (None, "") else v) for k, v in record.items()}

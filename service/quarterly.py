@@ -16,6 +16,7 @@ from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.masking import building_only, mask_name
 from store.models import Community, Grid, Household, Survey
 
 URGENCY_CHOICES = [("1", "一般"), ("2", "紧急"), ("3", "特急")]
@@ -192,14 +193,14 @@ def write_printable(
             f"<h2>{html.escape(grid_id)} {html.escape(str(part['grid_name'].iloc[0]))}：走访 {len(part)} 户</h2>"
         )
         parts.append(
-            "<table><tr><th>户编号</th><th>地址</th><th>户主</th><th>上次走访</th><th>有无需求</th>"
+            "<table><tr><th>户编号</th><th>楼栋</th><th>户主</th><th>上次走访</th><th>有无需求</th>"
             "<th>服务事项</th><th>具体需求</th><th>紧急程度</th><th>联系电话</th><th>不再回访</th></tr>"
         )
         for r in part.itertuples():
             last = r.last_visited_at.strftime("%Y-%m-%d") if pd.notna(r.last_visited_at) else "从未"
             parts.append(
-                f"<tr><td>{html.escape(r.household_id)}</td><td>{html.escape(r.address)}</td>"
-                f"<td>{html.escape(r.head_name)}</td><td>{last}</td><td>□有 □无</td><td></td><td></td>"
+                f"<tr><td>{html.escape(r.household_id)}</td><td>{html.escape(building_only(r.address))}</td>"
+                f"<td>{html.escape(mask_name(r.head_name))}</td><td>{last}</td><td>□有 □无</td><td></td><td></td>"
                 "<td>□一般 □紧急 □特急</td><td></td><td>□</td></tr>"
             )
         parts.append("</table>")

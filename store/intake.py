@@ -264,9 +264,15 @@ def load_needs(
         "preferred_start",
         "preferred_end",
     ]
+    # a resident's phone is kept once: a need whose phone is its household's registered one
+    # leaves it in the registry (readers take coalesce(need, household))
+    registered = _registered_phones(session, sorted(set(to_insert["household_id"].dropna())))
     payload = [
         {
             **{c: _py(r[c]) for c in need_cols},
+            "contact_phone": None
+            if r["household_id"] and registered.get(r["household_id"]) == _py(r["contact_phone"])
+            else _py(r["contact_phone"]),
             "submitted_at": r["reported_at"].to_pydatetime(),
             "status": "open",
             "escalation_level": 0,
@@ -371,3 +377,14 @@ def load_offers(session: Session, rows: pd.DataFrame, file_id: int | None) -> in
     ]
     upsert(session, Offer, payload)
     return len(payload)
+
+
+def _registered_phones(session: Session, household_ids: list[str]) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for k in range(0, len(household_ids), 10_000):
+        out |= dict(
+            session.execute(
+                select(Household.id, Household.phone).where(Household.id.in_(household_ids[k : k + 10_000]))
+            ).all()
+        )
+    return out

@@ -10,10 +10,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from store.models import Assignment, Cycle, Need, NeedEvent, SurveyAnswer, Unit, UnitResponse
+from store.models import Assignment, Cycle, Household, Need, NeedEvent, SurveyAnswer, Unit, UnitResponse
 
 # assignment status -> action -> (new assignment status, new need status)
 TRANSITIONS: dict[str, dict[str, tuple[str, str]]] = {
@@ -206,7 +206,8 @@ def contact_for_unit(session: Session, assignment_id: int, unit_id: str) -> dict
     return {
         "assignment_id": str(a.id),
         "contact_name": need.contact_name,
-        "contact_phone": need.contact_phone,
+        "contact_phone": need.contact_phone
+        or (session.get(Household, need.household_id).phone if need.household_id else None),
         "grid_id": need.grid_id,
         "household_id": need.household_id,
     }
@@ -225,11 +226,12 @@ def accepted_work_orders(session: Session) -> pd.DataFrame:
             Need.grid_id,
             Need.household_id,
             Need.contact_name,
-            Need.contact_phone,
+            func.coalesce(Need.contact_phone, Household.phone).label("contact_phone"),
             Need.description,
         )
         .join(Need, Need.id == Assignment.need_id)
         .join(Unit, Unit.id == Assignment.unit_id)
+        .outerjoin(Household, Household.id == Need.household_id)
         .where(Assignment.status == "accepted")
         .order_by(Assignment.unit_id, Assignment.id)
     )

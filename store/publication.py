@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from service.masking import mask_name, mask_phone
-from store.models import Assignment, Grid, Item, Need, Offer, Publication, PublishedRow, Unit
+from store.models import Assignment, Grid, Household, Item, Need, Offer, Publication, PublishedRow, Unit
 
 LISTED_STATUSES = ("dispatched", "accepted", "completed", "closed")
 
@@ -30,9 +30,10 @@ def service_list_rows(session: Session, cycle_id: str) -> pd.DataFrame:
             Offer.window_start,
             Offer.window_end,
             Need.contact_name,
-            Need.contact_phone,
+            func.coalesce(Need.contact_phone, Household.phone).label("contact_phone"),
         )
         .join(Need, Need.id == Assignment.need_id)
+        .outerjoin(Household, Household.id == Need.household_id)
         .join(Unit, Unit.id == Assignment.unit_id)
         .join(Offer, Offer.id == Assignment.offer_id)
         .join(Item, Item.code == Need.item_code)

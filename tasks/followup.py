@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 
 from prefect import get_run_logger, task
@@ -30,10 +31,12 @@ def prepare_followups(today: date, delay_days: int, interval_days: int, max_remi
 
 @task(retries=2, retry_delay_seconds=3)
 def publish_call_list(today: date) -> PublishResult:
-    """The phone team's list for today, versioned and atomic like the service list."""
+    """The phone team's list for today, versioned and atomic like the service list, in its own outbox
+    (it carries full phone numbers: never under published/). Today's list holds every call still
+    pending, so earlier lists are removed, and today's too once no call is left."""
     settings = get_settings()
     sessions = session_factory(settings.database_url)
-    folder = settings.published_dir / "followups"
+    folder = settings.outbox_dir / "followups"
     key = today.isoformat()
     with sessions() as session, session.begin():
         rows = followup_call_rows(session, today)
@@ -50,6 +53,9 @@ def publish_call_list(today: date) -> PublishResult:
         )
     with sessions() as session:
         finish_publication(session, "followup_calls", key, folder)
+    for old in folder.iterdir():
+        if old.is_dir() and (old.name < key or (old.name == key and result.row_count == 0)):
+            shutil.rmtree(old)
     artifacts.link(
         f"followup-calls-{key}",
         result.path.resolve().as_uri(),

@@ -29,7 +29,7 @@ def write_unit_work_orders() -> int:
     settings = get_settings()
     with session_factory(settings.database_url)() as session:
         orders = accepted_work_orders(session)
-    root = settings.var_dir / "outbox" / "units"
+    root = settings.outbox_dir / "units"
     # a unit with no open work keeps no residents' contacts
     open_units = set(orders["unit_id"]) if len(orders) else set()
     for stale in root.glob("*/work_orders.*") if root.exists() else []:

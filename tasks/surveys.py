@@ -14,6 +14,7 @@ from reference import load_taxonomy_frame
 from reports.charts import write_report
 from reports.metrics import compute_metrics, read_facts, worst
 from reports.outcomes import OUTCOME_LABELS_ZH, quarter_bounds, quarter_outcomes
+from service.masking import building_only, mask_name
 from service.quarterly import (
     quarter_of,
     register_quarterly_surveys,
@@ -39,7 +40,12 @@ def prepare_quarterly_survey(day: date, recency_days: int) -> dict:
     taxonomy = load_taxonomy_frame()
     form = write_xlsform(out / f"needs_survey_{quarter}.xlsx", taxonomy, quarter)
     out.mkdir(parents=True, exist_ok=True)
-    roster.to_csv(out / f"visiting_roster_{quarter}.csv", index=False, encoding="utf-8-sig")
+    # the grid worker knows the grid's households by id (网格台账): no room number, surname only
+    roster.assign(
+        address=roster["address"].map(building_only), head_name=roster["head_name"].map(mask_name)
+    ).rename(columns={"address": "building"}).to_csv(
+        out / f"visiting_roster_{quarter}.csv", index=False, encoding="utf-8-sig"
+    )
     sheets = [
         write_printable(
             out / f"print_{cid}.html", part, taxonomy, quarter, str(part["community_name"].iloc[0])

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from data_contracts.validate import Validation, validate_rows
@@ -108,40 +109,75 @@ def ingest_file(
     dedupe_days: int = 30,
     remove_from_inbox: bool = True,
 ) -> IngestReport:
-    """Ingest ``path`` as ``dataset``; the same bytes are never loaded twice."""
+    """Ingest ``path`` as ``dataset``; the same bytes are never loaded twice.
+
+    The inbox may be shared by runs that overlap (a manual run during the daily one): a file
+    another run already archived, or loads at the same moment, is reported as such and skipped,
+    never failed — the checksum's unique constraint decides which run loads it.
+    """
     path = Path(path)
-    digest = sha256_of(path)
     report = IngestReport(file=path.name, dataset=dataset, status="loaded")
+    try:
+        digest = sha256_of(path)
+    except FileNotFoundError:
+        return _taken(report, "文件已被另一次导入处理并归档，本次跳过")
     archived = archive_dir / digest[:2] / f"{digest[:16]}_{path.name}"
+    try:
+        _ingest_once(sessions, path, dataset, source, dedupe_days, report, digest, archived)
+    except FileNotFoundError:
+        return _taken(report, "文件在读取时已被另一次导入处理并归档，本次跳过")
+    except IntegrityError:
+        with sessions() as session:
+            if store_intake.known_source_file(session, digest) is None:
+                raise  # not the checksum race: a real error
+        # another run committed the same checksum first: nothing of ours was kept (rolled back)
+        return _taken(report, "另一次导入同时载入了同一文件（校验和相同），本次未重复导入")
+    if remove_from_inbox:
+        path.unlink(missing_ok=True)  # only after the commit: a crash before leaves it to retry
+    return report
+
+
+def _taken(report: IngestReport, why: str) -> IngestReport:
+    """The file belongs to another run: nothing of this run's attempt counts."""
+    return IngestReport(file=report.file, dataset=report.dataset, status="duplicate_file", error=why)
+
+
+def _ingest_once(
+    sessions: sessionmaker[Session],
+    path: Path,
+    dataset: str,
+    source: str,
+    dedupe_days: int,
+    report: IngestReport,
+    digest: str,
+    archived: Path,
+) -> None:
     with sessions() as session, session.begin():
         if store_intake.known_source_file(session, digest) is not None:
             report.status = "duplicate_file"
             report.error = "同一文件已导入过（校验和相同），本次未重复导入"
-        else:
-            archived.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, archived)
-            sf = SourceFile(
-                dataset=dataset,
-                name=path.name,
-                sha256=digest,
-                archive_path=str(archived),
-                received_at=datetime.now(),
-                status="loaded",
-            )
-            session.add(sf)
-            session.flush()
-            _ingest_rows(session, sf, path, dataset, source, dedupe_days, report)
-            sf.status, sf.error = report.status, report.error
-            sf.rows_read, sf.rows_loaded, sf.rows_quarantined = (
-                report.rows_read,
-                report.loaded,
-                report.quarantined,
-            )
-            sf.rows_merged = report.merged + report.already_loaded
-            report.check_invariant()
-    if remove_from_inbox:
-        path.unlink(missing_ok=True)  # only after the commit: a crash before leaves it to retry
-    return report
+            return
+        archived.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, archived)
+        sf = SourceFile(
+            dataset=dataset,
+            name=path.name,
+            sha256=digest,
+            archive_path=str(archived),
+            received_at=datetime.now(),
+            status="loaded",
+        )
+        session.add(sf)
+        session.flush()
+        _ingest_rows(session, sf, path, dataset, source, dedupe_days, report)
+        sf.status, sf.error = report.status, report.error
+        sf.rows_read, sf.rows_loaded, sf.rows_quarantined = (
+            report.rows_read,
+            report.loaded,
+            report.quarantined,
+        )
+        sf.rows_merged = report.merged + report.already_loaded
+        report.check_invariant()
 
 
 def _ingest_rows(

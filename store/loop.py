@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lifecycle.vocabulary import ACTION_ZH, ASSIGNMENT_STATUS_ZH
 from store.models import Assignment, Cycle, Household, Need, NeedEvent, SurveyAnswer, Unit, UnitResponse
 
 # assignment status -> action -> (new assignment status, new need status)
@@ -20,15 +21,7 @@ TRANSITIONS: dict[str, dict[str, tuple[str, str]]] = {
     "dispatched": {"accept": ("accepted", "accepted"), "decline": ("declined", "open")},
     "accepted": {"complete": ("completed", "completed"), "decline": ("declined", "open")},
 }
-ACTION_ZH = {"accept": "接单", "decline": "拒单", "complete": "办结"}
-STATUS_ZH = {
-    "dispatched": "已派单",
-    "accepted": "已接单",
-    "declined": "已拒单",
-    "completed": "已办结",
-    "released": "已超时收回",
-    "closed": "已销单",
-}
+STATUS_ZH = ASSIGNMENT_STATUS_ZH
 
 
 def _known_ids(session: Session, column: Any, ids: list[str]) -> set[str]:

@@ -59,3 +59,46 @@ def test_collect_twice_on_the_same_inbox_is_a_no_op(prefect_harness, env, sessio
     assert again.get("loaded", 0) == 0 and again.get("quarantined", 0) == 0 and again.get("rows_read", 0) == 0
     assert _counts(sessions) == before
     assert (env.data_docs_dir).exists() and any(env.data_docs_dir.rglob("index.html"))
+
+
+def test_two_runs_on_the_same_inbox_load_each_file_once_and_neither_fails(registry, env, sessions):
+    """Overlapping intake runs (a manual run during the daily one): each file is loaded by one of
+    them; the other reports it as taken or already loaded — no error, nothing doubled."""
+    import threading
+
+    from intake.ingest import ingest_file
+    from store.db import session_factory
+
+    inbox = env.inbox_dir / "needs"
+    inbox.mkdir(parents=True, exist_ok=True)
+    src = next((registry / "inbox" / "needs").glob("*.csv"))
+    target = inbox / src.name
+    shutil.copy(src, target)
+    reports, errors = [], []
+    barrier = threading.Barrier(2)
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            reports.append(
+                ingest_file(session_factory(env.database_url), target, "needs", "grid_sheet", env.archive_dir)
+            )
+        except Exception as e:  # the test fails on any
+            errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    statuses = sorted(r.status for r in reports)
+    assert statuses[0] == "duplicate_file" and statuses[1] in ("loaded", "partial")
+    loaded = next(r for r in reports if r.status != "duplicate_file")
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(SourceFile)) == 1
+        assert s.scalar(select(func.count()).select_from(NeedSource)) == loaded.loaded + loaded.merged
+    assert not target.exists()
+    # a file another run already archived and removed is skipped, not failed
+    gone = ingest_file(session_factory(env.database_url), target, "needs", "grid_sheet", env.archive_dir)
+    assert gone.status == "duplicate_file" and "另一次导入" in gone.error

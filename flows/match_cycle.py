@@ -17,6 +17,7 @@ from store.cycle import CycleLocked, cycle_id_for, period_of
 from tasks import artifacts
 from tasks.matching import (
     build_cycle_problem,
+    cycle_lease,
     finish_cycle_plan,
     lock_cycle,
     read_cycle_inputs,
@@ -93,26 +94,27 @@ def run_cycle(
         get_run_logger().info("urgent run %s: another match of the week is running; it covers them", cycle_id)
         return {"cycle_id": cycle_id, "needs": 0, "served": 0, "new_version": False, "urgent": True}
     status, objective = "failed", None
-    try:
-        needs, offers, declined = read_cycle_inputs(cycle_id, urgent_from)
-        if urgent_only and needs.empty:
-            status = "matched"
-            get_run_logger().info("urgent run %s: no urgent need waiting", cycle_id)
-            return {"cycle_id": cycle_id, "needs": 0, "served": 0, "new_version": False, "urgent": True}
-        problem, prepared = build_cycle_problem(needs, offers, declined, period, model)
-        # independent blocks in a few balanced batches: parallel under a Dask (or thread) task runner
-        futures = solve_block_batch.map(batch_blocks(prepared.blocks, block_batches))
-        results = [r for batch in futures.result() for r in batch]
-        plan = finish_cycle_plan(needs, offers, period, problem, prepared, results, model)
-        scope = needs["need_id"] if urgent_only else None
-        actor = f"match:{cycle_id}" + (f":urgent:{day.isoformat()}" if urgent_only else "")
-        saved = save_cycle_plan(cycle_id, plan, actor=actor, scope=scope)
-        published: PublishResult = publish_cycle_list(cycle_id)
-        if publish_url:
-            push_cycle_list(cycle_id, publish_url)
-        status, objective = "matched", None if urgent_only else plan.solution.objective
-    finally:
-        unlock_cycle(cycle_id, owner, status, objective)
+    with cycle_lease(cycle_id, owner):
+        try:
+            needs, offers, declined = read_cycle_inputs(cycle_id, urgent_from)
+            if urgent_only and needs.empty:
+                status = "matched"
+                get_run_logger().info("urgent run %s: no urgent need waiting", cycle_id)
+                return {"cycle_id": cycle_id, "needs": 0, "served": 0, "new_version": False, "urgent": True}
+            problem, prepared = build_cycle_problem(needs, offers, declined, period, model)
+            # independent blocks in a few balanced batches: parallel under a Dask (or thread) task runner
+            futures = solve_block_batch.map(batch_blocks(prepared.blocks, block_batches))
+            results = [r for batch in futures.result() for r in batch]
+            plan = finish_cycle_plan(needs, offers, period, problem, prepared, results, model)
+            scope = needs["need_id"] if urgent_only else None
+            actor = f"match:{cycle_id}" + (f":urgent:{day.isoformat()}" if urgent_only else "")
+            saved = save_cycle_plan(cycle_id, plan, actor=actor, scope=scope)
+            published: PublishResult = publish_cycle_list(cycle_id)
+            if publish_url:
+                push_cycle_list(cycle_id, publish_url)
+            status, objective = "matched", None if urgent_only else plan.solution.objective
+        finally:
+            unlock_cycle(cycle_id, owner, status, objective)
     by_reason = plan.unserved.groupby("reason").size().to_dict() if len(plan.unserved) else {}
     summary = {
         "cycle_id": cycle_id,

@@ -7,6 +7,7 @@ re-run writes nothing and logs no events.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -109,9 +110,20 @@ def period_of(day: date) -> tuple[date, date]:
     return start, start + timedelta(days=6)
 
 
-def acquire_cycle(session: Session, cycle_id: str, period: tuple[date, date], owner: str) -> Cycle:
-    """Take the cycle's lock (compare-and-set on its row); raise CycleLocked if another run holds it.
+def acquire_cycle(
+    session: Session,
+    cycle_id: str,
+    period: tuple[date, date],
+    owner: str,
+    lease_seconds: float = 300.0,
+    owner_gone: Callable[[str], str | None] | None = None,
+) -> Cycle:
+    """Take the cycle's lock (compare-and-set on its row); raise CycleLocked if a live run holds it.
 
+    A lock whose holder is gone is taken over, and the takeover recorded (``takeover_note``): gone
+    means ``owner_gone(holder)`` gives a reason (the caller asks Prefect whether that flow run
+    crashed, failed or was cancelled), or the holder stopped renewing its lease for
+    ``lease_seconds``. A live run's lock, renewed within its lease, is never taken.
     The caller commits right away so other runs see the lock.
     """
     later = later_cycle(session, period[0])
@@ -127,22 +139,48 @@ def acquire_cycle(session: Session, cycle_id: str, period: tuple[date, date], ow
             status="running",
             started_at=now,
             lock_owner=owner,
+            lock_renewed_at=now,
         )
         session.add(cycle)
         session.flush()
         return cycle
-    res = session.execute(
-        update(Cycle)
-        .where(Cycle.id == cycle_id, (Cycle.status != "running") | (Cycle.lock_owner == owner))
-        .values(status="running", lock_owner=owner, started_at=now)
-    )
+    free = (Cycle.status != "running") | (Cycle.lock_owner == owner) | Cycle.lock_owner.is_(None)
+    values: dict[str, Any] = {
+        "status": "running",
+        "lock_owner": owner,
+        "started_at": now,
+        "lock_renewed_at": now,
+    }
+    held_by, since = cycle.lock_owner, cycle.started_at
+    why = None
+    if cycle.status == "running" and held_by and held_by != owner:
+        why = owner_gone(held_by) if owner_gone else None
+        renewed = cycle.lock_renewed_at or cycle.started_at
+        if why is None and renewed is not None and (now - renewed).total_seconds() > lease_seconds:
+            why = f"租约已过期：最后续约于 {renewed:%Y-%m-%d %H:%M:%S}，超过 {lease_seconds:.0f} 秒未续约"
+    if why is not None:
+        free = free | (Cycle.lock_owner == held_by)
+        values["takeover_note"] = (
+            f"{now:%Y-%m-%d %H:%M:%S} {owner} 接管了 {held_by}（开始于 {since:%Y-%m-%d %H:%M:%S}）的锁：{why}"
+        )
+    res = session.execute(update(Cycle).where(Cycle.id == cycle_id, free).values(**values))
     if res.rowcount != 1:
         raise CycleLocked(
-            f"周期 {cycle_id} 正由另一次匹配运行（{cycle.lock_owner}，开始于 {cycle.started_at:%Y-%m-%d %H:%M}）："
+            f"周期 {cycle_id} 正由另一次匹配运行（{held_by}，开始于 {since:%Y-%m-%d %H:%M}）："
             "请等待其结束后再运行"
         )
     session.refresh(cycle)
     return cycle
+
+
+def renew_cycle_lock(session: Session, cycle_id: str, owner: str) -> bool:
+    """The holder renews its lease; False when the lock is no longer its own."""
+    res = session.execute(
+        update(Cycle)
+        .where(Cycle.id == cycle_id, Cycle.lock_owner == owner)
+        .values(lock_renewed_at=datetime.now())
+    )
+    return res.rowcount == 1
 
 
 def release_cycle(session: Session, cycle_id: str, owner: str, status: str, objective: float | None) -> None:
@@ -242,9 +280,7 @@ def read_offers(session: Session, cycle_id: str, held: tuple[str, ...] = USED_ST
     )
     used = pd.DataFrame(
         session.execute(
-            select(Assignment.offer_id).where(
-                Assignment.cycle_id == cycle_id, Assignment.status.in_(held)
-            )
+            select(Assignment.offer_id).where(Assignment.cycle_id == cycle_id, Assignment.status.in_(held))
         ).all(),
         columns=["offer_id"],
     )

@@ -213,6 +213,10 @@ class Cycle(Base):
     objective: Mapped[float | None] = mapped_column(Float)
     # the lock holder while a match runs (one match per period at a time)
     lock_owner: Mapped[str | None] = mapped_column(String(100))
+    # the holder renews its lease while it runs; a lock past its lease, or whose holder Prefect
+    # reports crashed/failed/cancelled, is taken over by the next run (recorded here)
+    lock_renewed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    takeover_note: Mapped[str | None] = mapped_column(Text)
 
 
 class Assignment(Base):

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
+from uuid import UUID
 
 import pandas as pd
 from prefect import get_run_logger, task
@@ -20,11 +25,60 @@ def _sessions():
     return session_factory(get_settings().database_url)
 
 
+def lease_seconds() -> float:
+    """How long a match run's lock lasts without renewal (THREELISTS_LOCK_LEASE_SECONDS, 300)."""
+    return float(os.environ.get("THREELISTS_LOCK_LEASE_SECONDS", "300"))
+
+
+def flow_run_gone(holder: str) -> str | None:
+    """Why the lock's holder is gone, when Prefect says its flow run ended (crashed, failed,
+    cancelled, or completed without releasing); None while it runs or when Prefect cannot tell."""
+    if not holder.startswith("flow-run:"):
+        return None
+    try:
+        run_id = UUID(holder.removeprefix("flow-run:"))
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(run_id)
+    except Exception:  # unknown id, another server, unreachable API: the lease decides
+        return None
+    state = run.state
+    if state is not None and state.is_final():
+        return f"Prefect 报告持有锁的运行 {run.name} 已结束（{state.name}）"
+    return None
+
+
 @task(retries=2, retry_delay_seconds=3)
 def lock_cycle(cycle_id: str, period: tuple[date, date], owner: str) -> None:
-    """Take the cycle's lock or fail clearly if another match of the same period is running."""
+    """Take the cycle's lock or fail clearly if a live match of the same period is running; a lock
+    whose holder is gone (Prefect says it ended, or its lease lapsed) is taken over and logged."""
     with _sessions()() as session, session.begin():
-        store_cycle.acquire_cycle(session, cycle_id, period, owner)
+        cycle = store_cycle.acquire_cycle(session, cycle_id, period, owner, lease_seconds(), flow_run_gone)
+        note = cycle.takeover_note if cycle.takeover_note and owner in cycle.takeover_note else None
+    if note:
+        get_run_logger().warning("lock takeover: %s", note)
+
+
+@contextmanager
+def cycle_lease(cycle_id: str, owner: str) -> Iterator[None]:
+    """Renew the lock's lease from a background thread while the match runs (every third of it)."""
+    stop = threading.Event()
+    every = max(1.0, lease_seconds() / 3)
+
+    def renew() -> None:
+        while not stop.wait(every):
+            with _sessions()() as session, session.begin():
+                if not store_cycle.renew_cycle_lock(session, cycle_id, owner):
+                    return
+
+    thread = threading.Thread(target=renew, name=f"lease-{cycle_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 @task

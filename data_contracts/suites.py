@@ -7,10 +7,10 @@ grid ids, units) come from the store, so the contract follows the district's own
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import great_expectations as gx
 from great_expectations import expectations as gxe
+
+from store.reference import Reference  # what the store knows (re-exported for the suites)
 
 PHONE_REGEX = r"^(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
 DATE_REGEX = r"^\d{4}-\d{2}-\d{2}$"
@@ -55,20 +55,6 @@ FIELD_ZH = {
     "completed_on": "完成日期",
     "_extra_cells": "多余单元格",
 }
-
-
-@dataclass(frozen=True)
-class Reference:
-    """Values the store knows, that incoming rows must refer to."""
-
-    items: frozenset[str] = frozenset()  # codes and Chinese names
-    grids: frozenset[str] = frozenset()
-    households: frozenset[str] = frozenset()
-    communities: frozenset[str] = frozenset()
-    units: frozenset[str] = frozenset()
-    area_refs: frozenset[str] = frozenset()  # "grid:C001-G01", "community:C001", "subdistrict:SD01"
-    surveys: frozenset[str] = frozenset()
-    extra: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 def _meta(rule: str, reason: str) -> dict[str, str]:

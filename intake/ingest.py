@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from data_contracts.validate import Validation, validate_rows
 from intake.normalize import normalize_rows
 from intake.readers import RawTable, UnreadableFile, read_table
+from service import loop as closed_loop
 from store import intake as store_intake
 from store.models import SourceFile
 
@@ -248,9 +249,8 @@ def _ingest_rows(
         good = good.assign(item_code=good["item"].map(items))
         report.loaded = store_intake.load_offers(session, good, sf.id)
     else:
-        from store import loop  # survey answers and unit responses belong to the closed loop
-
-        counts = loop.load_rows(session, dataset, good, sf.id, actor=f"intake:{path.name}")
+        # survey answers and unit responses belong to the closed loop
+        counts = closed_loop.load_rows(session, dataset, good, sf.id, actor=f"intake:{path.name}")
         report.loaded = counts["loaded"]
         report.already_loaded = counts.get("already_loaded", 0)
         extra = counts.get("rejected", [])

@@ -136,12 +136,15 @@ def build_gap_report(
     lines["quarter_waited"] = lines["quarter_waited"].fillna(0).astype(int)
     comm = communities.set_index("community_id", drop=False)
     item_name = items.set_index("item_code")["item_name"]
+    # each item's optimum without new slots, once (items never share an offer)
+    base = {
+        item: resolve_with_slots(needs, offers, declined, period, model, item, comm.iloc[0], 0)
+        for item in lines["item_code"].unique()
+    }
     predicted, value, near, cand, slots = [], [], [], [], []
     for line in lines.itertuples():
         c = comm.loc[line.community_id]
-        base_served, base_obj = resolve_with_slots(
-            needs, offers, declined, period, model, line.item_code, c, 0
-        )
+        base_served, base_obj = base[line.item_code]
         k = int(line.unserved)
         served_k, _ = resolve_with_slots(needs, offers, declined, period, model, line.item_code, c, k)
         _, obj_1 = resolve_with_slots(needs, offers, declined, period, model, line.item_code, c, 1)
@@ -172,7 +175,9 @@ def build_gap_report(
 
 
 def _dist(df: pd.DataFrame, c: pd.Series) -> np.ndarray:
-    return np.hypot(df["x_km"].to_numpy(float) - float(c["x_km"]), df["y_km"].to_numpy(float) - float(c["y_km"]))
+    return np.hypot(
+        df["x_km"].to_numpy(float) - float(c["x_km"]), df["y_km"].to_numpy(float) - float(c["y_km"])
+    )
 
 
 def _nearby_offering(units: pd.DataFrame, offers: pd.DataFrame, item: str, c: pd.Series, n: int) -> str:
@@ -182,7 +187,9 @@ def _nearby_offering(units: pd.DataFrame, offers: pd.DataFrame, item: str, c: pd
     u = units[units["unit_id"].isin(o.index)].copy()
     u["km"] = _dist(u, c)
     u = u.nsmallest(n, "km")
-    return "；".join(f"{r.name}（{r.unit_id}，{r.km:.1f} 公里，现有 {int(o[r.unit_id])} 个名额）" for r in u.itertuples())
+    return "；".join(
+        f"{r.name}（{r.unit_id}，{r.km:.1f} 公里，现有 {int(o[r.unit_id])} 个名额）" for r in u.itertuples()
+    )
 
 
 def _candidates(units: pd.DataFrame, item: str, c: pd.Series, n: int) -> str:

@@ -59,6 +59,15 @@ def cjk_font() -> str | None:
     return next((n for n in CJK_FONTS if n in names), None)
 
 
+def _use_cjk_font() -> str | None:
+    """Draw with the CJK font from now on (first in the sans-serif list); its name, or None."""
+    font = cjk_font()
+    if font:
+        plt.rcParams["font.family"] = "sans-serif"
+        plt.rcParams["font.sans-serif"] = [font, *(f for f in plt.rcParams["font.sans-serif"] if f != font)]
+    return font
+
+
 def _labels(zh: bool) -> dict[str, str]:
     if zh:
         return {
@@ -135,7 +144,10 @@ def _figures(metrics: pd.DataFrame, zh: bool) -> dict[str, plt.Figure]:
 
 
 def write_report(
-    metrics: pd.DataFrame, out_dir: Path, title: str = "三张清单 问效报告", outcomes: pd.DataFrame | None = None
+    metrics: pd.DataFrame,
+    out_dir: Path,
+    title: str = "三张清单 问效报告",
+    outcomes: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """PNG charts, the metrics table (CSV for people, Parquet for machines) and report.html."""
     if cjk_font():
@@ -155,10 +167,7 @@ def _write_report(
     metrics: pd.DataFrame, out_dir: Path, title: str, outcomes: pd.DataFrame | None = None
 ) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    font = cjk_font()
-    if font:
-        plt.rcParams["font.family"] = "sans-serif"
-        plt.rcParams["font.sans-serif"] = [font, *(f for f in plt.rcParams["font.sans-serif"] if f != font)]
+    font = _use_cjk_font()
     plt.rcParams["axes.unicode_minus"] = False
     paths: dict[str, Path] = {}
     for name, fig in _figures(metrics, zh=font is not None).items():
@@ -215,10 +224,7 @@ def write_gap_chart(lines: pd.DataFrame, path: Path, top: int = 12) -> Path | No
     """Bar chart of the recruitment list: needs each recommendation would serve (Chinese labels)."""
     if lines.empty:
         return None
-    font = cjk_font()
-    if font:
-        plt.rcParams["font.family"] = "sans-serif"
-        plt.rcParams["font.sans-serif"] = [font, *(f for f in plt.rcParams["font.sans-serif"] if f != font)]
+    font = _use_cjk_font()
     w = lines.head(top).iloc[::-1]
     names = (
         (w["community_name"].astype(str) + " · " + w["item_name"].astype(str))

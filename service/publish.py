@@ -30,6 +30,8 @@ from sqlalchemy.orm import Session
 
 from data_contracts.suites import SERVICE_LIST_COLUMNS, Reference
 from data_contracts.validate import validate_rows
+from lifecycle.states import LISTED
+from service.masking import mask_name, mask_phone
 from store import publication as store_pub
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "data_contracts" / "service_list.schema.json"
@@ -178,7 +180,10 @@ def publish_service_list(
     ``before_commit`` runs after the files are in place and the rows are written but before
     the caller's commit (tests inject a crash there).
     """
-    rows = store_pub.service_list_rows(session, cycle_id)
+    rows = store_pub.service_list_rows(session, cycle_id, tuple(LISTED))
+    # publish the minimum: surname and a masked phone
+    rows["resident_name_masked"] = [mask_name(n) for n in rows.pop("contact_name")]
+    rows["resident_phone_masked"] = [mask_phone(p) for p in rows.pop("contact_phone")]
     return publish_rows(
         session,
         "service_list",

@@ -10,7 +10,6 @@ import pandas as pd
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from data_contracts.suites import Reference
 from store.models import (
     Community,
     Grid,
@@ -26,7 +25,7 @@ from store.models import (
     Survey,
     Unit,
 )
-from store.reference import upsert
+from store.reference import Reference, upsert
 
 OPEN_STATUSES = ("open", "dispatched", "accepted", "completed")
 

@@ -8,14 +8,12 @@ import pandas as pd
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from service.masking import mask_name, mask_phone
 from store.models import Assignment, Grid, Household, Item, Need, Offer, Publication, PublishedRow, Unit
 
-LISTED_STATUSES = ("dispatched", "accepted", "completed", "closed")
 
-
-def service_list_rows(session: Session, cycle_id: str) -> pd.DataFrame:
-    """The cycle's service list, one row per live assignment, residents' contact masked."""
+def service_list_rows(session: Session, cycle_id: str, listed: tuple[str, ...]) -> pd.DataFrame:
+    """The cycle's service list, one row per assignment in a ``listed`` status, with the resident's contact as stored
+    (``contact_name``, ``contact_phone``): the publisher masks it."""
     q = (
         select(
             Assignment.id.label("assignment_id"),
@@ -38,15 +36,13 @@ def service_list_rows(session: Session, cycle_id: str) -> pd.DataFrame:
         .join(Offer, Offer.id == Assignment.offer_id)
         .join(Item, Item.code == Need.item_code)
         .join(Grid, Grid.id == Need.grid_id)
-        .where(Assignment.cycle_id == cycle_id, Assignment.status.in_(LISTED_STATUSES))
+        .where(Assignment.cycle_id == cycle_id, Assignment.status.in_(listed))
         .order_by(Assignment.need_id)
     )
     df = pd.DataFrame(session.execute(q).all(), columns=list(q.selected_columns.keys()))
     df.insert(0, "cycle_id", cycle_id)
     df["window_start"] = df["window_start"].astype(str)
     df["window_end"] = df["window_end"].astype(str)
-    df["resident_name_masked"] = [mask_name(n) for n in df.pop("contact_name")]
-    df["resident_phone_masked"] = [mask_phone(p) for p in df.pop("contact_phone")]
     return df
 
 

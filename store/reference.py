@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from store.models import Category, Community, Grid, Household, Item, Subcategory, Subdistrict
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Values the store knows, that incoming rows must refer to."""
+
+    items: frozenset[str] = frozenset()  # codes and Chinese names
+    grids: frozenset[str] = frozenset()
+    households: frozenset[str] = frozenset()
+    communities: frozenset[str] = frozenset()
+    units: frozenset[str] = frozenset()
+    area_refs: frozenset[str] = frozenset()  # "grid:C001-G01", "community:C001", "subdistrict:SD01"
+    surveys: frozenset[str] = frozenset()
+    extra: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 def upsert(session: Session, model: type, rows: list[dict[str, Any]], chunk: int = 20000) -> None:

@@ -8,9 +8,9 @@ from datetime import date
 
 from prefect import get_run_logger, task
 
+from service.loop import accepted_work_orders, release_overdue
 from settings import get_settings
 from store.db import session_factory
-from store.loop import accepted_work_orders, release_overdue
 
 
 @task(retries=2, retry_delay_seconds=3)

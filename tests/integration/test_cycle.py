@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from flows.match_cycle import match_cycle
+from service.loop import apply_response, contact_for_unit
 from service.publish import finish_publication, publish_service_list
 from store import cycle as store_cycle
-from store.loop import apply_response, contact_for_unit
 from store.models import (
     Assignment,
     Community,

@@ -12,10 +12,10 @@ from sqlalchemy import select, update
 from matching.problem import build_problem
 from reference import load_taxonomy_frame
 from service.followup import apply_answer, create_due_followups
+from service.loop import apply_response
 from service.quarterly import visiting_roster, write_printable, write_xlsform
 from store import cycle as store_cycle
 from store.cycle import period_of
-from store.loop import apply_response
 from store.models import Assignment, Household, Need, NeedEvent, Survey, Unit
 from tests.integration.test_cycle import DAY, tiny  # noqa: F401 - the fixture
 

@@ -52,3 +52,14 @@ def test_nothing_outside_flows_imports_flows():
         and "flows" in _imports(p)
     ]
     assert offenders == []
+
+
+PROJECT_PACKAGES = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()} | {"settings"}
+
+
+def test_store_only_reads_and_writes_and_imports_nothing_above_it():
+    offenders = {
+        str(p.relative_to(ROOT)): sorted((_imports(p) & PROJECT_PACKAGES) - {"store", "settings"})
+        for p in (ROOT / "store").rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}

@@ -1,0 +1,189 @@
+"""The closed loop's rules (派单 -> 接单 -> 办结 -> 销单): units' responses, overdue release, and who
+may see a resident's contact. Every status change is decided by :func:`lifecycle.states.transition`;
+an illegal one is not applied but returned with its reason, so intake quarantines it. Every applied
+one appends a NeedEvent.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from lifecycle.states import CONTACT_RELEASED, Action, AssignmentStatus, IllegalTransition, transition
+from service.followup import apply_answer
+from store import loop as store_loop
+from store.models import Assignment, Need, NeedEvent, SurveyAnswer, UnitResponse
+
+
+def _reject(
+    row: dict[str, Any], ref_col: str, rule: str, reason: str, column: str | None = None
+) -> dict[str, Any]:
+    return {
+        "row_number": int(row["row_number"]),
+        "source_ref": row.get(ref_col),
+        "raw": {k: v for k, v in row.items() if v is not None and k != "row_number"},
+        "reasons": [
+            {"rule": rule, "column": column, "reason": reason, "value": row.get(column) if column else None}
+        ],
+    }
+
+
+def apply_response(session: Session, row: dict[str, Any], actor: str) -> str | None:
+    """Apply one unit response; return a reason (Chinese) when it must be rejected instead."""
+    a = session.get(Assignment, int(row["assignment_id"]), with_for_update=True)
+    if a is None:
+        return f"派单编号 {row['assignment_id']} 不存在"
+    if a.unit_id != row["unit_id"]:
+        return f"派单 {a.id} 派给的是 {a.unit_id}，不是 {row['unit_id']}"
+    action = row["action"]
+    if action not in (Action.ACCEPT, Action.DECLINE, Action.COMPLETE):
+        return f"派单 {a.id}：单位不能“{action}”"
+    need = session.get(Need, a.need_id, with_for_update=True)
+    try:
+        step = transition(action, need.status, a.status)
+    except IllegalTransition as e:
+        return f"派单 {a.id}：{e.reason}"
+    if action == Action.DECLINE and not row.get("reason"):
+        return "拒单必须填写原因"
+    if action == Action.COMPLETE and not row.get("completed_on"):
+        return "办结必须填写完成日期"
+    at = pd.Timestamp(row["responded_at"]).to_pydatetime() if row.get("responded_at") else datetime.now()
+    a.status, a.responded_at = str(step.assignment_to), at
+    if action == Action.COMPLETE:
+        a.completed_on = pd.Timestamp(row["completed_on"]).date()
+        a.note = row.get("note")
+    if action == Action.DECLINE:
+        a.note = row.get("reason")
+    need.status = str(step.need_to)
+    session.add(
+        NeedEvent(
+            need_id=need.id,
+            at=at,
+            actor=f"unit:{a.unit_id}",
+            from_status=str(step.need_from),
+            to_status=str(step.need_to),
+            cycle_id=a.cycle_id,
+            reason=step.action.zh + (f"：{row['reason']}" if row.get("reason") else "") + f"（{actor}）",
+        )
+    )
+    session.add(
+        UnitResponse(
+            response_id=str(row["response_id"]),
+            assignment_id=a.id,
+            unit_id=a.unit_id,
+            action=action,
+            responded_at=at,
+            reason=row.get("reason"),
+            source_file_id=row.get("_file_id"),
+        )
+    )
+    return None
+
+
+def load_rows(
+    session: Session, dataset: str, good: pd.DataFrame, file_id: int | None, actor: str
+) -> dict[str, Any]:
+    """Apply validated responses or follow-up answers; return counts and the rows rejected by the loop."""
+    counts: dict[str, Any] = {"loaded": 0, "already_loaded": 0, "rejected": []}
+    records = good.astype(object).where(good.notna(), None).to_dict("records")
+    if dataset == "responses":
+        seen = store_loop.known_ids(
+            session, UnitResponse.response_id, [str(r["response_id"]) for r in records]
+        )
+        for r in sorted(records, key=lambda r: (str(r.get("responded_at") or ""), r["row_number"])):
+            if str(r["response_id"]) in seen:
+                counts["already_loaded"] += 1
+                continue
+            reason = apply_response(session, {**r, "_file_id": file_id}, actor)
+            if reason:
+                counts["rejected"].append(_reject(r, "response_id", "transition", reason, "action"))
+            else:
+                counts["loaded"] += 1
+                seen.add(str(r["response_id"]))
+                session.flush()
+    elif dataset == "survey_answers":
+        seen = store_loop.known_ids(session, SurveyAnswer.source_ref, [str(r["answer_id"]) for r in records])
+        for r in records:
+            if str(r["answer_id"]) in seen:
+                counts["already_loaded"] += 1
+                continue
+            reason = apply_answer(session, r, file_id, actor)
+            if reason:
+                counts["rejected"].append(_reject(r, "answer_id", "followup", reason, "survey_id"))
+            else:
+                counts["loaded"] += 1
+                seen.add(str(r["answer_id"]))
+    else:
+        raise ValueError(f"the closed loop does not load {dataset!r}")
+    return counts
+
+
+def release_overdue(
+    session: Session, today: date, accept_days: int, complete_days: int, actor: str
+) -> dict[str, int]:
+    """Release work no unit answered within ``accept_days``, or accepted but not done in ``complete_days``.
+
+    The need returns to the pool; the unit is not offered it again. Dispatch is dated by its
+    cycle's first day (the day the list goes out), acceptance by the unit's response, so the
+    deadlines follow the service calendar rather than when the software happened to run.
+    """
+    now = datetime.now()
+    out = {"unanswered": 0, "not_completed": 0}
+    rows = store_loop.overdue_assignments(
+        session,
+        str(AssignmentStatus.DISPATCHED),
+        today - timedelta(days=accept_days),
+        str(AssignmentStatus.ACCEPTED),
+        datetime.combine(today - timedelta(days=complete_days), datetime.min.time()),
+    )
+    for a in rows:
+        need = session.get(Need, a.need_id)
+        step = transition(Action.RELEASE, need.status, a.status)
+        kind = "unanswered" if a.status == AssignmentStatus.DISPATCHED else "not_completed"
+        reason = (
+            f"派单 {accept_days} 天未接单，收回重派"
+            if kind == "unanswered"
+            else f"接单后 {complete_days} 天未办结，收回重派"
+        )
+        session.add(
+            NeedEvent(
+                need_id=need.id,
+                at=now,
+                actor=actor,
+                from_status=str(step.need_from),
+                to_status=str(step.need_to),
+                cycle_id=a.cycle_id,
+                reason=reason,
+            )
+        )
+        a.status, a.note = str(step.assignment_to), reason
+        need.status = str(step.need_to)
+        out[kind] += 1
+    return out
+
+
+def contact_for_unit(session: Session, assignment_id: int, unit_id: str) -> dict[str, str | None]:
+    """The resident's full contact, released only to the unit that accepted the work."""
+    a = session.get(Assignment, assignment_id)
+    if a is None or a.unit_id != unit_id:
+        raise PermissionError(f"派单 {assignment_id} 不属于单位 {unit_id}")
+    if a.status not in CONTACT_RELEASED:
+        raise PermissionError(
+            f"派单 {assignment_id} 尚未接单（{AssignmentStatus(a.status).zh}），不提供居民完整联系方式"
+        )
+    need = session.get(Need, a.need_id)
+    return {
+        "assignment_id": str(a.id),
+        "contact_name": need.contact_name,
+        "contact_phone": store_loop.resident_contact(session, need),
+        "grid_id": need.grid_id,
+        "household_id": need.household_id,
+    }
+
+
+def accepted_work_orders(session: Session) -> pd.DataFrame:
+    """Accepted, not yet completed work with the resident's full contact (each row for its own unit only)."""
+    return store_loop.work_orders(session, str(AssignmentStatus.ACCEPTED))

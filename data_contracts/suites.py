@@ -67,9 +67,24 @@ def required(column: str) -> gxe.Expectation:
     )
 
 
+UNIQUE_IN_FILE = {
+    "needs": ("source_ref",),
+    "units": ("unit_id",),
+    "offers": ("offer_id",),
+    "survey_answers": ("answer_id",),
+    "responses": ("response_id",),
+}
+
+
+def in_file(column: str) -> str:
+    """The derived column holding (file, value): unique per file when a batch holds many files."""
+    return f"{column}__in_file"
+
+
 def unique(column: str) -> gxe.Expectation:
     return gxe.ExpectColumnValuesToBeUnique(
-        column=column, meta=_meta("unique", f"“{FIELD_ZH.get(column, column)}”在本文件中重复")
+        column=in_file(column),
+        meta={**_meta("unique", f"“{FIELD_ZH.get(column, column)}”在本文件中重复"), "column": column},
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data_contracts.suites import SUITES, Reference
+from data_contracts.suites import SUITES, UNIQUE_IN_FILE, Reference, in_file
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +83,20 @@ def _batch(dataset: str, df: pd.DataFrame) -> Any:
     return definition.get_batch(batch_parameters={"dataframe": df})
 
 
-def derive_columns(dataset: str, df: pd.DataFrame, reference: Reference) -> pd.DataFrame:
-    """Columns some rules need that are computed from others (typed values, cross-field keys)."""
+def derive_columns(
+    dataset: str, df: pd.DataFrame, reference: Reference, file_column: str | None = None
+) -> pd.DataFrame:
+    """Columns some rules need that are computed from others (typed values, cross-field keys,
+    keys unique within one file when a batch holds several files)."""
     out = df.copy()
+    for col in UNIQUE_IN_FILE.get(dataset, ()):
+        if col in out:
+            values = out[col]
+            if file_column is not None:
+                keyed = out[file_column].astype(str) + "\x1f" + values.astype(str)
+                out[in_file(col)] = keyed.where(values.notna(), None)
+            else:
+                out[in_file(col)] = values
     if dataset == "needs":
         out["household_known"] = _known(out["household_id"], reference.households)
     if dataset in ("offers", "responses"):
@@ -105,22 +116,31 @@ def _known(values: pd.Series, registry: frozenset[str]) -> np.ndarray:
     return np.where(values.isna(), None, values.isin(registry))
 
 
-def validate_rows(dataset: str, rows: pd.DataFrame, reference: Reference) -> Validation:
-    """Check ``rows`` (normalised, with ``row_number``) against the ``dataset`` contract."""
+def validate_rows(
+    dataset: str,
+    rows: pd.DataFrame,
+    reference: Reference,
+    index_column: str = "row_number",
+    file_column: str | None = None,
+) -> Validation:
+    """Check ``rows`` (normalised, with ``row_number``) against the ``dataset`` contract.
+
+    A batch may hold the rows of several files: ``index_column`` then identifies a row in the
+    batch and ``file_column`` the file, so "unique in the file" rules stay per file."""
     if dataset not in SUITES:
         raise ValueError(f"no contract for dataset {dataset!r}; known: {sorted(SUITES)}")
     if rows.empty:
         empty = rows.assign(reasons=pd.Series(dtype=object))
         return Validation(good=rows.copy(), bad=empty, result=None)
     suite = _suite(dataset, reference)
-    checked = derive_columns(dataset, rows, reference)
+    checked = derive_columns(dataset, rows, reference, file_column)
     # GX compares values as given: keep strings, with None for missing
     checked = checked.astype(object).where(checked.notna(), None)
     result = _batch(dataset, checked).validate(
-        suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["row_number"]}
+        suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [index_column]}
     )
     reasons: dict[int, list[dict[str, Any]]] = {}
-    by_number = rows.set_index("row_number")
+    by_number = rows.set_index(index_column)
     for r in result.results:
         cfg = r.expectation_config
         if r.exception_info and r.exception_info.get("raised_exception"):
@@ -129,7 +149,7 @@ def validate_rows(dataset: str, rows: pd.DataFrame, reference: Reference) -> Val
             continue
         column = cfg.meta.get("column") or cfg.kwargs.get("column") or cfg.kwargs.get("column_A")
         for hit in r.result.get("unexpected_index_list") or []:
-            number = int(hit["row_number"])
+            number = int(hit[index_column])
             value = by_number.at[number, column] if column in by_number.columns else hit.get(column)
             reasons.setdefault(number, []).append(
                 {
@@ -141,9 +161,9 @@ def validate_rows(dataset: str, rows: pd.DataFrame, reference: Reference) -> Val
                     else str(value),
                 }
             )
-    is_bad = rows["row_number"].isin(list(reasons))
+    is_bad = rows[index_column].isin(list(reasons))
     bad = rows[is_bad].copy()
-    bad["reasons"] = [reasons[int(n)] for n in bad["row_number"]]
+    bad["reasons"] = [reasons[int(n)] for n in bad[index_column]]
     return Validation(good=rows[~is_bad].copy(), bad=bad, result=result)
 
 

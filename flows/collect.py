@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
 from flows.match_cycle import run_cycle
 from flows.naming import by_time, run_started
 from lifecycle.escalation import EscalationPolicy
 from matching.problem import CostModel
-from tasks.intake import find_inbox_files, ingest_inbox_file, summarise_intake
+from tasks.intake import ingest_inbox, summarise_intake
 from tasks.matching import count_waiting_urgent
 
 NEED_DATASETS = ("needs", "survey_answers")
@@ -31,14 +30,7 @@ def collect_inbox(dedupe_days: int = 30, today: date | None = None, dispatch_urg
         today: the day of this collection (defaults to today); the urgent match runs in its week.
         dispatch_urgent: run the urgent match when urgent needs arrived.
     """
-    files = find_inbox_files()
-    progress = create_progress_artifact(0.0, key="collect-progress", description="导入进度（文件）")
-    reports = []
-    for k, (path, dataset, source) in enumerate(files, start=1):
-        reports.append(ingest_inbox_file(path, dataset, source, dedupe_days))
-        update_progress_artifact(progress, 100.0 * k / len(files))
-    if not files:
-        update_progress_artifact(progress, 100.0)
+    reports = ingest_inbox(dedupe_days=dedupe_days, today=today)
     summary = summarise_intake(reports)
     new_needs = sum(r.loaded for r in reports if r.dataset in NEED_DATASETS)
     urgent_from = EscalationPolicy().urgent_from

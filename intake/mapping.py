@@ -1,81 +1,98 @@
-"""The declared header mapping: every accepted column name (Chinese or English) per field.
+"""The header vocabulary: which words hand-made sheets use for each canonical field.
 
-Keys are compared after NFKC normalisation, lower case and without spaces, so "联系电话",
-"联系 电话" and "Contact_Phone" all find ``contact_phone``.
+The words live in a data file the district edits (``reference/headers.csv``: dataset, field,
+label_zh, required, words separated by ``|``), not in code. Headers are compared after NFKC
+normalisation, lower case, without spaces, without a trailing "*" or "(必填)"-style note, so
+"联系电话", "联系 电话 *" and "Contact_Phone" all find ``contact_phone``. A header that matches no
+word is not guessed at: the reader reports it with the closest known field as a suggestion.
 """
 
 from __future__ import annotations
 
+import csv
+import difflib
+import os
+import re
 import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
-FIELDS: dict[str, dict[str, list[str]]] = {
-    "needs": {
-        "source_ref": ["需求编号", "编号", "工单号", "source_ref", "ref", "id", "answer_id", "回答编号"],
-        "reported_at": [
-            "登记时间",
-            "上报时间",
-            "提交时间",
-            "reported_at",
-            "submitted_at",
-            "created_at",
-            "时间",
-        ],
-        "grid_id": ["网格编号", "网格", "grid_id", "grid"],
-        "household_id": ["户编号", "住户编号", "household_id", "household"],
-        "contact_name": ["联系人", "姓名", "居民姓名", "contact_name", "name"],
-        "contact_phone": ["联系电话", "电话", "手机", "手机号", "contact_phone", "phone", "mobile"],
-        "item": ["服务事项", "需求事项", "事项", "服务项目", "service_item", "item", "item_code"],
-        "description": ["需求描述", "描述", "具体需求", "description", "detail"],
-        "urgency": ["紧急程度", "紧急", "urgency", "priority"],
-        "preferred_start": ["期望开始日期", "期望开始", "preferred_start"],
-        "preferred_end": ["期望结束日期", "期望结束", "preferred_end"],
-        "source": ["来源", "渠道", "source", "channel"],
-    },
-    "units": {
-        "unit_id": ["单位编号", "unit_id", "id"],
-        "name": ["单位名称", "名称", "name"],
-        "kind": ["单位类型", "类型", "kind", "type"],
-        "community_id": ["所属社区", "社区编号", "community_id", "community"],
-        "x_km": ["横坐标(公里)", "横坐标", "x_km", "x"],
-        "y_km": ["纵坐标(公里)", "纵坐标", "y_km", "y"],
-        "contact_phone": ["联系电话", "电话", "contact_phone", "phone"],
-    },
-    "offers": {
-        "offer_id": ["资源编号", "offer_id", "id"],
-        "unit_id": ["单位编号", "unit_id", "unit"],
-        "item": ["服务事项", "事项", "service_item", "item", "item_code"],
-        "capacity_per_cycle": ["每期服务次数", "服务次数", "名额", "capacity_per_cycle", "capacity"],
-        "area_level": ["服务范围", "范围层级", "area_level", "level"],
-        "area_id": ["范围编号", "服务区域编号", "area_id", "area"],
-        "window_start": ["开始日期", "服务开始", "window_start", "start"],
-        "window_end": ["结束日期", "服务结束", "window_end", "end"],
-    },
-    "survey_answers": {
-        "answer_id": ["回访编号", "回答编号", "answer_id", "id"],
-        "survey_id": ["问卷编号", "回访单号", "survey_id", "survey"],
-        "answered_at": ["回访时间", "回答时间", "answered_at", "submitted_at", "time"],
-        "done": ["是否办结", "是否完成", "done", "completed"],
-        "satisfaction": ["满意度", "satisfaction", "score"],
-        "comment": ["意见建议", "备注", "comment", "note"],
-    },
-    "responses": {
-        "response_id": ["回复编号", "response_id", "id"],
-        "assignment_id": ["派单编号", "assignment_id", "assignment"],
-        "unit_id": ["单位编号", "unit_id", "unit"],
-        "action": ["操作", "处理结果", "action", "response"],
-        "responded_at": ["回复时间", "responded_at", "at", "time"],
-        "reason": ["拒单原因", "原因", "reason"],
-        "completed_on": ["完成日期", "completed_on"],
-        "note": ["备注", "办理情况", "note"],
-    },
-}
+HEADERS_CSV = Path(__file__).resolve().parent.parent / "reference" / "headers.csv"
+
+_NOTE = re.compile(r"[(\[【（][^)\]】）]*[)\]】）]$")  # a trailing bracketed note: (必填) （选填）【元】
+_MARKS = "*＊:：?？"
 
 
-def _key(name: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", name).strip().lower().split())
+def header_key(name: object) -> str:
+    """A header as compared: NFKC, no spaces, lower case, no trailing note or required mark."""
+    text = "".join(unicodedata.normalize("NFKC", str(name or "")).lower().split())
+    text = text.strip(_MARKS)
+    bare = _NOTE.sub("", text).strip(_MARKS)
+    return bare or text
 
 
-HEADER_ALIASES: dict[str, dict[str, str]] = {
-    dataset: {_key(alias): field for field, aliases in fields.items() for alias in aliases}
-    for dataset, fields in FIELDS.items()
-}
+@dataclass(frozen=True)
+class Vocabulary:
+    """One dataset's fields: words -> field, the Chinese label, and which fields a sheet must have."""
+
+    dataset: str
+    words: dict[str, str]  # header key -> field
+    labels: dict[str, str]  # field -> Chinese label
+    required: tuple[str, ...]
+    examples: dict[str, tuple[str, ...]]  # field -> the words as written in the file
+
+    def field_of(self, header: object) -> str | None:
+        return self.words.get(header_key(header))
+
+    def suggest(self, header: object) -> str | None:
+        """The field whose words look most like ``header`` (for an "is this ...?" hint), or None."""
+        key = header_key(header)
+        if not key:
+            return None
+        best = difflib.get_close_matches(key, list(self.words), n=1, cutoff=0.5)
+        if not best:
+            # a header that contains a known word (or is contained in one), longest word first
+            hits = sorted(
+                (w for w in self.words if len(w) >= 2 and (w in key or key in w)), key=len, reverse=True
+            )
+            best = hits[:1]
+        return self.words[best[0]] if best else None
+
+    @property
+    def fields(self) -> list[str]:
+        return list(self.labels)
+
+
+def headers_path() -> Path:
+    return Path(os.environ.get("THREELISTS_HEADERS_CSV") or HEADERS_CSV)
+
+
+@cache
+def _load(path: Path, mtime: float) -> dict[str, Vocabulary]:
+    out: dict[str, dict] = {}
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        for row in csv.DictReader(f):
+            ds = out.setdefault(row["dataset"], {"words": {}, "labels": {}, "required": [], "examples": {}})
+            field = row["field"].strip()
+            ds["labels"][field] = row["label_zh"].strip() or field
+            if (row.get("required") or "").strip().lower() in ("yes", "y", "1", "是", "必填"):
+                ds["required"].append(field)
+            words = [w.strip() for w in row["words"].split("|") if w.strip()]
+            ds["examples"][field] = tuple(words)
+            for w in words:
+                ds["words"].setdefault(header_key(w), field)  # the first field to claim a word keeps it
+    return {
+        name: Vocabulary(name, d["words"], d["labels"], tuple(d["required"]), d["examples"])
+        for name, d in out.items()
+    }
+
+
+def vocabulary(dataset: str) -> Vocabulary:
+    """The dataset's vocabulary, re-read when the file changes (edits apply to the next run)."""
+    path = headers_path()
+    return _load(path, path.stat().st_mtime)[dataset]
+
+
+def field_label(dataset: str, field: str) -> str:
+    return vocabulary(dataset).labels.get(field, field)

@@ -6,23 +6,18 @@ operator's own text.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 
 URGENCY = {
-    "一般": 1,
-    "普通": 1,
-    "normal": 1,
-    "1": 1,
-    "紧急": 2,
-    "urgent": 2,
-    "2": 2,
-    "特急": 3,
-    "非常紧急": 3,
-    "critical": 3,
-    "3": 3,
+    **dict.fromkeys(["一般", "普通", "正常", "常规", "不急", "低", "否", "normal", "low", "1"], 1),
+    **dict.fromkeys(["紧急", "急", "加急", "较急", "很急", "高", "是", "urgent", "high", "2"], 2),
+    **dict.fromkeys(["特急", "非常紧急", "特别紧急", "十分紧急", "危急", "critical", "3"], 3),
 }
 AREA_LEVEL = {
     "网格": "grid",
@@ -55,15 +50,17 @@ ACTION = {
     "complete": "complete",
 }
 
-_DATE_FORMS = [
-    (re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$"), False),
-    (
-        re.compile(
-            r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?[ T](\d{1,2})[:时](\d{1,2})(?::(\d{1,2}))?分?(?:\.\d+)?$"
-        ),
-        True,
-    ),
-]
+_SEP = r"\s*[-/.年]\s*"
+_FULL_DATE = re.compile(
+    rf"^(\d{{4}}){_SEP}(\d{{1,2}})\s*[-/.月]\s*(\d{{1,2}})\s*[日号]?"
+    r"(?:[ T]*(?:(上午|下午|晚上)\s*)?(\d{1,2})\s*[:时点]\s*(\d{1,2})?\s*(?:[:分]\s*(\d{1,2})?\s*秒?)?(?:\.\d+)?)?$"
+)
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_SHORT_DATE = re.compile(
+    r"^(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?"
+    r"(?:[ T]*(?:(上午|下午|晚上)\s*)?(\d{1,2})\s*[:时点]\s*(\d{1,2})?\s*分?)?$"
+)
+_EXCEL_SERIAL = re.compile(r"^(\d{5})(?:\.(\d+))?$")
 
 
 def nfkc(value: object) -> str | None:
@@ -79,34 +76,60 @@ def clean_id(value: str | None) -> str | None:
 
 
 def clean_phone(value: str | None) -> str | None:
+    """Digits of a phone as people write it: spaces, dashes, brackets, +86 / 0086 / 86- prefix."""
     if value is None:
         return None
-    text = re.sub(r"[\s\-()（）]", "", value)
-    if text.startswith("+86"):
-        text = text[3:]
-    elif text.startswith("0086"):
-        text = text[4:]
+    text = re.sub(r"[\s\-()（）—_·.]", "", value)
+    for prefix in ("+86", "0086"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    if len(text) == 13 and text.startswith("861"):
+        text = text[2:]
     return text or None
 
 
-def clean_date(value: str | None, with_time: bool = False) -> str | None:
-    """ISO ``YYYY-MM-DD`` (or ``YYYY-MM-DD HH:MM:SS``) when the value is a recognisable date."""
+def _hour(h: str | None, half: str | None) -> int:
+    hour = int(h or 0)
+    if half in ("下午", "晚上") and hour < 12:
+        hour += 12
+    return hour
+
+
+def clean_date(value: str | None, with_time: bool = False, today: date | None = None) -> str | None:
+    """ISO ``YYYY-MM-DD`` (or ``YYYY-MM-DD HH:MM:SS``) for a date as people write it.
+
+    2026-11-03, 2026/11/3, 2026.11.3, 2026年11月3日, 20261103, an Excel serial day number,
+    each with an optional time (9:30, 9时30分, 下午3点); "11-3" or "11月3日" take the year of
+    ``today`` (the day the sheet arrived), or the year before when that would be in the future.
+    A value that is not recognisably a date is returned as given, for the contract to report.
+    """
     if value is None:
         return None
-    for pattern, has_time in _DATE_FORMS:
-        m = pattern.match(value)
-        if not m:
-            continue
+    y = mo = d = None
+    hh = mi = ss = 0
+    if m := _FULL_DATE.match(value):
         y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
-        hh = int(m.group(4)) if has_time else 0
-        mi = int(m.group(5)) if has_time else 0
-        ss = int(m.group(6) or 0) if has_time else 0
-        try:
-            ts = pd.Timestamp(year=y, month=mo, day=d, hour=hh, minute=mi, second=ss)
-        except ValueError:
-            return value
+        hh, mi, ss = _hour(m.group(5), m.group(4)), int(m.group(6) or 0), int(m.group(7) or 0)
+    elif m := _COMPACT_DATE.match(value):
+        y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    elif (m := _SHORT_DATE.match(value)) and today is not None:
+        mo, d = int(m.group(1)), int(m.group(2))
+        hh, mi = _hour(m.group(4), m.group(3)), int(m.group(5) or 0)
+        y = today.year
+        with contextlib.suppress(ValueError):
+            if date(y, mo, d) > today + timedelta(days=7):
+                y -= 1
+    elif (m := _EXCEL_SERIAL.match(value)) and 20000 <= int(m.group(1)) <= 80000:
+        ts = pd.Timestamp("1899-12-30") + pd.Timedelta(days=float(value))
+        ts = ts.round("min")
         return ts.strftime("%Y-%m-%d %H:%M:%S") if with_time else ts.strftime("%Y-%m-%d")
-    return value
+    if y is None:
+        return value
+    try:
+        ts = datetime(y, mo, d, hh, mi, ss)  # type: ignore[arg-type]
+    except ValueError:
+        return value
+    return ts.strftime("%Y-%m-%d %H:%M:%S") if with_time else ts.strftime("%Y-%m-%d")
 
 
 ID_FIELDS = {
@@ -127,35 +150,49 @@ DATETIME_FIELDS = {"reported_at", "answered_at", "responded_at"}
 DATE_FIELDS = {"preferred_start", "preferred_end", "window_start", "window_end", "completed_on"}
 LOOKUPS = {"urgency": URGENCY, "area_level": AREA_LEVEL, "done": DONE, "action": ACTION}
 # free text keeps its own punctuation (full-width commas are right in Chinese prose)
-FREE_TEXT = {"description", "contact_name", "name", "comment", "note", "reason", "_extra_cells"}
+FREE_TEXT = {"description", "contact_name", "name", "comment", "note", "reason", "_extra_cells", "address"}
 
 
-def normalize_rows(rows: pd.DataFrame) -> pd.DataFrame:
+def _by_unique(values: pd.Series, fn: Callable[[str | None], str | None]) -> pd.Series:
+    """``fn`` applied once per distinct value (sheets repeat dates, grids and items a lot)."""
+    uniq = values.drop_duplicates()
+    table = dict(zip(uniq.tolist(), [fn(v) for v in uniq.tolist()], strict=True))
+    return pd.Series([table[v] for v in values.tolist()], index=values.index, dtype=object)
+
+
+def _datetime(value: str | None, today: date | None) -> str | None:
+    out = clean_date(value, with_time=True, today=today)
+    if out and re.fullmatch(r"\d{4}-\d{2}-\d{2}", out):
+        out += " 00:00:00"
+    return out
+
+
+def normalize_rows(rows: pd.DataFrame, today: date | None = None) -> pd.DataFrame:
     """Cleaned copy: every value NFKC-trimmed; ids, phones and dates in canonical form;
-    coded answers (urgency, area level, done, action) mapped to their codes when recognised."""
+    coded answers (urgency, area level, done, action) mapped to their codes when recognised.
+    ``today`` is the day the sheet arrived (the year of dates written without one)."""
     out = rows.copy()
     for col in out.columns:
         if col == "row_number":
             continue
         if col in FREE_TEXT:
-            out[col] = pd.Series(
-                [(str(v).strip() or None) if v is not None else None for v in out[col]],
-                index=out.index,
-                dtype=object,
-            )
+            out[col] = _by_unique(out[col], lambda v: (str(v).strip() or None) if v is not None else None)
             continue
-        values = [nfkc(v) for v in out[col].tolist()]
         if col in ID_FIELDS:
-            values = [clean_id(v) for v in values]
+            fn: Callable[[str | None], str | None] = lambda v: clean_id(nfkc(v))  # noqa: E731
         elif col in PHONE_FIELDS:
-            values = [clean_phone(v) for v in values]
+            fn = lambda v: clean_phone(nfkc(v))  # noqa: E731
         elif col in DATETIME_FIELDS:
-            values = [clean_date(v, with_time=True) if v and len(v) > 10 else clean_date(v) for v in values]
-            values = [v + " 00:00:00" if v and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v) else v for v in values]
+            fn = lambda v: _datetime(nfkc(v), today)  # noqa: E731
         elif col in DATE_FIELDS:
-            values = [clean_date(v) for v in values]
+            fn = lambda v: clean_date(nfkc(v), today=today)  # noqa: E731
         elif col in LOOKUPS:
             table = LOOKUPS[col]
-            values = [str(table.get(v.lower(), v)) if v else v for v in values]
-        out[col] = pd.Series(values, index=out.index, dtype=object)
+
+            def fn(v: object, table: dict = table) -> str | None:
+                text = nfkc(v)
+                return str(table.get(text.lower(), text)) if text else text
+        else:
+            fn = nfkc
+        out[col] = _by_unique(out[col], fn)
     return out

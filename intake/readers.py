@@ -12,14 +12,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from intake.mapping import HEADER_ALIASES
+from intake.mapping import vocabulary
+
+FREE_TEXT_FIELDS = {"description", "note", "comment"}
 
 
 class UnreadableFile(Exception):
@@ -35,17 +37,12 @@ class RawTable:
     """Rows as strings under canonical column names, with where each row was in the file."""
 
     rows: pd.DataFrame  # canonical columns + row_number (as an operator counts rows in the file)
-    unmapped_headers: list[str]
-    meta: dict[str, str]
+    unmapped_headers: list[dict[str, str | None]]  # header, suggestion (a field), duplicate_of
+    meta: dict[str, str]  # title (rows above the header), source (a JSON export's own)
+    present: list[str]  # the fields the file has a column for
 
 
 ENCODINGS = ("utf-8-sig", "gb18030")
-
-
-def canonical_header(name: object) -> str:
-    """Normalise a header for lookup: NFKC (full-width to half-width), no spaces, lower case."""
-    text = unicodedata.normalize("NFKC", str(name or "")).strip().lower()
-    return "".join(text.split())
 
 
 def read_table(path: Path, dataset: str) -> RawTable:
@@ -84,6 +81,42 @@ def _read_csv(data: bytes) -> list[list[str]]:
 
 
 def _read_xlsx(data: bytes) -> list[list[str]]:
+    """The first sheet's cells (calamine, a compiled reader, ~20x openpyxl; openpyxl without it)."""
+    try:
+        from python_calamine import CalamineWorkbook
+    except ImportError:  # pragma: no cover - calamine is a declared dependency
+        return _read_xlsx_openpyxl(data)
+    try:
+        sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
+        rows = sheet.to_python(skip_empty_area=False)
+        merged = sheet.merged_cell_ranges or []
+    except Exception as exc:  # calamine raises its own error types for broken zips / xml
+        raise UnreadableFile(
+            f"Excel 文件无法打开（可能已损坏或不是 xlsx 格式）：{type(exc).__name__}"
+        ) from exc
+    grid = [["" if v is None or v == "" else _cell_text(v) for v in row] for row in rows]
+    _fill_merged_down(grid, merged)
+    return grid
+
+
+def _fill_merged_down(grid: list[list[str]], merged: list) -> None:
+    """A cell merged down over several rows (one grid or date for a block of residents) means
+    that value on each of those rows; Excel keeps it in the top cell only. Rows with nothing
+    else in them stay blank."""
+    for (r0, c0), (r1, _c1) in merged:
+        if r1 <= r0 or r0 >= len(grid) or c0 >= len(grid[r0]):
+            continue
+        value = grid[r0][c0]
+        for r in range(r0 + 1, min(r1, len(grid) - 1) + 1):
+            row = grid[r]
+            if not any(str(c).strip() for j, c in enumerate(row) if j != c0):
+                continue
+            row.extend([""] * (c0 + 1 - len(row)))
+            if not str(row[c0]).strip():
+                row[c0] = value
+
+
+def _read_xlsx_openpyxl(data: bytes) -> list[list[str]]:
     from openpyxl import load_workbook
 
     try:
@@ -127,64 +160,107 @@ def _read_json(data: bytes) -> tuple[list[dict], dict[str, str]]:
 
 def _header_row(grid: list[list[str]], dataset: str) -> int:
     """The first row that names at least two known fields (skips merged title rows)."""
-    aliases = HEADER_ALIASES[dataset]
+    vocab = vocabulary(dataset)
     for i, row in enumerate(grid[:20]):
-        hits = sum(1 for cell in row if canonical_header(cell) in aliases)
-        if hits >= 2:
+        if len({vocab.field_of(cell) for cell in row if str(cell).strip()} - {None}) >= 2:
             return i
-    raise UnreadableFile("找不到表头行：前 20 行中没有可识别的列名（请对照模板检查列名）")
+    raise UnreadableFile(
+        "找不到表头行：前 20 行中没有可识别的列名（请对照 reference/headers.csv 中的列名，或在其中加入本表的列名）"
+    )
 
 
-def _map_headers(headers: list[str], dataset: str) -> tuple[list[str | None], list[str]]:
-    aliases = HEADER_ALIASES[dataset]
-    mapped, unmapped = [], []
+@dataclass(frozen=True)
+class _Columns:
+    fields: list[str | None]  # per column: the field it feeds, or None
+    unmapped: list[dict[str, str | None]]
+
+
+def _map_headers(headers: list[object], dataset: str) -> _Columns:
+    """Map each header to a field; an unknown or repeated header is reported, never guessed."""
+    vocab = vocabulary(dataset)
+    fields: list[str | None] = []
+    unmapped: list[dict[str, str | None]] = []
+    seen: dict[str, str] = {}
     for h in headers:
-        field = aliases.get(canonical_header(h))
-        mapped.append(field)
-        if field is None and str(h).strip():
-            unmapped.append(str(h))
-    return mapped, unmapped
+        text = str(h if h is not None else "").strip()
+        field = vocab.field_of(text) if text else None
+        if field is not None and field in seen and field not in FREE_TEXT_FIELDS:
+            unmapped.append({"header": text, "suggestion": field, "duplicate_of": seen[field]})
+            field = None
+        elif field is not None:
+            seen.setdefault(field, text)
+        elif text:
+            unmapped.append({"header": text, "suggestion": vocab.suggest(text), "duplicate_of": None})
+        fields.append(field)
+    return _Columns(fields, unmapped)
 
 
 def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> RawTable:
     head = _header_row(grid, dataset)
-    fields, unmapped = _map_headers(grid[head], dataset)
-    records, numbers = [], []
-    for offset, row in enumerate(grid[head + 1 :], start=head + 2):
-        if not any(str(c).strip() for c in row):
-            continue  # blank rows (trailing or between blocks) are not rows
-        rec = {f: (row[j] if j < len(row) else "") for j, f in enumerate(fields) if f}
-        if len(row) > len(fields) and any(str(c).strip() for c in row[len(fields) :]):
-            rec["_extra_cells"] = "|".join(str(c) for c in row[len(fields) :])
-        records.append(rec)
-        numbers.append(offset)
-    return _frame(records, numbers, dataset, unmapped, meta)
+    title = " ".join(str(c).strip() for row in grid[:head] for c in row if str(c).strip())
+    if title:
+        meta = {**meta, "title": title}
+    cols = _map_headers(grid[head], dataset)
+    body = grid[head + 1 :]
+    width = len(cols.fields)
+    frame = pd.DataFrame(body, dtype=object) if body else pd.DataFrame(columns=range(width), dtype=object)
+    frame = frame.reindex(columns=range(max(width, frame.shape[1])))
+    text = frame.fillna("").astype(str).apply(lambda c: c.str.strip())
+    keep = (text != "").any(axis=1).to_numpy()  # blank rows (trailing or between blocks) are not rows
+    numbers = (np.arange(len(frame)) + head + 2)[keep]
+    text = text[keep]
+    data: dict[str, pd.Series] = {}
+    for j, field in enumerate(cols.fields):
+        if field is None:
+            continue
+        col = frame.iloc[keep, j] if j < frame.shape[1] else pd.Series([None] * len(text))
+        col = col.reset_index(drop=True).astype(object)
+        if field in data:  # free text written over two columns (描述 + 备注): join them
+            data[field] = _join_text(data[field], col)
+        else:
+            data[field] = col
+    extra = text.iloc[:, width:]
+    if extra.shape[1]:
+        joined = extra.apply(lambda r: "|".join(r), axis=1) if len(extra) else pd.Series([], dtype=object)
+        has = (extra != "").any(axis=1).to_numpy()
+        data["_extra_cells"] = pd.Series(np.where(has, joined.to_numpy(), None), dtype=object)
+    return _frame(pd.DataFrame(data), numbers, dataset, cols.unmapped, meta)
+
+
+def _join_text(a: pd.Series, b: pd.Series) -> pd.Series:
+    out = []
+    for x, y in zip(a.tolist(), b.tolist(), strict=True):
+        parts = [str(v).strip() for v in (x, y) if v is not None and str(v).strip()]
+        out.append("；".join(parts) if parts else None)
+    return pd.Series(out, dtype=object)
 
 
 def _from_records(records: list[dict], meta: dict[str, str], dataset: str) -> RawTable:
-    aliases = HEADER_ALIASES[dataset]
-    out, unmapped = [], set()
+    keys: list[str] = []
     for rec in records:
-        row = {}
-        for k, v in rec.items():
-            field = aliases.get(canonical_header(k))
-            if field:
-                row[field] = "" if v is None else _cell_text(v)
-            else:
-                unmapped.add(str(k))
-        out.append(row)
-    return _frame(out, list(range(1, len(out) + 1)), dataset, sorted(unmapped), meta)
+        for k in rec:
+            if k not in keys:
+                keys.append(k)
+    cols = _map_headers(keys, dataset)
+    field_of = dict(zip(keys, cols.fields, strict=True))
+    out = [
+        {field_of[k]: ("" if v is None else _cell_text(v)) for k, v in rec.items() if field_of.get(k)}
+        for rec in records
+    ]
+    frame = pd.DataFrame.from_records(out) if out else pd.DataFrame()
+    return _frame(frame, np.arange(1, len(out) + 1), dataset, cols.unmapped, meta)
 
 
 def _frame(
-    records: list[dict], numbers: list[int], dataset: str, unmapped: list[str], meta: dict[str, str]
+    data: pd.DataFrame,
+    numbers: np.ndarray,
+    dataset: str,
+    unmapped: list[dict[str, str | None]],
+    meta: dict[str, str],
 ) -> RawTable:
-    columns = sorted(set(HEADER_ALIASES[dataset].values()))
-    df = (
-        pd.DataFrame.from_records(records, columns=[*columns, "_extra_cells"])
-        if records
-        else pd.DataFrame(columns=[*columns, "_extra_cells"])
-    )
-    df = df.astype(object).where(df.notna(), None)
-    df.insert(0, "row_number", pd.Series(numbers, dtype="int64"))
-    return RawTable(rows=df, unmapped_headers=unmapped, meta=meta)
+    columns = [*vocabulary(dataset).fields, "_extra_cells"]
+    present = [c for c in columns if c in data.columns]
+    df = data.reindex(columns=columns).astype(object)
+    df = df.where(df.notna(), None)
+    df.insert(0, "row_number", pd.Series(np.asarray(numbers, dtype="int64")))
+    return RawTable(rows=df.reset_index(drop=True), unmapped_headers=unmapped, meta=meta, present=present)

@@ -102,6 +102,30 @@ def reference_sets(session: Session, dataset: str | None = None) -> Reference:
     return ref
 
 
+_DIRECTORY_CACHE: dict[tuple, dict[str, pd.DataFrame]] = {}
+
+
+def directory_frames(session: Session) -> dict[str, pd.DataFrame]:
+    """Communities, grids (with names), items and households (grid, phone, address) as frames,
+    for resolving what sheets write. Cached per database until a registry's row count changes."""
+    counts = tuple(
+        session.scalar(select(func.count()).select_from(m)) or 0 for m in (Community, Grid, Item, Household)
+    )
+    key = (str(session.get_bind().url), counts)
+    if key not in _DIRECTORY_CACHE:
+        bind = session.connection()
+        _DIRECTORY_CACHE.clear()
+        _DIRECTORY_CACHE[key] = {
+            "communities": pd.read_sql(select(Community.id, Community.name), bind),
+            "grids": pd.read_sql(select(Grid.id, Grid.community_id, Grid.name), bind),
+            "items": pd.read_sql(select(Item.code, Item.name_zh), bind),
+            "households": pd.read_sql(
+                select(Household.id, Household.grid_id, Household.phone, Household.address), bind
+            ),
+        }
+    return _DIRECTORY_CACHE[key]
+
+
 def item_codes(session: Session) -> dict[str, str]:
     out: dict[str, str] = {}
     for code, name_zh in session.execute(select(Item.code, Item.name_zh)):

@@ -3,49 +3,62 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from prefect import get_run_logger, task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
 from data_contracts.validate import write_data_docs
-from intake.ingest import IngestReport, ingest_file, list_inbox
+from intake.ingest import PROBLEMS_SHOWN, IngestReport, ingest_files, list_inbox
+from intake.mapping import field_label
 from settings import get_settings
 from store.db import session_factory
 from tasks import artifacts
 
 
-@task
-def find_inbox_files(inbox: Path | None = None) -> list[tuple[Path, str, str]]:
-    files = list_inbox(inbox or get_settings().inbox_dir)
-    get_run_logger().info("%d file(s) waiting in the inbox", len(files))
-    return files
-
-
-@task(retries=2, retry_delay_seconds=5, task_run_name="ingest-{path.name}")
-def ingest_inbox_file(path: Path, dataset: str, source: str, dedupe_days: int = 30) -> IngestReport:
-    """Read, validate and load one file; a file that cannot be read is quarantined, not raised."""
+@task(retries=2, retry_delay_seconds=5)
+def ingest_inbox(
+    inbox: Path | None = None, dedupe_days: int = 30, today: date | None = None
+) -> list[IngestReport]:
+    """Load every file waiting in the inbox: read and clean each, check each dataset's files in
+    one contract pass, commit one transaction per file. A retry re-lists the inbox, so files
+    an earlier attempt committed are not touched again. Progress per file is an artifact."""
     settings = get_settings()
-    report = ingest_file(
+    logger = get_run_logger()
+    files = list_inbox(inbox or settings.inbox_dir)
+    logger.info("%d file(s) waiting in the inbox", len(files))
+    progress = create_progress_artifact(0.0, key="collect-progress", description="导入进度（文件）")
+    done: list[IngestReport] = []
+
+    def on_file(report: IngestReport) -> None:
+        done.append(report)
+        update_progress_artifact(progress, 100.0 * len(done) / len(files))
+        logger.info(
+            "%s: %s, read %d, loaded %d, quarantined %d, merged %d, already loaded %d%s",
+            report.file,
+            report.status,
+            report.rows_read,
+            report.loaded,
+            report.quarantined,
+            report.merged,
+            report.already_loaded,
+            f" ({report.error})" if report.error else "",
+        )
+        for message in report.messages:
+            logger.warning("%s: %s", report.file, message)
+
+    reports = ingest_files(
         session_factory(settings.database_url),
-        path,
-        dataset,
-        source,
+        files,
         settings.archive_dir,
         dedupe_days=dedupe_days,
+        today=today,
+        on_file=on_file,
     )
-    get_run_logger().info(
-        "%s: %s, read %d, loaded %d, quarantined %d, merged %d, already loaded %d%s",
-        path.name,
-        report.status,
-        report.rows_read,
-        report.loaded,
-        report.quarantined,
-        report.merged,
-        report.already_loaded,
-        f" ({report.error})" if report.error else "",
-    )
-    return report
+    if not files:
+        update_progress_artifact(progress, 100.0)
+    return reports
 
 
 @task
@@ -70,8 +83,13 @@ def summarise_intake(reports: list[IngestReport]) -> dict[str, int]:
         )
         reasons.update(r.reasons)
     run_dir = settings.data_docs_dir / datetime.now().strftime("%Y%m%d-%H%M%S")
+    # one validation result per dataset and run (its files were checked in one pass)
+    results: dict[int, tuple[str, object]] = {}
+    for r in reports:
+        if r.validation is not None and id(r.validation) not in results:
+            results[id(r.validation)] = (f"{len(results):02d}-{r.dataset}", r.validation)
     docs = write_data_docs(
-        [(f"{i:02d}-{r.dataset}-{Path(r.file).stem}", r.validation) for i, r in enumerate(reports)],
+        list(results.values()),
         run_dir,
         "threelists 数据校验报告",
     )
@@ -90,7 +108,7 @@ def summarise_intake(reports: list[IngestReport]) -> dict[str, int]:
                     "此前已导入": r.already_loaded,
                     "此前已隔离": r.already_quarantined,
                     "修正替代": r.superseded,
-                    "说明": r.error or "",
+                    "说明": "；".join(dict.fromkeys([*([r.error] if r.error else []), *r.messages])),
                 }
                 for r in reports
             ],
@@ -102,6 +120,33 @@ def summarise_intake(reports: list[IngestReport]) -> dict[str, int]:
             [{"隔离原因": k, "行数": v} for k, v in reasons.most_common()] or [{"隔离原因": "无", "行数": 0}],
             description="被隔离的行按原因统计（每行可能有多个原因）",
         )
+        problems = [
+            {
+                "文件": r.file,
+                "行号": p["row_number"],
+                "列": field_label(r.dataset, p["column"]) if p["column"] else "",
+                "原因": p["reason"],
+                "怎么改": p["hint"] or "",
+            }
+            for r in reports
+            for p in r.problems
+        ]
+        if problems:
+            artifacts.table(
+                "intake-quarantined-rows",
+                problems[:500],
+                description=f"被隔离的行（每个文件最多列出 {PROBLEMS_SHOWN} 行，全部保存在隔离区）：行号按 Excel 中的行计",
+            )
+        messages = [
+            {"文件": r.file, "说明（请按提示修改表格或列名表）": m} for r in reports for m in r.messages
+        ]
+        if messages:
+            artifacts.table(
+                "intake-file-messages",
+                messages,
+                description=f"{len({m['文件'] for m in messages})} 个文件有需要注意的列或整表问题："
+                "未识别的列（附最接近的字段）、缺少的必填列、按默认值登记的列",
+            )
         artifacts.link(
             "intake-data-docs",
             docs.resolve().as_uri(),

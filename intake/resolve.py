@@ -1,0 +1,415 @@
+"""Resolve what people write into what the store knows: grids by name, items by a close name,
+households by phone or address, a stable reference for rows that carry none.
+
+Pure: it takes the district's directory (read by the store) and a normalised sheet, and returns
+the sheet with ids filled in plus, per row and column, a hint in Chinese for anything it could
+not resolve with confidence (the contract then quarantines the row and the hint says what would
+fix it). It never guesses between two candidates: an ambiguous value is asked about.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import pandas as pd
+
+ITEM_ACCEPT = 0.75  # similarity at or above which a written item name is taken as the item
+ITEM_MARGIN = 0.1  # ... and only when the runner-up is this much further away
+ITEM_SUGGEST = 0.34  # below this no suggestion is offered
+
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+
+
+def _cn_number(text: str) -> str:
+    """Chinese numerals up to 99 as digits (第十二网格 -> 第12网格)."""
+
+    def one(m: re.Match[str]) -> str:
+        s = m.group(0)
+        if "十" not in s:
+            return "".join(str(_CN_DIGITS[c]) for c in s)
+        tens, _, units = s.partition("十")
+        return str((_CN_DIGITS.get(tens, 1) if tens else 1) * 10 + (_CN_DIGITS.get(units, 0) if units else 0))
+
+    return re.sub(r"[零〇一二两三四五六七八九十]+", one, text)
+
+
+def _plain(text: object) -> str:
+    return "".join(unicodedata.normalize("NFKC", str(text or "")).split())
+
+
+def grid_key(text: object) -> str:
+    """A grid name as compared: 第３网格 / 第三网格 / 3网格 / 3号网格 -> "3"; other names kept."""
+    t = _cn_number(_plain(text))
+    t = re.sub(r"网格$|格$", "", t)
+    t = re.sub(r"第(?=\d)", "", t)
+    t = re.sub(r"(?<=\d)号", "", t)
+    return t.lower()
+
+
+def community_key(text: object) -> str:
+    t = _plain(text)
+    return re.sub(r"(社区|居委会|居民委员会|村委会|村)$", "", t).lower()
+
+
+def item_key(text: object) -> str:
+    t = _plain(text).lower()
+    return re.sub(r"(服务|需求|项目)$", "", t) or t
+
+
+@dataclass(frozen=True)
+class Directory:
+    """What the district has registered, as the resolver needs it (read by the store)."""
+
+    communities: pd.DataFrame  # id, name
+    grids: pd.DataFrame  # id, community_id, name
+    items: pd.DataFrame  # code, name_zh
+    households: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["id", "grid_id", "phone", "address"])
+    )
+
+    @cached_property
+    def _communities(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for cid, name in zip(self.communities["id"], self.communities["name"], strict=True):
+            out[str(cid).lower()] = cid
+            out[_plain(name).lower()] = cid
+            out[community_key(name)] = cid
+        return out
+
+    @cached_property
+    def community_names(self) -> dict[str, str]:
+        return dict(zip(self.communities["id"], self.communities["name"], strict=True))
+
+    @cached_property
+    def _grid_ids(self) -> dict[str, str]:
+        return {str(g).upper(): g for g in self.grids["id"]}
+
+    @cached_property
+    def _grid_full(self) -> dict[str, str]:
+        """ "晖昌社区第3网格" / "晖昌3" / "C001第3网格" -> grid id (names unique city-wide)."""
+        out: dict[str, str] = {}
+        names = self.community_names
+        for gid, cid, name in zip(
+            self.grids["id"], self.grids["community_id"], self.grids["name"], strict=True
+        ):
+            g = grid_key(name)
+            for c in (community_key(names.get(cid, "")), str(cid).lower()):
+                out[f"{c}{g}"] = gid
+                out[f"{c}社区{g}"] = gid
+        return out
+
+    @cached_property
+    def _grid_local(self) -> dict[tuple[str, str], str]:
+        return {
+            (cid, grid_key(name)): gid
+            for gid, cid, name in zip(
+                self.grids["id"], self.grids["community_id"], self.grids["name"], strict=True
+            )
+        }
+
+    @cached_property
+    def _grid_by_name(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for gid, name in zip(self.grids["id"], self.grids["name"], strict=True):
+            out.setdefault(grid_key(name), []).append(gid)
+        return out
+
+    @cached_property
+    def grid_label(self) -> dict[str, str]:
+        names = self.community_names
+        return {
+            gid: f"{names.get(cid, cid)}{name}"
+            for gid, cid, name in zip(
+                self.grids["id"], self.grids["community_id"], self.grids["name"], strict=True
+            )
+        }
+
+    @cached_property
+    def grid_community(self) -> dict[str, str]:
+        return dict(zip(self.grids["id"], self.grids["community_id"], strict=True))
+
+    @cached_property
+    def _items(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for code, name in zip(self.items["code"], self.items["name_zh"], strict=True):
+            out[str(code).lower()] = code
+            out[_plain(name).lower()] = code
+            out[item_key(name)] = code
+        return out
+
+    @cached_property
+    def item_names(self) -> dict[str, str]:
+        return dict(zip(self.items["code"], self.items["name_zh"], strict=True))
+
+    @cached_property
+    def _households_by_phone(self) -> dict[tuple[str, str], str]:
+        return _unique_index(self.households, "phone")
+
+    @cached_property
+    def _households_by_address(self) -> dict[tuple[str, str], str]:
+        h = self.households.assign(address=self.households["address"].map(_plain))
+        return _unique_index(h, "address")
+
+    # --- the questions the resolver asks --------------------------------------------------
+
+    def community(self, text: object) -> str | None:
+        if text is None:
+            return None
+        t = _plain(text).lower()
+        return self._communities.get(t) or self._communities.get(community_key(t))
+
+    def community_in(self, text: str) -> str | None:
+        """The one community a sheet's title or file name names (id or name), else None."""
+        t = _plain(text).lower()
+        found = set()
+        for key, cid in self._communities.items():
+            if len(key) >= 2 and key in t:
+                found.add(cid)
+        return found.pop() if len(found) == 1 else None
+
+    def grid(self, text: object, community: str | None) -> tuple[str | None, str | None]:
+        """(grid id, None) when the text names one grid; (None, hint) otherwise."""
+        if text is None:
+            return None, None
+        raw = _plain(text)
+        hit = self._grid_ids.get(raw.upper())
+        if hit:
+            return hit, None
+        key = grid_key(raw)
+        hit = self._grid_full.get(key)
+        if hit:
+            return hit, None
+        named, rest = self._split_community(raw)
+        if named:  # the text names its community: that one, whatever the sheet is about
+            community, raw, key = named, rest, grid_key(rest)
+        if community:
+            hit = self._grid_local.get((community, key))
+            if hit:
+                return hit, None
+            near = [
+                self.grid_label[g]
+                for g in self.grids.loc[self.grids["community_id"] == community, "id"]
+                if difflib.SequenceMatcher(None, key, grid_key(self.grid_label[g])).ratio() > 0.5
+            ][:3]
+            where = self.community_names.get(community, community)
+            return None, f"{where}没有名为“{raw}”的网格" + (
+                f"，是否指：{'、'.join(near)}" if near else "；请写网格编号"
+            )
+        candidates = self._grid_by_name.get(key, [])
+        if len(candidates) == 1:
+            return candidates[0], None
+        if candidates:
+            shown = "、".join(self.grid_label[g] for g in candidates[:4])
+            more = f"等 {len(candidates)} 个" if len(candidates) > 4 else ""
+            return (
+                None,
+                f"“{raw}”在多个社区都有（{shown}{more}）：请写网格编号，或写明社区，如“{self.grid_label[candidates[0]]}”",
+            )
+        return (
+            None,
+            f"找不到网格“{raw}”：请写网格编号（如 {next(iter(self._grid_ids.values()), 'C001-G01')}）或“社区名+网格名”",
+        )
+
+    @cached_property
+    def _community_prefixes(self) -> list[tuple[str, str]]:
+        out = []
+        for cid, name in zip(self.communities["id"], self.communities["name"], strict=True):
+            for p in {_plain(name).lower(), community_key(name), str(cid).lower()}:
+                if len(p) >= 2:
+                    out.append((p, cid))
+        return sorted(out, key=lambda x: len(x[0]), reverse=True)
+
+    def _split_community(self, raw: str) -> tuple[str | None, str]:
+        low = raw.lower()
+        for prefix, cid in self._community_prefixes:
+            if low.startswith(prefix) and len(raw) > len(prefix):
+                return cid, raw[len(prefix) :].lstrip("社区-_ ")
+        return None, raw
+
+    def item(self, text: object) -> tuple[str | None, str | None]:
+        """(item code, None) for a code, a name or a close variant; (None, hint) otherwise."""
+        if text is None:
+            return None, None
+        raw = _plain(text)
+        hit = self._items.get(raw.lower()) or self._items.get(item_key(raw))
+        if hit:
+            return hit, None
+        key = item_key(raw)
+        names = self.item_names
+        scored = []
+        for code, name in names.items():
+            nk = item_key(name)
+            score = difflib.SequenceMatcher(None, key, nk).ratio()
+            if len(key) >= 2 and (key in nk or nk in key):
+                score = max(score, 0.8)
+            scored.append((score, code))
+        scored.sort(reverse=True)
+        best, runner = scored[0], scored[1] if len(scored) > 1 else (0.0, None)
+        if best[0] >= ITEM_ACCEPT and best[0] - runner[0] >= ITEM_MARGIN:
+            return best[1], None
+        close = [c for s, c in scored if s >= max(ITEM_SUGGEST, best[0] - ITEM_MARGIN)][:3]
+        if not close:
+            return None, "请填写服务事项目录中的名称或编码（见 reference/taxonomy.csv）"
+        shown = "、".join(f"“{names[c]}”（{c}）" for c in close)
+        return None, f"是否指：{shown}？请改为目录中的名称或编码"
+
+    def household(self, grid_id: str | None, phone: object, address: object) -> str | None:
+        if grid_id is None:
+            return None
+        if phone is not None:
+            hit = self._households_by_phone.get((grid_id, str(phone)))
+            if hit:
+                return hit
+        if address is not None:
+            return self._households_by_address.get((grid_id, _plain(address)))
+        return None
+
+
+def _unique_index(households: pd.DataFrame, column: str) -> dict[tuple[str, str], str]:
+    h = households.dropna(subset=[column])
+    h = h[h[column].astype(str) != ""]
+    counts = h.groupby(["grid_id", column])["id"].transform("size")
+    h = h[counts == 1]
+    return {(g, str(v)): i for g, v, i in zip(h["grid_id"], h[column], h["id"], strict=True)}
+
+
+@dataclass
+class Resolved:
+    """The sheet with ids resolved; ``hints[row_number][column]`` says what would fix a value."""
+
+    rows: pd.DataFrame
+    hints: dict[int, dict[str, str]]
+    notes: list[str]  # file-level remarks for the operator (community taken from the title, ...)
+    derived_refs: int = 0
+
+
+def resolve_needs(
+    rows: pd.DataFrame,
+    directory: Directory,
+    *,
+    source: str,
+    context: str = "",
+    present: list[str] | None = None,
+) -> Resolved:
+    """Fill grid_id, item, household_id, urgency and source_ref from what a sheet wrote.
+
+    ``context`` is the sheet's title and file name (the community a community's sheet is about);
+    ``present`` the fields the sheet has a column for.
+    """
+    out = rows.copy()
+    hints: dict[int, dict[str, str]] = {}
+    notes: list[str] = []
+    present = list(present if present is not None else out.columns)
+    sheet_community = directory.community_in(context) if context else None
+    row_community = (
+        [directory.community(c) for c in out["community"]] if "community" in out else [None] * len(out)
+    )
+
+    def hint(n: int, column: str, text: str) -> None:
+        hints.setdefault(int(n), {})[column] = text
+
+    grids, used_context = [], 0
+    seen: dict[tuple[object, str | None], tuple[str | None, str | None]] = {}
+    for n, text, rc in zip(out["row_number"], out["grid_id"], row_community, strict=True):
+        community = rc or sheet_community
+        if (text, community) not in seen:
+            seen[(text, community)] = directory.grid(text, community)
+        gid, why = seen[(text, community)]
+        if gid and not rc and sheet_community and gid != text and directory.grid(text, None)[0] is None:
+            used_context += 1
+        if why:
+            hint(n, "grid_id", why)
+        grids.append(gid if gid else text)
+    out["grid_id"] = pd.Series(grids, index=out.index, dtype=object)
+    if used_context:
+        notes.append(
+            f"{used_context} 行的网格按表头标题/文件名中的“{directory.community_names.get(sheet_community, sheet_community)}”识别"
+        )
+
+    items = []
+    cache: dict[object, tuple[str | None, str | None]] = {}
+    for n, text in zip(out["row_number"], out["item"], strict=True):
+        if text not in cache:
+            cache[text] = directory.item(text)
+        code, why = cache[text]
+        if why:
+            hint(n, "item", why)
+        items.append(code if code else text)
+    out["item"] = pd.Series(items, index=out.index, dtype=object)
+
+    if "household_id" in out:
+        households = []
+        for hid, gid, phone, addr in zip(
+            out["household_id"],
+            out["grid_id"],
+            out["contact_phone"],
+            out.get("address", [None] * len(out)),
+            strict=True,
+        ):
+            households.append(hid if hid is not None else directory.household(gid, phone, addr))
+        out["household_id"] = pd.Series(households, index=out.index, dtype=object)
+
+    if "urgency" not in present:
+        out["urgency"] = "1"
+        notes.append("表中没有“紧急程度”列：全部按“一般”登记")
+
+    missing_ref = out["source_ref"].isna()
+    if missing_ref.any():
+        scope = [
+            sheet_community or rc or directory.grid_community.get(g or "", "")
+            for rc, g in zip(row_community, out["grid_id"], strict=True)
+        ]
+        out.loc[missing_ref, "source_ref"] = derive_refs(
+            out[missing_ref], source, [s for s, m in zip(scope, missing_ref, strict=True) if m]
+        )
+    return Resolved(out, hints, notes, derived_refs=int(missing_ref.sum()))
+
+
+def derive_refs(rows: pd.DataFrame, source: str, scopes: list[str]) -> list[str]:
+    """A stable reference for rows that carry none: the same person asking on the same day
+    through the same channel and community gets the same reference, whichever file brings it,
+    so a re-sent row is recognised and a corrected one supersedes its quarantined version.
+    (A correction of the person or the day itself makes a new reference: the old quarantined
+    row then stays open for the operator to close.) ``scopes``: each row's community."""
+    keys = []
+    for r, scope in zip(rows.to_dict("records"), scopes, strict=True):
+        name, phone = r.get("contact_name"), r.get("contact_phone")
+        day = str(r.get("reported_at") or "")[:10]
+        if name is None and phone is None:
+            content = "|".join(
+                f"{k}={v}" for k, v in sorted(r.items()) if k != "row_number" and v is not None
+            )
+            keys.append(f"{source}|{content}")
+        else:
+            keys.append(f"{source}|{scope}|{day}|{name or ''}|{phone or ''}")
+    # the same person twice on one day in one sheet: the item tells the rows apart, then the order
+    seen: dict[str, int] = {}
+    items = rows["item"].tolist()
+    out = []
+    dup = pd.Series(keys).duplicated(keep=False).tolist()
+    for key, item, is_dup in zip(keys, items, dup, strict=True):
+        if is_dup:
+            key = f"{key}|{item or ''}"
+            seen[key] = seen.get(key, 0) + 1
+            if seen[key] > 1:
+                key = f"{key}|{seen[key]}"
+        out.append("R" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:12].upper())
+    return out

@@ -1,0 +1,180 @@
+"""Sheets as community workers make them by hand: other header words, title rows, merged cells,
+grids by name, no reference column, dates and phones written many ways."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+from sqlalchemy import func, select
+
+from intake.ingest import ingest_file, ingest_files
+from store.models import Need, NeedSource, QuarantinedRow, SourceFile
+from tests.conftest import FIXTURES
+
+ARRIVED = date(2026, 11, 21)  # "11-5" on a sheet arriving today is 2026-11-05
+
+
+def _copy(env, name: str, as_name: str | None = None):
+    target = env.inbox_dir / "needs" / (as_name or name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(FIXTURES / name, target)
+    return target
+
+
+def _ingest(sessions, env, name: str, as_name: str | None = None):
+    return ingest_file(
+        sessions, _copy(env, name, as_name), "needs", "grid_sheet", env.archive_dir, today=ARRIVED
+    )
+
+
+def _quarantined(sessions, file_name: str) -> dict[int, list[tuple[str, str | None]]]:
+    with sessions() as s:
+        rows = s.execute(
+            select(QuarantinedRow.row_number, QuarantinedRow.reasons)
+            .join(SourceFile, SourceFile.id == QuarantinedRow.source_file_id)
+            .where(SourceFile.name == file_name)
+        ).all()
+    return {n: sorted((r["reason"], r.get("hint")) for r in reasons) for n, reasons in rows}
+
+
+def _needs(sessions) -> dict[str, tuple]:
+    with sessions() as s:
+        rows = s.execute(
+            select(
+                Need.contact_name,
+                Need.grid_id,
+                Need.item_code,
+                Need.urgency,
+                Need.submitted_at,
+                Need.household_id,
+            )
+        ).all()
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def test_gbk_community_sheet_with_title_and_no_reference_loads_its_good_rows(sessions, env, registry):
+    r = _ingest(sessions, env, "needs_hand_gbk.csv")
+    assert (r.rows_read, r.loaded, r.quarantined) == (9, 3, 6)
+    needs = _needs(sessions)
+    # grid by name on the community's own sheet (title names 安竹社区), item by a close name,
+    # dates and phones as people write them
+    assert needs["王秀英"][:4] == ("C001-G03", "ELDER.HOME.MEALS", 2, needs["王秀英"][3])
+    assert needs["王秀英"][3].date() == date(2026, 11, 3)
+    assert needs["李建国"][:3] == ("C001-G03", "REPAIR.HOME.APPLIANCE", 1)
+    assert needs["张桂兰"][0] == "C001-G05" and needs["张桂兰"][3].date() == date(2026, 11, 5)
+    q = _quarantined(sessions, "needs_hand_gbk.csv")
+    assert sorted(q) == [6, 7, 8, 9, 10, 11]
+    ((reason, hint),) = q[6]
+    assert reason == "“网格编号”不是本街道已登记的网格" and "安竹社区没有名为“第99网格”的网格" in hint
+    ((reason, hint),) = q[7]  # 维修: several items fit, the row asks which
+    assert "不在服务事项目录中" in reason and "水管维修" in hint and "电路维修" in hint
+    assert q[8] == [("“联系电话”格式不对：应为11位手机号或带区号的座机号", None)]
+    ((reason, hint),) = q[9]
+    assert "是否指" in hint
+    assert q[10] == [("“登记时间”格式不对：应为日期时间，如 2026-11-16 09:30", None)]
+    assert q[11] == [("缺少必填项“紧急程度”", None)]
+    assert any("没有需求编号" in m for m in r.messages)
+
+
+def test_repeated_sheet_is_a_no_op_and_a_corrected_one_supersedes(sessions, env, registry):
+    _ingest(sessions, env, "needs_hand_gbk.csv")
+    again = _ingest(sessions, env, "needs_hand_gbk.csv")
+    assert again.status == "duplicate_file" and again.loaded == 0
+    # the same rows in a file with new bytes (re-saved under another name): recognised row by row
+    resaved = _copy(env, "needs_hand_gbk.csv", "needs_hand_gbk_again.csv")
+    resaved.write_bytes(resaved.read_bytes() + b"\r\n")
+    r = ingest_file(sessions, resaved, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    assert (r.rows_read, r.loaded, r.already_loaded, r.quarantined, r.already_quarantined) == (9, 0, 3, 0, 6)
+    fixed = _ingest(sessions, env, "needs_hand_gbk_fixed.csv")
+    # rows 4, 5 and 7 fixed in place load; 8 (date corrected) is a new row; 6 (phone) still bad
+    assert (
+        fixed.rows_read,
+        fixed.loaded,
+        fixed.already_loaded,
+        fixed.quarantined,
+        fixed.already_quarantined,
+    ) == (8, 4, 3, 0, 1)
+    with sessions() as s:
+        status = dict(
+            s.execute(
+                select(QuarantinedRow.row_number, QuarantinedRow.status)
+                .join(SourceFile, SourceFile.id == QuarantinedRow.source_file_id)
+                .where(SourceFile.name == "needs_hand_gbk.csv")
+            ).all()
+        )
+        assert s.scalar(select(func.count()).select_from(Need)) == 7
+    assert status[6] == status[7] == status[9] == "superseded"
+    assert status[8] == "open"  # the phone is still wrong in the fix
+
+
+def test_excel_ledger_merged_cells_grid_with_community_and_unknown_column(sessions, env, registry):
+    r = _ingest(sessions, env, "needs_hand_ledger.xlsx")
+    assert (r.rows_read, r.loaded, r.quarantined) == (7, 5, 2)
+    needs = _needs(sessions)
+    # a grid cell merged down over three residents is each resident's grid
+    assert {needs[n][0] for n in ("杨德明", "黄玉兰", "林海")} == {"C002-G03"}
+    assert needs["陈淑珍"][:3] == ("C002-G01", "ELDER.DAILY.ESCORT", 2)
+    assert needs["罗志强"][0] == "C002-G07"  # "第7网格" on 平春社区's ledger
+    with sessions() as s:
+        description = s.scalar(select(Need.description).where(Need.contact_name == "陈淑珍"))
+    assert description == "去医院复查；子女在外地"  # 具体需求 + 备注, nothing dropped
+    q = _quarantined(sessions, "needs_hand_ledger.xlsx")
+    assert sorted(q) == [9, 11]
+    assert "安竹社区没有名为“第20网格”的网格" in q[11][0][1]
+    # the column nobody mapped: one message for the file, with the closest field
+    (message,) = [m for m in r.messages if "网格员" in m]
+    assert "未识别" in message and "最接近的是“网格”" in message
+
+
+def test_platform_csv_community_column_no_urgency_and_household_by_phone(sessions, env, registry):
+    r = _ingest(sessions, env, "needs_hand_platform.csv")
+    assert (r.rows_read, r.loaded, r.quarantined) == (5, 4, 1)
+    needs = _needs(sessions)
+    assert needs["钱文"][:3] == ("C001-G03", "ASSIST.JOBS.SUPPORT", 1)  # 安竹 + 3号网格
+    assert needs["苏梅"][0] == "C002-G12"  # 第十二网格
+    assert needs["马超"][1] == "ENV.GREEN.CARE"  # 绿化 -> 绿化维护
+    assert needs["户主"][0] == "C001-G01" and needs["户主"][4] == "C001-G01-H0001"
+    q = _quarantined(sessions, "needs_hand_platform.csv")
+    ((_, hint),) = q[5]
+    assert "多个社区都有" in hint  # 第1网格 without a community: asked, not guessed
+    assert any("紧急程度" in m and "一般" in m for m in r.messages)
+
+
+def test_missing_required_column_is_one_file_level_reason_and_keeps_every_row(sessions, env, registry):
+    r = _ingest(sessions, env, "needs_hand_no_item.csv")
+    assert (r.status, r.rows_read, r.loaded, r.quarantined) == ("rejected", 2, 0, 2)
+    missing = [m for m in r.messages if "缺少必填列" in m]
+    assert len(missing) == 1 and "“服务事项”" in missing[0] and "需求类别" in missing[0]
+    assert r.reasons == {"表中缺少必填列“服务事项”": 2}
+    (unknown,) = [m for m in r.messages if "身份证号" in m]
+    assert "未识别" in unknown
+    with sessions() as s:
+        raws = s.scalars(select(QuarantinedRow.raw)).all()
+    assert sorted(x["contact_name"] for x in raws) == ["许平", "韩雪"]  # every row kept whole
+
+
+def test_one_run_checks_all_sheets_in_one_pass_and_accounts_for_every_row(sessions, env, registry):
+    names = [
+        "needs_hand_gbk.csv",
+        "needs_hand_ledger.xlsx",
+        "needs_hand_platform.csv",
+        "needs_hand_no_item.csv",
+        "needs_utf8_bom.csv",
+        "needs_bad_rows.csv",
+    ]
+    files = [(_copy(env, n), "needs", "grid_sheet") for n in names]
+    reports = ingest_files(sessions, files, env.archive_dir, today=ARRIVED)
+    assert [r.file for r in reports] == names
+    results = {id(r.validation) for r in reports if r.validation is not None}
+    assert len(results) == 1  # one great-expectations validation for the run's needs files
+    for r in reports:
+        accounted = r.loaded + r.quarantined + r.already_quarantined + r.merged + r.already_loaded
+        assert accounted == r.rows_read, r.file
+    # "unique in this file" stays per file in the shared pass
+    bad_rows = reports[-1]
+    assert (bad_rows.rows_read, bad_rows.loaded, bad_rows.quarantined) == (9, 1, 8)
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(NeedSource)) == sum(
+            r.loaded + r.merged for r in reports
+        )

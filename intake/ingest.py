@@ -168,8 +168,18 @@ def ingest_files(
     for dataset, group in groupby(files, key=lambda f: f[1]):
         prepared = [_prepare(sessions, Path(p), dataset, source, today) for p, _, source in group]
         _validate_together(sessions, dataset, prepared)
-        for x in prepared:
-            report = x.report if x.done else _commit(sessions, x, archive_dir, dedupe_days, remove_from_inbox)
+        committed = (
+            _commit_needs_together(sessions, prepared, archive_dir, dedupe_days, remove_from_inbox)
+            if dataset == "needs"
+            else None
+        )
+        for k, x in enumerate(prepared):
+            if x.done:
+                report = x.report
+            elif committed is not None:
+                report = committed[k]
+            else:
+                report = _commit(sessions, x, archive_dir, dedupe_days, remove_from_inbox)
             reports.append(report)
             if on_file is not None:
                 on_file(report)
@@ -347,6 +357,135 @@ def _with_hints(
     return [{**r, "hint": row[r["column"]]} if r.get("column") in row else r for r in reasons]
 
 
+def _commit_needs_together(
+    sessions: sessionmaker[Session],
+    prepared: list[_Prepared],
+    archive_dir: Path,
+    dedupe_days: int,
+    remove_from_inbox: bool,
+) -> list[IngestReport] | None:
+    """Write the run's need files in one transaction and one bulk load (per-file round trips
+    cost more than the rows). All or nothing: a crash leaves every file in the inbox for the
+    next run. When another run took one of the files meanwhile (the checksum race), or the
+    batch is a single file, fall back to one transaction per file. Returns per-file reports
+    aligned with ``prepared`` (None: use the per-file path)."""
+    todo = [x for x in prepared if not x.done]
+    if len(todo) < 2:
+        return None
+    t0 = time.perf_counter()
+    try:
+        with sessions() as session, session.begin():
+            files: list[tuple[_Prepared, SourceFile]] = []
+            for x in todo:
+                if store_intake.known_source_file(session, x.digest) is not None:
+                    raise _Overlap
+                archived = archive_dir / x.digest[:2] / f"{x.digest[:16]}_{x.path.name}"
+                archived.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(x.path, archived)
+                sf = SourceFile(
+                    dataset=x.dataset,
+                    name=x.path.name,
+                    sha256=x.digest,
+                    archive_path=str(archived),
+                    received_at=datetime.now(),
+                    status="loaded",
+                )
+                session.add(sf)
+                files.append((x, sf))
+            session.flush()
+            items = store_intake.item_codes(session)
+            frames = []
+            for k, (x, sf) in enumerate(files):
+                if x.file_rejection:
+                    stored = store_intake.save_quarantine(session, x.dataset, sf.id, x.file_rejection)
+                    if x.table is not None:  # a column missing: the rows are counted, each kept
+                        x.report.quarantined = stored
+                        x.report.already_quarantined = len(x.file_rejection) - stored
+                    continue
+                _quarantine_bad(session, sf, x)
+                assert x.validation is not None and x.table is not None
+                frame = need_rows(x.validation.good, items, x.table.meta.get("source", x.source))
+                frames.append(frame.assign(source_file_id=sf.id, actor=f"intake:{x.path.name}", _file=k))
+            per_file = pd.DataFrame()
+            if frames:
+                batch = pd.concat(frames, ignore_index=True)
+                outcome = store_intake.load_need_rows(
+                    session, batch.drop(columns=["_file"]), None, "intake", dedupe_days
+                )
+                per_file = pd.crosstab(batch["_file"], outcome)
+            for k, (x, sf) in enumerate(files):
+                report = x.report
+                if not x.file_rejection:
+                    got = per_file.loc[k] if k in per_file.index else pd.Series(dtype="int64")
+                    report.loaded = int(got.get("loaded", 0))
+                    report.merged = int(got.get("merged", 0))
+                    report.already_loaded = int(got.get("already_loaded", 0))
+                    assert x.validation is not None
+                    report.superseded = store_intake.supersede_quarantine(
+                        session, x.dataset, [str(r) for r in x.validation.good["source_ref"]], sf.id
+                    )
+                    _set_status(report)
+                sf.status, sf.error = report.status, report.error
+                sf.rows_read, sf.rows_loaded = report.rows_read, report.loaded
+                sf.rows_quarantined = report.quarantined
+                sf.rows_merged = report.merged + report.already_loaded
+                report.check_invariant()
+            session.flush()
+    except (_Overlap, IntegrityError, FileNotFoundError):
+        for x in todo:  # nothing of the batch was kept: the careful path decides file by file
+            x.report = _fresh(x)
+        return None
+    seconds = time.perf_counter() - t0
+    total = max(sum(x.report.rows_read for x in todo), 1)
+    for x in todo:
+        x.report.seconds["write"] = round(seconds * max(x.report.rows_read, 1) / total, 3)
+        if remove_from_inbox:
+            x.path.unlink(missing_ok=True)  # only after the commit
+    return [x.report for x in prepared]
+
+
+class _Overlap(Exception):
+    """Another run loaded one of this batch's files meanwhile."""
+
+
+def _fresh(x: _Prepared) -> IngestReport:
+    """The report as prepared (before a rolled-back write touched its counts)."""
+    report = x.report
+    return IngestReport(
+        file=report.file,
+        dataset=report.dataset,
+        status="rejected" if x.file_rejection else "loaded",
+        rows_read=report.rows_read,
+        reasons=report.reasons,
+        error=report.error,
+        messages=report.messages,
+        seconds=report.seconds,
+    )
+
+
+def _quarantine_bad(session: Session, sf: SourceFile, x: _Prepared) -> None:
+    report, validation = x.report, x.validation
+    assert validation is not None and x.table is not None
+    report.validation = validation.result
+    report.reasons = validation.reason_counts
+    bad = _quarantine_payload(x.table, validation, x.dataset)
+    report.problems = [
+        {"row_number": b["row_number"], "column": r.get("column"), "reason": r["reason"], "hint": r.get("hint")}
+        for b in bad[:PROBLEMS_SHOWN]
+        for r in b["reasons"]
+    ]
+    report.quarantined = store_intake.save_quarantine(session, x.dataset, sf.id, bad)
+    report.already_quarantined = len(bad) - report.quarantined
+
+
+def _set_status(report: IngestReport) -> None:
+    rejected = report.quarantined + report.already_quarantined
+    if rejected and (report.loaded or report.merged or report.already_loaded):
+        report.status = "partial"
+    elif rejected:
+        report.status = "rejected"
+
+
 def _commit(
     sessions: sessionmaker[Session],
     x: _Prepared,
@@ -463,11 +602,7 @@ def _load_rows(session: Session, sf: SourceFile, x: _Prepared, dedupe_days: int)
     )
     session.flush()
     report.seconds["write"] = round(time.perf_counter() - t2, 3)
-    rejected = report.quarantined + report.already_quarantined
-    if rejected and (report.loaded or report.merged or report.already_loaded):
-        report.status = "partial"
-    elif rejected:
-        report.status = "rejected"
+    _set_status(report)
 
 
 def need_rows(good: pd.DataFrame, items: dict[str, str], source: str) -> pd.DataFrame:

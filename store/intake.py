@@ -162,7 +162,7 @@ def save_quarantine(session: Session, dataset: str, file_id: int | None, bad: li
         return 0
     now = datetime.now()
     session.execute(
-        insert(QuarantinedRow),
+        insert(QuarantinedRow.__table__),  # Core executemany: one statement per batch
         [
             {
                 "source_file_id": file_id,
@@ -204,20 +204,40 @@ def load_needs(
 ) -> dict[str, int]:
     """Insert validated need rows; merge duplicates into existing needs. Returns counts.
 
-    ``rows`` columns: source, source_ref, reported_at (datetime), grid_id, household_id, item_code,
-    description, urgency (int), contact_name, contact_phone, preferred_start, preferred_end.
-    A row whose (source, source_ref) is already known is ``already_loaded``; a row for the same
-    household (or phone in the same grid) and item as a need still open and reported within
-    ``dedupe_days`` is ``merged`` into it, keeping both sources linked.
+    See :func:`load_need_rows`, which says what became of each row.
     """
+    outcome = load_need_rows(session, rows, file_id, actor, dedupe_days)
     counts = {"loaded": 0, "merged": 0, "already_loaded": 0}
+    counts.update({k: int(v) for k, v in outcome.value_counts().items()})
+    return counts
+
+
+def load_need_rows(
+    session: Session, rows: pd.DataFrame, file_id: int | None, actor: str, dedupe_days: int = 30
+) -> pd.Series:
+    """Insert validated need rows; merge duplicates into existing needs. Returns, per row (the
+    index of ``rows``), ``loaded``, ``merged`` or ``already_loaded``.
+
+    ``rows`` columns: source, source_ref, reported_at (datetime), grid_id, household_id, item_code,
+    description, urgency (int), contact_name, contact_phone, preferred_start, preferred_end; and
+    optionally source_file_id and actor per row (rows of several files written in one go).
+    A row whose (source, source_ref) is already known — in the store or earlier in ``rows`` — is
+    ``already_loaded``; a row for the same household (or phone in the same grid) and item as a
+    need still open and reported within ``dedupe_days`` is ``merged`` into it, keeping both
+    sources linked.
+    """
+    outcome = pd.Series("loaded", index=rows.index, dtype=object)
     if rows.empty:
-        return counts
+        return outcome
     now = datetime.now()
     rows = rows.copy()
-    # 1. same source reference already loaded
+    if "source_file_id" not in rows:
+        rows["source_file_id"] = file_id
+    if "actor" not in rows:
+        rows["actor"] = actor
+    # 1. same source reference already loaded (or twice in this batch)
     known = set()
-    refs = rows["source_ref"].tolist()
+    refs = sorted(set(rows["source_ref"].tolist()))
     for start in range(0, len(refs), 5000):
         known |= set(
             session.execute(
@@ -226,11 +246,13 @@ def load_needs(
                 )
             ).all()
         )
-    already = [(s, r) in known for s, r in zip(rows["source"], rows["source_ref"], strict=True)]
-    counts["already_loaded"] = int(sum(already))
-    rows = rows[~pd.Series(already, index=rows.index)]
+    already = pd.Series(
+        [(s, r) in known for s, r in zip(rows["source"], rows["source_ref"], strict=True)], index=rows.index
+    ) | rows.duplicated(["source", "source_ref"])
+    outcome[already] = "already_loaded"
+    rows = rows[~already]
     if rows.empty:
-        return counts
+        return outcome
 
     # 2. duplicates of open needs (same household or phone+grid, same item, within the window)
     rows["hh_key"] = rows["household_id"].where(
@@ -300,15 +322,29 @@ def load_needs(
             "status": "open",
             "escalation_level": 0,
             "cycles_unserved": 0,
-            "source_file_id": file_id,
+            "source_file_id": _py(r["source_file_id"]),
         }
         for r in to_insert.to_dict("records")
     ]
-    new_ids = (
-        list(session.scalars(insert(Need).returning(Need.id, sort_by_parameter_order=True), payload))
-        if payload
-        else []
-    )
+    new_ids: list[int] = []
+    if payload:
+        # a plain executemany (RETURNING with parameter order costs a round trip per row on
+        # SQLite); the new rows are then found by this file and their (source, source_ref),
+        # which the contract keeps unique within a file
+        session.execute(insert(Need.__table__), payload)  # Core: one executemany, not one per None-pattern
+        cols = select(Need.id, Need.source, Need.source_ref)
+        file_ids = sorted({p["source_file_id"] for p in payload if p["source_file_id"] is not None})
+        if file_ids and all(p["source_file_id"] is not None for p in payload):
+            found = list(session.execute(cols.where(Need.source_file_id.in_(file_ids))))
+        else:
+            refs = sorted({p["source_ref"] for p in payload})
+            found = [
+                r
+                for k in range(0, len(refs), 5000)
+                for r in session.execute(cols.where(Need.source_ref.in_(refs[k : k + 5000])))
+            ]
+        found_ids = {(src, ref): i for i, src, ref in found}
+        new_ids = [found_ids[(p["source"], p["source_ref"])] for p in payload]
     id_of = dict(zip(to_insert.index, new_ids, strict=True))
     id_of.update(match_existing.to_dict())
     # later rows of the batch for the same household+item join the first row's need
@@ -321,36 +357,36 @@ def load_needs(
     ):
         id_of[idx] = id_of[first_index[key]]
     session.execute(
-        insert(NeedSource),
+        insert(NeedSource.__table__),
         [
             {
                 "need_id": int(id_of[i]),
                 "source": r["source"],
                 "source_ref": r["source_ref"],
-                "source_file_id": file_id,
+                "source_file_id": _py(r["source_file_id"]),
                 "received_at": now,
             }
             for i, r in zip(rows.index, rows.to_dict("records"), strict=True)
         ],
     )
     if new_ids:
+        actors = dict(zip(to_insert.index, to_insert["actor"], strict=True))
         session.execute(
-            insert(NeedEvent),
+            insert(NeedEvent.__table__),
             [
                 {
                     "need_id": i,
                     "at": now,
-                    "actor": actor,
+                    "actor": actors[k],
                     "from_status": None,
                     "to_status": "open",
                     "reason": "登记需求",
                 }
-                for i in new_ids
+                for k, i in zip(to_insert.index, new_ids, strict=True)
             ],
         )
-    counts["loaded"] = len(new_ids)
-    counts["merged"] = len(rows) - len(new_ids)
-    return counts
+    outcome[rows.index.difference(to_insert.index)] = "merged"
+    return outcome
 
 
 def _py(v: Any) -> Any:

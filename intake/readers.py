@@ -201,30 +201,25 @@ def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> Raw
     if title:
         meta = {**meta, "title": title}
     cols = _map_headers(grid[head], dataset)
-    body = grid[head + 1 :]
     width = len(cols.fields)
-    frame = pd.DataFrame(body, dtype=object) if body else pd.DataFrame(columns=range(width), dtype=object)
-    frame = frame.reindex(columns=range(max(width, frame.shape[1])))
-    text = frame.fillna("").astype(str).apply(lambda c: c.str.strip())
-    keep = (text != "").any(axis=1).to_numpy()  # blank rows (trailing or between blocks) are not rows
-    numbers = (np.arange(len(frame)) + head + 2)[keep]
-    text = text[keep]
+    rows, numbers = [], []
+    for offset, row in enumerate(grid[head + 1 :], start=head + 2):
+        if any(str(c).strip() for c in row):  # blank rows (trailing or between blocks) are not rows
+            rows.append(row)
+            numbers.append(offset)
     data: dict[str, pd.Series] = {}
     for j, field in enumerate(cols.fields):
         if field is None:
             continue
-        col = frame.iloc[keep, j] if j < frame.shape[1] else pd.Series([None] * len(text))
-        col = col.reset_index(drop=True).astype(object)
-        if field in data:  # free text written over two columns (描述 + 备注): join them
-            data[field] = _join_text(data[field], col)
-        else:
-            data[field] = col
-    extra = text.iloc[:, width:]
-    if extra.shape[1]:
-        joined = extra.apply(lambda r: "|".join(r), axis=1) if len(extra) else pd.Series([], dtype=object)
-        has = (extra != "").any(axis=1).to_numpy()
-        data["_extra_cells"] = pd.Series(np.where(has, joined.to_numpy(), None), dtype=object)
-    return _frame(pd.DataFrame(data), numbers, dataset, cols.unmapped, meta)
+        col = pd.Series([row[j] if j < len(row) else None for row in rows], dtype=object)
+        data[field] = _join_text(data[field], col) if field in data else col
+    extra = [
+        "|".join(str(c) for c in row[width:]) if any(str(c).strip() for c in row[width:]) else None
+        for row in rows
+    ]
+    if any(e is not None for e in extra):
+        data["_extra_cells"] = pd.Series(extra, dtype=object)
+    return _frame(pd.DataFrame(data), np.asarray(numbers, dtype="int64"), dataset, cols.unmapped, meta)
 
 
 def _join_text(a: pd.Series, b: pd.Series) -> pd.Series:

@@ -123,6 +123,7 @@ class _Prepared:
     hints: dict[int, dict[str, str]] = field(default_factory=dict)
     file_rejection: list[dict[str, Any]] = field(default_factory=list)
     validation: Validation | None = None
+    directory: Directory | None = None
     done: bool = False  # already reported (duplicate, taken by another run)
 
 
@@ -167,6 +168,7 @@ def ingest_files(
     reports: list[IngestReport] = []
     for dataset, group in groupby(files, key=lambda f: f[1]):
         prepared = [_prepare(sessions, Path(p), dataset, source, today) for p, _, source in group]
+        _normalize_together(prepared, today)
         _validate_together(sessions, dataset, prepared)
         committed = (
             _commit_needs_together(sessions, prepared, archive_dir, dedupe_days, remove_from_inbox)
@@ -235,12 +237,44 @@ def _prepare(
     x.table = table
     vocab = vocabulary(dataset)
     x.report.messages += [_column_message(u, vocab) for u in table.unmapped_headers]
-    rows = normalize_rows(table.rows, today=today)
+    x.report.seconds["read"] = round(time.perf_counter() - t0, 3)
+    x.directory = directory
+    return x
+
+
+def _normalize_together(prepared: list[_Prepared], today: date) -> None:
+    """Clean the values of every readable file in one pass (vectorised work has a fixed cost
+    per call: 200 small files would pay it 200 times), then finish each file on its own."""
+    todo = [x for x in prepared if not x.done and x.table is not None and not x.file_rejection]
+    if not todo:
+        return
+    t0 = time.perf_counter()
+    batch = pd.concat([x.table.rows for x in todo], ignore_index=True)  # type: ignore[union-attr]
+    cleaned = normalize_rows(batch, today=today)
+    seconds = time.perf_counter() - t0
+    start = 0
+    total = max(len(batch), 1)
+    for x in todo:
+        n = len(x.table.rows)  # type: ignore[union-attr]
+        rows = cleaned.iloc[start : start + n].reset_index(drop=True)
+        start += n
+        t1 = time.perf_counter()
+        _finish(x, rows)
+        x.report.seconds["read"] = round(
+            x.report.seconds.get("read", 0.0) + seconds * n / total + time.perf_counter() - t1, 3
+        )
+
+
+def _finish(x: _Prepared, rows: pd.DataFrame) -> None:
+    """Required columns, then (needs) what the sheet wrote resolved to what the store knows."""
+    table, dataset, path, source, directory = x.table, x.dataset, x.path, x.source, x.directory
+    assert table is not None
+    vocab = vocabulary(dataset)
     x.report.rows_read = len(rows)
     missing = [f for f in vocab.required if f not in table.present]
     if missing:
         _reject_for_columns(x, missing, vocab)
-        return x
+        return
     if dataset == "needs" and directory is not None:
         context = " ".join([table.meta.get("title", ""), path.stem])
         resolved = resolve_needs(
@@ -253,8 +287,6 @@ def _prepare(
                 f"{resolved.derived_refs} 行没有需求编号：已按来源、登记日期和联系人生成稳定编号（同一行再次提交会被识别）"
             )
     x.rows = rows
-    x.report.seconds["read"] = round(time.perf_counter() - t0, 3)
-    return x
 
 
 def _column_message(u: dict[str, str | None], vocab: Any) -> str:

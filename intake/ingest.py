@@ -411,28 +411,13 @@ def _commit_needs_together(
             for x in todo:
                 if store_intake.known_source_file(session, x.digest) is not None:
                     raise _Overlap
-                archived = archive_dir / x.digest[:2] / f"{x.digest[:16]}_{x.path.name}"
-                archived.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(x.path, archived)
-                sf = SourceFile(
-                    dataset=x.dataset,
-                    name=x.path.name,
-                    sha256=x.digest,
-                    archive_path=str(archived),
-                    received_at=datetime.now(),
-                    status="loaded",
-                )
-                session.add(sf)
-                files.append((x, sf))
+                files.append((x, _register(session, x, _archived(archive_dir, x))))
             session.flush()
             items = store_intake.item_codes(session)
             frames = []
             for k, (x, sf) in enumerate(files):
                 if x.file_rejection:
-                    stored = store_intake.save_quarantine(session, x.dataset, sf.id, x.file_rejection)
-                    if x.table is not None:  # a column missing: the rows are counted, each kept
-                        x.report.quarantined = stored
-                        x.report.already_quarantined = len(x.file_rejection) - stored
+                    _quarantine_file(session, sf, x)
                     continue
                 _quarantine_bad(session, sf, x)
                 assert x.validation is not None and x.table is not None
@@ -479,6 +464,34 @@ def _commit_needs_together(
         if remove_from_inbox:
             x.path.unlink(missing_ok=True)  # only after the commit
     return [x.report for x in prepared]
+
+
+def _archived(archive_dir: Path, x: _Prepared) -> Path:
+    return archive_dir / x.digest[:2] / f"{x.digest[:16]}_{x.path.name}"
+
+
+def _register(session: Session, x: _Prepared, archived: Path) -> SourceFile:
+    """Archive the file's bytes (named by checksum) and record it; flushed by the caller."""
+    archived.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(x.path, archived)
+    sf = SourceFile(
+        dataset=x.dataset,
+        name=x.path.name,
+        sha256=x.digest,
+        archive_path=str(archived),
+        received_at=datetime.now(),
+        status="loaded",
+    )
+    session.add(sf)
+    return sf
+
+
+def _quarantine_file(session: Session, sf: SourceFile, x: _Prepared) -> None:
+    """Unreadable, or a required column missing (then its rows are counted, each kept)."""
+    stored = store_intake.save_quarantine(session, x.dataset, sf.id, x.file_rejection)
+    if x.table is not None:
+        x.report.quarantined = stored
+        x.report.already_quarantined = len(x.file_rejection) - stored
 
 
 class _Overlap(Exception):
@@ -530,7 +543,7 @@ def _commit(
     dedupe_days: int,
     remove_from_inbox: bool,
 ) -> IngestReport:
-    archived = archive_dir / x.digest[:2] / f"{x.digest[:16]}_{x.path.name}"
+    archived = _archived(archive_dir, x)
     try:
         _commit_once(sessions, x, archived, dedupe_days)
     except FileNotFoundError:
@@ -553,23 +566,10 @@ def _commit_once(sessions: sessionmaker[Session], x: _Prepared, archived: Path, 
             report.status = "duplicate_file"
             report.error = "同一文件已导入过（校验和相同），本次未重复导入"
             return
-        archived.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(x.path, archived)
-        sf = SourceFile(
-            dataset=x.dataset,
-            name=x.path.name,
-            sha256=x.digest,
-            archive_path=str(archived),
-            received_at=datetime.now(),
-            status="loaded",
-        )
-        session.add(sf)
+        sf = _register(session, x, archived)
         session.flush()
         if x.file_rejection:
-            stored = store_intake.save_quarantine(session, x.dataset, sf.id, x.file_rejection)
-            if x.table is not None:  # a column missing: the rows are counted, each kept
-                report.quarantined = stored
-                report.already_quarantined = len(x.file_rejection) - stored
+            _quarantine_file(session, sf, x)
         else:
             _load_rows(session, sf, x, dedupe_days)
         sf.status, sf.error = report.status, report.error

@@ -176,8 +176,10 @@ def ingest_files(
             else None
         )
         for k, x in enumerate(prepared):
-            if x.done:
+            if x.done:  # loaded before (same checksum) or taken by another run: not left waiting
                 report = x.report
+                if remove_from_inbox:
+                    x.path.unlink(missing_ok=True)
             elif committed is not None:
                 report = committed[k]
             else:

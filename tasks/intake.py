@@ -84,12 +84,15 @@ def summarise_intake(reports: list[IngestReport]) -> dict[str, int]:
         reasons.update(r.reasons)
     run_dir = settings.data_docs_dir / datetime.now().strftime("%Y%m%d-%H%M%S")
     # one validation result per dataset and run (its files were checked in one pass)
-    results: dict[int, tuple[str, object]] = {}
+    batches: dict[int, tuple[str, object, list[str]]] = {}
     for r in reports:
-        if r.validation is not None and id(r.validation) not in results:
-            results[id(r.validation)] = (f"{len(results):02d}-{r.dataset}", r.validation)
+        if r.validation is not None:
+            batches.setdefault(id(r.validation), (r.dataset, r.validation, []))[2].append(Path(r.file).stem)
     docs = write_data_docs(
-        list(results.values()),
+        [
+            (f"{k:02d}-{dataset}-{'+'.join(stems) if len(stems) <= 3 else f'{stems[0]}-and-{len(stems) - 1}-more'}", result)
+            for k, (dataset, result, stems) in enumerate(batches.values())
+        ],
         run_dir,
         "threelists 数据校验报告",
     )

@@ -178,3 +178,10 @@ def test_one_run_checks_all_sheets_in_one_pass_and_accounts_for_every_row(sessio
         assert s.scalar(select(func.count()).select_from(NeedSource)) == sum(
             r.loaded + r.merged for r in reports
         )
+
+
+def test_a_file_loaded_before_leaves_the_inbox(sessions, env, registry):
+    _ingest(sessions, env, "needs_hand_platform.csv")
+    again = _copy(env, "needs_hand_platform.csv")
+    (report,) = ingest_files(sessions, [(again, "needs", "grid_sheet")], env.archive_dir, today=ARRIVED)
+    assert report.status == "duplicate_file" and not again.exists()

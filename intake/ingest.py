@@ -123,7 +123,6 @@ class _Prepared:
     hints: dict[int, dict[str, str]] = field(default_factory=dict)
     file_rejection: list[dict[str, Any]] = field(default_factory=list)
     validation: Validation | None = None
-    directory: Directory | None = None
     done: bool = False  # already reported (duplicate, taken by another run)
 
 
@@ -155,10 +154,12 @@ def ingest_files(
     """Ingest ``files`` ((path, dataset, default source), in load order); the same bytes are
     never loaded twice.
 
-    The files of one dataset are read and cleaned one by one, checked against the contract in
-    one pass (great-expectations' fixed cost paid once per dataset and run, not per file), and
-    then committed one transaction per file: a crash leaves every earlier file loaded and the
-    rest waiting in the inbox. Datasets go in order (units before the offers that name them).
+    The files of one dataset are read one by one, cleaned in one vectorised pass, resolved per
+    file and checked against the contract in one pass (great-expectations' fixed cost paid once
+    per dataset and run, not per file). Need files are then written in one transaction (all or
+    nothing); other datasets, and need files when another run took one of them meanwhile, one
+    transaction per file. A crash leaves what was not committed waiting in the inbox. Datasets
+    go in order (units before the offers that name them).
 
     The inbox may be shared by runs that overlap (a manual run during the daily one): a file
     another run already archived, or loads at the same moment, is reported as such and skipped,
@@ -167,8 +168,19 @@ def ingest_files(
     today = today or date.today()
     reports: list[IngestReport] = []
     for dataset, group in groupby(files, key=lambda f: f[1]):
-        prepared = [_prepare(sessions, Path(p), dataset, source, today) for p, _, source in group]
-        _normalize_together(prepared, today)
+        prepared = [_checksum(Path(p), dataset, source) for p, _, source in group]
+        with sessions() as session:
+            known = store_intake.known_checksums(session, [x.digest for x in prepared if x.digest])
+            directory = _directory(session) if dataset == "needs" else None
+        for x in prepared:
+            if x.digest in known:  # loaded before, or the same bytes earlier in this run
+                x.report.status = "duplicate_file"
+                x.report.error = "同一文件已导入过（校验和相同），本次未重复导入"
+                x.done = True
+            elif not x.done:
+                known.add(x.digest)
+                _read(x)
+        _normalize_together(prepared, today, directory)
         _validate_together(sessions, dataset, prepared)
         committed = (
             _commit_needs_together(sessions, prepared, archive_dir, dedupe_days, remove_from_inbox)
@@ -195,28 +207,24 @@ def _taken(report: IngestReport, why: str) -> IngestReport:
     return IngestReport(file=report.file, dataset=report.dataset, status="duplicate_file", error=why)
 
 
-def _prepare(
-    sessions: sessionmaker[Session], path: Path, dataset: str, source: str, today: date
-) -> _Prepared:
+def _checksum(path: Path, dataset: str, source: str) -> _Prepared:
     x = _Prepared(path, dataset, source, IngestReport(file=path.name, dataset=dataset, status="loaded"))
-    t0 = time.perf_counter()
     try:
         x.digest = sha256_of(path)
     except FileNotFoundError:
         x.report, x.done = _taken(x.report, "文件已被另一次导入处理并归档，本次跳过"), True
-        return x
-    with sessions() as session:
-        if store_intake.known_source_file(session, x.digest) is not None:
-            x.report.status = "duplicate_file"
-            x.report.error = "同一文件已导入过（校验和相同），本次未重复导入"
-            x.done = True
-            return x
-        directory = _directory(session) if dataset == "needs" else None
+    return x
+
+
+def _read(x: _Prepared) -> None:
+    """Read one file whose checksum is new; an unreadable one is rejected whole."""
+    path, dataset = x.path, x.dataset
+    t0 = time.perf_counter()
     try:
         table = read_table(path, dataset)
     except FileNotFoundError:
         x.report, x.done = _taken(x.report, "文件在读取时已被另一次导入处理并归档，本次跳过"), True
-        return x
+        return
     except UnreadableFile as exc:
         x.report.status, x.report.error = "rejected", exc.reason
         x.report.reasons = {f"整个文件无法读取：{exc.reason}": 1}
@@ -235,16 +243,14 @@ def _prepare(
                 ],
             }
         ]
-        return x
+        return
     x.table = table
     vocab = vocabulary(dataset)
     x.report.messages += [_column_message(u, vocab) for u in table.unmapped_headers]
     x.report.seconds["read"] = round(time.perf_counter() - t0, 3)
-    x.directory = directory
-    return x
 
 
-def _normalize_together(prepared: list[_Prepared], today: date) -> None:
+def _normalize_together(prepared: list[_Prepared], today: date, directory: Directory | None) -> None:
     """Clean the values of every readable file in one pass (vectorised work has a fixed cost
     per call: 200 small files would pay it 200 times), then finish each file on its own."""
     todo = [x for x in prepared if not x.done and x.table is not None and not x.file_rejection]
@@ -261,15 +267,15 @@ def _normalize_together(prepared: list[_Prepared], today: date) -> None:
         rows = cleaned.iloc[start : start + n].reset_index(drop=True)
         start += n
         t1 = time.perf_counter()
-        _finish(x, rows)
+        _finish(x, rows, directory)
         x.report.seconds["read"] = round(
             x.report.seconds.get("read", 0.0) + seconds * n / total + time.perf_counter() - t1, 3
         )
 
 
-def _finish(x: _Prepared, rows: pd.DataFrame) -> None:
+def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None) -> None:
     """Required columns, then (needs) what the sheet wrote resolved to what the store knows."""
-    table, dataset, path, source, directory = x.table, x.dataset, x.path, x.source, x.directory
+    table, dataset, path, source = x.table, x.dataset, x.path, x.source
     assert table is not None
     vocab = vocabulary(dataset)
     x.report.rows_read = len(rows)
@@ -422,11 +428,7 @@ def _commit_needs_together(
                     _quarantine_file(session, sf, x)
                     continue
                 _quarantine_bad(session, sf, x)
-                assert x.validation is not None and x.table is not None
-                good = x.validation.good
-                default = x.table.meta.get("source", x.source)
-                source = good["source"].fillna(default) if "source" in good else default
-                frames.append(good.assign(source=source, _sf=sf.id, _actor=f"intake:{x.path.name}", _file=k))
+                frames.append(_with_source(x).assign(_sf=sf.id, _actor=f"intake:{x.path.name}", _file=k))
             per_file = pd.DataFrame()
             if frames:
                 goods = pd.concat(frames, ignore_index=True)
@@ -449,11 +451,7 @@ def _commit_needs_together(
                         session, x.dataset, [str(r) for r in x.validation.good["source_ref"]], sf.id
                     )
                     _set_status(report)
-                sf.status, sf.error = report.status, report.error
-                sf.rows_read, sf.rows_loaded = report.rows_read, report.loaded
-                sf.rows_quarantined = report.quarantined
-                sf.rows_merged = report.merged + report.already_loaded
-                report.check_invariant()
+                _record(sf, report)
             session.flush()
     except (_Overlap, IntegrityError, FileNotFoundError):
         for x in todo:  # nothing of the batch was kept: the careful path decides file by file
@@ -522,12 +520,25 @@ def _quarantine_bad(session: Session, sf: SourceFile, x: _Prepared) -> None:
     report.reasons = validation.reason_counts
     bad = _quarantine_payload(x.table, validation, x.dataset)
     report.problems = [
-        {"row_number": b["row_number"], "column": r.get("column"), "reason": r["reason"], "hint": r.get("hint")}
+        {
+            "row_number": b["row_number"],
+            "column": r.get("column"),
+            "reason": r["reason"],
+            "hint": r.get("hint"),
+        }
         for b in bad[:PROBLEMS_SHOWN]
         for r in b["reasons"]
     ]
     report.quarantined = store_intake.save_quarantine(session, x.dataset, sf.id, bad)
     report.already_quarantined = len(bad) - report.quarantined
+
+
+def _record(sf: SourceFile, report: IngestReport) -> None:
+    """What became of the file, on its source-file row; every row read must be accounted for."""
+    sf.status, sf.error = report.status, report.error
+    sf.rows_read, sf.rows_loaded, sf.rows_quarantined = report.rows_read, report.loaded, report.quarantined
+    sf.rows_merged = report.merged + report.already_loaded
+    report.check_invariant()
 
 
 def _set_status(report: IngestReport) -> None:
@@ -574,41 +585,18 @@ def _commit_once(sessions: sessionmaker[Session], x: _Prepared, archived: Path, 
             _quarantine_file(session, sf, x)
         else:
             _load_rows(session, sf, x, dedupe_days)
-        sf.status, sf.error = report.status, report.error
-        sf.rows_read, sf.rows_loaded, sf.rows_quarantined = (
-            report.rows_read,
-            report.loaded,
-            report.quarantined,
-        )
-        sf.rows_merged = report.merged + report.already_loaded
-        report.check_invariant()
+        _record(sf, report)
 
 
 def _load_rows(session: Session, sf: SourceFile, x: _Prepared, dedupe_days: int) -> None:
     report, dataset, validation = x.report, x.dataset, x.validation
     assert validation is not None and x.table is not None
     t2 = time.perf_counter()
-    report.validation = validation.result
-    report.reasons = validation.reason_counts
-    bad = _quarantine_payload(x.table, validation, dataset)
-    report.problems = [
-        {
-            "row_number": b["row_number"],
-            "column": r.get("column"),
-            "reason": r["reason"],
-            "hint": r.get("hint"),
-        }
-        for b in bad[:PROBLEMS_SHOWN]
-        for r in b["reasons"]
-    ]
-    report.quarantined = store_intake.save_quarantine(session, dataset, sf.id, bad)
-    report.already_quarantined = len(bad) - report.quarantined
+    _quarantine_bad(session, sf, x)
     good = validation.good
     ref_col = REF_COLUMN[dataset]
     if dataset == "needs":
-        items = store_intake.item_codes(session)
-        default_source = x.table.meta.get("source", x.source)
-        frame = need_rows(good, items, default_source)
+        frame = need_rows(_with_source(x), store_intake.item_codes(session), x.source)
         counts = store_intake.load_needs(
             session, frame, sf.id, actor=f"intake:{x.path.name}", dedupe_days=dedupe_days
         )
@@ -642,6 +630,15 @@ def _load_rows(session: Session, sf: SourceFile, x: _Prepared, dedupe_days: int)
     session.flush()
     report.seconds["write"] = round(time.perf_counter() - t2, 3)
     _set_status(report)
+
+
+def _with_source(x: _Prepared) -> pd.DataFrame:
+    """The file's good rows with each row's channel: its own, else the file's (a JSON export
+    names its source), else the inbox folder's."""
+    assert x.validation is not None and x.table is not None
+    good = x.validation.good
+    default = x.table.meta.get("source", x.source)
+    return good.assign(source=good["source"].fillna(default) if "source" in good else default)
 
 
 def need_rows(good: pd.DataFrame, items: dict[str, str], source: str) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import difflib
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -323,36 +324,34 @@ def resolve_needs(
         [directory.community(c) for c in out["community"]] if "community" in out else [None] * len(out)
     )
 
-    def hint(n: int, column: str, text: str) -> None:
-        hints.setdefault(int(n), {})[column] = text
+    def grid(text: object, rc: str | None) -> tuple[object, str | None]:
+        gid, why = directory.grid(text, rc or sheet_community)
+        return (gid if gid else text), why
 
-    grids, used_context = [], 0
-    seen: dict[tuple[object, str | None], tuple[str | None, str | None]] = {}
-    for n, text, rc in zip(out["row_number"], out["grid_id"], row_community, strict=True):
-        community = rc or sheet_community
-        if (text, community) not in seen:
-            seen[(text, community)] = directory.grid(text, community)
-        gid, why = seen[(text, community)]
-        if gid and not rc and sheet_community and gid != text and directory.grid(text, None)[0] is None:
-            used_context += 1
-        if why:
-            hint(n, "grid_id", why)
-        grids.append(gid if gid else text)
-    out["grid_id"] = pd.Series(grids, index=out.index, dtype=object)
-    if used_context:
-        notes.append(
-            f"{used_context} 行的网格按表头标题/文件名中的“{directory.community_names.get(sheet_community, sheet_community)}”识别"
-        )
+    keys = list(zip(out["grid_id"], row_community, strict=True))
+    out["grid_id"] = pd.Series(
+        _each(keys, out["row_number"], grid, "grid_id", hints), index=out.index, dtype=object
+    )
+    if sheet_community:  # say how many rows only the sheet's title or file name placed
+        by_title = {
+            (text, rc)
+            for text, rc in set(keys)
+            if rc is None
+            and text is not None
+            and directory.grid(text, None)[0] is None
+            and directory.grid(text, sheet_community)[0] is not None
+        }
+        used = sum(k in by_title for k in keys)
+        if used:
+            notes.append(
+                f"{used} 行的网格按表头标题/文件名中的“{directory.community_names.get(sheet_community, sheet_community)}”识别"
+            )
 
-    items = []
-    cache: dict[object, tuple[str | None, str | None]] = {}
-    for n, text in zip(out["row_number"], out["item"], strict=True):
-        if text not in cache:
-            cache[text] = directory.item(text)
-        code, why = cache[text]
-        if why:
-            hint(n, "item", why)
-        items.append(code if code else text)
+    def item(text: object) -> tuple[object, str | None]:
+        code, why = directory.item(text)
+        return (code if code else text), why
+
+    items = _each([(t,) for t in out["item"]], out["row_number"], item, "item", hints)
     out["item"] = pd.Series(items, index=out.index, dtype=object)
 
     if "household_id" in out:
@@ -381,6 +380,26 @@ def resolve_needs(
             out[missing_ref], source, [s for s, m in zip(scope, missing_ref, strict=True) if m]
         )
     return Resolved(out, hints, notes, derived_refs=int(missing_ref.sum()))
+
+
+def _each(
+    keys: list[tuple],
+    numbers: pd.Series,
+    resolve: Callable[..., tuple[object, str | None]],
+    column: str,
+    hints: dict[int, dict[str, str]],
+) -> list[object]:
+    """``resolve(*key)`` once per distinct key (sheets repeat grids and items); a hint per row."""
+    memo: dict[tuple, tuple[object, str | None]] = {}
+    out = []
+    for n, key in zip(numbers, keys, strict=True):
+        if key not in memo:
+            memo[key] = resolve(*key)
+        value, why = memo[key]
+        if why:
+            hints.setdefault(int(n), {})[column] = why
+        out.append(value)
+    return out
 
 
 def derive_refs(rows: pd.DataFrame, source: str, scopes: list[str]) -> list[str]:

@@ -34,6 +34,16 @@ def known_source_file(session: Session, sha256: str) -> SourceFile | None:
     return session.scalar(select(SourceFile).where(SourceFile.sha256 == sha256))
 
 
+def known_checksums(session: Session, digests: list[str]) -> set[str]:
+    """Which of these checksums are files loaded before."""
+    found: set[str] = set()
+    for k in range(0, len(digests), 5000):
+        found |= set(
+            session.scalars(select(SourceFile.sha256).where(SourceFile.sha256.in_(digests[k : k + 5000])))
+        )
+    return found
+
+
 _REFERENCE_CACHE: dict[tuple, Reference] = {}
 # which registries each dataset's contract refers to
 NEEDED = {
@@ -285,9 +295,9 @@ def load_need_rows(
     # rows of this batch for the same household and item within the window are one need: the
     # window counts from the group's first report (a household asking again months later is new)
     group = rows.groupby(["hh_key", "item_code"], sort=False)["reported_at"]
-    rows["episode"] = ((rows["reported_at"] - group.transform("min")) // pd.Timedelta(days=max(dedupe_days, 1))).astype(
-        "int64"
-    )
+    rows["episode"] = (
+        (rows["reported_at"] - group.transform("min")) // pd.Timedelta(days=max(dedupe_days, 1))
+    ).astype("int64")
     key = ["hh_key", "item_code", "episode"]
     first_in_batch = ~rows.duplicated(key)
     rows["_row"] = rows.index

@@ -80,3 +80,28 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=60):
         yield
+
+
+def copy_to_inbox(env: Settings, name: str, folder: str = "needs", as_name: str | None = None) -> Path:
+    """A fixture file dropped into the inbox folder, as an operator would."""
+    import shutil
+
+    target = env.inbox_dir / folder / (as_name or name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(FIXTURES / name, target)
+    return target
+
+
+def quarantined_reasons(sessions: sessionmaker[Session], file_name: str) -> dict[int | None, list[dict]]:
+    """Row number -> the reasons stored with each quarantined row of the named file."""
+    from sqlalchemy import select
+
+    from store.models import QuarantinedRow, SourceFile
+
+    with sessions() as s:
+        rows = s.execute(
+            select(QuarantinedRow.row_number, QuarantinedRow.reasons)
+            .join(SourceFile, SourceFile.id == QuarantinedRow.source_file_id)
+            .where(SourceFile.name == file_name)
+        ).all()
+    return {n: list(reasons) for n, reasons in rows}

@@ -3,23 +3,19 @@ grids by name, no reference column, dates and phones written many ways."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 
 from sqlalchemy import func, select
 
 from intake.ingest import ingest_file, ingest_files
 from store.models import Need, NeedSource, QuarantinedRow, SourceFile
-from tests.conftest import FIXTURES
+from tests.conftest import copy_to_inbox, quarantined_reasons
 
 ARRIVED = date(2026, 11, 21)  # "11-5" on a sheet arriving today is 2026-11-05
 
 
 def _copy(env, name: str, as_name: str | None = None):
-    target = env.inbox_dir / "needs" / (as_name or name)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(FIXTURES / name, target)
-    return target
+    return copy_to_inbox(env, name, as_name=as_name)
 
 
 def _ingest(sessions, env, name: str, as_name: str | None = None):
@@ -29,13 +25,10 @@ def _ingest(sessions, env, name: str, as_name: str | None = None):
 
 
 def _quarantined(sessions, file_name: str) -> dict[int, list[tuple[str, str | None]]]:
-    with sessions() as s:
-        rows = s.execute(
-            select(QuarantinedRow.row_number, QuarantinedRow.reasons)
-            .join(SourceFile, SourceFile.id == QuarantinedRow.source_file_id)
-            .where(SourceFile.name == file_name)
-        ).all()
-    return {n: sorted((r["reason"], r.get("hint")) for r in reasons) for n, reasons in rows}
+    return {
+        n: sorted((r["reason"], r.get("hint")) for r in reasons)
+        for n, reasons in quarantined_reasons(sessions, file_name).items()
+    }
 
 
 def _needs(sessions) -> dict[str, tuple]:

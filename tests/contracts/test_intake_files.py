@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,26 +9,20 @@ from sqlalchemy import func, select
 
 from intake.ingest import ingest_file
 from store.models import Need, NeedSource, QuarantinedRow, SourceFile
-from tests.conftest import FIXTURES
+from tests.conftest import copy_to_inbox, quarantined_reasons
 
 
 def _ingest(
     sessions, env, name: str, dataset: str = "needs", source: str = "grid_sheet", folder: str = "needs"
 ):
-    target = env.inbox_dir / folder / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(FIXTURES / name, target)
-    return ingest_file(sessions, target, dataset, source, env.archive_dir)
+    return ingest_file(sessions, copy_to_inbox(env, name, folder), dataset, source, env.archive_dir)
 
 
 def _quarantined(sessions, file_name: str) -> dict[int, list[str]]:
-    with sessions() as s:
-        rows = s.execute(
-            select(QuarantinedRow.row_number, QuarantinedRow.reasons)
-            .join(SourceFile, SourceFile.id == QuarantinedRow.source_file_id)
-            .where(SourceFile.name == file_name)
-        ).all()
-    return {n: sorted(r["reason"] for r in reasons) for n, reasons in rows}
+    return {
+        n: sorted(r["reason"] for r in reasons)
+        for n, reasons in quarantined_reasons(sessions, file_name).items()
+    }
 
 
 def test_utf8_bom_fullwidth_digits_and_spaced_phones_load_cleaned(sessions, env, registry):

@@ -1,23 +1,35 @@
-"""Imports point one way: the pure packages never import Prefect, and nothing imports flows/."""
+"""Imports point one way: flows -> tasks -> domain packages -> store -> settings.
+
+- ``settings`` imports no project package; ``store`` imports only ``store`` and ``settings``;
+- the domain packages never import ``tasks``, ``flows`` or Prefect; ``lifecycle`` and ``matching``
+  (pure) do not touch the database either;
+- ``tasks`` never imports ``flows``; a flow is imported only by a parent flow (and by tests);
+- benchmarks and scripts import no tests.
+Every import counts, including those inside functions (a hidden cycle is still a cycle).
+"""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
-PURE = [
-    "lifecycle",
-    "matching",
-    "data_contracts",
-    "store",
-    "intake",
-    "service",
-    "reference",
-    "sample",
-    "reports",
-    "surveys",
-]
+PROJECT = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()} | {"settings"}
+DOMAIN = {"lifecycle", "matching", "data_contracts", "intake", "service", "reference", "sample", "reports"}
+PURE = {"lifecycle", "matching"}  # no database, no Prefect: plain Python, numpy, pandas, scipy
+PREFECT = {"prefect", "prefect_dask"}
+# what each layer may import, of the project's packages and of the libraries that define a layer
+ALLOWED = {
+    "settings": set(),
+    "store": {"store", "settings"},
+    **{pkg: DOMAIN | {"store", "settings"} for pkg in DOMAIN},
+    "tasks": DOMAIN | {"tasks", "store", "settings"},
+    "flows": DOMAIN | {"tasks", "flows", "store", "settings"},
+    "benchmarks": PROJECT - {"tests", "flows"},
+    "scripts": PROJECT - {"tests"},
+}
 
 
 def _imports(path: Path) -> set[str]:
@@ -26,40 +38,57 @@ def _imports(path: Path) -> set[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             out |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             out.add(node.module.split(".")[0])
     return out
 
 
-def test_pure_packages_never_import_prefect():
+def _files(layer: str) -> list[Path]:
+    path = ROOT / layer
+    return [path.with_suffix(".py")] if (ROOT / f"{layer}.py").exists() else sorted(path.rglob("*.py"))
+
+
+def test_every_project_package_has_a_layer():
+    assert PROJECT - {"tests"} <= set(ALLOWED), "a new package needs its place in ALLOWED"
+
+
+@pytest.mark.parametrize("layer", sorted(ALLOWED))
+def test_imports_point_down(layer: str):
+    offenders = {
+        str(p.relative_to(ROOT)): sorted((_imports(p) & PROJECT) - ALLOWED[layer]) for p in _files(layer)
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_only_tasks_flows_and_scripts_use_prefect():
+    layers = DOMAIN | {"store", "settings"}
+    offenders = [str(p.relative_to(ROOT)) for layer in layers for p in _files(layer) if _imports(p) & PREFECT]
+    assert offenders == []
+
+
+def test_pure_packages_touch_no_database():
     offenders = [
         str(p.relative_to(ROOT))
-        for pkg in PURE
-        if (ROOT / pkg).is_dir()
-        for p in (ROOT / pkg).rglob("*.py")
-        if {"prefect", "prefect_dask", "tasks", "flows"} & _imports(p)
+        for layer in PURE
+        for p in _files(layer)
+        if _imports(p) & {"sqlalchemy", "store", "psycopg", "sqlite3"}
     ]
     assert offenders == []
 
 
-def test_nothing_outside_flows_imports_flows():
+def test_a_flow_is_imported_only_by_a_parent_flow():
     offenders = [
         str(p.relative_to(ROOT))
         for p in ROOT.rglob("*.py")
-        if ".venv" not in p.parts
-        and "var" not in p.parts
-        and p.parts[len(ROOT.parts)] not in ("flows", "tests")
+        if not ({".venv", "var", "tests"} & set(p.relative_to(ROOT).parts))
+        and p.relative_to(ROOT).parts[0] != "flows"
         and "flows" in _imports(p)
     ]
     assert offenders == []
 
 
-PROJECT_PACKAGES = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()} | {"settings"}
-
-
-def test_store_only_reads_and_writes_and_imports_nothing_above_it():
-    offenders = {
-        str(p.relative_to(ROOT)): sorted((_imports(p) & PROJECT_PACKAGES) - {"store", "settings"})
-        for p in (ROOT / "store").rglob("*.py")
-    }
-    assert {k: v for k, v in offenders.items() if v} == {}
+def test_the_layout_check_sees_a_violation(tmp_path: Path):
+    """The check itself can fail: an upward import inside a function is found."""
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from tasks.events import announce\n    return announce\n", encoding="utf-8")
+    assert "tasks" in (_imports(bad) & PROJECT) - ALLOWED["store"]

@@ -27,7 +27,7 @@ def run(url: str, size: float, work: Path) -> dict[str, float]:
     import pandas as pd
     from sqlalchemy import update
 
-    from intake.ingest import need_rows
+    from intake.ingest import NEED_STATUSES, need_rows
     from intake.normalize import normalize_rows
     from intake.readers import read_table
     from matching.baselines import solve_greedy
@@ -35,22 +35,22 @@ def run(url: str, size: float, work: Path) -> dict[str, float]:
     from matching.solver import solve_blocks
     from reference import load_taxonomy_frame
     from sample.district import generate_district
+    from service import cycle as service_cycle
     from service.publish import finish_publication, publish_service_list
     from settings import get_settings
     from store import cycle as store_cycle
     from store import intake as store_intake
     from store.cycle import period_of
-    from store.db import session_factory, upgrade_database
+    from store.db import empty_tables, session_factory, upgrade_database
     from store.models import Need
     from store.reference import load_district_registry, load_taxonomy
+    from tasks.events import announce
 
     settings = get_settings()
     settings.ensure_dirs()
     upgrade_database(url)
     if url.startswith("postgresql"):
-        from tests.conftest import _truncate
-
-        _truncate(url)
+        empty_tables(url)
     day = date(2026, 11, 23)
     sample = work / "sample"
     if not (sample / "district.json").exists():
@@ -82,7 +82,7 @@ def run(url: str, size: float, work: Path) -> dict[str, float]:
             ]
         )
         frame = need_rows(needs, items, "grid_sheet")
-        store_intake.load_needs(s, frame, None, actor="bench")
+        store_intake.load_needs(s, frame, None, actor="bench", **NEED_STATUSES)
         s.execute(update(Need).values(escalation_level=1))
     load_s = time.perf_counter() - t
 
@@ -90,11 +90,11 @@ def run(url: str, size: float, work: Path) -> dict[str, float]:
     out: dict[str, float] = {"load (setup)": load_s}
     t = time.perf_counter()
     with sessions() as s, s.begin():
-        store_cycle.acquire_cycle(s, cycle_id, period, "bench")
+        service_cycle.lock(s, cycle_id, period, "bench")
     with sessions() as s:
-        pool = store_cycle.read_pool(s, cycle_id)
-        offers_df = store_cycle.read_offers(s, cycle_id)
-        declined = store_cycle.read_declined(s)
+        pool = service_cycle.read_pool(s, cycle_id)
+        offers_df = service_cycle.read_offers(s, cycle_id)
+        declined = service_cycle.read_declined(s)
     out["read"] = time.perf_counter() - t
     t = time.perf_counter()
     problem, prepared = prepare_plan(pool, offers_df, declined, period)
@@ -107,10 +107,14 @@ def run(url: str, size: float, work: Path) -> dict[str, float]:
     out["explain"] = time.perf_counter() - t
     t = time.perf_counter()
     with sessions() as s, s.begin():
-        store_cycle.apply_assignments(s, cycle_id, plan.chosen, "bench")
-        store_cycle.apply_unserved(s, cycle_id, plan.unserved, plan.escalation, "bench")
-        store_cycle.release_cycle(s, cycle_id, "bench", "matched", plan.solution.objective)
+        _, changes = service_cycle.save_plan(
+            s, cycle_id, plan.chosen, plan.unserved, plan.escalation, "bench", needs=pool
+        )
+        service_cycle.unlock(s, cycle_id, "bench", True, plan.solution.objective)
     out["write"] = time.perf_counter() - t
+    t = time.perf_counter()
+    out["_events"] = announce(changes)  # Prefect events of every change (the ephemeral API)
+    out["events"] = time.perf_counter() - t
     t = time.perf_counter()
     with sessions() as s, s.begin():
         pub = publish_service_list(s, cycle_id, settings.published_dir)

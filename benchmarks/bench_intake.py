@@ -35,16 +35,14 @@ def main() -> None:
     from reference import load_taxonomy_frame
     from sample.district import generate_district
     from settings import get_settings
-    from store.db import get_engine, session_factory, upgrade_database
+    from store.db import empty_tables, get_engine, session_factory, upgrade_database
     from store.reference import load_district_registry, load_taxonomy
 
     settings = get_settings()
     settings.ensure_dirs()
     if url.startswith("postgresql"):
-        from tests.conftest import _truncate
-
         upgrade_database(url)
-        _truncate(url)
+        empty_tables(url)
     else:
         upgrade_database(url)
     t = time.perf_counter()

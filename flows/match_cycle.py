@@ -93,12 +93,12 @@ def run_cycle(
         # the week's other run holds the cycle and matches every open need, urgent ones included
         get_run_logger().info("urgent run %s: another match of the week is running; it covers them", cycle_id)
         return {"cycle_id": cycle_id, "needs": 0, "served": 0, "new_version": False, "urgent": True}
-    status, objective = "failed", None
+    matched, objective = False, None
     with cycle_lease(cycle_id, owner):
         try:
             needs, offers, declined = read_cycle_inputs(cycle_id, urgent_from)
             if urgent_only and needs.empty:
-                status = "matched"
+                matched = True
                 get_run_logger().info("urgent run %s: no urgent need waiting", cycle_id)
                 return {"cycle_id": cycle_id, "needs": 0, "served": 0, "new_version": False, "urgent": True}
             problem, prepared = build_cycle_problem(needs, offers, declined, period, model)
@@ -108,13 +108,13 @@ def run_cycle(
             plan = finish_cycle_plan(needs, offers, period, problem, prepared, results, model)
             scope = needs["need_id"] if urgent_only else None
             actor = f"match:{cycle_id}" + (f":urgent:{day.isoformat()}" if urgent_only else "")
-            saved = save_cycle_plan(cycle_id, plan, actor=actor, scope=scope)
+            saved = save_cycle_plan(cycle_id, plan, actor=actor, scope=scope, needs=needs)
             published: PublishResult = publish_cycle_list(cycle_id)
             if publish_url:
                 push_cycle_list(cycle_id, publish_url)
-            status, objective = "matched", None if urgent_only else plan.solution.objective
+            matched, objective = True, None if urgent_only else plan.solution.objective
         finally:
-            unlock_cycle(cycle_id, owner, status, objective)
+            unlock_cycle(cycle_id, owner, matched, objective)
     by_reason = plan.unserved.groupby("reason").size().to_dict() if len(plan.unserved) else {}
     summary = {
         "cycle_id": cycle_id,

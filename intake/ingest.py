@@ -25,6 +25,8 @@ from intake.mapping import vocabulary
 from intake.normalize import normalize_rows
 from intake.readers import RawTable, UnreadableFile, read_table
 from intake.resolve import Directory, resolve_needs
+from lifecycle.changes import NeedChange, changes_for
+from lifecycle.states import DEDUPE_AGAINST, Action, QuarantineStatus, transition
 from service import loop as closed_loop
 from store import intake as store_intake
 from store.models import SourceFile
@@ -72,10 +74,12 @@ class IngestReport:
     problems: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)  # read, validate, write
     validation: Any = field(default=None, repr=False)
+    changes: list[NeedChange] = field(default_factory=list, repr=False)  # for the Prefect events
 
     def as_row(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("validation")
+        d.pop("changes")
         return d
 
     def check_invariant(self) -> None:
@@ -84,6 +88,34 @@ class IngestReport:
         )
         if self.status != "rejected" and self.status != "duplicate_file" and accounted != self.rows_read:
             raise AssertionError(f"{self.file}: read {self.rows_read} rows but accounted for {accounted}")
+
+
+_REPORTED = transition(Action.REPORT, None)  # a new need: every one starts here
+NEED_STATUSES = {
+    "live_statuses": tuple(str(s) for s in DEDUPE_AGAINST),
+    "open_status": str(_REPORTED.need_to),
+    "report_reason": _REPORTED.action.zh,
+}
+QUARANTINE = {"open_status": str(QuarantineStatus.OPEN)}
+SUPERSEDE = {**QUARANTINE, "superseded_status": str(QuarantineStatus.SUPERSEDED)}
+
+
+def _reported(created: list[dict[str, Any]]) -> dict[str, list[NeedChange]]:
+    """The REPORT change of each new need, by the actor (``intake:<file>``) that loaded it."""
+    now = datetime.now()
+    out: dict[str, list[NeedChange]] = {}
+    for actor, group in groupby(sorted(created, key=lambda c: c["actor"]), key=lambda c: c["actor"]):
+        rows = list(group)
+        ctx = {
+            int(c["need_id"]): {
+                "grid_id": c["grid_id"],
+                "item_code": c["item_code"],
+                "urgency": int(c["urgency"]),
+            }
+            for c in rows
+        }
+        out[actor] = changes_for(Action.REPORT, list(ctx), None, None, at=now, actor=actor, context=ctx)
+    return out
 
 
 def sha256_of(path: Path) -> str:
@@ -435,10 +467,20 @@ def _commit_needs_together(
                 batch = need_rows(goods, items, "").assign(
                     source_file_id=goods["_sf"], actor=goods["_actor"], _file=goods["_file"]
                 )
+                created: list[dict[str, Any]] = []
                 outcome = store_intake.load_need_rows(
-                    session, batch.drop(columns=["_file"]), None, "intake", dedupe_days
+                    session,
+                    batch.drop(columns=["_file"]),
+                    None,
+                    "intake",
+                    dedupe_days,
+                    created=created,
+                    **NEED_STATUSES,
                 )
                 per_file = pd.crosstab(batch["_file"], outcome)
+                reported = _reported(created)
+                for x, _sf in files:
+                    x.report.changes = reported.get(f"intake:{x.path.name}", [])
             for k, (x, sf) in enumerate(files):
                 report = x.report
                 if not x.file_rejection:
@@ -448,7 +490,11 @@ def _commit_needs_together(
                     report.already_loaded = int(got.get("already_loaded", 0))
                     assert x.validation is not None
                     report.superseded = store_intake.supersede_quarantine(
-                        session, x.dataset, [str(r) for r in x.validation.good["source_ref"]], sf.id
+                        session,
+                        x.dataset,
+                        [str(r) for r in x.validation.good["source_ref"]],
+                        sf.id,
+                        **SUPERSEDE,
                     )
                     _set_status(report)
                 _record(sf, report)
@@ -488,7 +534,7 @@ def _register(session: Session, x: _Prepared, archived: Path) -> SourceFile:
 
 def _quarantine_file(session: Session, sf: SourceFile, x: _Prepared) -> None:
     """Unreadable, or a required column missing (then its rows are counted, each kept)."""
-    stored = store_intake.save_quarantine(session, x.dataset, sf.id, x.file_rejection)
+    stored = store_intake.save_quarantine(session, x.dataset, sf.id, x.file_rejection, **QUARANTINE)
     if x.table is not None:
         x.report.quarantined = stored
         x.report.already_quarantined = len(x.file_rejection) - stored
@@ -529,7 +575,7 @@ def _quarantine_bad(session: Session, sf: SourceFile, x: _Prepared) -> None:
         for b in bad[:PROBLEMS_SHOWN]
         for r in b["reasons"]
     ]
-    report.quarantined = store_intake.save_quarantine(session, x.dataset, sf.id, bad)
+    report.quarantined = store_intake.save_quarantine(session, x.dataset, sf.id, bad, **QUARANTINE)
     report.already_quarantined = len(bad) - report.quarantined
 
 
@@ -597,9 +643,12 @@ def _load_rows(session: Session, sf: SourceFile, x: _Prepared, dedupe_days: int)
     ref_col = REF_COLUMN[dataset]
     if dataset == "needs":
         frame = need_rows(_with_source(x), store_intake.item_codes(session), x.source)
+        created: list[dict[str, Any]] = []
+        actor = f"intake:{x.path.name}"
         counts = store_intake.load_needs(
-            session, frame, sf.id, actor=f"intake:{x.path.name}", dedupe_days=dedupe_days
+            session, frame, sf.id, actor=actor, dedupe_days=dedupe_days, created=created, **NEED_STATUSES
         )
+        report.changes = _reported(created).get(actor, [])
         report.loaded, report.merged, report.already_loaded = (
             counts["loaded"],
             counts["merged"],
@@ -616,16 +665,17 @@ def _load_rows(session: Session, sf: SourceFile, x: _Prepared, dedupe_days: int)
         counts = closed_loop.load_rows(session, dataset, good, sf.id, actor=f"intake:{x.path.name}")
         report.loaded = counts["loaded"]
         report.already_loaded = counts.get("already_loaded", 0)
+        report.changes = counts["changes"]
         extra = counts.get("rejected", [])
         if extra:  # rows that passed the contract but break the closed loop's rules
-            stored = store_intake.save_quarantine(session, dataset, sf.id, extra)
+            stored = store_intake.save_quarantine(session, dataset, sf.id, extra, **QUARANTINE)
             report.quarantined += stored
             report.already_quarantined += len(extra) - stored
             for b in extra:
                 for r in b["reasons"]:
                     report.reasons[r["reason"]] = report.reasons.get(r["reason"], 0) + 1
     report.superseded = store_intake.supersede_quarantine(
-        session, dataset, [str(r) for r in good[ref_col]], sf.id
+        session, dataset, [str(r) for r in good[ref_col]], sf.id, **SUPERSEDE
     )
     session.flush()
     report.seconds["write"] = round(time.perf_counter() - t2, 3)

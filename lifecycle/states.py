@@ -50,6 +50,7 @@ class Action(StrEnum):
     RELEASE = "release"  # overdue: no answer, or accepted but not done in time
     CLOSE = "close"  # follow-up "done", or no answer after the reminders; or an operator
     REOPEN = "reopen"  # follow-up "not done"
+    ESCALATE = "escalate"  # moves to the next desk (网格 -> 社区 -> 街道); the status stays open
 
     @property
     def zh(self) -> str:
@@ -79,6 +80,7 @@ TRANSITIONS: dict[Action, dict[tuple[N | None, A | None], tuple[N, A | None]]] =
         (N.COMPLETED, A.COMPLETED): (N.OPEN, A.REOPENED),
         (N.CLOSED, A.CLOSED): (N.OPEN, A.REOPENED),
     },
+    Action.ESCALATE: {(N.OPEN, None): (N.OPEN, None)},
 }
 # an assignment in one of these holds the need: at most one per need at a time
 ACTIVE_ASSIGNMENT = (A.DISPATCHED, A.ACCEPTED)
@@ -90,11 +92,33 @@ LISTED = (A.DISPATCHED, A.ACCEPTED, A.COMPLETED, A.CLOSED)
 NOT_AGAIN = (A.DECLINED, A.RELEASED)
 # a need the pool and duplicate detection still consider live (not yet done)
 LIVE_NEED = (N.OPEN, N.DISPATCHED, N.ACCEPTED)
+# a new report of the same household and item merges into a need in one of these (a need done
+# but not yet confirmed by its follow-up still counts: the resident may be asking about it)
+DEDUPE_AGAINST = (*LIVE_NEED, N.COMPLETED)
 # served: the resident got the service
 DONE_NEED = (N.COMPLETED, N.CLOSED)
 DONE_ASSIGNMENT = (A.COMPLETED, A.CLOSED)
 # the resident's full contact goes only to a unit whose assignment is in one of these
 CONTACT_RELEASED = (A.ACCEPTED, A.COMPLETED)
+
+
+class CycleStatus(StrEnum):
+    """A match cycle's row: its lock is held while ``running``."""
+
+    RUNNING = "running"
+    MATCHED = "matched"
+    FAILED = "failed"
+
+
+class SurveyStatus(StrEnum):
+    PENDING = "pending"
+    ANSWERED = "answered"
+    NO_ANSWER = "no_answer"  # no answer after the reminders
+
+
+class QuarantineStatus(StrEnum):
+    OPEN = "open"  # waiting for a person
+    SUPERSEDED = "superseded"  # a later file corrected it
 
 
 class IllegalTransition(ValueError):
@@ -134,6 +158,7 @@ EVENT_VERB = {
     Action.RELEASE: "released",
     Action.CLOSE: "closed",
     Action.REOPEN: "reopened",
+    Action.ESCALATE: "escalated",
 }
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lifecycle.states import DONE_ASSIGNMENT, AssignmentStatus, SurveyStatus
 from store.models import Assignment, Grid, Item, Need, Survey, SurveyAnswer, Unit
 
 DIMENSIONS = {
@@ -67,7 +68,7 @@ def read_facts(session: Session) -> pd.DataFrame:
         .join(Grid, Grid.id == Need.grid_id)
         .outerjoin(Survey, (Survey.assignment_id == Assignment.id) & (Survey.kind == "followup"))
         .outerjoin(SurveyAnswer, SurveyAnswer.survey_id == Survey.id)
-        .where(Assignment.status != "declined")
+        .where(Assignment.status != AssignmentStatus.DECLINED)
     )
     return pd.DataFrame(session.execute(q).all(), columns=list(q.selected_columns.keys()))
 
@@ -75,9 +76,9 @@ def read_facts(session: Session) -> pd.DataFrame:
 def compute_metrics(facts: pd.DataFrame) -> pd.DataFrame:
     """Rates for every value of every dimension (long format: dimension, key, counts, rates)."""
     f = facts.copy()
-    f["completed"] = f["status"].isin(["completed", "closed"])
+    f["completed"] = f["status"].isin([str(x) for x in DONE_ASSIGNMENT])
     f["surveyed"] = f["survey_status"].notna()
-    f["answered"] = f["survey_status"].eq("answered")
+    f["answered"] = f["survey_status"].eq(str(SurveyStatus.ANSWERED))
     f["scored"] = f["satisfaction"].notna()
     f["satisfied"] = f["satisfaction"].fillna(0) >= 4
     done_on = pd.to_datetime(f["completed_on"])

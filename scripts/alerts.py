@@ -1,5 +1,8 @@
-"""Failure alerts: a webhook notification block and an automation that fires it when a flow run
-fails or crashes. Configured by THREELISTS_ALERT_WEBHOOK (run by scripts/serve.sh; idempotent)."""
+"""Alerts: a webhook notification block and the automations that fire it — a flow run failed or
+crashed; a need escalated to the subdistrict desk (街道统筹); an urgent need waited past its
+deadline, or its unit let it lapse. Configured by THREELISTS_ALERT_WEBHOOK (run by
+scripts/serve.sh; idempotent). The need automations react to the events threelists emits for every
+change of a need (lifecycle/changes.py), matching their resource labels."""
 
 from __future__ import annotations
 
@@ -9,6 +12,17 @@ from prefect.automations import Automation, EventTrigger, Posture, SendNotificat
 from prefect.blocks.notifications import CustomWebhookNotificationBlock
 
 NAME = "threelists-flow-run-failed"
+NEED_TO_SUBDISTRICT = "threelists-need-to-subdistrict"
+URGENT_OVERDUE = "threelists-urgent-need-overdue"
+URGENT = ["2", "3"]  # 紧急, 特急 (lifecycle.vocabulary.URGENCY_ZH)
+
+
+def _replace(automation: Automation) -> None:
+    try:
+        Automation.read(name=automation.name).delete()
+    except (ValueError, LookupError, Exception):
+        pass
+    automation.create()
 
 
 def main() -> None:
@@ -24,30 +38,75 @@ def main() -> None:
         allow_private_urls=True,
     )
     block_id = block.save("threelists-alert", overwrite=True)
-    try:
-        Automation.read(name=NAME).delete()
-    except (ValueError, LookupError, Exception):
-        pass
-    Automation(
-        name=NAME,
-        description="流程运行失败或崩溃时通知值班人员",
-        trigger=EventTrigger(
-            expect={"prefect.flow-run.Failed", "prefect.flow-run.Crashed"},
-            match={"prefect.resource.id": "prefect.flow-run.*"},
-            posture=Posture.Reactive,
-            threshold=1,
-            within=0,
-        ),
-        actions=[
-            SendNotification(
-                block_document_id=block_id,
-                subject="threelists 流程运行失败：{{ flow.name }}",
-                body="流程 {{ flow.name }} 的运行 {{ flow_run.name }} 状态为 {{ flow_run.state.name }}："
-                "{{ flow_run.state.message }}",
-            )
-        ],
-    ).create()
+    _replace(
+        Automation(
+            name=NAME,
+            description="流程运行失败或崩溃时通知值班人员",
+            trigger=EventTrigger(
+                expect={"prefect.flow-run.Failed", "prefect.flow-run.Crashed"},
+                match={"prefect.resource.id": "prefect.flow-run.*"},
+                posture=Posture.Reactive,
+                threshold=1,
+                within=0,
+            ),
+            actions=[
+                SendNotification(
+                    block_document_id=block_id,
+                    subject="threelists 流程运行失败：{{ flow.name }}",
+                    body="流程 {{ flow.name }} 的运行 {{ flow_run.name }} 状态为 {{ flow_run.state.name }}："
+                    "{{ flow_run.state.message }}",
+                )
+            ],
+        )
+    )
+    _replace(
+        Automation(
+            name=NEED_TO_SUBDISTRICT,
+            description="需求升级至街道统筹时通知街道值班人员",
+            trigger=EventTrigger(
+                expect={"threelists.need.escalated"},
+                match={"prefect.resource.id": "threelists.need*", "threelists.level": "subdistrict"},
+                posture=Posture.Reactive,
+                threshold=1,
+                within=0,
+            ),
+            actions=[
+                SendNotification(
+                    block_document_id=block_id,
+                    subject="threelists 需求升级至街道统筹：{{ event.resource.name }}",
+                    body="{{ event.resource.name }}（事项 {{ event.resource['threelists.item'] }}，"
+                    "原因 {{ event.resource['threelists.why'] }}）已升级至街道统筹，请协调资源。",
+                )
+            ],
+        )
+    )
+    _replace(
+        Automation(
+            name=URGENT_OVERDUE,
+            description="紧急需求超过期限仍未派出，或单位超时未办被收回时通知值班人员",
+            trigger=EventTrigger(
+                expect={"threelists.need.escalated", "threelists.need.released"},
+                match={
+                    "prefect.resource.id": "threelists.need*",
+                    "threelists.urgency": URGENT,
+                    "threelists.why": ["waited_past_deadline", "unanswered", "not_completed"],
+                },
+                posture=Posture.Reactive,
+                threshold=1,
+                within=0,
+            ),
+            actions=[
+                SendNotification(
+                    block_document_id=block_id,
+                    subject="threelists 紧急需求超时：{{ event.resource.name }}",
+                    body="紧急需求 {{ event.resource.name }}（事项 {{ event.resource['threelists.item'] }}）"
+                    "超过期限：{{ event.resource['threelists.why'] }}。",
+                )
+            ],
+        )
+    )
     print(f"failure alerts: on -> {url}")
+    print("need alerts: on (escalated to the subdistrict; urgent need past its deadline)")
 
 
 if __name__ == "__main__":

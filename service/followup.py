@@ -9,14 +9,20 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lifecycle.changes import NeedChange, change
 from lifecycle.escalation import escalate
-from store.models import Assignment, Household, Need, NeedEvent, Survey, SurveyAnswer, Unit
+from lifecycle.states import Action, AssignmentStatus, IllegalTransition, SurveyStatus
+from service.changes import apply_change
+from store.models import Assignment, Household, Need, Survey, SurveyAnswer, Unit
 
 
-def create_due_followups(session: Session, today: date, delay_days: int) -> int:
+def create_due_followups(
+    session: Session, today: date, delay_days: int, changes: list[NeedChange] | None = None
+) -> int:
     """A follow-up survey for every completed service whose delay has passed (once each).
 
     Residents who opted out of surveys are never surveyed: their service closes without one.
+    Each need closed is appended to ``changes`` (for its Prefect event).
     """
     done_before = today - timedelta(days=delay_days)
     have = select(Survey.assignment_id).where(Survey.kind == "followup", Survey.assignment_id.is_not(None))
@@ -25,7 +31,7 @@ def create_due_followups(session: Session, today: date, delay_days: int) -> int:
         .join(Need, Need.id == Assignment.need_id)
         .outerjoin(Household, Household.id == Need.household_id)
         .where(
-            Assignment.status == "completed",
+            Assignment.status == AssignmentStatus.COMPLETED,
             Assignment.completed_on <= done_before,
             Assignment.id.not_in(have),
         )
@@ -34,7 +40,15 @@ def create_due_followups(session: Session, today: date, delay_days: int) -> int:
     created = 0
     for assignment_id, need_id, household_id, opted_out in rows:
         if opted_out:
-            _close(session, assignment_id, need_id, now, "居民已选择不接受回访，办结后直接销单")
+            _close(
+                session,
+                assignment_id,
+                need_id,
+                now,
+                "居民已选择不接受回访，办结后直接销单",
+                "followup",
+                changes,
+            )
             continue
         session.add(
             Survey(
@@ -43,7 +57,7 @@ def create_due_followups(session: Session, today: date, delay_days: int) -> int:
                 assignment_id=assignment_id,
                 household_id=household_id,
                 due_on=today,
-                status="pending",
+                status=SurveyStatus.PENDING,
                 created_at=now,
             )
         )
@@ -51,33 +65,78 @@ def create_due_followups(session: Session, today: date, delay_days: int) -> int:
     return created
 
 
-def _close(session: Session, assignment_id: int, need_id: int, at: datetime, reason: str) -> None:
+def _close(
+    session: Session,
+    assignment_id: int,
+    need_id: int,
+    at: datetime,
+    reason: str,
+    actor: str,
+    changes: list[NeedChange] | None,
+) -> None:
+    """销单: the follow-up confirmed it, or the resident was not to be asked, or never answered."""
     a = session.get(Assignment, assignment_id)
     need = session.get(Need, need_id)
-    session.add(
-        NeedEvent(
-            need_id=need_id,
+    apply_change(
+        session,
+        change(
+            Action.CLOSE,
+            need.id,
+            need.status,
+            a.status,
             at=at,
-            actor="followup",
-            from_status=need.status,
-            to_status="closed",
-            cycle_id=a.cycle_id,
+            actor=actor,
             reason=reason,
-        )
+            cycle_id=a.cycle_id,
+            unit_id=a.unit_id,
+            grid_id=need.grid_id,
+            item_code=need.item_code,
+            urgency=need.urgency,
+        ),
+        need,
+        a,
+        changes,
     )
-    a.status = "closed"
-    need.status = "closed"
 
 
-def apply_answer(session: Session, row: dict[str, Any], file_id: int | None, actor: str) -> str | None:
-    """Record a follow-up answer: done -> close; not done -> reopen and escalate. Returns a reason to reject."""
+def apply_answer(
+    session: Session,
+    row: dict[str, Any],
+    file_id: int | None,
+    actor: str,
+    changes: list[NeedChange] | None = None,
+) -> str | None:
+    """Record a follow-up answer: done -> close; not done -> reopen and escalate. Returns a reason to
+    reject; each change made is appended to ``changes``."""
     survey = session.get(Survey, int(row["survey_id"]), with_for_update=True)
     if survey is None or survey.kind != "followup":
         return f"问卷 {row['survey_id']} 不是回访问卷"
-    if survey.status == "answered":
+    if survey.status == SurveyStatus.ANSWERED:
         return f"问卷 {survey.id} 已有回答，不能重复回答"
     at = pd.Timestamp(row["answered_at"]).to_pydatetime()
     satisfaction = int(row["satisfaction"]) if row.get("satisfaction") else None
+    a = session.get(Assignment, survey.assignment_id)
+    need = session.get(Need, a.need_id)
+    not_done = row["done"] == "no"
+    try:  # refused before anything is written
+        first = change(
+            Action.REOPEN if not_done else Action.CLOSE,
+            need.id,
+            need.status,
+            a.status,
+            at=at,
+            actor=actor,
+            reason="回访：居民反映未办结，重新打开"
+            if not_done
+            else ("回访确认已办结" if row["done"] == "yes" else "回访：部分办结，销单"),
+            cycle_id=a.cycle_id,
+            unit_id=a.unit_id,
+            grid_id=need.grid_id,
+            item_code=need.item_code,
+            urgency=need.urgency,
+        )
+    except IllegalTransition as e:
+        return f"问卷 {survey.id}：{e.reason}"
     session.add(
         SurveyAnswer(
             survey_id=survey.id,
@@ -89,41 +148,42 @@ def apply_answer(session: Session, row: dict[str, Any], file_id: int | None, act
             source_file_id=file_id,
         )
     )
-    survey.status = "answered"
-    a = session.get(Assignment, survey.assignment_id)
-    need = session.get(Need, a.need_id)
-    if row["done"] == "no":
+    survey.status = SurveyStatus.ANSWERED
+    level, waited = need.escalation_level, need.cycles_unserved
+    apply_change(session, first, need, a, changes)
+    if not_done:
         up = escalate(
             pd.DataFrame(
                 [
                     {
                         "need_id": need.id,
-                        "escalation_level": need.escalation_level,
-                        "cycles_unserved": need.cycles_unserved,
+                        "escalation_level": level,
+                        "cycles_unserved": waited,
                         "urgency": need.urgency,
                         "cause": "followup_not_done",
                     }
                 ]
             )
         ).iloc[0]
-        level = int(up["escalation_level"])
-        session.add(
-            NeedEvent(
-                need_id=need.id,
+        need.cycles_unserved = 0
+        if bool(up["escalated"]):
+            lift = change(
+                Action.ESCALATE,
+                need.id,
+                need.status,
+                None,
                 at=at,
                 actor=actor,
-                from_status=need.status,
-                to_status="open",
+                reason=str(up["detail"]),
                 cycle_id=a.cycle_id,
-                reason=f"回访：居民反映未办结，重新打开；{up['detail'] or '已在街道统筹'}",
+                grid_id=need.grid_id,
+                item_code=need.item_code,
+                urgency=need.urgency,
+                level_from=int(up["from_level"]),
+                level_to=int(up["escalation_level"]),
+                why=str(up["why"]),
             )
-        )
-        need.status, need.escalation_level, need.cycles_unserved = "open", level, 0
-        a.status = "reopened"
-    else:
-        _close(
-            session, a.id, need.id, at, "回访确认已办结" if row["done"] == "yes" else "回访：部分办结，销单"
-        )
+            apply_change(session, lift, need, None, changes)
     session.flush()
     refresh_unit_rating(session, a.unit_id)
     return None
@@ -195,7 +255,7 @@ def followup_call_rows(session: Session, day: date) -> pd.DataFrame:
         .outerjoin(Household, Household.id == Need.household_id)
         .join(Unit, Unit.id == Assignment.unit_id)
         .join(Item, Item.code == Need.item_code)
-        .where(Survey.kind == "followup", Survey.status == "pending")
+        .where(Survey.kind == "followup", Survey.status == SurveyStatus.PENDING)
         .order_by(Survey.id)
     )
     df = pd.DataFrame(session.execute(q).all(), columns=list(q.selected_columns.keys()))
@@ -206,24 +266,29 @@ def followup_call_rows(session: Session, day: date) -> pd.DataFrame:
     return df
 
 
-def chase_unanswered(session: Session, today: date, interval_days: int, max_reminders: int) -> dict[str, int]:
+def chase_unanswered(
+    session: Session,
+    today: date,
+    interval_days: int,
+    max_reminders: int,
+    changes: list[NeedChange] | None = None,
+) -> dict[str, int]:
     """Count a reminder for each pending survey past its next call date; after ``max_reminders`` record
     it as unanswered and close the service without an answer."""
     out = {"reminded": 0, "no_answer": 0}
     now = datetime.now()
     for sv in session.scalars(
-        select(Survey).where(Survey.kind == "followup", Survey.status == "pending")
+        select(Survey).where(Survey.kind == "followup", Survey.status == SurveyStatus.PENDING)
     ).all():
         next_call = sv.due_on + timedelta(days=interval_days * (sv.reminders + 1))
         if today < next_call:
             continue
         if sv.reminders >= max_reminders:
-            sv.status = "no_answer"
+            sv.status = SurveyStatus.NO_ANSWER
             a = session.get(Assignment, sv.assignment_id)
-            if a.status == "completed":
-                _close(
-                    session, a.id, a.need_id, now, f"回访 {max_reminders} 次提醒后仍未接通，记为未回访并销单"
-                )
+            if a.status == AssignmentStatus.COMPLETED:
+                reason = f"回访 {max_reminders} 次提醒后仍未接通，记为未回访并销单"
+                _close(session, a.id, a.need_id, now, reason, "followup", changes)
             out["no_answer"] += 1
         else:
             sv.reminders += 1

@@ -12,10 +12,12 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from lifecycle.states import CONTACT_RELEASED, Action, AssignmentStatus, IllegalTransition, transition
+from lifecycle.changes import NeedChange, change
+from lifecycle.states import CONTACT_RELEASED, Action, AssignmentStatus, IllegalTransition
+from service.changes import apply_change
 from service.followup import apply_answer
 from store import loop as store_loop
-from store.models import Assignment, Need, NeedEvent, SurveyAnswer, UnitResponse
+from store.models import Assignment, Need, SurveyAnswer, UnitResponse
 
 
 def _reject(
@@ -31,8 +33,11 @@ def _reject(
     }
 
 
-def apply_response(session: Session, row: dict[str, Any], actor: str) -> str | None:
-    """Apply one unit response; return a reason (Chinese) when it must be rejected instead."""
+def apply_response(
+    session: Session, row: dict[str, Any], actor: str, changes: list[NeedChange] | None = None
+) -> str | None:
+    """Apply one unit response; return a reason (Chinese) when it must be rejected instead.
+    The change made is appended to ``changes``."""
     a = session.get(Assignment, int(row["assignment_id"]), with_for_update=True)
     if a is None:
         return f"派单编号 {row['assignment_id']} 不存在"
@@ -42,33 +47,35 @@ def apply_response(session: Session, row: dict[str, Any], actor: str) -> str | N
     if action not in (Action.ACCEPT, Action.DECLINE, Action.COMPLETE):
         return f"派单 {a.id}：单位不能“{action}”"
     need = session.get(Need, a.need_id, with_for_update=True)
+    at = pd.Timestamp(row["responded_at"]).to_pydatetime() if row.get("responded_at") else datetime.now()
     try:
-        step = transition(action, need.status, a.status)
+        c = change(
+            action,
+            need.id,
+            need.status,
+            a.status,
+            at=at,
+            actor=f"unit:{a.unit_id}",
+            reason=Action(action).zh + (f"：{row['reason']}" if row.get("reason") else "") + f"（{actor}）",
+            cycle_id=a.cycle_id,
+            unit_id=a.unit_id,
+            grid_id=need.grid_id,
+            item_code=need.item_code,
+            urgency=need.urgency,
+        )
     except IllegalTransition as e:
         return f"派单 {a.id}：{e.reason}"
     if action == Action.DECLINE and not row.get("reason"):
         return "拒单必须填写原因"
     if action == Action.COMPLETE and not row.get("completed_on"):
         return "办结必须填写完成日期"
-    at = pd.Timestamp(row["responded_at"]).to_pydatetime() if row.get("responded_at") else datetime.now()
-    a.status, a.responded_at = str(step.assignment_to), at
+    a.responded_at = at
     if action == Action.COMPLETE:
         a.completed_on = pd.Timestamp(row["completed_on"]).date()
         a.note = row.get("note")
     if action == Action.DECLINE:
         a.note = row.get("reason")
-    need.status = str(step.need_to)
-    session.add(
-        NeedEvent(
-            need_id=need.id,
-            at=at,
-            actor=f"unit:{a.unit_id}",
-            from_status=str(step.need_from),
-            to_status=str(step.need_to),
-            cycle_id=a.cycle_id,
-            reason=step.action.zh + (f"：{row['reason']}" if row.get("reason") else "") + f"（{actor}）",
-        )
-    )
+    apply_change(session, c, need, a, changes)
     session.add(
         UnitResponse(
             response_id=str(row["response_id"]),
@@ -86,8 +93,9 @@ def apply_response(session: Session, row: dict[str, Any], actor: str) -> str | N
 def load_rows(
     session: Session, dataset: str, good: pd.DataFrame, file_id: int | None, actor: str
 ) -> dict[str, Any]:
-    """Apply validated responses or follow-up answers; return counts and the rows rejected by the loop."""
-    counts: dict[str, Any] = {"loaded": 0, "already_loaded": 0, "rejected": []}
+    """Apply validated responses or follow-up answers; return counts, the rows rejected by the loop
+    and the needs' ``changes``."""
+    counts: dict[str, Any] = {"loaded": 0, "already_loaded": 0, "rejected": [], "changes": []}
     records = good.astype(object).where(good.notna(), None).to_dict("records")
     if dataset == "responses":
         seen = store_loop.known_ids(
@@ -97,7 +105,7 @@ def load_rows(
             if str(r["response_id"]) in seen:
                 counts["already_loaded"] += 1
                 continue
-            reason = apply_response(session, {**r, "_file_id": file_id}, actor)
+            reason = apply_response(session, {**r, "_file_id": file_id}, actor, counts["changes"])
             if reason:
                 counts["rejected"].append(_reject(r, "response_id", "transition", reason, "action"))
             else:
@@ -110,7 +118,7 @@ def load_rows(
             if str(r["answer_id"]) in seen:
                 counts["already_loaded"] += 1
                 continue
-            reason = apply_answer(session, r, file_id, actor)
+            reason = apply_answer(session, r, file_id, actor, counts["changes"])
             if reason:
                 counts["rejected"].append(_reject(r, "answer_id", "followup", reason, "survey_id"))
             else:
@@ -122,7 +130,12 @@ def load_rows(
 
 
 def release_overdue(
-    session: Session, today: date, accept_days: int, complete_days: int, actor: str
+    session: Session,
+    today: date,
+    accept_days: int,
+    complete_days: int,
+    actor: str,
+    changes: list[NeedChange] | None = None,
 ) -> dict[str, int]:
     """Release work no unit answered within ``accept_days``, or accepted but not done in ``complete_days``.
 
@@ -141,26 +154,29 @@ def release_overdue(
     )
     for a in rows:
         need = session.get(Need, a.need_id)
-        step = transition(Action.RELEASE, need.status, a.status)
         kind = "unanswered" if a.status == AssignmentStatus.DISPATCHED else "not_completed"
         reason = (
             f"派单 {accept_days} 天未接单，收回重派"
             if kind == "unanswered"
             else f"接单后 {complete_days} 天未办结，收回重派"
         )
-        session.add(
-            NeedEvent(
-                need_id=need.id,
-                at=now,
-                actor=actor,
-                from_status=str(step.need_from),
-                to_status=str(step.need_to),
-                cycle_id=a.cycle_id,
-                reason=reason,
-            )
+        c = change(
+            Action.RELEASE,
+            need.id,
+            need.status,
+            a.status,
+            at=now,
+            actor=actor,
+            reason=reason,
+            cycle_id=a.cycle_id,
+            unit_id=a.unit_id,
+            grid_id=need.grid_id,
+            item_code=need.item_code,
+            urgency=need.urgency,
+            why=kind,
         )
-        a.status, a.note = str(step.assignment_to), reason
-        need.status = str(step.need_to)
+        a.note = reason
+        apply_change(session, c, need, a, changes)
         out[kind] += 1
     return out
 

@@ -16,6 +16,7 @@ from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lifecycle.states import SurveyStatus
 from service.masking import building_only, mask_name
 from store.models import Community, Grid, Household, Survey
 
@@ -60,7 +61,13 @@ def register_quarterly_surveys(session: Session, day: date, roster: pd.DataFrame
         ref = f"{quarter}:{grid_id}"
         if ref not in have:
             session.add(
-                Survey(kind="quarterly", ref=ref, due_on=day, status="pending", created_at=datetime.now())
+                Survey(
+                    kind="quarterly",
+                    ref=ref,
+                    due_on=day,
+                    status=SurveyStatus.PENDING,
+                    created_at=datetime.now(),
+                )
             )
             new += 1
     return new

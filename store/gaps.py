@@ -70,7 +70,10 @@ def read_waited(session: Session, start: date, end: date, reasons: tuple[str, ..
 def latest_cycle_id(session: Session, on_or_before: date) -> str | None:
     """The newest cycle that started on or before a day."""
     return session.scalar(
-        select(Cycle.id).where(Cycle.period_start <= on_or_before).order_by(Cycle.period_start.desc()).limit(1)
+        select(Cycle.id)
+        .where(Cycle.period_start <= on_or_before)
+        .order_by(Cycle.period_start.desc())
+        .limit(1)
     )
 
 

@@ -27,8 +27,6 @@ from store.models import (
 )
 from store.reference import Reference, upsert
 
-OPEN_STATUSES = ("open", "dispatched", "accepted", "completed")
-
 
 def known_source_file(session: Session, sha256: str) -> SourceFile | None:
     return session.scalar(select(SourceFile).where(SourceFile.sha256 == sha256))
@@ -144,7 +142,9 @@ def item_codes(session: Session) -> dict[str, str]:
     return out
 
 
-def save_quarantine(session: Session, dataset: str, file_id: int | None, bad: list[dict[str, Any]]) -> int:
+def save_quarantine(
+    session: Session, dataset: str, file_id: int | None, bad: list[dict[str, Any]], *, open_status: str
+) -> int:
     """Keep every rejected row whole with its reasons. ``bad``: row_number, source_ref, raw, reasons.
 
     A row identical to one still waiting in quarantine (same dataset, reference and content,
@@ -158,7 +158,7 @@ def save_quarantine(session: Session, dataset: str, file_id: int | None, bad: li
         rows = session.execute(
             select(QuarantinedRow.source_ref, QuarantinedRow.raw).where(
                 QuarantinedRow.dataset == dataset,
-                QuarantinedRow.status == "open",
+                QuarantinedRow.status == open_status,
                 QuarantinedRow.source_ref.in_(refs[k : k + 10_000]),
             )
         )
@@ -181,7 +181,7 @@ def save_quarantine(session: Session, dataset: str, file_id: int | None, bad: li
                 "source_ref": b.get("source_ref"),
                 "raw": b["raw"],
                 "reasons": b["reasons"],
-                "status": "open",
+                "status": open_status,
                 "created_at": now,
             }
             for b in bad
@@ -190,8 +190,17 @@ def save_quarantine(session: Session, dataset: str, file_id: int | None, bad: li
     return len(bad)
 
 
-def supersede_quarantine(session: Session, dataset: str, source_refs: list[str], file_id: int) -> int:
-    """Mark open quarantined rows fixed by a later file (same dataset and source reference)."""
+def supersede_quarantine(
+    session: Session,
+    dataset: str,
+    source_refs: list[str],
+    file_id: int,
+    *,
+    open_status: str,
+    superseded_status: str,
+) -> int:
+    """Mark quarantined rows still in ``open_status`` fixed by a later file (same dataset and source
+    reference)."""
     if not source_refs:
         return 0
     total = 0
@@ -200,30 +209,44 @@ def supersede_quarantine(session: Session, dataset: str, source_refs: list[str],
             update(QuarantinedRow)
             .where(
                 QuarantinedRow.dataset == dataset,
-                QuarantinedRow.status == "open",
+                QuarantinedRow.status == open_status,
                 QuarantinedRow.source_ref.in_(source_refs[start : start + 5000]),
             )
-            .values(status="superseded", superseded_by_file_id=file_id)
+            .values(status=superseded_status, superseded_by_file_id=file_id)
         )
         total += res.rowcount or 0
     return total
 
 
 def load_needs(
-    session: Session, rows: pd.DataFrame, file_id: int | None, actor: str, dedupe_days: int = 30
+    session: Session,
+    rows: pd.DataFrame,
+    file_id: int | None,
+    actor: str,
+    dedupe_days: int = 30,
+    **statuses: Any,
 ) -> dict[str, int]:
     """Insert validated need rows; merge duplicates into existing needs. Returns counts.
 
     See :func:`load_need_rows`, which says what became of each row.
     """
-    outcome = load_need_rows(session, rows, file_id, actor, dedupe_days)
+    outcome = load_need_rows(session, rows, file_id, actor, dedupe_days, **statuses)
     counts = {"loaded": 0, "merged": 0, "already_loaded": 0}
     counts.update({k: int(v) for k, v in outcome.value_counts().items()})
     return counts
 
 
 def load_need_rows(
-    session: Session, rows: pd.DataFrame, file_id: int | None, actor: str, dedupe_days: int = 30
+    session: Session,
+    rows: pd.DataFrame,
+    file_id: int | None,
+    actor: str,
+    dedupe_days: int = 30,
+    *,
+    live_statuses: tuple[str, ...],
+    open_status: str,
+    report_reason: str,
+    created: list[dict[str, Any]] | None = None,
 ) -> pd.Series:
     """Insert validated need rows; merge duplicates into existing needs. Returns, per row (the
     index of ``rows``), ``loaded``, ``merged`` or ``already_loaded``.
@@ -233,8 +256,9 @@ def load_need_rows(
     optionally source_file_id and actor per row (rows of several files written in one go).
     A row whose (source, source_ref) is already known — in the store or earlier in ``rows`` — is
     ``already_loaded``; a row for the same household (or phone in the same grid) and item as a
-    need still open and reported within ``dedupe_days`` is ``merged`` into it, keeping both
-    sources linked.
+    need still in ``live_statuses`` and reported within ``dedupe_days`` is ``merged`` into it,
+    keeping both sources linked. A new need is written in ``open_status`` with a history row giving
+    ``report_reason``; each is appended to ``created`` (need_id, grid_id, item_code, urgency, actor).
     """
     outcome = pd.Series("loaded", index=rows.index, dtype=object)
     if rows.empty:
@@ -279,7 +303,7 @@ def load_need_rows(
             found += session.execute(
                 select(*cols).where(
                     key_col.in_(keys[start : start + 2000]),
-                    Need.status.in_(OPEN_STATUSES),
+                    Need.status.in_(live_statuses),
                     Need.submitted_at >= since,
                 )
             ).all()
@@ -335,7 +359,7 @@ def load_need_rows(
     for r, at in zip(payload, to_insert["reported_at"].dt.to_pydatetime(), strict=True):
         if r["household_id"] and registered.get(r["household_id"]) == r["contact_phone"]:
             r["contact_phone"] = None
-        r.update(submitted_at=at, status="open", escalation_level=0, cycles_unserved=0)
+        r.update(submitted_at=at, status=open_status, escalation_level=0, cycles_unserved=0)
     new_ids: list[int] = []
     if payload:
         # a plain executemany (RETURNING with parameter order costs a round trip per row on
@@ -373,12 +397,23 @@ def load_need_rows(
                     "at": now,
                     "actor": actors[k],
                     "from_status": None,
-                    "to_status": "open",
-                    "reason": "登记需求",
+                    "to_status": open_status,
+                    "reason": report_reason,
                 }
                 for k, i in zip(to_insert.index, new_ids, strict=True)
             ],
         )
+        if created is not None:
+            created += [
+                {
+                    "need_id": i,
+                    "grid_id": p["grid_id"],
+                    "item_code": p["item_code"],
+                    "urgency": p["urgency"],
+                    "actor": actors[k],
+                }
+                for k, i, p in zip(to_insert.index, new_ids, payload, strict=True)
+            ]
     outcome[rows.index.difference(to_insert.index)] = "merged"
     return outcome
 

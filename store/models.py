@@ -162,7 +162,7 @@ class Need(Base):
     preferred_start: Mapped[date | None] = mapped_column(Date)
     preferred_end: Mapped[date | None] = mapped_column(Date)
     # open | dispatched | accepted | completed | closed | cancelled
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16))
     # 0 grid, 1 community, 2 subdistrict (小事不出网格、大事不出社区)
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     cycles_unserved: Mapped[int] = mapped_column(Integer, default=0)
@@ -207,7 +207,7 @@ class Cycle(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # e.g. 2026-W47
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(16), default="running")
+    status: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     objective: Mapped[float | None] = mapped_column(Float)
@@ -235,7 +235,7 @@ class Assignment(Base):
     cost_scope: Mapped[float] = mapped_column(Float)
     distance_km: Mapped[float] = mapped_column(Float)
     # dispatched | accepted | declined | completed | released | closed
-    status: Mapped[str] = mapped_column(String(16), default="dispatched")
+    status: Mapped[str] = mapped_column(String(16))
     dispatched_at: Mapped[datetime] = mapped_column(DateTime)
     responded_at: Mapped[datetime | None] = mapped_column(DateTime)
     completed_on: Mapped[date | None] = mapped_column(Date)
@@ -344,7 +344,7 @@ class Survey(Base):
     due_on: Mapped[date] = mapped_column(Date)
     reminders: Mapped[int] = mapped_column(Integer, default=0)
     # pending | answered | no_answer
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
@@ -396,6 +396,6 @@ class QuarantinedRow(Base):
     raw: Mapped[dict] = mapped_column(JSON)
     reasons: Mapped[list] = mapped_column(JSON)
     # open | superseded
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16))
     superseded_by_file_id: Mapped[int | None] = mapped_column(ForeignKey("source_files.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime)

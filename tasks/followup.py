@@ -7,6 +7,7 @@ from datetime import date
 
 from prefect import get_run_logger, task
 
+from lifecycle.changes import NeedChange
 from service.followup import (
     CALL_COLUMNS,
     CALL_HEADERS_ZH,
@@ -18,13 +19,16 @@ from service.publish import PublishResult, finish_publication, publish_rows
 from settings import get_settings
 from store.db import session_factory
 from tasks import artifacts
+from tasks.events import announce
 
 
 @task(retries=2, retry_delay_seconds=3)
 def prepare_followups(today: date, delay_days: int, interval_days: int, max_reminders: int) -> dict[str, int]:
+    changes: list[NeedChange] = []
     with session_factory(get_settings().database_url)() as session, session.begin():
-        counts = {"created": create_due_followups(session, today, delay_days)}
-        counts |= chase_unanswered(session, today, interval_days, max_reminders)
+        counts = {"created": create_due_followups(session, today, delay_days, changes)}
+        counts |= chase_unanswered(session, today, interval_days, max_reminders, changes)
+    announce(changes)
     get_run_logger().info("follow-ups: %s", counts)
     return counts
 

@@ -12,9 +12,9 @@ from matching.gaps import GAP_COLUMNS_ZH, NO_OFFER, build_gap_report, gap_lines_
 from matching.problem import CostModel
 from reference import kind_categories
 from reports.charts import write_gap_chart
+from service import cycle as service_cycle
 from service.publish import finish_publication, publish_rows
 from settings import get_settings
-from store import cycle as store_cycle
 from store import gaps as store_gaps
 from store.cycle import cycle_id_for, period_of
 from store.db import session_factory
@@ -38,15 +38,17 @@ def compute_and_publish_gap_report(as_of: date, label: str) -> dict:
     sessions = session_factory(settings.database_url)
     cycle_id, period = cycle_id_for(as_of), period_of(as_of)
     with sessions() as s:
-        needs = store_cycle.read_pool(s, cycle_id)
-        offers = store_cycle.read_offers(s, cycle_id, tuple(CAPACITY_USED))
-        declined = store_cycle.read_declined(s)
+        needs = service_cycle.read_pool(s, cycle_id)
+        offers = service_cycle.read_offers(s, cycle_id, tuple(CAPACITY_USED))
+        declined = service_cycle.read_declined(s)
         communities = store_gaps.read_communities(s)
         units = store_gaps.read_units(s)
         items = store_gaps.read_items(s)
         history = store_gaps.read_waited(s, quarter_start(as_of), as_of, (*NO_OFFER, "capacity_taken"))
     units["fits"] = unit_fits(units, items, kind_categories())
-    report = build_gap_report(needs, offers, declined, period, communities, units, items, history, CostModel())
+    report = build_gap_report(
+        needs, offers, declined, period, communities, units, items, history, CostModel()
+    )
     lines = report.lines.assign(line_id=report.lines["community_id"] + ":" + report.lines["item_code"])
     folder = settings.published_dir / "gaps"
     columns = ["line_id", *report.lines.columns, "version"]

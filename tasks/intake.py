@@ -15,6 +15,7 @@ from intake.mapping import field_label
 from settings import get_settings
 from store.db import session_factory
 from tasks import artifacts
+from tasks.events import announce
 
 
 @task(retries=2, retry_delay_seconds=5)
@@ -58,6 +59,12 @@ def ingest_inbox(
     )
     if not files:
         update_progress_artifact(progress, 100.0)
+    # every file committed: announce the needs' changes (new needs, responses, follow-up answers)
+    changes = [c for r in reports for c in r.changes]
+    if changes:
+        logger.info("%d need change(s) announced as Prefect events", announce(changes))
+    for r in reports:
+        r.changes = []
     return reports
 
 
@@ -90,7 +97,10 @@ def summarise_intake(reports: list[IngestReport]) -> dict[str, int]:
             batches.setdefault(id(r.validation), (r.dataset, r.validation, []))[2].append(Path(r.file).stem)
     docs = write_data_docs(
         [
-            (f"{k:02d}-{dataset}-{'+'.join(stems) if len(stems) <= 3 else f'{stems[0]}-and-{len(stems) - 1}-more'}", result)
+            (
+                f"{k:02d}-{dataset}-{'+'.join(stems) if len(stems) <= 3 else f'{stems[0]}-and-{len(stems) - 1}-more'}",
+                result,
+            )
             for k, (dataset, result, stems) in enumerate(batches.values())
         ],
         run_dir,

@@ -8,16 +8,22 @@ from datetime import date
 
 from prefect import get_run_logger, task
 
+from lifecycle.changes import NeedChange
 from service.loop import accepted_work_orders, release_overdue
 from settings import get_settings
 from store.db import session_factory
+from tasks.events import announce
 
 
 @task(retries=2, retry_delay_seconds=3)
 def release_overdue_work(today: date, accept_days: int, complete_days: int) -> dict[str, int]:
     settings = get_settings()
+    changes: list[NeedChange] = []
     with session_factory(settings.database_url)() as session, session.begin():
-        out = release_overdue(session, today, accept_days, complete_days, actor="closed-loop")
+        out = release_overdue(
+            session, today, accept_days, complete_days, actor="closed-loop", changes=changes
+        )
+    announce(changes)
     get_run_logger().info("released overdue work: %s", out)
     return out
 

@@ -16,9 +16,11 @@ from lifecycle.states import CAPACITY_USED, LISTED
 from matching.plan import CyclePlan, finish_plan, prepare_plan
 from matching.problem import CostModel, Problem
 from matching.solver import Block, Prepared, solve_blocks
+from service import cycle as service_cycle
 from settings import get_settings
 from store import cycle as store_cycle
 from store.db import session_factory
+from tasks.events import announce
 
 
 def _sessions():
@@ -54,7 +56,7 @@ def lock_cycle(cycle_id: str, period: tuple[date, date], owner: str) -> None:
     """Take the cycle's lock or fail clearly if a live match of the same period is running; a lock
     whose holder is gone (Prefect says it ended, or its lease lapsed) is taken over and logged."""
     with _sessions()() as session, session.begin():
-        cycle = store_cycle.acquire_cycle(session, cycle_id, period, owner, lease_seconds(), flow_run_gone)
+        cycle = service_cycle.lock(session, cycle_id, period, owner, lease_seconds(), flow_run_gone)
         note = cycle.takeover_note if cycle.takeover_note and owner in cycle.takeover_note else None
     if note:
         get_run_logger().warning("lock takeover: %s", note)
@@ -82,9 +84,9 @@ def cycle_lease(cycle_id: str, owner: str) -> Iterator[None]:
 
 
 @task
-def unlock_cycle(cycle_id: str, owner: str, status: str, objective: float | None = None) -> None:
+def unlock_cycle(cycle_id: str, owner: str, matched: bool, objective: float | None = None) -> None:
     with _sessions()() as session, session.begin():
-        store_cycle.release_cycle(session, cycle_id, owner, status, objective)
+        service_cycle.unlock(session, cycle_id, owner, matched, objective)
 
 
 @task(retries=2, retry_delay_seconds=3)
@@ -97,10 +99,10 @@ def read_cycle_inputs(
     the capacity the week has left after everything already on its list.
     """
     with _sessions()() as session:
-        needs = store_cycle.read_pool(session, cycle_id, urgent_from)
+        needs = service_cycle.read_pool(session, cycle_id, urgent_from)
         held = tuple(LISTED) if urgent_from is not None else tuple(CAPACITY_USED)
-        offers = store_cycle.read_offers(session, cycle_id, held)
-        declined = store_cycle.read_declined(session)
+        offers = service_cycle.read_offers(session, cycle_id, held)
+        declined = service_cycle.read_declined(session)
     get_run_logger().info(
         "pool: %d needs, %d offers (capacity %d), %d declined pairs",
         len(needs),
@@ -153,15 +155,22 @@ def finish_cycle_plan(
 
 @task(retries=2, retry_delay_seconds=3)
 def save_cycle_plan(
-    cycle_id: str, plan: CyclePlan, actor: str, scope: pd.Series | None = None
+    cycle_id: str,
+    plan: CyclePlan,
+    actor: str,
+    scope: pd.Series | None = None,
+    needs: pd.DataFrame | None = None,
 ) -> dict[str, int]:
-    """Write assignments (only the differences) and the unserved with their reasons, in one transaction.
+    """Write assignments (only the differences) and the unserved with their reasons, in one
+    transaction; then announce each need's change as a Prefect event.
 
     ``scope``: the needs this run matched (the urgent run's); None for the whole cycle.
     """
     with _sessions()() as session, session.begin():
-        counts = store_cycle.apply_assignments(session, cycle_id, plan.chosen, actor, scope)
-        counts |= store_cycle.apply_unserved(session, cycle_id, plan.unserved, plan.escalation, actor, scope)
+        counts, changes = service_cycle.save_plan(
+            session, cycle_id, plan.chosen, plan.unserved, plan.escalation, actor, scope, needs
+        )
+    counts["events"] = announce(changes)
     get_run_logger().info("saved: %s", counts)
     return counts
 
@@ -170,7 +179,7 @@ def save_cycle_plan(
 def count_waiting_urgent(urgent_from: int) -> int:
     """Open urgent needs: whether an urgent run has anything to do."""
     with _sessions()() as session:
-        return store_cycle.count_waiting_urgent(session, urgent_from)
+        return service_cycle.count_waiting_urgent(session, urgent_from)
 
 
 @task

@@ -9,14 +9,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.orm import Session, close_all_sessions, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from reference import load_taxonomy_frame
 from sample.district import generate_district
 from settings import Settings, get_settings
-from store.db import get_engine, session_factory, upgrade_database
-from store.models import Base
+from store.db import empty_tables, session_factory, upgrade_database
 from store.reference import load_district_registry, load_taxonomy
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -32,19 +30,6 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-def _truncate(url: str) -> None:
-    close_all_sessions()  # a session left open by a test must not block the truncate
-    engine = get_engine(url)
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("SET LOCAL lock_timeout = '20s'"))
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for t in tables:
-                conn.execute(text(f"DELETE FROM {t}"))
-
-
 @pytest.fixture
 def env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """Settings pointing at the test database and a fresh var/ folder; tables emptied afterwards."""
@@ -52,9 +37,9 @@ def env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     monkeypatch.setenv("THREELISTS_VAR", str(tmp_path / "var"))
     settings = get_settings()
     settings.ensure_dirs()
-    _truncate(database_url)
+    empty_tables(database_url)
     yield settings
-    _truncate(database_url)
+    empty_tables(database_url)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from flows.match_cycle import match_cycle
+from service import cycle as service_cycle
 from service.loop import apply_response, contact_for_unit
 from service.publish import finish_publication, publish_service_list
 from store import cycle as store_cycle
@@ -164,7 +165,7 @@ def test_crash_between_writing_and_commit_leaves_previous_version(prefect_harnes
             )
         )
     with tiny() as s, s.begin():
-        store_cycle.apply_assignments(
+        service_cycle.dispatch(
             s,
             CYCLE,
             pd.DataFrame(
@@ -274,13 +275,13 @@ def test_illegal_transitions_are_rejected_and_not_applied(prefect_harness, tiny,
 
 def test_second_match_of_the_same_period_fails_clearly(tiny, env):
     with tiny() as s, s.begin():
-        store_cycle.acquire_cycle(s, CYCLE, (DAY, DAY), owner="run-1")
+        service_cycle.lock(s, CYCLE, (DAY, DAY), owner="run-1")
     with pytest.raises(store_cycle.CycleLocked, match="正由另一次匹配运行"), tiny() as s, s.begin():
-        store_cycle.acquire_cycle(s, CYCLE, (DAY, DAY), owner="run-2")
+        service_cycle.lock(s, CYCLE, (DAY, DAY), owner="run-2")
     with tiny() as s, s.begin():
-        store_cycle.release_cycle(s, CYCLE, "run-1", "matched", 0.0)
+        service_cycle.unlock(s, CYCLE, "run-1", True, 0.0)
     with tiny() as s, s.begin():
-        store_cycle.acquire_cycle(s, CYCLE, (DAY, DAY), owner="run-2")
+        service_cycle.lock(s, CYCLE, (DAY, DAY), owner="run-2")
 
 
 def test_work_orders_carry_full_contact_only_for_the_accepting_unit(prefect_harness, tiny, env):

@@ -14,6 +14,7 @@ from prefect import flow
 from sqlalchemy import select
 
 from flows.match_cycle import match_cycle
+from service import cycle as service_cycle
 from settings import PROJECT_ROOT
 from store import cycle as store_cycle
 from store.models import Cycle
@@ -25,18 +26,18 @@ PERIOD = store_cycle.period_of(DAY)
 
 def _hold(sessions, owner: str) -> None:
     with sessions() as s, s.begin():
-        store_cycle.acquire_cycle(s, CYCLE, PERIOD, owner)
+        service_cycle.lock(s, CYCLE, PERIOD, owner)
 
 
 def test_a_live_lock_is_never_taken_and_a_lapsed_one_is_taken_with_a_record(tiny):  # noqa: F811
     _hold(tiny, "flow-run:live")
     with tiny() as s, s.begin(), pytest.raises(store_cycle.CycleLocked):
-        store_cycle.acquire_cycle(s, CYCLE, PERIOD, "flow-run:next", lease_seconds=300)
+        service_cycle.lock(s, CYCLE, PERIOD, "flow-run:next", lease_seconds=300)
     with tiny() as s, s.begin():  # the holder keeps renewing: still its own
         assert store_cycle.renew_cycle_lock(s, CYCLE, "flow-run:live")
     time.sleep(1.2)
     with tiny() as s, s.begin():
-        c = store_cycle.acquire_cycle(s, CYCLE, PERIOD, "flow-run:next", lease_seconds=1)
+        c = service_cycle.lock(s, CYCLE, PERIOD, "flow-run:next", lease_seconds=1)
         assert c.lock_owner == "flow-run:next"
         assert "flow-run:live" in c.takeover_note and "租约已过期" in c.takeover_note
     with tiny() as s, s.begin():  # the old holder cannot renew what it lost
@@ -54,7 +55,7 @@ def test_a_lock_whose_flow_run_prefect_reports_failed_is_taken_at_once(prefect_h
     assert flow_run_gone(f"flow-run:{uuid.uuid4()}") is None  # unknown to Prefect: the lease decides
     _hold(tiny, holder)
     with tiny() as s, s.begin():
-        c = store_cycle.acquire_cycle(s, CYCLE, PERIOD, "flow-run:next", 300, flow_run_gone)
+        c = service_cycle.lock(s, CYCLE, PERIOD, "flow-run:next", 300, flow_run_gone)
         assert c.lock_owner == "flow-run:next" and "已结束" in c.takeover_note
 
 
@@ -69,10 +70,11 @@ def test_match_run_killed_after_taking_the_lock_does_not_lock_its_week(
         "import time\n"
         "from store.db import session_factory\n"
         "from store import cycle as c\n"
+        "from service.cycle import lock\n"
         "from settings import get_settings\n"
         f"sf = session_factory(get_settings().database_url)\n"
         "with sf() as s, s.begin():\n"
-        f"    c.acquire_cycle(s, {CYCLE!r}, c.period_of(__import__('datetime').date({DAY.year}, {DAY.month}, {DAY.day})), 'flow-run:{uuid.uuid4()}')\n"
+        f"    lock(s, {CYCLE!r}, c.period_of(__import__('datetime').date({DAY.year}, {DAY.month}, {DAY.day})), 'flow-run:{uuid.uuid4()}')\n"
         "print('locked', flush=True)\n"
         "time.sleep(600)\n"
     )

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from flows.collect import collect_inbox
 from flows.match_cycle import match_cycle
 from matching.plan import plan_cycle
-from store import cycle as store_cycle
+from service import cycle as service_cycle
 from store.cycle import period_of
 from store.models import Assignment, Need
 from tests.conftest import SAMPLE_DAY
@@ -27,9 +27,9 @@ def test_match_cycle_on_dask_equals_serial(prefect_harness, env, sessions, regis
         s.execute(update(Need).values(escalation_level=2))
     cycle_id, period = "2026-W47", period_of(SAMPLE_DAY)
     with sessions() as s:
-        needs = store_cycle.read_pool(s, cycle_id)
-        offers = store_cycle.read_offers(s, cycle_id)
-        declined = store_cycle.read_declined(s)
+        needs = service_cycle.read_pool(s, cycle_id)
+        offers = service_cycle.read_offers(s, cycle_id)
+        declined = service_cycle.read_declined(s)
     serial = plan_cycle(needs, offers, declined, period, workers=1)
     assert len(serial.chosen) > 10 and serial.solution.stats["blocks"] > 4
 

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import threading
 import time
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -20,10 +21,13 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from lifecycle.states import NeedStatus
 from settings import PROJECT_ROOT
+from store.models import Need
 from tests.integration.test_cycle import tiny  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.slow
+UNOFFERED = "HEALTH.CLINIC.TCM"  # an item of the taxonomy that no unit of the tiny district offers
 
 
 def _free_port() -> int:
@@ -73,7 +77,21 @@ def server(env, tmp_path):
 
 def test_deployment_runs_on_real_server_and_worker(server, tiny, env):  # noqa: F811
     api = f"{server}/api"
+    with tiny() as s, s.begin():  # an urgent need no unit offers: it goes to the subdistrict desk
+        s.add(
+            Need(
+                source="grid_sheet",
+                source_ref="T-NONE",
+                household_id="C001-G01-H0001",
+                grid_id="C001-G01",
+                item_code=UNOFFERED,
+                urgency=2,
+                submitted_at=datetime(2026, 11, 10, 9, 0),
+                status=NeedStatus.OPEN,
+            )
+        )
     with temporary_settings({PREFECT_API_URL: api}):
+        _Hook.received.clear()
         run = run_deployment("match-cycle/weekly", parameters={"cycle_day": "2026-11-16"}, timeout=300)
         assert run.state is not None and run.state.is_completed(), run.state
         assert run.name == "match-2026-W47"
@@ -91,6 +109,12 @@ def test_deployment_runs_on_real_server_and_worker(server, tiny, env):  # noqa: 
         assert {"match-summary-2026-w47", "service-list-2026-w47", "fairness-2026-w47"} <= keys
         # the worker ran the flow against the same store: the list is published
         assert (env.published_dir / "2026-W47" / "latest.json").exists()
+
+        # the need's escalation is an event in the server's feed, and its automation posts
+        deadline = time.time() + 90
+        while not any("街道统筹" in json.dumps(h, ensure_ascii=False) for h in _Hook.received):
+            assert time.time() < deadline, f"no escalation alert: {_Hook.received}"
+            time.sleep(1)
 
         # a failing run (bad parameter) raises the alert through the automation
         _Hook.received.clear()

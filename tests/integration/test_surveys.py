@@ -11,10 +11,10 @@ from sqlalchemy import select, update
 
 from matching.problem import build_problem
 from reference import load_taxonomy_frame
+from service import cycle as service_cycle
 from service.followup import apply_answer, create_due_followups
 from service.loop import apply_response
 from service.quarterly import visiting_roster, write_printable, write_xlsform
-from store import cycle as store_cycle
 from store.cycle import period_of
 from store.models import Assignment, Household, Need, NeedEvent, Survey, Unit
 from tests.integration.test_cycle import DAY, tiny  # noqa: F401 - the fixture
@@ -78,11 +78,11 @@ def _match(sessions):
     from matching.plan import plan_cycle
 
     with sessions() as s, s.begin():
-        store_cycle.acquire_cycle(s, "2026-W47", period_of(DAY), "t")
-        needs, offers = store_cycle.read_pool(s, "2026-W47"), store_cycle.read_offers(s, "2026-W47")
-        plan = plan_cycle(needs, offers, store_cycle.read_declined(s), period_of(DAY))
-        store_cycle.apply_assignments(s, "2026-W47", plan.chosen, "t")
-        store_cycle.release_cycle(s, "2026-W47", "t", "matched", plan.solution.objective)
+        service_cycle.lock(s, "2026-W47", period_of(DAY), "t")
+        needs, offers = service_cycle.read_pool(s, "2026-W47"), service_cycle.read_offers(s, "2026-W47")
+        plan = plan_cycle(needs, offers, service_cycle.read_declined(s), period_of(DAY))
+        service_cycle.dispatch(s, "2026-W47", plan.chosen, "t")
+        service_cycle.unlock(s, "2026-W47", "t", True, plan.solution.objective)
 
 
 def test_not_done_reopens_and_escalates_and_rating_feeds_costs(tiny, env):  # noqa: F811
@@ -108,10 +108,11 @@ def test_not_done_reopens_and_escalates_and_rating_feeds_costs(tiny, env):  # no
         a = s.get(Assignment, assignment_id)
         need = s.get(Need, a.need_id)
         assert (a.status, need.status, need.escalation_level) == ("reopened", "open", 1)
-        event = s.scalars(
-            select(NeedEvent).where(NeedEvent.need_id == need.id).order_by(NeedEvent.id.desc())
-        ).first()
-        assert "未办结" in event.reason and event.to_status == "open"
+        escalated, reopened = s.scalars(
+            select(NeedEvent).where(NeedEvent.need_id == need.id).order_by(NeedEvent.id.desc()).limit(2)
+        ).all()
+        assert "未办结" in reopened.reason and reopened.to_status == "open"
+        assert "升级至社区" in escalated.reason and escalated.from_status == escalated.to_status == "open"
         assert s.get(Unit, "UA").rating == 1.0
         # a second answer to the same survey is rejected with a reason
         again = apply_answer(
@@ -128,7 +129,7 @@ def test_not_done_reopens_and_escalates_and_rating_feeds_costs(tiny, env):  # no
         assert "已有回答" in again
     # the poor rating now makes UA dearer than its distance alone: visible in the cost breakdown
     with tiny() as s:
-        needs, offers = store_cycle.read_pool(s, "2026-W48"), store_cycle.read_offers(s, "2026-W48")
+        needs, offers = service_cycle.read_pool(s, "2026-W48"), service_cycle.read_offers(s, "2026-W48")
     problem = build_problem(needs, offers, (date(2026, 11, 23), date(2026, 11, 29)))
     ua = problem.edges[problem.edges["offer_id"] == "R-UA"].iloc[0]
     assert ua["cost_rating"] == 1.5 * (4.0 - 1.0)

@@ -1,0 +1,203 @@
+"""A change in a need's life, as the rest of the system records it: a row of the need's history
+(``need_events``) and an event for Prefect's feed (``threelists.need.<verb>``).
+
+Every :class:`NeedChange` is made by :func:`change`, which asks :func:`lifecycle.states.transition`
+first: a change the table does not allow is never made. Pure Python: the events are plain dicts
+that ``tasks/events.py`` sends; nothing here talks to Prefect or the database.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from lifecycle.states import Action, AssignmentStatus, NeedStatus, Transition, transition
+from lifecycle.vocabulary import LEVEL_NAMES
+
+
+@dataclass(frozen=True)
+class NeedChange:
+    """One transition of one need, with what an event about it may say (never personal data)."""
+
+    need_id: int
+    step: Transition
+    at: datetime
+    actor: str
+    reason: str  # Chinese, for the need's history; may quote a unit's words, so never sent as an event
+    cycle_id: str | None = None
+    unit_id: str | None = None
+    grid_id: str | None = None
+    item_code: str | None = None
+    urgency: int | None = None
+    level_from: int | None = None
+    level_to: int | None = None
+    why: str | None = None  # a code: escalation or release cause
+
+    @property
+    def event(self) -> str:
+        return self.step.event
+
+
+def change(
+    action: Action | str,
+    need_id: int,
+    need_status: str | None,
+    assignment_status: str | None = None,
+    *,
+    at: datetime,
+    actor: str,
+    reason: str | None = None,
+    **context: object,
+) -> NeedChange:
+    """The change ``action`` makes to a need in these statuses; raises ``IllegalTransition``."""
+    step = transition(action, need_status, assignment_status)
+    return NeedChange(int(need_id), step, at, actor, reason or step.action.zh, **context)  # type: ignore[arg-type]
+
+
+def changes_for(
+    action: Action,
+    need_ids: Iterable[int],
+    need_status: NeedStatus | None,
+    assignment_status: AssignmentStatus | None,
+    *,
+    at: datetime,
+    actor: str,
+    reason: str | None = None,
+    context: Mapping[int, Mapping[str, object]] | None = None,
+) -> list[NeedChange]:
+    """The same action on many needs known to be in the same statuses (one check for all of them)."""
+    first = change(action, 0, need_status, assignment_status, at=at, actor=actor, reason=reason)
+    context = context or {}
+    return [replace(first, need_id=int(n), **context.get(int(n), {})) for n in need_ids]  # type: ignore[arg-type]
+
+
+def history_rows(changes: Iterable[NeedChange]) -> list[dict[str, object]]:
+    """Rows for the append-only ``need_events`` table."""
+    return [
+        {
+            "need_id": c.need_id,
+            "at": c.at,
+            "actor": c.actor,
+            "from_status": None if c.step.need_from is None else str(c.step.need_from),
+            "to_status": str(c.step.need_to),
+            "cycle_id": c.cycle_id,
+            "reason": c.reason,
+        }
+        for c in changes
+    ]
+
+
+def _labels(c: NeedChange) -> dict[str, str]:
+    """Resource labels automations match on (the same for a need's own event and a batch)."""
+    out = {"threelists.status": str(c.step.need_to)}
+    if c.urgency is not None:
+        out["threelists.urgency"] = str(int(c.urgency))
+    if c.level_to is not None:
+        out["threelists.level"] = LEVEL_NAMES[int(c.level_to)]
+    if c.why:
+        out["threelists.why"] = c.why
+    if c.item_code:
+        out["threelists.item"] = c.item_code
+    return out
+
+
+def _ref(role: str, value: object) -> dict[str, str]:
+    return {"prefect.resource.id": f"threelists.{role}.{value}", "prefect.resource.role": role}
+
+
+def _related(c: NeedChange, community_of: Mapping[str, str]) -> list[dict[str, str]]:
+    pairs = (
+        ("cycle", c.cycle_id),
+        ("unit", c.unit_id),
+        ("grid", c.grid_id),
+        ("community", community_of.get(c.grid_id) if c.grid_id else None),
+    )
+    return [_ref(role, value) for role, value in pairs if value]
+
+
+def _payload(c: NeedChange) -> dict[str, object]:
+    s = c.step
+    payload: dict[str, object] = {
+        "action": str(s.action),
+        "action_zh": s.action.zh,
+        "from": None if s.need_from is None else str(s.need_from),
+        "to": str(s.need_to),
+        "actor": c.actor,
+    }
+    if s.assignment_from is not None or s.assignment_to is not None:
+        payload["assignment_from"] = None if s.assignment_from is None else str(s.assignment_from)
+        payload["assignment_to"] = None if s.assignment_to is None else str(s.assignment_to)
+    if c.level_to is not None:
+        payload["level_from"], payload["level_to"] = c.level_from, c.level_to
+    return payload
+
+
+def prefect_events(
+    changes: list[NeedChange],
+    community_of: Mapping[str, str] | None = None,
+    *,
+    one_each_up_to: int = 1000,
+    batch_size: int = 200,
+) -> list[dict[str, object]]:
+    """The Prefect events for these changes: ``threelists.need.<verb>``, no personal data.
+
+    A need's own event (resource ``threelists.need.<id>``, related cycle, unit, grid, community)
+    for each change while a kind of change counts at most ``one_each_up_to`` in this batch (every
+    day-to-day act: a response, a follow-up, a release, an escalation, a week's list of a district).
+    Above that (a city's weekly list of 100,000 dispatches, which Prefect's server could not take
+    one by one), the changes of a kind that share cycle, community and labels go as one event per
+    ``batch_size`` needs, each need a related resource (role ``need``): filtering the feed by a
+    need's id finds both kinds, and automations match the same labels on both.
+    """
+    community_of = community_of or {}
+    by_event: dict[str, list[NeedChange]] = defaultdict(list)
+    for c in changes:
+        by_event[c.event].append(c)
+    out: list[dict[str, object]] = []
+    for name, group in by_event.items():
+        if len(group) <= one_each_up_to:
+            for c in group:
+                resource = {
+                    "prefect.resource.id": f"threelists.need.{c.need_id}",
+                    "prefect.resource.name": f"需求 {c.need_id}",
+                    **_labels(c),
+                }
+                out.append(
+                    {
+                        "event": name,
+                        "occurred": c.at,
+                        "resource": resource,
+                        "related": _related(c, community_of),
+                        "payload": _payload(c),
+                    }
+                )
+            continue
+        shared: dict[tuple, list[NeedChange]] = defaultdict(list)
+        for c in group:
+            community = community_of.get(c.grid_id) if c.grid_id else None
+            shared[(c.cycle_id, community, tuple(sorted(_labels(c).items())))].append(c)
+        for (cycle_id, community, labels), members in shared.items():
+            for k in range(0, len(members), batch_size):
+                part = members[k : k + batch_size]
+                first = part[0]
+                scope = ".".join(str(x) for x in (cycle_id, community) if x)
+                out.append(
+                    {
+                        "event": name,
+                        "occurred": max(c.at for c in part),
+                        "resource": {
+                            "prefect.resource.id": f"threelists.needs.{scope}.{first.need_id}",
+                            "prefect.resource.name": f"{first.step.action.zh} {len(part)} 项需求",
+                            **dict(labels),
+                        },
+                        "related": [
+                            *_related(replace(first, unit_id=None, grid_id=None), {}),
+                            *([_ref("community", community)] if community else []),
+                            *(_ref("need", c.need_id) for c in part),
+                        ],
+                        "payload": {**_payload(first), "needs": len(part)},
+                    }
+                )
+    return out

@@ -1,0 +1,121 @@
+"""A match cycle against the store: read the pool as the cycle's first run saw it, and save a plan.
+
+The statuses come from ``lifecycle.states``, the decisions from ``lifecycle.cycle``; ``store.cycle``
+only reads and writes. ``save_plan`` returns the needs' changes for the caller to announce as
+Prefect events once the transaction has committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from lifecycle.changes import NeedChange, history_rows
+from lifecycle.cycle import as_first_seen, plan_dispatch, plan_unserved
+from lifecycle.states import CAPACITY_USED, NOT_AGAIN, AssignmentStatus, CycleStatus, NeedStatus
+from lifecycle.vocabulary import LEVEL_NAMES
+from store import cycle as store_cycle
+from store.models import Cycle
+
+
+def lock(
+    session: Session,
+    cycle_id: str,
+    period: tuple[date, date],
+    owner: str,
+    lease_seconds: float = 300.0,
+    owner_gone: Callable[[str], str | None] | None = None,
+) -> Cycle:
+    """Take the cycle's lock (see :func:`store.cycle.acquire_cycle`)."""
+    return store_cycle.acquire_cycle(
+        session, cycle_id, period, owner, lease_seconds, owner_gone, running=str(CycleStatus.RUNNING)
+    )
+
+
+def unlock(session: Session, cycle_id: str, owner: str, matched: bool, objective: float | None) -> None:
+    """Release the lock, the cycle matched or failed."""
+    status = CycleStatus.MATCHED if matched else CycleStatus.FAILED
+    store_cycle.release_cycle(session, cycle_id, owner, str(status), objective)
+
+
+def read_pool(session: Session, cycle_id: str, urgent_from: int | None = None) -> pd.DataFrame:
+    """Open needs plus those this cycle dispatched and no unit answered yet, as the cycle's first
+    run saw them. With ``urgent_from``, only open needs of at least that urgency."""
+    needs, prior = store_cycle.read_pool(
+        session, cycle_id, str(NeedStatus.OPEN), str(AssignmentStatus.DISPATCHED), urgent_from
+    )
+    return as_first_seen(needs, prior, weekly=urgent_from is None)
+
+
+def read_offers(
+    session: Session, cycle_id: str, held: tuple[str, ...] = tuple(CAPACITY_USED)
+) -> pd.DataFrame:
+    """Active offers, capacity net of this cycle's work in ``held`` statuses, with the subdistrict
+    each offer's area lies in (for cross-community reach at the subdistrict desk)."""
+    offers = store_cycle.read_offers(session, cycle_id, tuple(str(s) for s in held))
+    comm_sub, grid_comm = store_cycle.area_parents(session)
+    _grid, community, subdistrict = LEVEL_NAMES
+    level, area = offers["area_level"].to_numpy(), offers["area_id"]
+    offers["area_subdistrict_id"] = np.where(
+        level == subdistrict,
+        area,
+        np.where(level == community, area.map(comm_sub), area.map(grid_comm).map(comm_sub)),
+    )
+    return offers
+
+
+def read_declined(session: Session) -> pd.DataFrame:
+    """(need, unit) pairs never offered again: the unit declined, or let the work lapse."""
+    return store_cycle.read_declined(session, tuple(str(s) for s in NOT_AGAIN))
+
+
+def count_waiting_urgent(session: Session, urgent_from: int) -> int:
+    return store_cycle.count_waiting(session, str(NeedStatus.OPEN), urgent_from)
+
+
+def save_plan(
+    session: Session,
+    cycle_id: str,
+    chosen: pd.DataFrame,
+    unserved: pd.DataFrame,
+    escalation: pd.DataFrame,
+    actor: str,
+    scope: pd.Series | None = None,
+    needs: pd.DataFrame | None = None,
+) -> tuple[dict[str, int], list[NeedChange]]:
+    """Make the cycle's dispatched assignments equal ``chosen`` (only the differences) and record
+    why the rest stayed unserved, escalating those unserved for the first time in this cycle.
+
+    ``scope``: the need ids this run matched (None: all of the cycle's). ``needs``: the pool, for
+    the events' context (grid, item, urgency). Returns counts and the changes made.
+    """
+    now = datetime.now()
+    counts, changes = dispatch(session, cycle_id, chosen, actor, scope, needs, at=now)
+    prior = store_cycle.read_unserved(session, cycle_id)
+    if scope is not None:
+        prior = prior[prior["need_id"].isin(scope)]
+    u = plan_unserved(cycle_id, unserved, escalation, prior, at=now, actor=actor, needs=needs)
+    store_cycle.write_unserved(session, cycle_id, u.rows, u.need_levels, history_rows(u.changes), scope)
+    return counts | u.counts, changes + u.changes
+
+
+def dispatch(
+    session: Session,
+    cycle_id: str,
+    chosen: pd.DataFrame,
+    actor: str,
+    scope: pd.Series | None = None,
+    needs: pd.DataFrame | None = None,
+    at: datetime | None = None,
+) -> tuple[dict[str, int], list[NeedChange]]:
+    """Make the cycle's dispatched assignments (``scope``'s needs only, if given) equal ``chosen``."""
+    current = store_cycle.read_cycle_assignments(session, cycle_id, str(AssignmentStatus.DISPATCHED), scope)
+    d = plan_dispatch(cycle_id, current, chosen, at=at or datetime.now(), actor=actor, needs=needs)
+    store_cycle.write_dispatch(
+        session, d.drop_assignment_ids, d.add_assignments, d.need_status, history_rows(d.changes)
+    )
+    return d.counts, d.changes

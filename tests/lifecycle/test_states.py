@@ -1,0 +1,107 @@
+"""The transition function, driven by random sequences of actions (hypothesis): whatever is tried,
+a need is served at most once at a time, a completed or closed need returns to the pool only by a
+follow-up "not done", a refused action changes nothing and says why, and every change is an event."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lifecycle.changes import change, history_rows, prefect_events
+from lifecycle.states import (
+    ACTIVE_ASSIGNMENT,
+    DONE_NEED,
+    Action,
+    AssignmentStatus,
+    IllegalTransition,
+    NeedStatus,
+    transition,
+)
+
+A, N = AssignmentStatus, NeedStatus
+AT = datetime(2026, 11, 23, 9, 0)
+
+
+class Need:
+    """A need and its assignments, moved only by what ``change`` returns."""
+
+    def __init__(self) -> None:
+        self.status: NeedStatus | None = None
+        self.assignments: list[AssignmentStatus] = []  # the last one is the current
+
+    @property
+    def current(self) -> AssignmentStatus | None:
+        return self.assignments[-1] if self.assignments else None
+
+    def apply(self, action: Action) -> object:
+        given_asg = None if action in (Action.REPORT, Action.DISPATCH, Action.ESCALATE) else self.current
+        c = change(action, 1, self.status, given_asg, at=AT, actor="test", cycle_id="2026-W48", unit_id="U1")
+        s = c.step
+        if action is Action.DISPATCH:
+            self.assignments.append(s.assignment_to)
+        elif action is Action.REDISPATCH:  # the old pair is removed, a new one dispatched
+            self.assignments[-1] = A.DISPATCHED
+        elif action is Action.UNDISPATCH:
+            self.assignments.pop()
+        elif s.assignment_to is not None:
+            self.assignments[-1] = s.assignment_to
+        self.status = s.need_to
+        return c
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(list(Action)), max_size=40))
+def test_random_actions_keep_the_invariants(actions: list[Action]):
+    need = Need()
+    need.apply(Action.REPORT)
+    for action in actions:
+        before = (need.status, list(need.assignments))
+        try:
+            c = need.apply(action)
+        except IllegalTransition as e:
+            assert e.reason and (need.status, need.assignments) == before  # refused: nothing changed
+            continue
+        # every change is an event and a row of the need's history
+        (row,) = history_rows([c])
+        assert (row["from_status"], row["to_status"]) == (before[0], need.status)
+        (event,) = prefect_events([c])
+        assert event["event"] == f"threelists.need.{c.step.event.rsplit('.', 1)[1]}"
+        assert event["resource"]["prefect.resource.id"] == "threelists.need.1"
+        # served at most once at a time, and the need's status says by whom
+        active = [a for a in need.assignments if a in ACTIVE_ASSIGNMENT]
+        assert len(active) <= 1
+        if need.status is N.OPEN:
+            assert active == []
+        if need.status in (N.DISPATCHED, N.ACCEPTED):
+            assert active == [A(need.status.value)]
+        # done never goes back to the pool except by a follow-up "not done"
+        if before[0] in DONE_NEED and need.status not in DONE_NEED:
+            assert action is Action.REOPEN and need.status is N.OPEN
+
+
+def test_an_illegal_transition_says_why_in_chinese():
+    with pytest.raises(IllegalTransition, match="请先接单"):
+        transition(Action.COMPLETE, N.DISPATCHED, A.DISPATCHED)
+    with pytest.raises(IllegalTransition, match="已拒单"):
+        transition(Action.ACCEPT, N.OPEN, A.DECLINED)
+    with pytest.raises(IllegalTransition, match="需求当前为“已销单”"):
+        transition(Action.DISPATCH, N.CLOSED, None)
+
+
+def test_many_changes_of_one_kind_go_as_batches_that_name_each_need():
+    changes = [
+        change(Action.DISPATCH, n, N.OPEN, None, at=AT, actor="m", cycle_id="2026-W48", grid_id="G1")
+        for n in range(1, 2502)
+    ]
+    events = prefect_events(changes, {"G1": "C1"}, one_each_up_to=1000, batch_size=200)
+    assert len(events) == 13  # 2,501 needs of one cycle and community: 12 of 200 and one of 101
+    named = [
+        r["prefect.resource.id"] for e in events for r in e["related"] if r["prefect.resource.role"] == "need"
+    ]
+    assert sorted(named) == sorted(f"threelists.need.{n}" for n in range(1, 2502))
+    assert all(e["event"] == "threelists.need.dispatched" for e in events)
+    few = prefect_events(changes[:3], {"G1": "C1"})
+    assert [e["resource"]["prefect.resource.id"] for e in few] == [f"threelists.need.{n}" for n in (1, 2, 3)]

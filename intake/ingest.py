@@ -22,11 +22,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from data_contracts.validate import Validation, validate_rows
 from intake.mapping import vocabulary
+from intake.needs import load_need_rows, load_needs
 from intake.normalize import normalize_rows
 from intake.readers import RawTable, UnreadableFile, read_table
 from intake.resolve import Directory, resolve_needs
-from lifecycle.changes import NeedChange, changes_for
-from lifecycle.states import DEDUPE_AGAINST, Action, QuarantineStatus, transition
+from lifecycle.changes import NeedChange
+from lifecycle.states import QuarantineStatus
 from service import loop as closed_loop
 from store import intake as store_intake
 from store.models import SourceFile
@@ -90,32 +91,8 @@ class IngestReport:
             raise AssertionError(f"{self.file}: read {self.rows_read} rows but accounted for {accounted}")
 
 
-_REPORTED = transition(Action.REPORT, None)  # a new need: every one starts here
-NEED_STATUSES = {
-    "live_statuses": tuple(str(s) for s in DEDUPE_AGAINST),
-    "open_status": str(_REPORTED.need_to),
-    "report_reason": _REPORTED.action.zh,
-}
 QUARANTINE = {"open_status": str(QuarantineStatus.OPEN)}
 SUPERSEDE = {**QUARANTINE, "superseded_status": str(QuarantineStatus.SUPERSEDED)}
-
-
-def _reported(created: list[dict[str, Any]]) -> dict[str, list[NeedChange]]:
-    """The REPORT change of each new need, by the actor (``intake:<file>``) that loaded it."""
-    now = datetime.now()
-    out: dict[str, list[NeedChange]] = {}
-    for actor, group in groupby(sorted(created, key=lambda c: c["actor"]), key=lambda c: c["actor"]):
-        rows = list(group)
-        ctx = {
-            int(c["need_id"]): {
-                "grid_id": c["grid_id"],
-                "item_code": c["item_code"],
-                "urgency": int(c["urgency"]),
-            }
-            for c in rows
-        }
-        out[actor] = changes_for(Action.REPORT, list(ctx), None, None, at=now, actor=actor, context=ctx)
-    return out
 
 
 def sha256_of(path: Path) -> str:
@@ -467,20 +444,13 @@ def _commit_needs_together(
                 batch = need_rows(goods, items, "").assign(
                     source_file_id=goods["_sf"], actor=goods["_actor"], _file=goods["_file"]
                 )
-                created: list[dict[str, Any]] = []
-                outcome = store_intake.load_need_rows(
-                    session,
-                    batch.drop(columns=["_file"]),
-                    None,
-                    "intake",
-                    dedupe_days,
-                    created=created,
-                    **NEED_STATUSES,
+                changes: list[NeedChange] = []
+                outcome = load_need_rows(
+                    session, batch.drop(columns=["_file"]), None, "intake", dedupe_days, changes
                 )
                 per_file = pd.crosstab(batch["_file"], outcome)
-                reported = _reported(created)
                 for x, _sf in files:
-                    x.report.changes = reported.get(f"intake:{x.path.name}", [])
+                    x.report.changes = [c for c in changes if c.actor == f"intake:{x.path.name}"]
             for k, (x, sf) in enumerate(files):
                 report = x.report
                 if not x.file_rejection:
@@ -643,12 +613,7 @@ def _load_rows(session: Session, sf: SourceFile, x: _Prepared, dedupe_days: int)
     ref_col = REF_COLUMN[dataset]
     if dataset == "needs":
         frame = need_rows(_with_source(x), store_intake.item_codes(session), x.source)
-        created: list[dict[str, Any]] = []
-        actor = f"intake:{x.path.name}"
-        counts = store_intake.load_needs(
-            session, frame, sf.id, actor=actor, dedupe_days=dedupe_days, created=created, **NEED_STATUSES
-        )
-        report.changes = _reported(created).get(actor, [])
+        counts = load_needs(session, frame, sf.id, f"intake:{x.path.name}", dedupe_days, report.changes)
         report.loaded, report.merged, report.already_loaded = (
             counts["loaded"],
             counts["merged"],

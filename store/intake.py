@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -16,7 +16,6 @@ from store.models import (
     Household,
     Item,
     Need,
-    NeedEvent,
     NeedSource,
     Offer,
     QuarantinedRow,
@@ -218,60 +217,9 @@ def supersede_quarantine(
     return total
 
 
-def load_needs(
-    session: Session,
-    rows: pd.DataFrame,
-    file_id: int | None,
-    actor: str,
-    dedupe_days: int = 30,
-    **statuses: Any,
-) -> dict[str, int]:
-    """Insert validated need rows; merge duplicates into existing needs. Returns counts.
-
-    See :func:`load_need_rows`, which says what became of each row.
-    """
-    outcome = load_need_rows(session, rows, file_id, actor, dedupe_days, **statuses)
-    counts = {"loaded": 0, "merged": 0, "already_loaded": 0}
-    counts.update({k: int(v) for k, v in outcome.value_counts().items()})
-    return counts
-
-
-def load_need_rows(
-    session: Session,
-    rows: pd.DataFrame,
-    file_id: int | None,
-    actor: str,
-    dedupe_days: int = 30,
-    *,
-    live_statuses: tuple[str, ...],
-    open_status: str,
-    report_reason: str,
-    created: list[dict[str, Any]] | None = None,
-) -> pd.Series:
-    """Insert validated need rows; merge duplicates into existing needs. Returns, per row (the
-    index of ``rows``), ``loaded``, ``merged`` or ``already_loaded``.
-
-    ``rows`` columns: source, source_ref, reported_at (datetime), grid_id, household_id, item_code,
-    description, urgency (int), contact_name, contact_phone, preferred_start, preferred_end; and
-    optionally source_file_id and actor per row (rows of several files written in one go).
-    A row whose (source, source_ref) is already known — in the store or earlier in ``rows`` — is
-    ``already_loaded``; a row for the same household (or phone in the same grid) and item as a
-    need still in ``live_statuses`` and reported within ``dedupe_days`` is ``merged`` into it,
-    keeping both sources linked. A new need is written in ``open_status`` with a history row giving
-    ``report_reason``; each is appended to ``created`` (need_id, grid_id, item_code, urgency, actor).
-    """
-    outcome = pd.Series("loaded", index=rows.index, dtype=object)
-    if rows.empty:
-        return outcome
-    now = datetime.now()
-    rows = rows.copy()
-    if "source_file_id" not in rows:
-        rows["source_file_id"] = file_id
-    if "actor" not in rows:
-        rows["actor"] = actor
-    # 1. same source reference already loaded (or twice in this batch)
-    known = set()
-    refs = sorted(set(rows["source_ref"].tolist()))
+def known_need_sources(session: Session, refs: list[str]) -> set[tuple[str, str]]:
+    """Which (source, source_ref) pairs with these references are loaded already."""
+    known: set[tuple[str, str]] = set()
     for start in range(0, len(refs), 5000):
         known |= set(
             session.execute(
@@ -280,22 +228,13 @@ def load_need_rows(
                 )
             ).all()
         )
-    already = pd.Series(
-        [(s, r) in known for s, r in zip(rows["source"], rows["source_ref"], strict=True)], index=rows.index
-    ) | rows.duplicated(["source", "source_ref"])
-    outcome[already] = "already_loaded"
-    rows = rows[~already]
-    if rows.empty:
-        return outcome
+    return known
 
-    # 2. duplicates of open needs (same household or phone+grid, same item, within the window)
-    rows["hh_key"] = rows["household_id"].where(
-        rows["household_id"].notna(), "tel:" + rows["contact_phone"].fillna("") + "@" + rows["grid_id"]
-    )
-    since = rows["reported_at"].min() - timedelta(days=dedupe_days) if len(rows) else now
-    # only needs of the households (or phones) in this batch can be duplicates: ask for those alone
-    households = sorted(set(rows["household_id"].dropna()))
-    phones = sorted(set(rows.loc[rows["household_id"].isna(), "contact_phone"].dropna()))
+
+def read_needs_of(
+    session: Session, households: list[str], phones: list[str], since: datetime, statuses: tuple[str, ...]
+) -> pd.DataFrame:
+    """Needs in ``statuses`` reported since ``since`` of these households, or with these phones."""
     found = []
     cols = (Need.id, Need.household_id, Need.contact_phone, Need.grid_id, Need.item_code, Need.submitted_at)
     for key_col, keys in ((Need.household_id, households), (Need.contact_phone, phones)):
@@ -303,119 +242,71 @@ def load_need_rows(
             found += session.execute(
                 select(*cols).where(
                     key_col.in_(keys[start : start + 2000]),
-                    Need.status.in_(live_statuses),
+                    Need.status.in_(statuses),
                     Need.submitted_at >= since,
                 )
             ).all()
-    existing = pd.DataFrame(
+    return pd.DataFrame(
         found, columns=["need_id", "household_id", "contact_phone", "grid_id", "item_code", "submitted_at"]
     ).drop_duplicates("need_id")
-    if len(existing):
-        existing["hh_key"] = existing["household_id"].where(
-            existing["household_id"].notna(),
-            "tel:" + existing["contact_phone"].fillna("") + "@" + existing["grid_id"],
-        )
-    rows = rows.sort_values(["reported_at", "source_ref"], kind="stable")
-    # rows of this batch for the same household and item within the window are one need: the
-    # window counts from the group's first report (a household asking again months later is new)
-    group = rows.groupby(["hh_key", "item_code"], sort=False)["reported_at"]
-    rows["episode"] = (
-        (rows["reported_at"] - group.transform("min")) // pd.Timedelta(days=max(dedupe_days, 1))
-    ).astype("int64")
-    key = ["hh_key", "item_code", "episode"]
-    first_in_batch = ~rows.duplicated(key)
-    rows["_row"] = rows.index
-    first_row = rows.groupby(key, sort=False)["_row"].transform("first")
-    new_rows = rows[first_in_batch]
-    if len(existing):
-        m = new_rows.reset_index().merge(
-            existing[["hh_key", "item_code", "need_id", "submitted_at"]], on=["hh_key", "item_code"]
-        )
-        m = m[(m["reported_at"] - m["submitted_at"]).abs() <= pd.Timedelta(days=dedupe_days)]
-        m = m.sort_values("submitted_at").drop_duplicates("index")
-        match_existing = pd.Series(m["need_id"].to_numpy(), index=m["index"].to_numpy())
-    else:
-        match_existing = pd.Series(dtype="int64")
-    to_insert = new_rows[~new_rows.index.isin(match_existing.index)]
 
-    # 3. insert the new needs; link every row (new or merged) as a source
-    need_cols = [
-        "source",
-        "source_ref",
-        "household_id",
-        "grid_id",
-        "item_code",
-        "description",
-        "urgency",
-        "contact_name",
-        "contact_phone",
-        "preferred_start",
-        "preferred_end",
-    ]
-    # a resident's phone is kept once: a need whose phone is its household's registered one
-    # leaves it in the registry (readers take coalesce(need, household))
-    registered = _registered_phones(session, sorted(set(to_insert["household_id"].dropna())))
-    payload = _records(to_insert, [*need_cols, "source_file_id"])
-    for r, at in zip(payload, to_insert["reported_at"].dt.to_pydatetime(), strict=True):
+
+NEED_COLUMNS = [
+    "source",
+    "source_ref",
+    "household_id",
+    "grid_id",
+    "item_code",
+    "description",
+    "urgency",
+    "contact_name",
+    "contact_phone",
+    "preferred_start",
+    "preferred_end",
+    "source_file_id",
+]
+
+
+def insert_needs(session: Session, rows: pd.DataFrame, status: str) -> list[int]:
+    """Insert one need per row (``NEED_COLUMNS`` and ``reported_at``) in ``status``; their new ids.
+
+    A resident's phone is kept once: a need whose phone is its household's registered one leaves
+    it in the registry (readers take coalesce(need, household)).
+    """
+    registered = _registered_phones(session, sorted(set(rows["household_id"].dropna())))
+    payload = _records(rows, NEED_COLUMNS)
+    for r, at in zip(payload, rows["reported_at"].dt.to_pydatetime(), strict=True):
         if r["household_id"] and registered.get(r["household_id"]) == r["contact_phone"]:
             r["contact_phone"] = None
-        r.update(submitted_at=at, status=open_status, escalation_level=0, cycles_unserved=0)
-    new_ids: list[int] = []
-    if payload:
-        # a plain executemany (RETURNING with parameter order costs a round trip per row on
-        # SQLite); the new rows are then found by this file and their (source, source_ref),
-        # which the contract keeps unique within a file
-        session.execute(insert(Need.__table__), payload)  # Core: one executemany, not one per None-pattern
-        cols = select(Need.id, Need.source, Need.source_ref)
-        file_ids = sorted({p["source_file_id"] for p in payload if p["source_file_id"] is not None})
-        if file_ids and all(p["source_file_id"] is not None for p in payload):
-            found = list(session.execute(cols.where(Need.source_file_id.in_(file_ids))))
-        else:
-            refs = sorted({p["source_ref"] for p in payload})
-            found = [
-                r
-                for k in range(0, len(refs), 5000)
-                for r in session.execute(cols.where(Need.source_ref.in_(refs[k : k + 5000])))
-            ]
-        found_ids = {(src, ref): i for i, src, ref in found}
-        new_ids = [found_ids[(p["source"], p["source_ref"])] for p in payload]
-    id_of = dict(zip(to_insert.index, new_ids, strict=True))
-    id_of.update(match_existing.to_dict())
-    # later rows of the batch for the same household+item join the first row's need
-    need_of = [int(id_of[f]) for f in first_row.tolist()]
+        r.update(submitted_at=at, status=status, escalation_level=0, cycles_unserved=0)
+    if not payload:
+        return []
+    # a plain executemany (RETURNING with parameter order costs a round trip per row on SQLite);
+    # the new rows are then found by their file and (source, source_ref), unique within a file
+    session.execute(insert(Need.__table__), payload)
+    cols = select(Need.id, Need.source, Need.source_ref)
+    file_ids = sorted({p["source_file_id"] for p in payload if p["source_file_id"] is not None})
+    if file_ids and all(p["source_file_id"] is not None for p in payload):
+        found = list(session.execute(cols.where(Need.source_file_id.in_(file_ids))))
+    else:
+        refs = sorted({p["source_ref"] for p in payload})
+        found = [
+            r
+            for k in range(0, len(refs), 5000)
+            for r in session.execute(cols.where(Need.source_ref.in_(refs[k : k + 5000])))
+        ]
+    found_ids = {(src, ref): i for i, src, ref in found}
+    return [found_ids[(p["source"], p["source_ref"])] for p in payload]
+
+
+def insert_need_sources(session: Session, rows: pd.DataFrame, need_ids: list[int]) -> None:
+    """Link every row (source, source_ref, source_file_id) to its need."""
+    now = datetime.now()
     sources = _records(rows, ["source", "source_ref", "source_file_id"])
-    for r, need_id in zip(sources, need_of, strict=True):
+    for r, need_id in zip(sources, need_ids, strict=True):
         r.update(need_id=need_id, received_at=now)
-    session.execute(insert(NeedSource.__table__), sources)
-    if new_ids:
-        actors = dict(zip(to_insert.index, to_insert["actor"], strict=True))
-        session.execute(
-            insert(NeedEvent.__table__),
-            [
-                {
-                    "need_id": i,
-                    "at": now,
-                    "actor": actors[k],
-                    "from_status": None,
-                    "to_status": open_status,
-                    "reason": report_reason,
-                }
-                for k, i in zip(to_insert.index, new_ids, strict=True)
-            ],
-        )
-        if created is not None:
-            created += [
-                {
-                    "need_id": i,
-                    "grid_id": p["grid_id"],
-                    "item_code": p["item_code"],
-                    "urgency": p["urgency"],
-                    "actor": actors[k],
-                }
-                for k, i, p in zip(to_insert.index, new_ids, payload, strict=True)
-            ]
-    outcome[rows.index.difference(to_insert.index)] = "merged"
-    return outcome
+    if sources:
+        session.execute(insert(NeedSource.__table__), sources)
 
 
 def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:

@@ -4,8 +4,10 @@ says so), a project folder per test, and a small generated district."""
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from reference import load_taxonomy_frame
 from sample.district import generate_district
 from settings import Settings, get_settings
 from store.db import empty_tables, session_factory, upgrade_database
+from store.models import Community, Grid, Household, Need, Offer, Subdistrict, Unit
 from store.reference import load_district_registry, load_taxonomy
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -90,3 +93,75 @@ def quarantined_reasons(sessions: sessionmaker[Session], file_name: str) -> dict
             .where(SourceFile.name == file_name)
         ).all()
     return {n: list(reasons) for n, reasons in rows}
+
+
+# the tiny district (tests of the cycle, the loop, the lock and the server): one week of it
+DAY = date(2026, 11, 16)
+CYCLE = "2026-W47"
+
+
+@pytest.fixture
+def tiny(env, sessions):
+    """One grid, two units offering the same item (A nearer than B), three needs, capacity 1 each."""
+    with sessions() as s, s.begin():
+        load_taxonomy(s, load_taxonomy_frame())
+        s.add(Subdistrict(id="SD01", name="第1街道"))
+        s.flush()
+        s.add(Community(id="C001", subdistrict_id="SD01", name="和平社区"))
+        s.flush()
+        s.add(Grid(id="C001-G01", community_id="C001", name="第1网格", x_km=0.0, y_km=0.0))
+        s.flush()
+        for h in range(1, 4):
+            s.add(
+                Household(
+                    id=f"C001-G01-H000{h}",
+                    grid_id="C001-G01",
+                    address=f"{h}栋",
+                    head_name="王秀英",
+                    phone=f"1381234567{h}",
+                )
+            )
+        s.add(Unit(id="UA", name="近处志愿队", kind="volunteers", community_id="C001", x_km=0.1, y_km=0.0))
+        s.add(Unit(id="UB", name="远处物业", kind="company", community_id="C001", x_km=2.0, y_km=0.0))
+        s.flush()
+        for u in ("UA", "UB"):
+            s.add(
+                Offer(
+                    id=f"R-{u}",
+                    unit_id=u,
+                    item_code="REPAIR.UTIL.PIPE",
+                    capacity_per_cycle=1,
+                    area_level="grid",
+                    area_id="C001-G01",
+                    window_start=date(2026, 11, 1),
+                    window_end=date(2027, 1, 31),
+                )
+            )
+        s.flush()
+        for h, urgency in ((1, 3), (2, 2), (3, 1)):
+            n = Need(
+                source="grid_sheet",
+                source_ref=f"T-{h}",
+                household_id=f"C001-G01-H000{h}",
+                grid_id="C001-G01",
+                item_code="REPAIR.UTIL.PIPE",
+                urgency=urgency,
+                submitted_at=datetime(2026, 11, 10, 9, 0),
+                contact_name="王秀英",
+                contact_phone=f"1381234567{h}",
+                status="open",
+            )
+            s.add(n)
+    return sessions
+
+
+# personal data a text must not show outside the outboxes (phones, ID numbers, street addresses)
+PHONE = re.compile(r"(?<![0-9A-Za-z])(?:\+?86[- ]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?![0-9A-Za-z])")
+ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{6}(?:19|20)\d{2}[01]\d[0-3]\d{4}[\dXx](?![0-9A-Za-z])")
+ADDRESS = re.compile(r"\d+\s*栋\s*\d+\s*室|\d+\s*号楼\s*\d+|[路街巷道]\s*\d+\s*号")
+
+
+def personal_data_in(text: str) -> list[str]:
+    """The phones, ID numbers and street addresses a text shows."""
+    text = unicodedata.normalize("NFKC", text)
+    return [m.group(0) for rx in (PHONE, ID_NUMBER, ADDRESS) for m in rx.finditer(text)]

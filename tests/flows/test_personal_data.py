@@ -5,9 +5,7 @@ archive and quarantine, and changes no metric."""
 from __future__ import annotations
 
 import json
-import re
 import shutil
-import unicodedata
 from datetime import date
 from pathlib import Path
 
@@ -22,17 +20,9 @@ from flows.retention import retention
 from reports.metrics import compute_metrics, read_facts
 from store.models import Need, QuarantinedRow, SourceFile
 from tests.conftest import FIXTURES
+from tests.conftest import personal_data_in as _hits
 
 pytestmark = pytest.mark.slow
-
-PHONE = re.compile(r"(?<![0-9A-Za-z])(?:\+?86[- ]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?![0-9A-Za-z])")
-ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{6}(?:19|20)\d{2}[01]\d[0-3]\d{4}[\dXx](?![0-9A-Za-z])")
-ADDRESS = re.compile(r"\d+\s*栋\s*\d+\s*室|\d+\s*号楼\s*\d+|[路街巷道]\s*\d+\s*号")
-
-
-def _hits(text: str) -> list[str]:
-    text = unicodedata.normalize("NFKC", text)
-    return [m.group(0) for rx in (PHONE, ID_NUMBER, ADDRESS) for m in rx.finditer(text)]
 
 
 def _file_text(path: Path) -> str:

@@ -11,7 +11,6 @@ import textwrap
 from datetime import date
 
 from flows.match_cycle import match_cycle
-from tests.integration.test_cycle import tiny  # noqa: F401 - the fixture
 
 CONSUMER = textwrap.dedent(
     """
@@ -38,7 +37,7 @@ CONSUMER = textwrap.dedent(
 )
 
 
-def test_consumer_reads_every_format_without_the_project(prefect_harness, tiny, env, tmp_path):  # noqa: F811
+def test_consumer_reads_every_format_without_the_project(prefect_harness, tiny, env, tmp_path):
     match_cycle(cycle_day=date(2026, 11, 16))
     script = tmp_path / "consumer.py"
     script.write_text(CONSUMER, encoding="utf-8")

@@ -19,7 +19,7 @@ from settings import PROJECT_ROOT
 from store import cycle as store_cycle
 from store.models import Cycle
 from tasks.matching import flow_run_gone
-from tests.integration.test_cycle import CYCLE, DAY, tiny  # noqa: F401 - the fixture
+from tests.conftest import CYCLE, DAY
 
 PERIOD = store_cycle.period_of(DAY)
 
@@ -29,7 +29,7 @@ def _hold(sessions, owner: str) -> None:
         service_cycle.lock(s, CYCLE, PERIOD, owner)
 
 
-def test_a_live_lock_is_never_taken_and_a_lapsed_one_is_taken_with_a_record(tiny):  # noqa: F811
+def test_a_live_lock_is_never_taken_and_a_lapsed_one_is_taken_with_a_record(tiny):
     _hold(tiny, "flow-run:live")
     with tiny() as s, s.begin(), pytest.raises(store_cycle.CycleLocked):
         service_cycle.lock(s, CYCLE, PERIOD, "flow-run:next", lease_seconds=300)
@@ -44,7 +44,7 @@ def test_a_live_lock_is_never_taken_and_a_lapsed_one_is_taken_with_a_record(tiny
         assert not store_cycle.renew_cycle_lock(s, CYCLE, "flow-run:live")
 
 
-def test_a_lock_whose_flow_run_prefect_reports_failed_is_taken_at_once(prefect_harness, tiny):  # noqa: F811
+def test_a_lock_whose_flow_run_prefect_reports_failed_is_taken_at_once(prefect_harness, tiny):
     @flow(name="dies-holding-the-lock")
     def dies() -> None:
         raise RuntimeError("boom")
@@ -61,7 +61,7 @@ def test_a_lock_whose_flow_run_prefect_reports_failed_is_taken_at_once(prefect_h
 
 def test_match_run_killed_after_taking_the_lock_does_not_lock_its_week(
     prefect_harness,
-    tiny,  # noqa: F811
+    tiny,
     env,
     monkeypatch,
 ):

@@ -17,7 +17,7 @@ from service.loop import apply_response
 from service.quarterly import visiting_roster, write_printable, write_xlsform
 from store.cycle import period_of
 from store.models import Assignment, Household, Need, NeedEvent, Survey, Unit
-from tests.integration.test_cycle import DAY, tiny  # noqa: F401 - the fixture
+from tests.conftest import DAY
 
 QUARTER_DAY = date(2027, 1, 1)
 
@@ -85,7 +85,7 @@ def _match(sessions):
         service_cycle.unlock(s, "2026-W47", "t", True, plan.solution.objective)
 
 
-def test_not_done_reopens_and_escalates_and_rating_feeds_costs(tiny, env):  # noqa: F811
+def test_not_done_reopens_and_escalates_and_rating_feeds_costs(tiny, env):
     _match(tiny)
     assignment_id = _complete(tiny)
     with tiny() as s, s.begin():
@@ -136,7 +136,7 @@ def test_not_done_reopens_and_escalates_and_rating_feeds_costs(tiny, env):  # no
     assert ua["cost"] == round(ua["cost_distance"] + ua["cost_scope"] + ua["cost_rating"], 4)
 
 
-def test_opted_out_residents_are_never_surveyed(tiny, env):  # noqa: F811
+def test_opted_out_residents_are_never_surveyed(tiny, env):
     _match(tiny)
     with tiny() as s, s.begin():
         s.execute(update(Household).values(survey_opt_out=True))
@@ -147,7 +147,7 @@ def test_opted_out_residents_are_never_surveyed(tiny, env):  # noqa: F811
         assert s.get(Assignment, assignment_id).status == "closed"
 
 
-def test_yes_closes_the_service(tiny, env):  # noqa: F811
+def test_yes_closes_the_service(tiny, env):
     _match(tiny)
     assignment_id = _complete(tiny)
     with tiny() as s, s.begin():
@@ -173,7 +173,7 @@ def test_yes_closes_the_service(tiny, env):  # noqa: F811
         assert pd.notna(s.get(Unit, "UA").rating)
 
 
-def test_unanswered_follow_up_is_chased_then_recorded_as_no_answer(tiny, env):  # noqa: F811
+def test_unanswered_follow_up_is_chased_then_recorded_as_no_answer(tiny, env):
     from service.followup import chase_unanswered
 
     _match(tiny)

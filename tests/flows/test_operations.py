@@ -24,7 +24,6 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from lifecycle.states import NeedStatus
 from settings import PROJECT_ROOT
 from store.models import Need
-from tests.integration.test_cycle import tiny  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.slow
 UNOFFERED = "HEALTH.CLINIC.TCM"  # an item of the taxonomy that no unit of the tiny district offers
@@ -75,7 +74,7 @@ def server(env, tmp_path):
         hook.shutdown()
 
 
-def test_deployment_runs_on_real_server_and_worker(server, tiny, env):  # noqa: F811
+def test_deployment_runs_on_real_server_and_worker(server, tiny, env):
     api = f"{server}/api"
     with tiny() as s, s.begin():  # an urgent need no unit offers: it goes to the subdistrict desk
         s.add(

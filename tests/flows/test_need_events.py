@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from flows.main import sample_district_cycle
 from store.models import NeedEvent
-from tests.integration.test_personal_data import _hits
+from tests.conftest import personal_data_in as _hits
 
 pytestmark = pytest.mark.slow
 

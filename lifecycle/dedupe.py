@@ -1,0 +1,74 @@
+"""When a reported need is one the district already has (the de-duplication rule).
+
+A row is the same report again when its (source, source_ref) was loaded before, or appears
+earlier in the batch. A row is the same need as another when it is for the same household — or,
+without a household, the same phone in the same grid — and the same item, reported within
+``dedupe_days`` of it: rows of one batch form one need per window (counted from the group's first
+report, so a household asking again months later is a new need), and a row joins a need still
+live in the store (``lifecycle.states.DEDUPE_AGAINST``) reported within the window of it.
+Pure pandas: the store reads the candidates, this decides, the store writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+def household_key(frame: pd.DataFrame) -> pd.Series:
+    """The household, or ``tel:<phone>@<grid>`` for a resident the registry does not know."""
+    return frame["household_id"].where(
+        frame["household_id"].notna(), "tel:" + frame["contact_phone"].fillna("") + "@" + frame["grid_id"]
+    )
+
+
+def already_loaded(rows: pd.DataFrame, known: set[tuple[str, str]]) -> pd.Series:
+    """Rows whose (source, source_ref) is ``known`` (loaded before) or repeats an earlier row."""
+    seen = [(s, r) in known for s, r in zip(rows["source"], rows["source_ref"], strict=True)]
+    return pd.Series(seen, index=rows.index, dtype=bool) | rows.duplicated(["source", "source_ref"])
+
+
+def window_start(rows: pd.DataFrame, dedupe_days: int) -> pd.Timestamp:
+    """The earliest report a row of this batch can be a duplicate of."""
+    return rows["reported_at"].min() - pd.Timedelta(days=dedupe_days)
+
+
+@dataclass(frozen=True)
+class Merge:
+    """What becomes of a batch's rows (all indexes are ``rows``' own)."""
+
+    rows: pd.DataFrame  # the rows in report order
+    first_row: pd.Series  # each row -> the first row of its need in the batch
+    existing: pd.Series  # a first row -> the live need it joins
+    new: pd.Index  # first rows that are new needs
+
+    def need_of(self, new_ids: dict[object, int]) -> list[int]:
+        """The need of every row, given the ids the new ones got."""
+        id_of = {**new_ids, **self.existing.to_dict()}
+        return [int(id_of[f]) for f in self.first_row.tolist()]
+
+
+def merge_duplicates(rows: pd.DataFrame, live: pd.DataFrame, dedupe_days: int) -> Merge:
+    """Group the batch into needs and match each to a ``live`` need (need_id, household_id,
+    contact_phone, grid_id, item_code, submitted_at) of the same household and item within the window."""
+    rows = rows.assign(hh_key=household_key(rows)).sort_values(["reported_at", "source_ref"], kind="stable")
+    group = rows.groupby(["hh_key", "item_code"], sort=False)["reported_at"]
+    rows["episode"] = (
+        (rows["reported_at"] - group.transform("min")) // pd.Timedelta(days=max(dedupe_days, 1))
+    ).astype("int64")
+    key = ["hh_key", "item_code", "episode"]
+    rows["_row"] = rows.index
+    first_row = rows.groupby(key, sort=False)["_row"].transform("first")
+    firsts = rows[~rows.duplicated(key)]
+    existing = pd.Series(dtype="int64")
+    if len(live):
+        live = live.assign(hh_key=household_key(live))
+        m = firsts.reset_index().merge(
+            live[["hh_key", "item_code", "need_id", "submitted_at"]], on=["hh_key", "item_code"]
+        )
+        m = m[(m["reported_at"] - m["submitted_at"]).abs() <= pd.Timedelta(days=dedupe_days)]
+        m = m.sort_values("submitted_at").drop_duplicates("index")
+        existing = pd.Series(m["need_id"].to_numpy(), index=m["index"].to_numpy())
+    new = firsts.index[~firsts.index.isin(existing.index)]
+    return Merge(rows.drop(columns=["hh_key", "episode", "_row"]), first_row, existing, new)

@@ -38,72 +38,48 @@ def main() -> None:
         allow_private_urls=True,
     )
     block_id = block.save("threelists-alert", overwrite=True)
-    _replace(
-        Automation(
-            name=NAME,
-            description="流程运行失败或崩溃时通知值班人员",
-            trigger=EventTrigger(
-                expect={"prefect.flow-run.Failed", "prefect.flow-run.Crashed"},
-                match={"prefect.resource.id": "prefect.flow-run.*"},
-                posture=Posture.Reactive,
-                threshold=1,
-                within=0,
-            ),
-            actions=[
-                SendNotification(
-                    block_document_id=block_id,
-                    subject="threelists 流程运行失败：{{ flow.name }}",
-                    body="流程 {{ flow.name }} 的运行 {{ flow_run.name }} 状态为 {{ flow_run.state.name }}："
-                    "{{ flow_run.state.message }}",
-                )
-            ],
+
+    def notify(name: str, description: str, expect: set[str], match: dict, subject: str, body: str) -> None:
+        _replace(
+            Automation(
+                name=name,
+                description=description,
+                trigger=EventTrigger(
+                    expect=expect, match=match, posture=Posture.Reactive, threshold=1, within=0
+                ),
+                actions=[SendNotification(block_document_id=block_id, subject=subject, body=body)],
+            )
         )
+
+    notify(
+        NAME,
+        "流程运行失败或崩溃时通知值班人员",
+        {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"},
+        {"prefect.resource.id": "prefect.flow-run.*"},
+        "threelists 流程运行失败：{{ flow.name }}",
+        "流程 {{ flow.name }} 的运行 {{ flow_run.name }} 状态为 {{ flow_run.state.name }}：{{ flow_run.state.message }}",
     )
-    _replace(
-        Automation(
-            name=NEED_TO_SUBDISTRICT,
-            description="需求升级至街道统筹时通知街道值班人员",
-            trigger=EventTrigger(
-                expect={"threelists.need.escalated"},
-                match={"prefect.resource.id": "threelists.need*", "threelists.level": "subdistrict"},
-                posture=Posture.Reactive,
-                threshold=1,
-                within=0,
-            ),
-            actions=[
-                SendNotification(
-                    block_document_id=block_id,
-                    subject="threelists 需求升级至街道统筹：{{ event.resource.name }}",
-                    body="{{ event.resource.name }}（事项 {{ event.resource['threelists.item'] }}，"
-                    "原因 {{ event.resource['threelists.why'] }}）已升级至街道统筹，请协调资源。",
-                )
-            ],
-        )
+    notify(
+        NEED_TO_SUBDISTRICT,
+        "需求升级至街道统筹时通知街道值班人员",
+        {"threelists.need.escalated"},
+        {"prefect.resource.id": "threelists.need*", "threelists.level": "subdistrict"},
+        "threelists 需求升级至街道统筹：{{ event.resource.name }}",
+        "{{ event.resource.name }}（事项 {{ event.resource['threelists.item'] }}，"
+        "原因 {{ event.resource['threelists.why'] }}）已升级至街道统筹，请协调资源。",
     )
-    _replace(
-        Automation(
-            name=URGENT_OVERDUE,
-            description="紧急需求超过期限仍未派出，或单位超时未办被收回时通知值班人员",
-            trigger=EventTrigger(
-                expect={"threelists.need.escalated", "threelists.need.released"},
-                match={
-                    "prefect.resource.id": "threelists.need*",
-                    "threelists.urgency": URGENT,
-                    "threelists.why": ["waited_past_deadline", "unanswered", "not_completed"],
-                },
-                posture=Posture.Reactive,
-                threshold=1,
-                within=0,
-            ),
-            actions=[
-                SendNotification(
-                    block_document_id=block_id,
-                    subject="threelists 紧急需求超时：{{ event.resource.name }}",
-                    body="紧急需求 {{ event.resource.name }}（事项 {{ event.resource['threelists.item'] }}）"
-                    "超过期限：{{ event.resource['threelists.why'] }}。",
-                )
-            ],
-        )
+    notify(
+        URGENT_OVERDUE,
+        "紧急需求超过期限仍未派出，或单位超时未办被收回时通知值班人员",
+        {"threelists.need.escalated", "threelists.need.released"},
+        {
+            "prefect.resource.id": "threelists.need*",
+            "threelists.urgency": URGENT,
+            "threelists.why": ["waited_past_deadline", "unanswered", "not_completed"],
+        },
+        "threelists 紧急需求超时：{{ event.resource.name }}",
+        "紧急需求 {{ event.resource.name }}（事项 {{ event.resource['threelists.item'] }}）"
+        "超过期限：{{ event.resource['threelists.why'] }}。",
     )
     print(f"failure alerts: on -> {url}")
     print("need alerts: on (escalated to the subdistrict; urgent need past its deadline)")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
-from lifecycle.changes import NeedChange, history_rows
+from lifecycle.changes import NeedChange, change, history_rows
+from lifecycle.states import Action
 from store.cycle import append_history
 from store.models import Assignment, Need
 
@@ -22,3 +25,30 @@ def apply_change(
     append_history(session, history_rows([c]))
     if changes is not None:
         changes.append(c)
+
+
+def change_of(
+    action: Action | str,
+    need: Need,
+    a: Assignment | None,
+    *,
+    at: datetime,
+    actor: str,
+    reason: str,
+    **extra: object,
+) -> NeedChange:
+    """The change ``action`` makes to this need (and its assignment), with the event's context:
+    cycle, unit, grid, item and urgency. Raises ``IllegalTransition``."""
+    context = {"grid_id": need.grid_id, "item_code": need.item_code, "urgency": need.urgency}
+    if a is not None:
+        context |= {"cycle_id": a.cycle_id, "unit_id": a.unit_id}
+    return change(
+        action,
+        need.id,
+        need.status,
+        None if a is None else a.status,
+        at=at,
+        actor=actor,
+        reason=reason,
+        **(context | extra),
+    )

@@ -9,10 +9,11 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lifecycle.changes import NeedChange, change
+from lifecycle.changes import NeedChange
 from lifecycle.escalation import escalate
 from lifecycle.states import Action, AssignmentStatus, IllegalTransition, SurveyStatus
-from service.changes import apply_change
+from lifecycle.vocabulary import LIST_HEADERS_ZH
+from service.changes import apply_change, change_of
 from store.models import Assignment, Household, Need, Survey, SurveyAnswer, Unit
 
 
@@ -79,20 +80,7 @@ def _close(
     need = session.get(Need, need_id)
     apply_change(
         session,
-        change(
-            Action.CLOSE,
-            need.id,
-            need.status,
-            a.status,
-            at=at,
-            actor=actor,
-            reason=reason,
-            cycle_id=a.cycle_id,
-            unit_id=a.unit_id,
-            grid_id=need.grid_id,
-            item_code=need.item_code,
-            urgency=need.urgency,
-        ),
+        change_of(Action.CLOSE, need, a, at=at, actor=actor, reason=reason),
         need,
         a,
         changes,
@@ -119,21 +107,15 @@ def apply_answer(
     need = session.get(Need, a.need_id)
     not_done = row["done"] == "no"
     try:  # refused before anything is written
-        first = change(
+        first = change_of(
             Action.REOPEN if not_done else Action.CLOSE,
-            need.id,
-            need.status,
-            a.status,
+            need,
+            a,
             at=at,
             actor=actor,
             reason="回访：居民反映未办结，重新打开"
             if not_done
             else ("回访确认已办结" if row["done"] == "yes" else "回访：部分办结，销单"),
-            cycle_id=a.cycle_id,
-            unit_id=a.unit_id,
-            grid_id=need.grid_id,
-            item_code=need.item_code,
-            urgency=need.urgency,
         )
     except IllegalTransition as e:
         return f"问卷 {survey.id}：{e.reason}"
@@ -167,18 +149,14 @@ def apply_answer(
         ).iloc[0]
         need.cycles_unserved = 0
         if bool(up["escalated"]):
-            lift = change(
+            lift = change_of(
                 Action.ESCALATE,
-                need.id,
-                need.status,
+                need,
                 None,
                 at=at,
                 actor=actor,
                 reason=str(up["detail"]),
                 cycle_id=a.cycle_id,
-                grid_id=need.grid_id,
-                item_code=need.item_code,
-                urgency=need.urgency,
                 level_from=int(up["from_level"]),
                 level_to=int(up["escalation_level"]),
                 why=str(up["why"]),
@@ -217,14 +195,12 @@ CALL_COLUMNS = [
     "reminders",
 ]
 CALL_HEADERS_ZH = {
+    **{
+        k: LIST_HEADERS_ZH[k]
+        for k in ("version", "assignment_id", "need_id", "grid_id", "item_name", "unit_name")
+    },
     "cycle_id": "日期",
-    "version": "版本",
     "survey_id": "问卷编号",
-    "assignment_id": "派单编号",
-    "need_id": "需求编号",
-    "grid_id": "网格",
-    "item_name": "服务事项",
-    "unit_name": "服务单位",
     "completed_on": "办结日期",
     "resident": "居民称呼",
     "phone": "回访电话",

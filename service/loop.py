@@ -12,9 +12,9 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from lifecycle.changes import NeedChange, change
+from lifecycle.changes import NeedChange
 from lifecycle.states import CONTACT_RELEASED, Action, AssignmentStatus, IllegalTransition
-from service.changes import apply_change
+from service.changes import apply_change, change_of
 from service.followup import apply_answer
 from store import loop as store_loop
 from store.models import Assignment, Need, SurveyAnswer, UnitResponse
@@ -49,19 +49,13 @@ def apply_response(
     need = session.get(Need, a.need_id, with_for_update=True)
     at = pd.Timestamp(row["responded_at"]).to_pydatetime() if row.get("responded_at") else datetime.now()
     try:
-        c = change(
+        c = change_of(
             action,
-            need.id,
-            need.status,
-            a.status,
+            need,
+            a,
             at=at,
             actor=f"unit:{a.unit_id}",
             reason=Action(action).zh + (f"：{row['reason']}" if row.get("reason") else "") + f"（{actor}）",
-            cycle_id=a.cycle_id,
-            unit_id=a.unit_id,
-            grid_id=need.grid_id,
-            item_code=need.item_code,
-            urgency=need.urgency,
         )
     except IllegalTransition as e:
         return f"派单 {a.id}：{e.reason}"
@@ -160,21 +154,7 @@ def release_overdue(
             if kind == "unanswered"
             else f"接单后 {complete_days} 天未办结，收回重派"
         )
-        c = change(
-            Action.RELEASE,
-            need.id,
-            need.status,
-            a.status,
-            at=now,
-            actor=actor,
-            reason=reason,
-            cycle_id=a.cycle_id,
-            unit_id=a.unit_id,
-            grid_id=need.grid_id,
-            item_code=need.item_code,
-            urgency=need.urgency,
-            why=kind,
-        )
+        c = change_of(Action.RELEASE, need, a, at=now, actor=actor, reason=reason, why=kind)
         a.note = reason
         apply_change(session, c, need, a, changes)
         out[kind] += 1

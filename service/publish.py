@@ -31,27 +31,12 @@ from sqlalchemy.orm import Session
 from data_contracts.suites import SERVICE_LIST_COLUMNS, Reference
 from data_contracts.validate import validate_rows
 from lifecycle.states import LISTED
+from lifecycle.vocabulary import LIST_HEADERS_ZH
 from service.masking import mask_name, mask_phone
 from store import publication as store_pub
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "data_contracts" / "service_list.schema.json"
-HEADERS_ZH = {
-    "cycle_id": "周期",
-    "version": "版本",
-    "assignment_id": "派单编号",
-    "need_id": "需求编号",
-    "unit_id": "单位编号",
-    "unit_name": "服务单位",
-    "offer_id": "资源编号",
-    "item_code": "事项编码",
-    "item_name": "服务事项",
-    "community_id": "社区",
-    "grid_id": "网格",
-    "window_start": "服务开始",
-    "window_end": "服务结束",
-    "resident_name_masked": "居民（脱敏）",
-    "resident_phone_masked": "电话（脱敏）",
-}
+HEADERS_ZH = LIST_HEADERS_ZH
 
 
 class ContractViolation(ValueError):

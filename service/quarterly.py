@@ -17,10 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lifecycle.states import SurveyStatus
+from lifecycle.vocabulary import URGENCY_ZH
 from service.masking import building_only, mask_name
 from store.models import Community, Grid, Household, Survey
 
-URGENCY_CHOICES = [("1", "一般"), ("2", "紧急"), ("3", "特急")]
+URGENCY_CHOICES = [(str(level), word) for level, word in URGENCY_ZH.items()]
 
 
 def quarter_of(day: date) -> str:

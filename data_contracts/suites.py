@@ -10,6 +10,7 @@ from __future__ import annotations
 import great_expectations as gx
 from great_expectations import expectations as gxe
 
+from lifecycle.vocabulary import FIELD_ZH
 from store.reference import Reference  # what the store knows (re-exported for the suites)
 
 PHONE_REGEX = r"^(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
@@ -19,42 +20,6 @@ INT_REGEX = r"^\d+$"
 NUMBER_REGEX = r"^-?\d+(?:\.\d+)?$"
 ID_REGEX = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
 UNIT_KINDS = ["department", "school", "hospital", "utility", "company", "social_org", "volunteers"]
-
-FIELD_ZH = {
-    "source_ref": "需求编号",
-    "reported_at": "登记时间",
-    "grid_id": "网格编号",
-    "household_id": "户编号",
-    "contact_name": "联系人",
-    "contact_phone": "联系电话",
-    "item": "服务事项",
-    "urgency": "紧急程度",
-    "preferred_start": "期望开始日期",
-    "preferred_end": "期望结束日期",
-    "unit_id": "单位编号",
-    "name": "单位名称",
-    "kind": "单位类型",
-    "community_id": "所属社区",
-    "x_km": "横坐标",
-    "y_km": "纵坐标",
-    "offer_id": "资源编号",
-    "capacity_per_cycle": "每期服务次数",
-    "area_level": "服务范围",
-    "area_id": "范围编号",
-    "window_start": "开始日期",
-    "window_end": "结束日期",
-    "answer_id": "回访编号",
-    "survey_id": "问卷编号",
-    "answered_at": "回访时间",
-    "done": "是否办结",
-    "satisfaction": "满意度",
-    "response_id": "回复编号",
-    "assignment_id": "派单编号",
-    "action": "操作",
-    "responded_at": "回复时间",
-    "completed_on": "完成日期",
-    "_extra_cells": "多余单元格",
-}
 
 
 def _meta(rule: str, reason: str) -> dict[str, str]:

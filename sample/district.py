@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lifecycle.vocabulary import URGENCY_ZH
+from lifecycle.vocabulary import FIELD_ZH, URGENCY_ZH
 from reference import kind_categories, load_taxonomy_frame
 
 SURNAMES = list(
@@ -52,26 +52,23 @@ UNIT_KINDS = {
 KIND_CATEGORIES = kind_categories()
 
 NEED_HEADERS_ZH = {
-    "source_ref": "需求编号",
-    "reported_at": "登记时间",
-    "grid_id": "网格编号",
-    "household_id": "户编号",
-    "contact_name": "联系人",
-    "contact_phone": "联系电话",
-    "item": "服务事项",
-    "description": "需求描述",
-    "urgency": "紧急程度",
-    "preferred_start": "期望开始日期",
-    "preferred_end": "期望结束日期",
+    k: FIELD_ZH[k]
+    for k in (
+        "source_ref",
+        "reported_at",
+        "grid_id",
+        "household_id",
+        "contact_name",
+        "contact_phone",
+        "item",
+        "description",
+        "urgency",
+        "preferred_start",
+        "preferred_end",
+    )
 }
 UNIT_HEADERS_ZH = {
-    "unit_id": "单位编号",
-    "name": "单位名称",
-    "kind": "单位类型",
-    "community_id": "所属社区",
-    "x_km": "横坐标(公里)",
-    "y_km": "纵坐标(公里)",
-    "contact_phone": "联系电话",
+    k: FIELD_ZH[k] for k in ("unit_id", "name", "kind", "community_id", "x_km", "y_km", "contact_phone")
 }
 
 
@@ -438,7 +435,9 @@ def _households(registry_path: str, mtime_ns: int) -> pd.DataFrame:
     return pd.DataFrame(reg["households"])[["id", "grid_id", "head_name", "phone"]]
 
 
-def generate_needs_export(registry_path: Path, out_path: Path, days: list[tuple[date, int]], seed: int) -> int:
+def generate_needs_export(
+    registry_path: Path, out_path: Path, days: list[tuple[date, int]], seed: int
+) -> int:
     """New needs reported through the platform on each day (08:00-20:00), in one export file, for
     simulating the cycle: the same item popularity as the first hand-over and the resource plan."""
     hh = _households(str(registry_path), Path(registry_path).stat().st_mtime_ns)

@@ -68,4 +68,8 @@ def simulate_joint_meeting(
             ),
             encoding="utf-8",
         )
-    return {"lines_asked": asked, "claimed": claimed, "slots": int(sum(o["capacity_per_cycle"] for o in offers))}
+    return {
+        "lines_asked": asked,
+        "claimed": claimed,
+        "slots": int(sum(o["capacity_per_cycle"] for o in offers)),
+    }

@@ -103,6 +103,15 @@ def _labels(c: NeedChange) -> dict[str, str]:
     return out
 
 
+def _batch_labels(c: NeedChange) -> dict[str, str]:
+    """The labels a batch shares: what automations match on (not the item: batches stay few)."""
+    labels = _labels(c)
+    labels.pop("threelists.item", None)
+    if c.step.action not in (Action.ESCALATE, Action.RELEASE):
+        labels.pop("threelists.urgency", None)
+    return labels
+
+
 def _ref(role: str, value: object) -> dict[str, str]:
     return {"prefect.resource.id": f"threelists.{role}.{value}", "prefect.resource.role": role}
 
@@ -138,16 +147,17 @@ def prefect_events(
     changes: list[NeedChange],
     community_of: Mapping[str, str] | None = None,
     *,
-    one_each_up_to: int = 1000,
+    one_each_up_to: int = 2000,
     batch_size: int = 200,
 ) -> list[dict[str, object]]:
     """The Prefect events for these changes: ``threelists.need.<verb>``, no personal data.
 
     A need's own event (resource ``threelists.need.<id>``, related cycle, unit, grid, community)
-    for each change while a kind of change counts at most ``one_each_up_to`` in this batch (every
-    day-to-day act: a response, a follow-up, a release, an escalation, a week's list of a district).
-    Above that (a city's weekly list of 100,000 dispatches, which Prefect's server could not take
-    one by one), the changes of a kind that share cycle, community and labels go as one event per
+    for each change while the changes number at most ``one_each_up_to`` (every day-to-day act: a
+    response, a follow-up, a release, an escalation, a district's weekly list). Above that (a city's
+    weekly list of 100,000 dispatches: Prefect's own server drops a burst of more than ~10,000
+    events), the changes of a kind that share cycle, community and the labels automations match on
+    (status, desk level, why, urgency of an escalation or a release) go as one event per
     ``batch_size`` needs, each need a related resource (role ``need``): filtering the feed by a
     need's id finds both kinds, and automations match the same labels on both.
     """
@@ -156,8 +166,9 @@ def prefect_events(
     for c in changes:
         by_event[c.event].append(c)
     out: list[dict[str, object]] = []
+    one_each = len(changes) <= one_each_up_to
     for name, group in by_event.items():
-        if len(group) <= one_each_up_to:
+        if one_each:
             for c in group:
                 resource = {
                     "prefect.resource.id": f"threelists.need.{c.need_id}",
@@ -177,7 +188,7 @@ def prefect_events(
         shared: dict[tuple, list[NeedChange]] = defaultdict(list)
         for c in group:
             community = community_of.get(c.grid_id) if c.grid_id else None
-            shared[(c.cycle_id, community, tuple(sorted(_labels(c).items())))].append(c)
+            shared[(c.cycle_id, community, tuple(sorted(_batch_labels(c).items())))].append(c)
         for (cycle_id, community, labels), members in shared.items():
             for k in range(0, len(members), batch_size):
                 part = members[k : k + batch_size]

@@ -11,6 +11,7 @@ Every import counts, including those inside functions (a hidden cycle is still a
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,26 @@ def test_the_layout_check_sees_a_violation(tmp_path: Path):
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from tasks.events import announce\n    return announce\n", encoding="utf-8")
     assert "tasks" in (_imports(bad) & PROJECT) - ALLOWED["store"]
+
+
+STATUS_WORDS = "open|dispatched|accepted|declined|completed|released|closed|reopened|running|matched|failed|pending|answered|no_answer|superseded"
+STATUS_LITERAL = re.compile(
+    rf"""status\w*["'\]]?\s*(?:==|!=|=|:|\.in_\(\(?|\.isin\(\[?)\s*["'](?:{STATUS_WORDS})["']"""
+)
+
+
+def test_status_literals_live_only_in_the_lifecycle_package():
+    """A need's, an assignment's, a cycle's, a survey's or a quarantined row's status is written
+    and compared with lifecycle.states' enums everywhere else (migrations keep their history)."""
+    offenders = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for layer in ALLOWED
+        if layer != "lifecycle"
+        for p in _files(layer)
+        if "migrations" not in p.parts
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if STATUS_LITERAL.search(line)
+    ]
+    assert offenders == []
+    for written in ('q.where(Need.status == "open")', '{"status": "open"}', 'update(x).values(status="closed")'):
+        assert STATUS_LITERAL.search(written)  # the check can fail

@@ -95,3 +95,25 @@ class Settings:
 def get_settings() -> Settings:
     """Read the settings from the environment now (tests change it between calls)."""
     return Settings()
+
+
+def pause_point(name: str) -> None:
+    """A fault-injection point for the crash tests: when ``THREELISTS_PAUSE_AT`` names this point,
+    say so (``THREELISTS_PAUSE_FILE`` is created) and wait there to be killed — or, with
+    ``THREELISTS_PAUSE_SECONDS``, that long before going on (an overlap made certain). A no-op otherwise.
+
+    Points: ``match:after-lock``, ``match:mid-solve``, ``match:mid-write``, ``publish:<kind>``
+    (e.g. ``publish:service_list``), ``intake:mid-file``.
+    """
+    if os.environ.get("THREELISTS_PAUSE_AT") != name:
+        return
+    import time
+
+    marker = os.environ.get("THREELISTS_PAUSE_FILE")
+    if marker:
+        Path(marker).write_text(f"{name} {os.getpid()}\n", encoding="utf-8")
+    if os.environ.get("THREELISTS_PAUSE_SECONDS"):
+        time.sleep(float(os.environ["THREELISTS_PAUSE_SECONDS"]))
+        return
+    while True:
+        time.sleep(60)

@@ -80,7 +80,8 @@ def run(url: str, size: float, work: Path) -> dict[str, float]:
                 normalize_rows(read_table(p, "needs").rows)
                 for p in sorted((sample / "inbox" / "needs").iterdir())
                 if p.suffix in (".csv", ".xlsx", ".json")
-            ]
+            ],
+            ignore_index=True,
         )
         frame = need_rows(needs, items, "grid_sheet")
         load_needs(s, frame, None, "bench")

@@ -13,6 +13,7 @@ from matching.explain import REASONS
 from matching.problem import CostModel
 from matching.solver import batch_blocks
 from service.publish import PublishResult
+from settings import pause_point
 from store.cycle import CycleLocked, cycle_id_for, period_of
 from tasks import artifacts
 from tasks.matching import (
@@ -86,7 +87,7 @@ def run_cycle(
         get_run_logger().info("urgent run %s: a later cycle already ran, nothing to add", cycle_id)
         return {"cycle_id": cycle_id, "needs": 0, "served": 0, "new_version": False, "urgent": True}
     try:
-        lock_cycle(cycle_id, period, owner)
+        lock_cycle(cycle_id, period, owner, wait=not urgent_only)
     except CycleLocked:
         if not urgent_only:
             raise
@@ -96,6 +97,7 @@ def run_cycle(
     matched, objective = False, None
     with cycle_lease(cycle_id, owner):
         try:
+            pause_point("match:after-lock")
             needs, offers, declined = read_cycle_inputs(cycle_id, urgent_from)
             if urgent_only and needs.empty:
                 matched = True

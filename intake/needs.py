@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from lifecycle.changes import NeedChange, changes_for, history_rows
 from lifecycle.dedupe import already_loaded, merge_duplicates, window_start
 from lifecycle.states import DEDUPE_AGAINST, Action, transition
+from settings import pause_point
 from store import intake as store_intake
 from store.cycle import append_history
 
@@ -32,6 +33,8 @@ def load_need_rows(
     optionally source_file_id and actor per row (rows of several files written in one go).
     Each new need's REPORT change is appended to ``changes``.
     """
+    if not rows.index.is_unique:
+        raise ValueError("need rows must have a unique index (one label per row)")
     outcome = pd.Series("loaded", index=rows.index, dtype=object)
     if rows.empty:
         return outcome
@@ -57,6 +60,7 @@ def load_need_rows(
     new_rows = merge.rows.loc[merge.new]
     status = str(transition(Action.REPORT, None).need_to)  # every new need starts where REPORT puts it
     new_ids = store_intake.insert_needs(session, new_rows, status)
+    pause_point("intake:mid-file")
     store_intake.insert_need_sources(
         session, merge.rows, merge.need_of(dict(zip(new_rows.index, new_ids, strict=True)))
     )

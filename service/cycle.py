@@ -18,6 +18,7 @@ from lifecycle.changes import NeedChange, history_rows
 from lifecycle.cycle import as_first_seen, plan_dispatch, plan_unserved
 from lifecycle.states import CAPACITY_USED, NOT_AGAIN, AssignmentStatus, CycleStatus, NeedStatus
 from lifecycle.vocabulary import LEVEL_NAMES
+from settings import pause_point
 from store import cycle as store_cycle
 from store.models import Cycle
 
@@ -95,6 +96,7 @@ def save_plan(
     """
     now = datetime.now()
     counts, changes = dispatch(session, cycle_id, chosen, actor, scope, needs, at=now)
+    pause_point("match:mid-write")
     prior = store_cycle.read_unserved(session, cycle_id)
     if scope is not None:
         prior = prior[prior["need_id"].isin(scope)]

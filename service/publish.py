@@ -33,6 +33,7 @@ from data_contracts.validate import validate_rows
 from lifecycle.states import LISTED
 from lifecycle.vocabulary import LIST_HEADERS_ZH
 from service.masking import mask_name, mask_phone
+from settings import pause_point
 from store import publication as store_pub
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "data_contracts" / "service_list.schema.json"
@@ -240,6 +241,7 @@ def publish_rows(
     if final.exists():  # left by a run that crashed before its commit: never visible, replace it
         shutil.rmtree(final)
     os.replace(tmp, final)
+    pause_point(f"publish:{kind}")  # the version folder in place, its commit not yet made
     if before_commit:
         before_commit()
     return PublishResult(cycle_id, version, True, final, len(rows), diff, [final / f.name for f in files])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -11,13 +13,14 @@ from uuid import UUID
 
 import pandas as pd
 from prefect import get_run_logger, task
+from sqlalchemy.exc import OperationalError
 
 from lifecycle.states import CAPACITY_USED, LISTED
 from matching.plan import CyclePlan, finish_plan, prepare_plan
 from matching.problem import CostModel, Problem
 from matching.solver import Block, Prepared, solve_blocks
 from service import cycle as service_cycle
-from settings import get_settings
+from settings import get_settings, pause_point
 from store import cycle as store_cycle
 from store.db import session_factory
 from tasks.events import announce
@@ -51,15 +54,32 @@ def flow_run_gone(holder: str) -> str | None:
     return None
 
 
+def lock_wait_seconds() -> float:
+    """How long a match run queues behind another run of its week (THREELISTS_LOCK_WAIT_SECONDS;
+    default: two leases, time for a live run to finish or a dead one's lease to lapse)."""
+    return float(os.environ.get("THREELISTS_LOCK_WAIT_SECONDS", str(2 * lease_seconds())))
+
+
 @task(retries=2, retry_delay_seconds=3)
-def lock_cycle(cycle_id: str, period: tuple[date, date], owner: str) -> None:
-    """Take the cycle's lock or fail clearly if a live match of the same period is running; a lock
-    whose holder is gone (Prefect says it ended, or its lease lapsed) is taken over and logged."""
-    with _sessions()() as session, session.begin():
-        cycle = service_cycle.lock(session, cycle_id, period, owner, lease_seconds(), flow_run_gone)
-        note = cycle.takeover_note if cycle.takeover_note and owner in cycle.takeover_note else None
+def lock_cycle(cycle_id: str, period: tuple[date, date], owner: str, wait: bool = True) -> None:
+    """Take the cycle's lock. A live match of the same week holding it: queue behind it (``wait``)
+    for up to ``lock_wait_seconds()``, then fail clearly; without ``wait``, raise CycleLocked at once.
+    A lock whose holder is gone (Prefect says it ended, or its lease lapsed) is taken over and logged."""
+    log = get_run_logger()
+    deadline = time.monotonic() + (lock_wait_seconds() if wait else 0.0)
+    while True:
+        try:
+            with _sessions()() as session, session.begin():
+                cycle = service_cycle.lock(session, cycle_id, period, owner, lease_seconds(), flow_run_gone)
+                note = cycle.takeover_note if cycle.takeover_note and owner in cycle.takeover_note else None
+            break
+        except store_cycle.CycleLocked as locked:
+            if time.monotonic() >= deadline:
+                raise
+            log.info("waiting for the week's other match run: %s", locked)
+            time.sleep(min(5.0, max(0.5, lease_seconds() / 3)))
     if note:
-        get_run_logger().warning("lock takeover: %s", note)
+        log.warning("lock takeover: %s", note)
 
 
 @contextmanager
@@ -70,9 +90,12 @@ def cycle_lease(cycle_id: str, owner: str) -> Iterator[None]:
 
     def renew() -> None:
         while not stop.wait(every):
-            with _sessions()() as session, session.begin():
-                if not store_cycle.renew_cycle_lock(session, cycle_id, owner):
-                    return
+            try:
+                with _sessions()() as session, session.begin():
+                    if not store_cycle.renew_cycle_lock(session, cycle_id, owner):
+                        return
+            except OperationalError as e:  # e.g. SQLite busy while this run writes: try again
+                logging.getLogger(__name__).warning("lease of %s not renewed this time: %s", cycle_id, e)
 
     thread = threading.Thread(target=renew, name=f"lease-{cycle_id}", daemon=True)
     thread.start()
@@ -130,7 +153,9 @@ def build_cycle_problem(
 @task
 def solve_block_batch(blocks: list[Block]) -> list:
     """Solve a batch of independent blocks exactly (runs wherever the task runner puts it)."""
-    return solve_blocks(blocks)
+    results = solve_blocks(blocks)
+    pause_point("match:mid-solve")
+    return results
 
 
 @task

@@ -3,6 +3,7 @@ a run triggered through the API (as the UI does), its artifacts, a failure alert
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -10,6 +11,8 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -20,12 +23,14 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
+from sqlalchemy import func, select
 
 from lifecycle.states import NeedStatus
 from settings import PROJECT_ROOT
-from store.models import Need
+from store.models import Assignment, Need, Publication
 
 pytestmark = pytest.mark.slow
+SERVE = PROJECT_ROOT / "scripts" / "serve.sh"
 UNOFFERED = "HEALTH.CLINIC.TCM"  # an item of the taxonomy that no unit of the tiny district offers
 
 
@@ -48,8 +53,9 @@ class _Hook(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def server(env, tmp_path):
+@contextmanager
+def _serve(tmp_path: Path, **extra: str) -> Iterator[tuple[str, dict]]:
+    """``scripts/serve.sh start`` on free ports with a webhook listening; stopped afterwards."""
     hook = HTTPServer(("127.0.0.1", _free_port()), _Hook)
     threading.Thread(target=hook.serve_forever, daemon=True).start()
     port = _free_port()
@@ -58,20 +64,26 @@ def server(env, tmp_path):
         "PREFECT_HOME": str(tmp_path / "prefect"),
         "THREELISTS_PREFECT_PORT": str(port),
         "THREELISTS_ALERT_WEBHOOK": f"http://127.0.0.1:{hook.server_port}/alert",
+        **extra,
     }
     proc_env.pop("PREFECT_SERVER_DATABASE_CONNECTION_URL", None)
     proc_env.pop("PREFECT_API_URL", None)
-    script = PROJECT_ROOT / "scripts" / "serve.sh"
     try:
         out = subprocess.run(
-            ["bash", str(script), "start"], env=proc_env, capture_output=True, text=True, timeout=300
+            ["bash", str(SERVE), "start"], env=proc_env, capture_output=True, text=True, timeout=300
         )
         assert out.returncode == 0, out.stdout + out.stderr
         assert "failure alerts: on" in out.stdout
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", proc_env
     finally:
-        subprocess.run(["bash", str(script), "stop"], env=proc_env, capture_output=True, timeout=120)
+        subprocess.run(["bash", str(SERVE), "stop"], env=proc_env, capture_output=True, timeout=120)
         hook.shutdown()
+
+
+@pytest.fixture
+def server(env, tmp_path):
+    with _serve(tmp_path) as (url, _):
+        yield url
 
 
 def test_deployment_runs_on_real_server_and_worker(server, tiny, env):
@@ -101,8 +113,6 @@ def test_deployment_runs_on_real_server_and_worker(server, tiny, env):
                     artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
                 )
                 return {a.key for a in found}
-
-        import asyncio
 
         keys = asyncio.run(artifacts())
         assert {"match-summary-2026-w47", "service-list-2026-w47", "fairness-2026-w47"} <= keys
@@ -154,3 +164,45 @@ def test_deployment_runs_on_real_server_and_worker(server, tiny, env):
     )
     assert target.exists() and target.stat().st_size > 20_000
     assert Path(target).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_run_survives_a_server_restart_and_a_rerun_completes(tiny, env, tmp_path):
+    """The server is restarted while the worker runs a match (paused 25 s after taking its lock):
+    the run ends in a clear state, and a re-run completes."""
+    marker = tmp_path / "running"
+    pause = {
+        "THREELISTS_PAUSE_AT": "match:after-lock",
+        "THREELISTS_PAUSE_FILE": str(marker),
+        "THREELISTS_PAUSE_SECONDS": "25",
+    }
+    with _serve(tmp_path, **pause) as (url, proc_env), temporary_settings({PREFECT_API_URL: f"{url}/api"}):
+        run = run_deployment("match-cycle/weekly", parameters={"cycle_day": "2026-11-16"}, timeout=0)
+        deadline = time.time() + 240
+        while not marker.exists():
+            assert time.time() < deadline, "the worker never started the run"
+            time.sleep(0.5)
+        started = time.monotonic()
+        out = subprocess.run(
+            ["bash", str(SERVE), "restart-server"], env=proc_env, capture_output=True, text=True, timeout=180
+        )
+        assert out.returncode == 0, out.stdout + out.stderr
+        down = time.monotonic() - started
+
+        async def final_state(run_id):
+            async with get_client() as client:
+                while True:
+                    r = await client.read_flow_run(run_id)
+                    if r.state is not None and r.state.is_final():
+                        return r.state
+                    await asyncio.sleep(2)
+
+        state = asyncio.run(asyncio.wait_for(final_state(run.id), timeout=300))
+        assert state.is_completed(), f"{state.type}: {state.message}"
+        with tiny() as s:
+            assert s.scalar(select(func.count()).select_from(Assignment)) == 2
+        again = run_deployment("match-cycle/weekly", parameters={"cycle_day": "2026-11-16"}, timeout=300)
+        assert again.state is not None and again.state.is_completed(), again.state
+        with tiny() as s:
+            assert s.scalar(select(func.count()).select_from(Assignment)) == 2
+            assert s.scalar(select(func.count()).select_from(Publication)) == 1
+    print(f"server restarted in {down:.1f} s while the run waited; the run ended {state.name}")

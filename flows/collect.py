@@ -9,9 +9,8 @@ from prefect import flow, get_run_logger
 from flows.match_cycle import run_cycle
 from flows.naming import by_time, run_started
 from lifecycle.escalation import EscalationPolicy
-from matching.problem import CostModel
 from tasks.intake import ingest_inbox, summarise_intake
-from tasks.matching import count_waiting_urgent
+from tasks.matching import cost_model_for_run, count_waiting_urgent
 
 NEED_DATASETS = ("needs", "survey_answers")
 
@@ -37,9 +36,8 @@ def collect_inbox(dedupe_days: int = 30, today: date | None = None, dispatch_urg
     if dispatch_urgent and new_needs and count_waiting_urgent(urgent_from):
         day = today or run_started().date()
         get_run_logger().info("urgent needs waiting: matching them now (%s)", day)
-        summary["urgent_run"] = run_cycle(
-            day, CostModel(policy=EscalationPolicy()), urgent_only=True, block_batches=1
-        )
+        model, used = cost_model_for_run()
+        summary["urgent_run"] = run_cycle(day, model, urgent_only=True, block_batches=1, knobs=used)
     return summary
 
 

@@ -9,6 +9,7 @@ from prefect import flow
 from flows.naming import param_day, run_started
 from service.quarterly import quarter_of
 from tasks.gaps import compute_and_publish_gap_report
+from tasks.matching import cost_model_for_run
 
 
 def _gap_name() -> str:
@@ -26,7 +27,7 @@ def resource_gap_report(as_of: date | None = None, label: str | None = None) -> 
         label: the folder under published/gaps/ (defaults to the quarter, e.g. 2026Q4).
     """
     day = as_of or run_started().date()
-    return compute_and_publish_gap_report(day, label or quarter_of(day))
+    return compute_and_publish_gap_report(day, label or quarter_of(day), cost_model_for_run()[0])
 
 
 if __name__ == "__main__":

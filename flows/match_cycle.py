@@ -8,7 +8,6 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from flows.naming import param_day, run_started
-from lifecycle.escalation import EscalationPolicy
 from matching.explain import REASONS
 from matching.problem import CostModel
 from matching.solver import batch_blocks
@@ -18,6 +17,8 @@ from store.cycle import CycleLocked, cycle_id_for, period_of
 from tasks import artifacts
 from tasks.matching import (
     build_cycle_problem,
+    cost_model_for_run,
+    cost_model_table,
     cycle_lease,
     finish_cycle_plan,
     lock_cycle,
@@ -41,9 +42,9 @@ def _run_name() -> str:
 def match_cycle(
     cycle_day: date | None = None,
     publish_url: str | None = None,
-    deadline_cycles: int = 2,
-    per_km: float = 1.0,
-    rating_weight: float = 1.5,
+    deadline_cycles: int | None = None,
+    per_km: float | None = None,
+    rating_weight: float | None = None,
     block_batches: int = 4,
     urgent_only: bool = False,
 ) -> dict:
@@ -58,16 +59,24 @@ def match_cycle(
         publish_url: optional downstream endpoint that receives the service list as JSON.
         deadline_cycles: cycles a normal need may wait unserved at one desk, while something
             in reach could serve it, before it moves up grid -> community -> subdistrict (urgent
-            needs: one cycle; needs nothing in reach can serve move up at once).
-        per_km: cost per kilometre between the unit and the need's grid.
-        rating_weight: how much a unit's satisfaction rating moves its cost.
+            needs: one cycle; needs nothing in reach can serve move up at once). Empty: the
+            Prefect Variable ``threelists_deadline_cycles``, else 2.
+        per_km: cost per kilometre between the unit and the need's grid (empty: the Variable
+            ``threelists_per_km``, else 1.0).
+        rating_weight: how much a unit's satisfaction rating moves its cost (empty: the
+            Variable ``threelists_rating_weight``, else 1.5).
         block_batches: batches the independent blocks are solved in (spread over the task
             runner's workers: threads here, a Dask cluster with prefect-dask).
         urgent_only: match only the open urgent needs (the day's urgent run).
     """
-    policy = EscalationPolicy(deadline_cycles={1: deadline_cycles, 2: 1, 3: 1})
-    model = CostModel(per_km=per_km, rating_weight=rating_weight, policy=policy)
-    return run_cycle(cycle_day or run_started().date(), model, urgent_only, publish_url, block_batches)
+    model, used = cost_model_for_run(
+        {
+            "per_km": per_km,
+            "rating_weight": rating_weight,
+            "deadline_cycles": None if deadline_cycles is None else {"1": deadline_cycles},
+        }
+    )
+    return run_cycle(cycle_day or run_started().date(), model, urgent_only, publish_url, block_batches, used)
 
 
 def run_cycle(
@@ -76,6 +85,7 @@ def run_cycle(
     urgent_only: bool = False,
     publish_url: str | None = None,
     block_batches: int = 4,
+    knobs: list[dict] | None = None,
 ) -> dict:
     """The match cycle's tasks, in the calling flow run: the weekly run, or the day's urgent run
     (the collect flow runs it right after loading urgent needs, without a subflow)."""
@@ -130,8 +140,15 @@ def run_cycle(
         "new_version": published.created,
         "service_list": str(published.path),
         "urgent": urgent_only,
+        "cost_model": {r["knob"]: r["value"] for r in knobs or []},
     }
     kind = "urgent" if urgent_only else "summary"
+    if knobs:
+        artifacts.table(
+            f"match-cost-model-{cycle_id.lower()}",
+            cost_model_table(knobs),
+            description=f"本次运行 {cycle_id} 使用的代价参数及来源（Prefect 变量 threelists_* 可在界面中修改，下次运行生效）",
+        )
     artifacts.table(
         f"match-{kind}-{cycle_id.lower()}",
         [

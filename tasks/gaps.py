@@ -28,7 +28,7 @@ def quarter_start(day: date) -> date:
 
 
 @task(retries=1, retry_delay_seconds=3)
-def compute_and_publish_gap_report(as_of: date, label: str) -> dict:
+def compute_and_publish_gap_report(as_of: date, label: str, model: CostModel | None = None) -> dict:
     """The gap report of the open pool on ``as_of`` (its week's capacity), for the joint meeting.
 
     Published under ``published/gaps/<label>/vNNNN/`` (CSV/JSON/Parquet, ``gap_report_zh.csv`` for
@@ -47,7 +47,7 @@ def compute_and_publish_gap_report(as_of: date, label: str) -> dict:
         history = store_gaps.read_waited(s, quarter_start(as_of), as_of, (*NO_OFFER, "capacity_taken"))
     units["fits"] = unit_fits(units, items, kind_categories())
     report = build_gap_report(
-        needs, offers, declined, period, communities, units, items, history, CostModel()
+        needs, offers, declined, period, communities, units, items, history, model or CostModel()
     )
     lines = report.lines.assign(line_id=report.lines["community_id"] + ":" + report.lines["item_code"])
     folder = settings.published_dir / "gaps"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -9,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 import pandas as pd
@@ -16,6 +18,7 @@ from prefect import get_run_logger, task
 from sqlalchemy.exc import OperationalError
 
 from lifecycle.states import CAPACITY_USED, LISTED
+from matching.knobs import tuned_model, variable_names
 from matching.plan import CyclePlan, finish_plan, prepare_plan
 from matching.problem import CostModel, Problem
 from matching.solver import Block, Prepared, solve_blocks
@@ -221,3 +224,33 @@ def cycle_summary_task(cycle_id: str) -> dict | None:
     """The stored summary of a cycle (None when it never ran)."""
     with _sessions()() as session:
         return store_cycle.cycle_summary(session, cycle_id)
+
+
+@task
+def cost_model_for_run(parameters: dict[str, Any] | None = None) -> tuple[CostModel, list[dict[str, Any]]]:
+    """The cost model this run uses: the code's defaults, the Prefect Variables an operator set
+    (``threelists_per_km`` ...), the run's own parameters over them; and what was used, from where."""
+    from prefect.variables import Variable
+
+    variables = {}
+    for name in variable_names():
+        value = Variable.get(name, default=None)
+        if value is not None:
+            variables[name] = value
+    model, used = tuned_model(variables, parameters)
+    if variables:
+        get_run_logger().info("cost knobs from Prefect Variables: %s", variables)
+    return model, used
+
+
+def cost_model_table(used: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The knobs as the run's summary shows them (Chinese)."""
+    return [
+        {
+            "参数": r["label_zh"],
+            "名称": r["knob"],
+            "取值": json.dumps(r["value"], ensure_ascii=False),
+            "来源": r["source"],
+        }
+        for r in used
+    ]

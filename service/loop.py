@@ -13,9 +13,10 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from lifecycle.changes import NeedChange
-from lifecycle.states import CONTACT_RELEASED, Action, AssignmentStatus, IllegalTransition
+from lifecycle.states import CONTACT_RELEASED, Action, AssignmentStatus, IllegalTransition, QuarantineStatus
 from service.changes import apply_change, change_of
 from service.followup import apply_answer
+from store import intake as store_intake
 from store import loop as store_loop
 from store.models import Assignment, Need, SurveyAnswer, UnitResponse
 
@@ -183,3 +184,71 @@ def contact_for_unit(session: Session, assignment_id: int, unit_id: str) -> dict
 def accepted_work_orders(session: Session) -> pd.DataFrame:
     """Accepted, not yet completed work with the resident's full contact (each row for its own unit only)."""
     return store_loop.work_orders(session, str(AssignmentStatus.ACCEPTED))
+
+
+FORM_ACTIONS = {
+    "accept": Action.ACCEPT,
+    "decline": Action.DECLINE,
+    "complete": Action.COMPLETE,
+    "close": Action.CLOSE,
+}
+
+
+def record_from_form(
+    session: Session,
+    need_id: int,
+    unit_id: str,
+    action: str,
+    operator: str,
+    note: str | None,
+    completed_on: date | None,
+    response_id: str,
+    changes: list[NeedChange] | None = None,
+) -> str | None:
+    """A unit's answer (or an operator's 销单) recorded from the Prefect UI's form: the same
+    transition a response file applies, with the same refusals. Returns the reason when refused;
+    the refused answer is then kept in quarantine with it, like a bad row of a file."""
+    a = store_loop.latest_assignment(session, need_id, unit_id)
+    reason = None
+    if a is None:
+        reason = f"需求 {need_id} 没有派给单位 {unit_id} 的派单"
+    elif FORM_ACTIONS.get(action) is Action.CLOSE:
+        need = session.get(Need, need_id, with_for_update=True)
+        try:
+            c = change_of(
+                Action.CLOSE,
+                need,
+                a,
+                at=datetime.now(),
+                actor=f"operator:{operator}",
+                reason=f"销单（{operator}）" + (f"：{note}" if note else ""),
+            )
+        except IllegalTransition as e:
+            reason = f"派单 {a.id}：{e.reason}"
+        else:
+            apply_change(session, c, need, a, changes)
+    else:
+        row = {
+            "response_id": response_id,
+            "assignment_id": a.id,
+            "unit_id": unit_id,
+            "action": action,
+            "reason": note,
+            "note": note,
+            "completed_on": (completed_on or date.today()).isoformat() if action == "complete" else None,
+            "responded_at": datetime.now().isoformat(timespec="seconds"),
+        }
+        reason = apply_response(session, row, f"界面：{operator}", changes)
+    if reason:
+        raw = {"need_id": need_id, "unit_id": unit_id, "action": action, "operator": operator, "note": note}
+        store_intake.save_quarantine(
+            session,
+            "responses",
+            None,
+            [
+                _reject({**raw, "row_number": 1}, "response_id", "transition", reason, "action")
+                | {"source_ref": response_id}
+            ],
+            open_status=str(QuarantineStatus.OPEN),
+        )
+    return reason

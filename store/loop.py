@@ -72,3 +72,14 @@ def work_orders(session: Session, status: str) -> pd.DataFrame:
         .order_by(Assignment.unit_id, Assignment.id)
     )
     return pd.DataFrame(session.execute(q).all(), columns=list(q.selected_columns.keys()))
+
+
+def latest_assignment(session: Session, need_id: int, unit_id: str) -> Assignment | None:
+    """The need's newest assignment to this unit, locked for update."""
+    return session.scalar(
+        select(Assignment)
+        .where(Assignment.need_id == need_id, Assignment.unit_id == unit_id)
+        .order_by(Assignment.id.desc())
+        .limit(1)
+        .with_for_update()
+    )

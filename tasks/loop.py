@@ -9,7 +9,7 @@ from datetime import date
 from prefect import get_run_logger, task
 
 from lifecycle.changes import NeedChange
-from service.loop import accepted_work_orders, release_overdue
+from service.loop import accepted_work_orders, record_from_form, release_overdue
 from settings import get_settings
 from store.db import session_factory
 from tasks.events import announce
@@ -58,3 +58,24 @@ def write_unit_work_orders() -> int:
         root,
     )
     return len(orders)
+
+
+@task
+def record_response_from_form(
+    need_id: int,
+    unit_id: str,
+    action: str,
+    operator: str,
+    note: str | None,
+    completed_on: date | None,
+    response_id: str,
+) -> dict:
+    """Apply an answer typed in the Prefect UI (one transaction), then announce the change."""
+    changes: list[NeedChange] = []
+    with session_factory(get_settings().database_url)() as session, session.begin():
+        reason = record_from_form(
+            session, need_id, unit_id, action, operator, note, completed_on, response_id, changes
+        )
+    announce(changes)
+    status = str(changes[-1].step.need_to) if changes else None
+    return {"applied": reason is None, "reason": reason, "need_status": status, "events": len(changes)}

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from datetime import date
 
+import pandas as pd
 from prefect import flow, get_run_logger
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
 from prefect.runtime import flow_run
+from pydantic import BaseModel, Field
 
 from flows.naming import param_day, run_started
 from matching.explain import REASONS
+from matching.plan import CyclePlan
 from matching.problem import CostModel
+from matching.review import remove_pairings, removed_pairs
 from matching.solver import batch_blocks
 from service.publish import PublishResult
 from settings import pause_point
@@ -23,12 +30,27 @@ from tasks.matching import (
     finish_cycle_plan,
     lock_cycle,
     read_cycle_inputs,
+    record_review,
     save_cycle_plan,
+    show_draft,
     solve_block_batch,
     superseded_cycle_summary,
     unlock_cycle,
 )
 from tasks.publish import publish_cycle_list, push_cycle_list
+
+
+class Removal(BaseModel):
+    need_id: int = Field(description="需求编号（草稿服务清单中的一条派单）")
+    reason: str = Field(min_length=1, description="移除原因（例如：该单位本周人手不足）")
+
+
+class Review(RunInput):
+    """审核服务清单草稿：批准发布，或移除部分派单后发布；取消“批准”则本期不发布。"""
+
+    approve: bool = Field(True, description="批准发布本期服务清单")
+    operator: str = Field(min_length=1, description="审核人")
+    removals: list[Removal] = Field(default_factory=list, description="要移除的派单：需求编号与原因")
 
 
 def _run_name() -> str:
@@ -47,6 +69,8 @@ def match_cycle(
     rating_weight: float | None = None,
     block_batches: int = 4,
     urgent_only: bool = False,
+    approval: bool = False,
+    approval_timeout_hours: float = 24.0,
 ) -> dict:
     """Match one weekly cycle (派单) and publish its service list.
 
@@ -68,6 +92,10 @@ def match_cycle(
         block_batches: batches the independent blocks are solved in (spread over the task
             runner's workers: threads here, a Dask cluster with prefect-dask).
         urgent_only: match only the open urgent needs (the day's urgent run).
+        approval: stop before publishing until a person approves the draft list in the UI (the
+            run pauses with a form: approve, or remove pairings with a reason); the urgent run
+            never waits.
+        approval_timeout_hours: with ``approval``, how long to wait; then nothing is published.
     """
     model, used = cost_model_for_run(
         {
@@ -76,7 +104,15 @@ def match_cycle(
             "deadline_cycles": None if deadline_cycles is None else {"1": deadline_cycles},
         }
     )
-    return run_cycle(cycle_day or run_started().date(), model, urgent_only, publish_url, block_batches, used)
+    return run_cycle(
+        cycle_day or run_started().date(),
+        model,
+        urgent_only,
+        publish_url,
+        block_batches,
+        used,
+        approval_timeout_hours if approval and not urgent_only else None,
+    )
 
 
 def run_cycle(
@@ -86,6 +122,7 @@ def run_cycle(
     publish_url: str | None = None,
     block_batches: int = 4,
     knobs: list[dict] | None = None,
+    approval_hours: float | None = None,
 ) -> dict:
     """The match cycle's tasks, in the calling flow run: the weekly run, or the day's urgent run
     (the collect flow runs it right after loading urgent needs, without a subflow)."""
@@ -104,7 +141,7 @@ def run_cycle(
         # the week's other run holds the cycle and matches every open need, urgent ones included
         get_run_logger().info("urgent run %s: another match of the week is running; it covers them", cycle_id)
         return {"cycle_id": cycle_id, "needs": 0, "served": 0, "new_version": False, "urgent": True}
-    matched, objective = False, None
+    matched, objective, approved = False, None, True
     with cycle_lease(cycle_id, owner):
         try:
             pause_point("match:after-lock")
@@ -118,6 +155,18 @@ def run_cycle(
             futures = solve_block_batch.map(batch_blocks(prepared.blocks, block_batches))
             results = [r for batch in futures.result() for r in batch]
             plan = finish_cycle_plan(needs, offers, period, problem, prepared, results, model)
+            if approval_hours is not None:
+                plan, review = _review(cycle_id, plan, needs, approval_hours)
+                if review is None:
+                    approved = False
+                    return {
+                        "cycle_id": cycle_id,
+                        "needs": len(needs),
+                        "served": 0,
+                        "published": False,
+                        "approved": False,
+                        "new_version": False,
+                    }
             scope = needs["need_id"] if urgent_only else None
             actor = f"match:{cycle_id}" + (f":urgent:{day.isoformat()}" if urgent_only else "")
             saved = save_cycle_plan(cycle_id, plan, actor=actor, scope=scope, needs=needs)
@@ -126,7 +175,7 @@ def run_cycle(
                 push_cycle_list(cycle_id, publish_url)
             matched, objective = True, None if urgent_only else plan.solution.objective
         finally:
-            unlock_cycle(cycle_id, owner, matched, objective)
+            unlock_cycle(cycle_id, owner, matched, objective, approved)
     by_reason = plan.unserved.groupby("reason").size().to_dict() if len(plan.unserved) else {}
     summary = {
         "cycle_id": cycle_id,
@@ -182,6 +231,45 @@ def run_cycle(
     )
     get_run_logger().info("cycle summary: %s", summary)
     return summary
+
+
+def _review(
+    cycle_id: str, plan: CyclePlan, needs: pd.DataFrame, hours: float
+) -> tuple[CyclePlan, Review | None]:
+    """Show the draft, pause for a person's decision; the plan as approved, or None (not approved)."""
+    log = get_run_logger()
+    show_draft(cycle_id, plan, needs, hours)
+    try:
+        review = pause_flow_run(
+            wait_for_input=Review.with_initial_data(
+                description=f"## 审核服务清单 {cycle_id}\n\n草稿：{len(plan.chosen)} 条派单，"
+                f"{len(plan.unserved)} 项未能派单（见本次运行的产物）。批准后发布；可移除部分派单并注明原因。",
+                approve=True,
+            ),
+            timeout=max(1, int(hours * 3600)),
+            key=f"review-{cycle_id.lower()}",
+        )
+    except FlowPauseTimeout:
+        text = f"服务清单 {cycle_id} 在 {hours:g} 小时内无人审核：本期未发布，需求留在待派单池。"
+        artifacts.markdown(f"review-{cycle_id.lower()}", text, description="审核结果")
+        log.warning(text)
+        return plan, None
+    if not review.approve:
+        text = f"服务清单 {cycle_id} 未获批准（审核人 {review.operator}）：本期未发布，需求留在待派单池。"
+        artifacts.markdown(f"review-{cycle_id.lower()}", text, description="审核结果")
+        log.warning(text)
+        return plan, None
+    removals = [(r.need_id, r.reason) for r in review.removals]
+    plan_after = remove_pairings(plan, removals, review.operator)
+    record_review(cycle_id, removed_pairs(plan, removals), review.operator)
+    text = f"服务清单 {cycle_id} 已由 {review.operator} 批准" + (
+        f"，移除 {len(removals)} 条派单：" + "；".join(f"需求 {n}（{r}）" for n, r in removals)
+        if removals
+        else ""
+    )
+    artifacts.markdown(f"review-{cycle_id.lower()}", text, description="审核结果")
+    log.info(text)
+    return plan_after, review
 
 
 if __name__ == "__main__":

@@ -108,6 +108,7 @@ class CycleStatus(StrEnum):
     RUNNING = "running"
     MATCHED = "matched"
     FAILED = "failed"
+    UNAPPROVED = "unapproved"  # its draft list was not approved (rejected, or the wait timed out)
 
 
 class SurveyStatus(StrEnum):

@@ -46,6 +46,7 @@ UNSERVED_REASONS = {
     "declined": "可提供资源的单位均已拒单",
     "cost_above_penalty": "可提供资源距离过远，派单代价高于暂缓代价",
     "capacity_taken": "可提供资源的名额已被更紧急或等待更久的需求占用",
+    "removed_at_review": "发布前审核时移除，退回待派单池（本期不再派给该单位）",
 }
 ESCALATION_REASONS = {
     "nothing_in_scope": "当前层级没有能服务该需求的资源",

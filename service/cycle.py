@@ -37,10 +37,31 @@ def lock(
     )
 
 
-def unlock(session: Session, cycle_id: str, owner: str, matched: bool, objective: float | None) -> None:
-    """Release the lock, the cycle matched or failed."""
-    status = CycleStatus.MATCHED if matched else CycleStatus.FAILED
+def unlock(
+    session: Session,
+    cycle_id: str,
+    owner: str,
+    matched: bool,
+    objective: float | None,
+    status: CycleStatus | None = None,
+) -> None:
+    """Release the lock: the cycle matched, failed, or (``status``) its draft was not approved."""
+    status = status or (CycleStatus.MATCHED if matched else CycleStatus.FAILED)
     store_cycle.release_cycle(session, cycle_id, owner, str(status), objective)
+
+
+def record_removals(
+    session: Session, cycle_id: str, pairs: list[tuple[int, str, str]], operator: str
+) -> None:
+    """Pairings removed at review: that unit is not offered that need again this cycle."""
+    now = datetime.now()
+    store_cycle.add_review_removals(
+        session,
+        [
+            {"cycle_id": cycle_id, "need_id": n, "unit_id": u, "reason": r, "operator": operator, "at": now}
+            for n, u, r in pairs
+        ],
+    )
 
 
 def read_pool(session: Session, cycle_id: str, urgent_from: int | None = None) -> pd.DataFrame:
@@ -69,9 +90,10 @@ def read_offers(
     return offers
 
 
-def read_declined(session: Session) -> pd.DataFrame:
-    """(need, unit) pairs never offered again: the unit declined, or let the work lapse."""
-    return store_cycle.read_declined(session, tuple(str(s) for s in NOT_AGAIN))
+def read_declined(session: Session, cycle_id: str | None = None) -> pd.DataFrame:
+    """(need, unit) pairs not offered again: the unit declined, or let the work lapse; and with
+    ``cycle_id``, the pairings an operator removed at that cycle's review."""
+    return store_cycle.read_declined(session, tuple(str(s) for s in NOT_AGAIN), cycle_id)
 
 
 def count_waiting_urgent(session: Session, urgent_from: int) -> int:

@@ -19,6 +19,7 @@ from store.models import (
     Need,
     NeedEvent,
     Offer,
+    ReviewRemoval,
     Unit,
     UnservedNeed,
 )
@@ -295,12 +296,23 @@ def count_waiting(session: Session, open_status: str, urgent_from: int) -> int:
     )
 
 
-def read_declined(session: Session, statuses: tuple[str, ...]) -> pd.DataFrame:
-    """(need, unit) pairs whose assignment ended in one of ``statuses`` (declined, lapsed)."""
+def read_declined(session: Session, statuses: tuple[str, ...], cycle_id: str | None = None) -> pd.DataFrame:
+    """(need, unit) pairs whose assignment ended in one of ``statuses`` (declined, lapsed), and
+    with ``cycle_id`` the pairs removed at that cycle's review."""
     rows = session.execute(
         select(Assignment.need_id, Assignment.unit_id).where(Assignment.status.in_(statuses))
     ).all()
+    if cycle_id is not None:
+        rows += session.execute(
+            select(ReviewRemoval.need_id, ReviewRemoval.unit_id).where(ReviewRemoval.cycle_id == cycle_id)
+        ).all()
     return pd.DataFrame(rows, columns=["need_id", "unit_id"]).drop_duplicates()
+
+
+def add_review_removals(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Record pairings removed at review (cycle_id, need_id, unit_id, reason, operator, at)."""
+    if rows:
+        session.execute(insert(ReviewRemoval), rows)
 
 
 def read_cycle_assignments(

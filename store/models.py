@@ -273,6 +273,21 @@ class UnservedNeed(Base):
     escalated_why: Mapped[str | None] = mapped_column(String(32))
 
 
+class ReviewRemoval(Base):
+    """A pairing an operator removed from a draft service list: that unit is not offered that need
+    again in that cycle (the need goes back to the pool)."""
+
+    __tablename__ = "review_removals"
+    __table_args__ = (UniqueConstraint("cycle_id", "need_id", "unit_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cycle_id: Mapped[str] = mapped_column(ForeignKey("cycles.id"), index=True)
+    need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"))
+    unit_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    operator: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class Publication(Base):
     """One published version of a list (service list or survey call list)."""
 

@@ -17,7 +17,7 @@ import pandas as pd
 from prefect import get_run_logger, task
 from sqlalchemy.exc import OperationalError
 
-from lifecycle.states import CAPACITY_USED, LISTED
+from lifecycle.states import CAPACITY_USED, LISTED, CycleStatus
 from matching.knobs import tuned_model, variable_names
 from matching.plan import CyclePlan, finish_plan, prepare_plan
 from matching.problem import CostModel, Problem
@@ -26,6 +26,7 @@ from service import cycle as service_cycle
 from settings import get_settings, pause_point
 from store import cycle as store_cycle
 from store.db import session_factory
+from tasks import artifacts
 from tasks.events import announce
 
 
@@ -110,9 +111,58 @@ def cycle_lease(cycle_id: str, owner: str) -> Iterator[None]:
 
 
 @task
-def unlock_cycle(cycle_id: str, owner: str, matched: bool, objective: float | None = None) -> None:
+def unlock_cycle(
+    cycle_id: str, owner: str, matched: bool, objective: float | None = None, approved: bool = True
+) -> None:
     with _sessions()() as session, session.begin():
-        service_cycle.unlock(session, cycle_id, owner, matched, objective)
+        status = None if approved else CycleStatus.UNAPPROVED
+        service_cycle.unlock(session, cycle_id, owner, matched, objective, status)
+
+
+@task
+def show_draft(cycle_id: str, plan: CyclePlan, needs: pd.DataFrame, timeout_hours: float) -> None:
+    """What a reviewer sees before approving: the draft list, the unserved with reasons, the gaps."""
+    items = dict(zip(needs["need_id"], needs["item_code"], strict=True))
+    grids = dict(zip(needs["need_id"], needs["grid_id"], strict=True))
+    draft = pd.DataFrame(
+        {
+            "需求编号": plan.chosen["need_id"],
+            "网格": plan.chosen["need_id"].map(grids),
+            "服务事项": plan.chosen["need_id"].map(items),
+            "服务单位": plan.chosen["unit_id"],
+            "距离(公里)": plan.chosen["distance_km"].round(2),
+            "代价": plan.chosen["cost"].round(2),
+        }
+    )
+    artifacts.table(
+        f"draft-service-list-{cycle_id.lower()}",
+        draft,
+        description=f"待审核的服务清单草稿 {cycle_id}：{len(draft)} 条派单。批准前不会发布；"
+        f"{timeout_hours:g} 小时内无人批准则本期不发布。",
+    )
+    unserved = plan.unserved.assign(服务事项=plan.unserved["need_id"].map(items))
+    artifacts.table(
+        f"draft-unserved-{cycle_id.lower()}",
+        unserved.rename(columns={"need_id": "需求编号", "detail": "原因"})[["需求编号", "服务事项", "原因"]],
+        description=f"草稿中未能派单的需求 {len(unserved)} 项及原因",
+    )
+    gaps = (
+        unserved.assign(
+            社区=unserved["need_id"].map(dict(zip(needs["need_id"], needs["community_id"], strict=True)))
+        )
+        .groupby(["社区", "服务事项"])
+        .size()
+        .rename("未能派单")
+        .reset_index()
+        .sort_values("未能派单", ascending=False)
+    )
+    artifacts.table(f"draft-gaps-{cycle_id.lower()}", gaps, description="草稿中的资源缺口（社区 × 服务事项）")
+
+
+@task
+def record_review(cycle_id: str, pairs: list[tuple[int, str, str]], operator: str) -> None:
+    with _sessions()() as session, session.begin():
+        service_cycle.record_removals(session, cycle_id, pairs, operator)
 
 
 @task(retries=2, retry_delay_seconds=3)
@@ -128,7 +178,7 @@ def read_cycle_inputs(
         needs = service_cycle.read_pool(session, cycle_id, urgent_from)
         held = tuple(LISTED) if urgent_from is not None else tuple(CAPACITY_USED)
         offers = service_cycle.read_offers(session, cycle_id, held)
-        declined = service_cycle.read_declined(session)
+        declined = service_cycle.read_declined(session, cycle_id)
     get_run_logger().info(
         "pool: %d needs, %d offers (capacity %d), %d declined pairs",
         len(needs),

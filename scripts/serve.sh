@@ -19,7 +19,7 @@ mkdir -p "$RUN"
 
 stop() {
   # workers first (an idle worker needs a second TERM), then the server
-  for name in worker server; do
+  for name in watcher worker server; do
     pidfile="$RUN/$name.pid"
     [ -f "$pidfile" ] || continue
     pid=$(cat "$pidfile")
@@ -64,9 +64,13 @@ case "${1:-start}" in
     .venv/bin/python scripts/alerts.py
     setsid "$PREFECT" worker start --pool threelists --name "threelists-$(hostname)" > "$RUN/worker.log" 2>&1 &
     echo $! > "$RUN/worker.pid"
+    # files landing in the inbox start the collect deployment (its trigger in prefect.yaml)
+    setsid .venv/bin/python -m scripts.watch_inbox > "$RUN/watcher.log" 2>&1 &
+    echo $! > "$RUN/watcher.pid"
     echo "Prefect UI:  http://127.0.0.1:$PORT   (API $PREFECT_API_URL)"
     echo "deployments: $(grep -c 'entrypoint:' prefect.yaml) from prefect.yaml; worker on pool 'threelists'"
-    echo "logs:        $RUN/server.log  $RUN/worker.log   stop with: make stop"
+    echo "inbox:       files dropped in var/inbox/<folder>/ start a collect run within a minute"
+    echo "logs:        $RUN/server.log  $RUN/worker.log  $RUN/watcher.log   stop with: make stop"
     ;;
   stop) stop ;;
   restart-server)
@@ -75,7 +79,7 @@ case "${1:-start}" in
     echo "Prefect server restarted on http://127.0.0.1:$PORT"
     ;;
   status)
-    for name in server worker; do
+    for name in server worker watcher; do
       pid=$(cat "$RUN/$name.pid" 2>/dev/null || true)
       if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "$name: running (pid $pid)"; else echo "$name: stopped"; fi
     done

@@ -31,26 +31,30 @@ from tasks.matching import (
     lock_cycle,
     read_cycle_inputs,
     record_review,
+    release_cycle_lock,
     save_cycle_plan,
     show_draft,
     solve_block_batch,
     superseded_cycle_summary,
-    unlock_cycle,
 )
 from tasks.publish import publish_cycle_list, push_cycle_list
 
 
 class Removal(BaseModel):
-    need_id: int = Field(description="需求编号（草稿服务清单中的一条派单）")
-    reason: str = Field(min_length=1, description="移除原因（例如：该单位本周人手不足）")
+    need_id: int = Field(title="需求编号", description="草稿服务清单中的一条派单")
+    reason: str = Field(min_length=1, title="移除原因", description="例如：该单位本周人手不足")
 
 
 class Review(RunInput):
     """审核服务清单草稿：批准发布，或移除部分派单后发布；取消“批准”则本期不发布。"""
 
-    approve: bool = Field(True, description="批准发布本期服务清单")
-    operator: str = Field(min_length=1, description="审核人")
-    removals: list[Removal] = Field(default_factory=list, description="要移除的派单：需求编号与原因")
+    approve: bool = Field(True, title="批准发布", description="关闭则本期不发布，需求留在待派单池")
+    operator: str = Field(min_length=1, title="审核人", description="审核人姓名")
+    removals: list[Removal] = Field(
+        default_factory=list,
+        title="移除的派单",
+        description="要移除的派单：需求编号与原因（该单位本期不再派此需求）",
+    )
 
 
 def _run_name() -> str:
@@ -175,7 +179,9 @@ def run_cycle(
                 push_cycle_list(cycle_id, publish_url)
             matched, objective = True, None if urgent_only else plan.solution.objective
         finally:
-            unlock_cycle(cycle_id, owner, matched, objective, approved)
+            # a plain call, not a task: it must run even when the server has stopped the run
+            # (a pause that timed out)
+            release_cycle_lock(cycle_id, owner, matched, objective, approved)
     by_reason = plan.unserved.groupby("reason").size().to_dict() if len(plan.unserved) else {}
     summary = {
         "cycle_id": cycle_id,

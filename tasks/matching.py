@@ -110,10 +110,10 @@ def cycle_lease(cycle_id: str, owner: str) -> Iterator[None]:
         thread.join(timeout=5)
 
 
-@task
-def unlock_cycle(
+def release_cycle_lock(
     cycle_id: str, owner: str, matched: bool, objective: float | None = None, approved: bool = True
 ) -> None:
+    """Release the week's lock: matched, failed, or its draft not approved."""
     with _sessions()() as session, session.begin():
         status = None if approved else CycleStatus.UNAPPROVED
         service_cycle.unlock(session, cycle_id, owner, matched, objective, status)

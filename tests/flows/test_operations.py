@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import socket
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -28,56 +21,12 @@ from sqlalchemy import func, select
 from lifecycle.states import NeedStatus
 from settings import PROJECT_ROOT
 from store.models import Assignment, Need, Publication
+from tests.flows.serving import SERVE
+from tests.flows.serving import Hook as _Hook
+from tests.flows.serving import serve as _serve
 
 pytestmark = pytest.mark.slow
-SERVE = PROJECT_ROOT / "scripts" / "serve.sh"
 UNOFFERED = "HEALTH.CLINIC.TCM"  # an item of the taxonomy that no unit of the tiny district offers
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class _Hook(BaseHTTPRequestHandler):
-    received: ClassVar[list[dict]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("content-length", 0)))
-        _Hook.received.append(json.loads(body or b"{}"))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@contextmanager
-def _serve(tmp_path: Path, **extra: str) -> Iterator[tuple[str, dict]]:
-    """``scripts/serve.sh start`` on free ports with a webhook listening; stopped afterwards."""
-    hook = HTTPServer(("127.0.0.1", _free_port()), _Hook)
-    threading.Thread(target=hook.serve_forever, daemon=True).start()
-    port = _free_port()
-    proc_env = {
-        **os.environ,
-        "PREFECT_HOME": str(tmp_path / "prefect"),
-        "THREELISTS_PREFECT_PORT": str(port),
-        "THREELISTS_ALERT_WEBHOOK": f"http://127.0.0.1:{hook.server_port}/alert",
-        **extra,
-    }
-    proc_env.pop("PREFECT_SERVER_DATABASE_CONNECTION_URL", None)
-    proc_env.pop("PREFECT_API_URL", None)
-    try:
-        out = subprocess.run(
-            ["bash", str(SERVE), "start"], env=proc_env, capture_output=True, text=True, timeout=300
-        )
-        assert out.returncode == 0, out.stdout + out.stderr
-        assert "failure alerts: on" in out.stdout
-        yield f"http://127.0.0.1:{port}", proc_env
-    finally:
-        subprocess.run(["bash", str(SERVE), "stop"], env=proc_env, capture_output=True, timeout=120)
-        hook.shutdown()
 
 
 @pytest.fixture
@@ -103,7 +52,9 @@ def test_deployment_runs_on_real_server_and_worker(server, tiny, env):
         )
     with temporary_settings({PREFECT_API_URL: api}):
         _Hook.received.clear()
-        run = run_deployment("match-cycle/weekly", parameters={"cycle_day": "2026-11-16"}, timeout=300)
+        run = run_deployment(
+            "match-cycle/weekly", parameters={"cycle_day": "2026-11-16", "approval": False}, timeout=300
+        )
         assert run.state is not None and run.state.is_completed(), run.state
         assert run.name == "match-2026-W47"
 
@@ -176,7 +127,9 @@ def test_a_run_survives_a_server_restart_and_a_rerun_completes(tiny, env, tmp_pa
         "THREELISTS_PAUSE_SECONDS": "25",
     }
     with _serve(tmp_path, **pause) as (url, proc_env), temporary_settings({PREFECT_API_URL: f"{url}/api"}):
-        run = run_deployment("match-cycle/weekly", parameters={"cycle_day": "2026-11-16"}, timeout=0)
+        run = run_deployment(
+            "match-cycle/weekly", parameters={"cycle_day": "2026-11-16", "approval": False}, timeout=0
+        )
         deadline = time.time() + 240
         while not marker.exists():
             assert time.time() < deadline, "the worker never started the run"
@@ -200,7 +153,9 @@ def test_a_run_survives_a_server_restart_and_a_rerun_completes(tiny, env, tmp_pa
         assert state.is_completed(), f"{state.type}: {state.message}"
         with tiny() as s:
             assert s.scalar(select(func.count()).select_from(Assignment)) == 2
-        again = run_deployment("match-cycle/weekly", parameters={"cycle_day": "2026-11-16"}, timeout=300)
+        again = run_deployment(
+            "match-cycle/weekly", parameters={"cycle_day": "2026-11-16", "approval": False}, timeout=300
+        )
         assert again.state is not None and again.state.is_completed(), again.state
         with tiny() as s:
             assert s.scalar(select(func.count()).select_from(Assignment)) == 2

@@ -16,6 +16,8 @@ from datetime import datetime
 from lifecycle.states import Action, AssignmentStatus, NeedStatus, Transition, transition
 from lifecycle.vocabulary import LEVEL_NAMES
 
+MAX_RELATED = 100  # Prefect refuses an event with more related resources
+
 
 @dataclass(frozen=True)
 class NeedChange:
@@ -148,7 +150,7 @@ def prefect_events(
     community_of: Mapping[str, str] | None = None,
     *,
     one_each_up_to: int = 2000,
-    batch_size: int = 200,
+    batch_size: int = 95,
 ) -> list[dict[str, object]]:
     """The Prefect events for these changes: ``threelists.need.<verb>``, no personal data.
 
@@ -159,8 +161,10 @@ def prefect_events(
     events), the changes of a kind that share cycle, community and the labels automations match on
     (status, desk level, why, urgency of an escalation or a release) go as one event per
     ``batch_size`` needs, each need a related resource (role ``need``): filtering the feed by a
-    need's id finds both kinds, and automations match the same labels on both.
+    need's id finds both kinds, and automations match the same labels on both. Prefect takes at
+    most 100 related resources per event: a batch names at most ``MAX_RELATED`` - 2 needs.
     """
+    batch_size = min(batch_size, MAX_RELATED - 2)
     community_of = community_of or {}
     by_event: dict[str, list[NeedChange]] = defaultdict(list)
     for c in changes:

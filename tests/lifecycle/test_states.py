@@ -92,16 +92,20 @@ def test_an_illegal_transition_says_why_in_chinese():
 
 
 def test_many_changes_of_one_kind_go_as_batches_that_name_each_need():
+    from prefect.events import Event
+
     changes = [
         change(Action.DISPATCH, n, N.OPEN, None, at=AT, actor="m", cycle_id="2026-W48", grid_id="G1")
         for n in range(1, 2502)
     ]
-    events = prefect_events(changes, {"G1": "C1"}, one_each_up_to=1000, batch_size=200)
-    assert len(events) == 13  # 2,501 needs of one cycle and community: 12 of 200 and one of 101
+    events = prefect_events(changes, {"G1": "C1"}, one_each_up_to=1000)
+    assert len(events) == 27  # 2,501 needs of one cycle and community: 26 of 95 and one of 31
     named = [
         r["prefect.resource.id"] for e in events for r in e["related"] if r["prefect.resource.role"] == "need"
     ]
     assert sorted(named) == sorted(f"threelists.need.{n}" for n in range(1, 2502))
     assert all(e["event"] == "threelists.need.dispatched" for e in events)
+    for e in events:  # each is an event Prefect accepts (at most 100 related resources)
+        Event(**{k: v for k, v in e.items() if k != "occurred"})
     few = prefect_events(changes[:3], {"G1": "C1"})
     assert [e["resource"]["prefect.resource.id"] for e in few] == [f"threelists.need.{n}" for n in (1, 2, 3)]

@@ -41,14 +41,30 @@ def as_first_seen(needs: pd.DataFrame, prior: pd.DataFrame, weekly: bool) -> pd.
     return needs
 
 
-def _context(needs: pd.DataFrame | None, cols: tuple[str, ...] = ("grid_id", "item_code", "urgency")) -> dict:
+Context = dict[int, dict[str, Any]]
+
+
+def need_context(needs: pd.DataFrame | None) -> Context:
+    """What each need's events say of it (grid, item, urgency), by need id; built once per save."""
     if needs is None or not len(needs):
         return {}
-    have = [c for c in cols if c in needs.columns]
-    values = [needs[c].tolist() for c in have]
     return {
-        int(n): {c: (int(v) if c == "urgency" else v) for c, v in zip(have, vs, strict=True)}
-        for n, *vs in zip(needs["need_id"].tolist(), *values, strict=True)
+        int(n): {"grid_id": g, "item_code": item, "urgency": int(u)}
+        for n, g, item, u in zip(
+            needs["need_id"].tolist(),
+            needs["grid_id"].tolist(),
+            needs["item_code"].tolist(),
+            needs["urgency"].tolist(),
+            strict=True,
+        )
+    }
+
+
+def _with(context: Context, ids: list[int], **extra: Any) -> Context:
+    """The context of these needs, each with ``extra`` (values may be per-need mappings)."""
+    return {
+        n: {**context.get(n, {}), **{k: v[n] if isinstance(v, dict) else v for k, v in extra.items()}}
+        for n in ids
     }
 
 
@@ -70,15 +86,16 @@ def plan_dispatch(
     *,
     at: datetime,
     actor: str,
-    needs: pd.DataFrame | None = None,
+    context: Context | None = None,
 ) -> DispatchWrite:
     """Compare the cycle's dispatched assignments (``current``: id, need_id, offer_id) with the plan
     (``chosen``: need_id, offer_id, unit_id and the cost breakdown).
 
     A kept pair changes nothing; a need moved to another offer is re-dispatched; a need the plan
     leaves out goes back to the pool (undispatch); a new pair dispatches an open need.
+    ``context``: :func:`need_context` of the pool, for the events.
     """
-    ctx = _context(needs)
+    ctx = context or {}
     key_new = set(zip(chosen["need_id"].tolist(), chosen["offer_id"].tolist(), strict=True))
     key_old = list(zip(current["need_id"].tolist(), current["offer_id"].tolist(), strict=True))
     drop_mask = np.array([k not in key_new for k in key_old], dtype=bool)
@@ -103,7 +120,7 @@ def plan_dispatch(
         N.DISPATCHED,
         A.DISPATCHED,
         reason="本期重新匹配，改派其他资源",
-        context={n: {**ctx.get(n, {}), "cycle_id": cycle_id, "unit_id": unit_of[n]} for n in redispatched},
+        context=_with(ctx, redispatched, cycle_id=cycle_id, unit_id=unit_of),
         **common,
     )
     w.changes += changes_for(
@@ -112,7 +129,7 @@ def plan_dispatch(
         N.DISPATCHED,
         A.DISPATCHED,
         reason="本期重新匹配，暂未派出",
-        context={n: {**ctx.get(n, {}), "cycle_id": cycle_id} for n in back},
+        context=_with(ctx, back, cycle_id=cycle_id),
         **common,
     )
     fresh = [int(n) for n in add["need_id"].tolist() if n not in set(dropped)]
@@ -122,7 +139,7 @@ def plan_dispatch(
         N.OPEN,
         None,
         reason="社区派单",
-        context={n: {**ctx.get(n, {}), "cycle_id": cycle_id, "unit_id": unit_of[n]} for n in fresh},
+        context=_with(ctx, fresh, cycle_id=cycle_id, unit_id=unit_of),
         **common,
     )
     w.changes += dispatched
@@ -165,14 +182,14 @@ def plan_unserved(
     *,
     at: datetime,
     actor: str,
-    needs: pd.DataFrame | None = None,
+    context: Context | None = None,
 ) -> UnservedWrite:
     """Why each need stayed unserved, and the escalations of those unserved for the first time in
     this cycle (a re-run keeps what the first run decided: ``prior`` holds this cycle's earlier rows).
 
     ``escalation``: from :func:`lifecycle.escalation.escalate`, first-time needs only.
     """
-    ctx = _context(needs)
+    ctx = context or {}
     esc = escalation.set_index("need_id") if len(escalation) else pd.DataFrame()
     keep = prior.set_index("need_id")[["escalated_to", "escalated_from", "escalated_why"]]
     keep = keep.astype(object).where(keep.notna(), None).to_dict("index")
@@ -212,25 +229,24 @@ def plan_unserved(
             )
         ]
         up = esc[esc["escalated"].astype(bool)]
-        for n, r in zip(up.index.tolist(), up.to_dict("records"), strict=True):
-            w.changes += changes_for(
-                Action.ESCALATE,
-                [n],
-                N.OPEN,
-                None,
-                at=at,
-                actor=actor,
-                reason=str(r["detail"]),
-                context={
-                    int(n): {
-                        **ctx.get(int(n), {}),
-                        "cycle_id": cycle_id,
-                        "level_from": int(r["from_level"]),
-                        "level_to": int(r["escalation_level"]),
-                        "why": str(r["why"]),
-                    }
-                },
-            )
+        ids = [int(n) for n in up.index]
+        w.changes = changes_for(
+            Action.ESCALATE,
+            ids,
+            N.OPEN,
+            None,
+            at=at,
+            actor=actor,
+            context=_with(
+                ctx,
+                ids,
+                cycle_id=cycle_id,
+                reason=dict(zip(ids, up["detail"].astype(str), strict=True)),
+                level_from=dict(zip(ids, up["from_level"].astype(int).tolist(), strict=True)),
+                level_to=dict(zip(ids, up["escalation_level"].astype(int).tolist(), strict=True)),
+                why=dict(zip(ids, up["why"].astype(str), strict=True)),
+            ),
+        )
     w.counts = {
         "unserved": len(w.rows),
         "escalated": sum(1 for r in w.rows if r["escalated_to"] is not None),

@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from lifecycle.changes import NeedChange, history_rows
-from lifecycle.cycle import as_first_seen, plan_dispatch, plan_unserved
+from lifecycle.cycle import Context, as_first_seen, need_context, plan_dispatch, plan_unserved
 from lifecycle.states import CAPACITY_USED, NOT_AGAIN, AssignmentStatus, CycleStatus, NeedStatus
 from lifecycle.vocabulary import LEVEL_NAMES
 from settings import pause_point
@@ -116,13 +116,13 @@ def save_plan(
     ``scope``: the need ids this run matched (None: all of the cycle's). ``needs``: the pool, for
     the events' context (grid, item, urgency). Returns counts and the changes made.
     """
-    now = datetime.now()
-    counts, changes = dispatch(session, cycle_id, chosen, actor, scope, needs, at=now)
+    now, context = datetime.now(), need_context(needs)
+    counts, changes = dispatch(session, cycle_id, chosen, actor, scope, context, at=now)
     pause_point("match:mid-write")
     prior = store_cycle.read_unserved(session, cycle_id)
     if scope is not None:
         prior = prior[prior["need_id"].isin(scope)]
-    u = plan_unserved(cycle_id, unserved, escalation, prior, at=now, actor=actor, needs=needs)
+    u = plan_unserved(cycle_id, unserved, escalation, prior, at=now, actor=actor, context=context)
     store_cycle.write_unserved(session, cycle_id, u.rows, u.need_levels, history_rows(u.changes), scope)
     return counts | u.counts, changes + u.changes
 
@@ -133,12 +133,13 @@ def dispatch(
     chosen: pd.DataFrame,
     actor: str,
     scope: pd.Series | None = None,
-    needs: pd.DataFrame | None = None,
+    context: Context | None = None,
     at: datetime | None = None,
 ) -> tuple[dict[str, int], list[NeedChange]]:
-    """Make the cycle's dispatched assignments (``scope``'s needs only, if given) equal ``chosen``."""
+    """Make the cycle's dispatched assignments (``scope``'s needs only, if given) equal ``chosen``;
+    ``context``: :func:`lifecycle.cycle.need_context` of the pool, for the events."""
     current = store_cycle.read_cycle_assignments(session, cycle_id, str(AssignmentStatus.DISPATCHED), scope)
-    d = plan_dispatch(cycle_id, current, chosen, at=at or datetime.now(), actor=actor, needs=needs)
+    d = plan_dispatch(cycle_id, current, chosen, at=at or datetime.now(), actor=actor, context=context)
     store_cycle.write_dispatch(
         session, d.drop_assignment_ids, d.add_assignments, d.need_status, history_rows(d.changes)
     )

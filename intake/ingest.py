@@ -449,8 +449,11 @@ def _commit_needs_together(
                     session, batch.drop(columns=["_file"]), None, "intake", dedupe_days, changes
                 )
                 per_file = pd.crosstab(batch["_file"], outcome)
+                by_actor: dict[str, list[NeedChange]] = {}
+                for c in changes:  # each file's new needs, grouped once (not a scan per file)
+                    by_actor.setdefault(c.actor, []).append(c)
                 for x, _sf in files:
-                    x.report.changes = [c for c in changes if c.actor == f"intake:{x.path.name}"]
+                    x.report.changes = by_actor.get(f"intake:{x.path.name}", [])
             for k, (x, sf) in enumerate(files):
                 report = x.report
                 if not x.file_rejection:

@@ -18,7 +18,7 @@ from prefect import get_run_logger, task
 from sqlalchemy.exc import OperationalError
 
 from lifecycle.states import CAPACITY_USED, LISTED, CycleStatus
-from matching.knobs import tuned_model, variable_names
+from matching.knobs import PREFIX, tuned_model, variable_names
 from matching.plan import CyclePlan, finish_plan, prepare_plan
 from matching.problem import CostModel, Problem
 from matching.solver import Block, Prepared, solve_blocks
@@ -280,13 +280,13 @@ def cycle_summary_task(cycle_id: str) -> dict | None:
 def cost_model_for_run(parameters: dict[str, Any] | None = None) -> tuple[CostModel, list[dict[str, Any]]]:
     """The cost model this run uses: the code's defaults, the Prefect Variables an operator set
     (``threelists_per_km`` ...), the run's own parameters over them; and what was used, from where."""
-    from prefect.variables import Variable
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import Variable
 
-    variables = {}
-    for name in variable_names():
-        value = Variable.get(name, default=None)
-        if value is not None:
-            variables[name] = value
+    with get_client(sync_client=True) as client:  # one request for all the knobs
+        found = client.request("POST", "/variables/filter", json={"variables": {"name": {"like_": PREFIX}}})
+    names = set(variable_names())
+    variables = {v.name: v.value for v in Variable.model_validate_list(found.json()) if v.name in names}
     model, used = tuned_model(variables, parameters)
     if variables:
         get_run_logger().info("cost knobs from Prefect Variables: %s", variables)

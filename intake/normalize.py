@@ -71,23 +71,6 @@ def nfkc(value: object) -> str | None:
     return text or None
 
 
-def clean_id(value: str | None) -> str | None:
-    return None if value is None else "".join(value.split()).upper() or None
-
-
-def clean_phone(value: str | None) -> str | None:
-    """Digits of a phone as people write it: spaces, dashes, brackets, +86 / 0086 / 86- prefix."""
-    if value is None:
-        return None
-    text = re.sub(r"[\s\-()（）—_·.]", "", value)
-    for prefix in ("+86", "0086"):
-        if text.startswith(prefix):
-            text = text[len(prefix) :]
-    if len(text) == 13 and text.startswith("861"):
-        text = text[2:]
-    return text or None
-
-
 def _hour(h: str | None, half: str | None) -> int:
     hour = int(h or 0)
     if half in ("下午", "晚上") and hour < 12:

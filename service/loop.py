@@ -186,14 +186,6 @@ def accepted_work_orders(session: Session) -> pd.DataFrame:
     return store_loop.work_orders(session, str(AssignmentStatus.ACCEPTED))
 
 
-FORM_ACTIONS = {
-    "accept": Action.ACCEPT,
-    "decline": Action.DECLINE,
-    "complete": Action.COMPLETE,
-    "close": Action.CLOSE,
-}
-
-
 def record_from_form(
     session: Session,
     need_id: int,
@@ -212,7 +204,7 @@ def record_from_form(
     reason = None
     if a is None:
         reason = f"需求 {need_id} 没有派给单位 {unit_id} 的派单"
-    elif FORM_ACTIONS.get(action) is Action.CLOSE:
+    elif action == Action.CLOSE:
         need = session.get(Need, need_id, with_for_update=True)
         try:
             c = change_of(

@@ -165,3 +165,13 @@ def personal_data_in(text: str) -> list[str]:
     """The phones, ID numbers and street addresses a text shows."""
     text = unicodedata.normalize("NFKC", text)
     return [m.group(0) for rx in (PHONE, ID_NUMBER, ADDRESS) for m in rx.finditer(text)]
+
+
+def assignment_set(sessions: sessionmaker[Session]) -> set[tuple[int, str, str]]:
+    """(need, unit, status) of every assignment in the store."""
+    from sqlalchemy import select
+
+    from store.models import Assignment
+
+    with sessions() as s:
+        return {(r.need_id, r.unit_id, r.status) for r in s.scalars(select(Assignment)).all()}

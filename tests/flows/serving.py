@@ -10,11 +10,13 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import ClassVar
+from uuid import UUID
 
 from settings import PROJECT_ROOT
 
@@ -71,3 +73,19 @@ def chromium() -> str:
     found = shutil.which("chromium")
     assert found, "chromium is needed for the UI screenshots (apt-get install chromium; make test does)"
     return found
+
+
+def resume_when_ready(run_id: UUID, run_input: dict, timeout: float = 60) -> None:
+    """Resume a paused run with its form's answer, as the UI does, once the run has saved the
+    form (it does so just after pausing)."""
+    from prefect.flow_runs import resume_flow_run
+
+    deadline = time.time() + timeout
+    while True:
+        try:
+            resume_flow_run(run_id, run_input=run_input)
+            return
+        except RuntimeError as e:
+            if "schema not found" not in str(e) or time.time() > deadline:
+                raise
+            time.sleep(0.5)

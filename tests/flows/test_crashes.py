@@ -24,7 +24,7 @@ from flows.collect import collect_inbox
 from flows.match_cycle import match_cycle
 from settings import PROJECT_ROOT
 from store.models import Assignment, Cycle, Need, NeedSource, Offer, Publication, SourceFile, Unit
-from tests.conftest import CYCLE, DAY
+from tests.conftest import CYCLE, DAY, assignment_set
 
 pytestmark = pytest.mark.slow
 MATCH = f"from flows.match_cycle import match_cycle; match_cycle(cycle_day='{DAY.isoformat()}')"
@@ -57,11 +57,6 @@ def _kill_when_paused(proc: subprocess.Popen, marker: Path, timeout: float = 240
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _assignments(sessions) -> set[tuple]:
-    with sessions() as s:
-        return {(r.need_id, r.unit_id, r.status) for r in s.scalars(select(Assignment)).all()}
-
-
 def _published(folder: Path) -> dict[str, str]:
     """Every visible file of the published cycle, by content hash."""
     return {
@@ -80,7 +75,7 @@ def test_a_match_killed_at_any_stage_leaves_the_previous_list_and_a_rerun_finish
     first = match_cycle(cycle_day=DAY)
     assert (first["served"], first["version"]) == (2, 1)
     folder = env.published_dir / CYCLE
-    before, published = _assignments(tiny), _published(folder)
+    before, published = assignment_set(tiny), _published(folder)
     with tiny() as s, s.begin():  # a third unit joins: a clean run now serves all three needs
         s.add(Unit(id="UC", name="新志愿队", kind="volunteers", community_id="C001", x_km=0.5, y_km=0.0))
         s.flush()
@@ -108,7 +103,7 @@ def test_a_match_killed_at_any_stage_leaves_the_previous_list_and_a_rerun_finish
     # committed (lock, solve, write), the same work too (killed while publishing, the new plan is
     # committed but unpublished: the re-run publishes it)
     if not stage.startswith("publish"):
-        assert _assignments(tiny) == before
+        assert assignment_set(tiny) == before
     # what consumers read is untouched (latest.json names v1; a version folder a crash left
     # uncommitted is named by nothing and removed by the next publication)
     now = _published(folder)
@@ -124,7 +119,7 @@ def test_a_match_killed_at_any_stage_leaves_the_previous_list_and_a_rerun_finish
     again = match_cycle(cycle_day=DAY)
     took = time.monotonic() - started
     assert (again["served"], again["version"], again["new_version"]) == (3, 2, True)
-    assert {(u, st) for _, u, st in _assignments(tiny)} == {
+    assert {(u, st) for _, u, st in assignment_set(tiny)} == {
         ("UA", "dispatched"),
         ("UB", "dispatched"),
         ("UC", "dispatched"),

@@ -19,7 +19,6 @@ from playwright.sync_api import sync_playwright
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, FlowRunFilter, FlowRunFilterName
 from prefect.deployments import run_deployment
-from prefect.flow_runs import resume_flow_run
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.variables import Variable
 from sqlalchemy import func, select
@@ -27,7 +26,7 @@ from sqlalchemy import func, select
 from settings import PROJECT_ROOT
 from store.models import Assignment, Cycle, Need, Publication
 from tests.conftest import CYCLE
-from tests.flows.serving import chromium, serve
+from tests.flows.serving import chromium, resume_when_ready, serve
 
 pytestmark = pytest.mark.slow
 SHOTS = PROJECT_ROOT / "var" / "screenshots"
@@ -46,19 +45,6 @@ def _wait(what: str, check, timeout: float = 240, every: float = 1.0):
 def _state(run_id: UUID):
     with get_client(sync_client=True) as client:
         return client.read_flow_run(run_id).state
-
-
-def _resume(run_id: UUID, run_input: dict) -> None:
-    def go() -> bool:
-        try:
-            resume_flow_run(run_id, run_input=run_input)
-            return True
-        except RuntimeError as e:  # its form is saved just after it paused
-            if "schema not found" in str(e):
-                return False
-            raise
-
-    _wait("the paused run's form", go, 60, 0.5)
 
 
 def _final(run_id: UUID, timeout: float = 300):
@@ -105,7 +91,7 @@ def test_operators_act_in_the_ui(tiny, env, tmp_path):
             click="Resume",
             wait_text="审核人",
         )
-        _resume(first.id, {"approve": True, "operator": "王主任", "removals": []})
+        resume_when_ready(first.id, {"approve": True, "operator": "王主任", "removals": []})
         assert _final(first.id).is_completed()
         assert _served(tiny) == {1, 2}
         with tiny() as s:
@@ -119,7 +105,7 @@ def test_operators_act_in_the_ui(tiny, env, tmp_path):
         # 2. a second run is edited: need 1's pairing removed; published without it
         second = run_deployment("match-cycle/weekly", parameters={"cycle_day": "2026-11-16"}, timeout=0)
         _wait("the second paused run", lambda: (s := _state(second.id)) and s.is_paused())
-        _resume(
+        resume_when_ready(
             second.id,
             {"approve": True, "operator": "王主任", "removals": [{"need_id": 1, "reason": "单位人手不足"}]},
         )

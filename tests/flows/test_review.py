@@ -11,12 +11,12 @@ from uuid import UUID
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
-from prefect.flow_runs import resume_flow_run
 from sqlalchemy import select
 
 from flows.match_cycle import match_cycle
 from store.models import Assignment, Cycle, Publication, ReviewRemoval, UnservedNeed
 from tests.conftest import CYCLE, DAY
+from tests.flows.serving import resume_when_ready
 
 
 def _start(**params) -> tuple[threading.Thread, dict]:
@@ -44,19 +44,6 @@ def _paused_run(timeout: float = 120) -> UUID:
     raise AssertionError("the match run never paused for its review")
 
 
-def _resume(run_id: UUID, run_input: dict, timeout: float = 60) -> None:
-    """Resume as the UI does, once the run has saved its form (just after it paused)."""
-    deadline = time.time() + timeout
-    while True:
-        try:
-            resume_flow_run(run_id, run_input=run_input)
-            return
-        except RuntimeError as e:
-            if "schema not found" not in str(e) or time.time() > deadline:
-                raise
-            time.sleep(0.5)
-
-
 def _counts(tiny) -> tuple[int, int]:
     with tiny() as s:
         return (len(s.scalars(select(Assignment)).all()), len(s.scalars(select(Publication)).all()))
@@ -66,7 +53,7 @@ def test_an_approved_draft_is_published(prefect_harness, tiny, env):
     t, out = _start()
     run_id = _paused_run()
     assert _counts(tiny) == (0, 0)  # nothing written while it waits
-    _resume(run_id, run_input={"approve": True, "operator": "王主任", "removals": []})
+    resume_when_ready(run_id, run_input={"approve": True, "operator": "王主任", "removals": []})
     t.join(120)
     assert out["result"]["served"] == 2 and out["result"]["version"] == 1
     assert _counts(tiny) == (2, 1)
@@ -76,7 +63,7 @@ def test_an_edited_draft_is_published_without_the_removed_pairing(prefect_harnes
     t, out = _start()
     run_id = _paused_run()
     # the draft pairs needs 1 and 2; the reviewer removes need 1's pairing
-    _resume(
+    resume_when_ready(
         run_id,
         run_input={
             "approve": True,

@@ -114,5 +114,9 @@ def test_status_literals_live_only_in_the_lifecycle_package():
         if STATUS_LITERAL.search(line)
     ]
     assert offenders == []
-    for written in ('q.where(Need.status == "open")', '{"status": "open"}', 'update(x).values(status="closed")'):
+    for written in (
+        'q.where(Need.status == "open")',
+        '{"status": "open"}',
+        'update(x).values(status="closed")',
+    ):
         assert STATUS_LITERAL.search(written)  # the check can fail

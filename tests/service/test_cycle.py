@@ -21,12 +21,7 @@ from store.models import (
     Offer,
     Publication,
 )
-from tests.conftest import CYCLE, DAY
-
-
-def _assignments(sessions):
-    with sessions() as s:
-        return {(r.need_id, r.unit_id, r.status) for r in s.scalars(select(Assignment)).all()}
+from tests.conftest import CYCLE, DAY, assignment_set
 
 
 def _need_id(sessions, ref):
@@ -38,7 +33,7 @@ def test_match_publishes_once_and_rerun_is_idempotent(prefect_harness, tiny, env
     first = match_cycle(cycle_day=DAY)
     assert (first["served"], first["unserved"], first["version"], first["new_version"]) == (2, 1, 1, True)
     # the most urgent need takes the nearer unit; the least urgent waits and is explained
-    assert (_need_id(tiny, "T-1"), "UA", "dispatched") in _assignments(tiny)
+    assert (_need_id(tiny, "T-1"), "UA", "dispatched") in assignment_set(tiny)
     assert first["unserved_by_reason"] == {"capacity_taken": 1}
     again = match_cycle(cycle_day=DAY)
     assert (again["version"], again["new_version"]) == (1, False)
@@ -70,7 +65,7 @@ def test_decline_rematches_to_another_unit_and_publishes_a_diff(prefect_harness,
         )
         assert reason is None
     second = match_cycle(cycle_day=DAY)
-    rows = _assignments(tiny)
+    rows = assignment_set(tiny)
     assert (urgent, "UA", "declined") in rows
     assert (urgent, "UB", "dispatched") in rows  # never offered to UA again; UB's slot goes to the urgent one
     assert (second["version"], second["new_version"]) == (2, True)
@@ -283,7 +278,7 @@ def test_urgent_need_is_matched_the_day_it_arrives_as_a_new_version_of_the_week(
             )
         )
     match_cycle(cycle_day=DAY)
-    before = _assignments(tiny)
+    before = assignment_set(tiny)
     rec = {
         "grid_id": "C001-G01",
         "household_id": "C001-G01-H0001",
@@ -310,7 +305,7 @@ def test_urgent_need_is_matched_the_day_it_arrives_as_a_new_version_of_the_week(
     out = collect_inbox(today=date(2026, 11, 18))
     urgent_run = out["urgent_run"]
     assert (urgent_run["cycle_id"], urgent_run["served"], urgent_run["version"]) == (CYCLE, 1, 2)
-    after = _assignments(tiny)
+    after = assignment_set(tiny)
     assert before <= after  # nothing already on the week's list was touched
     assert after - before == {(_need_id(tiny, "URG-1"), "UA", "dispatched")}
     with tiny() as s:

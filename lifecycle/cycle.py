@@ -166,10 +166,11 @@ def plan_dispatch(
 
 @dataclass
 class UnservedWrite:
-    rows: list[dict[str, Any]] = field(default_factory=list)  # unserved_needs rows
-    need_levels: list[dict[str, Any]] = field(
-        default_factory=list
-    )  # {"id", "escalation_level", "cycles_unserved"}
+    """What to write for the cycle's unserved needs: their rows, their new desk levels
+    ({"id", "escalation_level", "cycles_unserved"}) and the escalations as changes."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    need_levels: list[dict[str, Any]] = field(default_factory=list)
     changes: list[NeedChange] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
@@ -20,6 +20,7 @@ from reports.outcomes import quarter_bounds
 from service.quarterly import quarter_of
 from settings import get_settings
 from store.cycle import cycle_id_for
+from tasks.events import emitted, wait_until_recorded
 from tasks.matching import cycle_summary_task, superseded_cycle_summary
 from tasks.sample import (
     hand_over_sample,
@@ -74,6 +75,7 @@ def sample_district_cycle(
         weeks: how many weekly cycles to run (26: two quarters).
         needs_per_day: new needs residents report per day (x size).
     """
+    started, events_before = datetime.now(UTC), emitted()
     registry = hand_over_sample(size, seed, cycle_day)
     prepare_store(registry)
     intake = collect_inbox(today=cycle_day)
@@ -141,6 +143,11 @@ def sample_district_cycle(
     report = metrics_report(
         as_of=min(end - timedelta(days=1), quarter_bounds(quarter_of(end - timedelta(days=7)))[1])
     )
+    # the needs' events are stored by Prefect shortly after they are sent: with the embedded API,
+    # which stops with this process, wait for them so the event feed keeps every change
+    expected = emitted() - events_before
+    recorded = wait_until_recorded(started, expected)
+    get_run_logger().info("need events in Prefect's feed: %d of %d", recorded, expected)
     return {
         "intake": intake,
         "cycles": cycles,

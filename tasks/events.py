@@ -8,6 +8,8 @@ history in the database is the record, the event feed is its view in the Prefect
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from datetime import UTC, datetime
 
 from prefect.events import emit_event
@@ -18,6 +20,13 @@ from store import cycle as store_cycle
 from store.db import session_factory
 
 log = logging.getLogger(__name__)
+_count_lock = threading.Lock()
+_emitted = 0  # events this process emitted (tasks run in its threads)
+
+
+def emitted() -> int:
+    """How many need events this process has emitted so far."""
+    return _emitted
 
 
 def announce(changes: list[NeedChange]) -> int:
@@ -44,4 +53,29 @@ def announce(changes: list[NeedChange]) -> int:
                 sent += 1
         except Exception as exc:  # an event feed down never fails the work
             log.warning("could not emit %s: %s", e["event"], exc)
+    global _emitted
+    with _count_lock:
+        _emitted += sent
     return sent
+
+
+def wait_until_recorded(since: datetime, expected: int, timeout: float = 120.0) -> int:
+    """Wait until Prefect holds ``expected`` need events that occurred since ``since`` (they are
+    sent in the background and stored shortly after), so a process about to exit — the embedded
+    API stops with it — loses none. Returns how many it holds; a shortfall is logged."""
+    from prefect.client.orchestration import get_client
+
+    body = {
+        "filter": {"occurred": {"since": since.isoformat()}, "event": {"prefix": ["threelists.need."]}},
+        "limit": 1,
+    }
+    deadline, total = time.monotonic() + timeout, 0
+    with get_client(sync_client=True) as client:
+        while True:
+            total = int(client.request("POST", "/events/filter", json=body).json()["total"])
+            if total >= expected or time.monotonic() > deadline:
+                break
+            time.sleep(1.0)
+    if total < expected:
+        log.warning("Prefect holds %d of the %d need events emitted since %s", total, expected, since)
+    return total

@@ -13,6 +13,13 @@ minimum-weight full bipartite matching (scipy's sparse LAPJVsp) on a slot-expand
   only through an edge), solved separately and, when large, on a process pool.
 
 All weights are shifted to be strictly positive because scipy drops explicit zeros.
+
+LAPJVsp's time grows with the square of a component's needs (each augmenting search walks
+the component), so one large component (a city-wide offer of a popular item) falls off a
+cliff. Such a component is solved instead by :mod:`matching.auction`, an ε-scaling auction in
+numpy whose time grows with the component's edges; its result is used only with a
+certificate of optimality (LAPJVsp solves the component otherwise). ``choose_method`` picks
+per component from their measured costs (``benchmarks/bench_matching.py``).
 """
 
 from __future__ import annotations
@@ -20,14 +27,23 @@ from __future__ import annotations
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
 from scipy.sparse import coo_array, csr_array
 from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
 
+from matching import auction
+
 # Below this many slot edges a process pool costs more than it saves (measured, see benchmarks/).
 PARALLEL_MIN_SLOT_EDGES = 3_000_000
+# The auction pays off once LAPJVsp's needs² outgrows the auction's edges (measured on one
+# component, 2 cores: 20k needs x 0.4M edges 3.6 s vs 4.0 s; 33k x 1.0M 8.7 s vs 5.5 s;
+# 50k x 1.0M 7.5 s vs 18.7 s).
+AUCTION_MIN_NEEDS = 10_000
+AUCTION_NEEDS_SQUARED_PER_EDGE = 1_500
+METHODS = ("auto", "matching", "auction")
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,7 @@ def solve_assignment(
     capacity: pd.Series,
     penalty: pd.Series,
     workers: int | None = None,
+    method: str = "auto",
 ) -> Assignment:
     """Minimise the cost of pairings plus the penalties of needs left unserved, within capacities.
 
@@ -107,6 +124,8 @@ def solve_assignment(
     penalty : Series indexed by ``need_id``, >= 0: the cost of leaving that need unserved.
         Every need in ``edges`` has one; a need may have no edges at all.
     workers : processes for large problems (default: all cores, only when it pays off).
+    method : ``"auto"`` (per component, the faster exact method), ``"matching"`` (scipy's
+        LAPJVsp) or ``"auction"`` (the certified auction where it applies, else LAPJVsp).
 
     Returns
     -------
@@ -120,14 +139,17 @@ def solve_assignment(
     >>> a.pairs[["need_id", "offer_id"]].values.tolist(), list(a.unserved), a.objective
     ([[2, 'a']], [1], 7.0)
     """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, not {method!r}")
     prepared = prepare_blocks(edges, capacity, penalty)
     workers = workers if workers is not None else (os.cpu_count() or 1)
     blocks = prepared.blocks
+    solve = partial(solve_block, method=method)
     if workers > 1 and prepared.stats.get("slot_edges", 0) >= PARALLEL_MIN_SLOT_EDGES and len(blocks) > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(solve_block, sorted(blocks, key=lambda b: -b.slot_edges), chunksize=1))
+            results = list(pool.map(solve, sorted(blocks, key=lambda b: -b.slot_edges), chunksize=1))
     else:
-        results = [solve_block(b) for b in blocks]
+        results = [solve(b) for b in blocks]
     return assemble(prepared, results)
 
 
@@ -202,9 +224,9 @@ def batch_blocks(blocks: list[Block], n: int) -> list[list[Block]]:
     return [b for b in batches if b]
 
 
-def solve_blocks(blocks: list[Block]) -> list[tuple[np.ndarray, np.ndarray]]:
+def solve_blocks(blocks: list[Block], method: str = "auto") -> list[tuple[np.ndarray, np.ndarray]]:
     """Solve a batch of blocks (what a pool process or a Dask task runs)."""
-    return [solve_block(b) for b in blocks]
+    return [solve_block(b, method) for b in blocks]
 
 
 def assemble(prepared: Prepared, results: list[tuple[np.ndarray, np.ndarray]]) -> Assignment:
@@ -253,8 +275,30 @@ def _components(
     return blocks
 
 
-def solve_block(block: Block) -> tuple[np.ndarray, np.ndarray]:
+def choose_method(block: Block) -> str:
+    """The faster exact method for a component: ``"auction"`` for large, dense-in-needs ones."""
+    n = len(block.needs)
+    if n >= AUCTION_MIN_NEEDS and n * n >= AUCTION_NEEDS_SQUARED_PER_EDGE * len(block.cost):
+        return "auction"
+    return "matching"
+
+
+def solve_block(block: Block, method: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """Solve one component exactly; return (global need positions, chosen global offer or -1)."""
+    if method == "auction" or (method == "auto" and choose_method(block) == "auction"):
+        local = auction.solve_component(
+            block.need_local, block.offer_local, block.cost, block.capacity, block.penalty
+        )
+        if local is not None:
+            chosen = np.full(len(block.needs), -1, dtype=np.int64)
+            served = local >= 0
+            chosen[served] = block.offers[local[served]]
+            return block.needs, chosen
+    return _solve_block_matching(block)
+
+
+def _solve_block_matching(block: Block) -> tuple[np.ndarray, np.ndarray]:
+    """Solve one component with scipy's LAPJVsp on the slot-expanded graph."""
     eligible = np.bincount(block.offer_local, minlength=len(block.offers))
     slots = np.minimum(block.capacity, eligible)  # an offer never needs more slots than eligible needs
     slot_start = np.concatenate(([0], np.cumsum(slots)[:-1]))

@@ -77,6 +77,27 @@ def test_pure_packages_touch_no_database():
     assert offenders == []
 
 
+ORACLES = {"ortools"}  # the optional ``oracle`` dependency group: tests and benchmarks only
+
+
+def test_the_product_never_needs_the_oracle():
+    """OR-Tools checks and times the solver; nothing that runs in production imports it."""
+    offenders = [
+        str(p.relative_to(ROOT))
+        for layer in set(ALLOWED) - {"benchmarks"}
+        for p in _files(layer)
+        if _imports(p) & ORACLES
+    ]
+    assert offenders == []
+    bad = "from ortools.graph.python import min_cost_flow\n"
+    assert _imports_text(bad) & ORACLES  # the check can fail
+
+
+def _imports_text(text: str) -> set[str]:
+    tree = ast.parse(text)
+    return {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+
+
 def test_a_flow_is_imported_only_by_a_parent_flow():
     offenders = [
         str(p.relative_to(ROOT))

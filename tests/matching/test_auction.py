@@ -1,0 +1,124 @@
+"""The auction that solves large components: exact against brute force, HiGHS and OR-Tools,
+certified, and never used unproven."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+
+from benchmarks.oracle import solve_oracle
+from matching import auction, solve_assignment
+from matching.baselines import solve_lp
+from matching.instances import random_instance
+from matching.solver import choose_method, prepare_blocks
+from tests.matching.test_solver import _brute_force
+from tests.strategies import small_instances
+
+
+def _component(block):
+    return auction.solve_component(block.need_local, block.offer_local, block.cost, block.capacity, block.penalty)
+
+
+@settings(max_examples=300, deadline=None)
+@given(small_instances(max_needs=6, max_offers=3))
+def test_auction_matches_brute_force(inst):
+    edges, capacity, penalty = inst
+    prepared = prepare_blocks(edges, capacity, penalty)
+    # whole-number costs: the auction applies to every component and certifies its answer
+    assert all(_component(b) is not None for b in prepared.blocks)
+    a = solve_assignment(edges, capacity, penalty, method="auction")
+    assert a.objective == pytest.approx(_brute_force(edges, capacity, penalty), abs=1e-9)
+    load = a.pairs["offer_id"].value_counts()
+    assert (load <= capacity.reindex(load.index)).all()
+    assert set(a.pairs["need_id"]) | set(a.unserved) == set(penalty.index)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_auction_matches_highs_lp(seed):
+    edges, cap, pen = random_instance(1500, 400, seed=seed)
+    a = solve_assignment(edges, cap, pen, method="auction")
+    assert a.objective == pytest.approx(solve_lp(edges, cap, pen).objective, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("n_needs", "n_offers", "shape"),
+    [
+        (4_000, 800, {"items": 1, "degree": (5, 40), "capacity": (1, 7)}),  # one city-wide component
+        (6_000, 1_500, {"items": 1, "degree": (10, 60), "capacity": (1, 20)}),
+        (8_000, 2_000, {}),  # 30 items, 30 components
+        (3_000, 3_000, {"items": 2, "capacity": (1, 2)}),  # more capacity than needs
+    ],
+)
+def test_auction_matches_ortools_min_cost_flow(n_needs, n_offers, shape):
+    edges, cap, pen = random_instance(n_needs, n_offers, seed=n_needs, **shape)
+    oracle = solve_oracle(edges, cap, pen)
+    for method in ("auction", "matching"):
+        a = solve_assignment(edges, cap, pen, method=method)
+        assert a.objective == pytest.approx(oracle.objective, rel=1e-12, abs=1e-9), method
+        # the pairs it reports are feasible and cost what it says
+        load = a.pairs["offer_id"].value_counts()
+        assert (load <= cap.reindex(load.index)).all()
+        assert a.objective == pytest.approx(a.pairs["cost"].sum() + pen[a.unserved].sum())
+
+
+def _solved(n_needs=600, n_offers=120, seed=4):
+    edges, cap, pen = random_instance(n_needs, n_offers, seed=seed, items=1, degree=(5, 20), capacity=(1, 4))
+    block = prepare_blocks(edges, cap, pen).blocks[0]
+    n = len(block.needs)
+    unit = auction.integer_scale(np.concatenate((block.cost, block.penalty)))
+    scale = n + 1
+    eligible = np.bincount(block.offer_local, minlength=len(block.offers))
+    slots = np.minimum(block.capacity, eligible)
+    prob = auction.AuctionProblem(
+        np.searchsorted(block.need_local, np.arange(n + 1)),
+        block.offer_local.astype(np.int64),
+        np.rint(block.cost * unit).astype(np.int64) * scale,
+        np.rint(block.penalty * unit).astype(np.int64) * scale,
+        np.cumsum(slots) - slots,
+        slots,
+    )
+    return prob, auction.auction(prob, scale), scale
+
+
+def test_certificate_accepts_the_optimum_and_rejects_a_worse_assignment():
+    prob, st, scale = _solved()
+    assert auction.certify(prob, st, scale)
+    # leave one served need unserved instead: feasible, dearer, and the certificate says so
+    served = np.flatnonzero(st.own >= 0)
+    dearer = [i for i in served if prob.penalty[i] > prob.cost[st.own_edge[i]]]
+    i = dearer[0]
+    st.holder[st.own[i]] = auction.NONE
+    st.own[i] = auction.UNSERVED
+    assert not auction.certify(prob, st, scale)
+
+
+def test_certificate_rejects_an_infeasible_assignment():
+    prob, st, scale = _solved()
+    a, b = np.flatnonzero(st.own >= 0)[:2]
+    st.own[b] = st.own[a]  # two needs in one slot
+    assert not auction.certify(prob, st, scale)
+
+
+def test_costs_that_are_not_whole_numbers_fall_back_to_the_matching():
+    edges = pd.DataFrame({"need_id": [1, 1, 2], "offer_id": ["a", "b", "a"], "cost": [1 / 3, 2 / 3, 0.5]})
+    cap, pen = pd.Series({"a": 1, "b": 1}), pd.Series({1: 10.0, 2: 10.0})
+    block = prepare_blocks(edges, cap, pen).blocks[0]
+    assert _component(block) is None
+    a = solve_assignment(edges, cap, pen, method="auction")
+    assert a.objective == pytest.approx(_brute_force(edges, cap, pen))
+
+
+def test_integer_scale():
+    assert auction.integer_scale(np.array([1.0, 2.5, 3.25])) == 100
+    assert auction.integer_scale(np.array([0.1 + 0.2, 7.0])) == 10
+    assert auction.integer_scale(np.array([1.0, 2.0])) == 1
+    assert auction.integer_scale(np.array([1 / 3])) is None
+
+
+def test_large_components_go_to_the_auction_small_ones_to_the_matching():
+    edges, cap, pen = random_instance(40_000, 8_000, seed=1, items=1, degree=(5, 40), capacity=(1, 7))
+    assert [choose_method(b) for b in prepare_blocks(edges, cap, pen).blocks] == ["auction"]
+    edges, cap, pen = random_instance(12_000, 2_400, seed=1)  # 30 items: 30 components of ~400 needs
+    assert {choose_method(b) for b in prepare_blocks(edges, cap, pen).blocks} == {"matching"}

@@ -35,9 +35,9 @@ def solve_component(block: Block, unit: int) -> tuple[int, np.ndarray]:
     tails = np.concatenate((block.need_local, n + np.arange(m), np.arange(n))).astype(np.int32)
     heads = np.concatenate((n + block.offer_local, np.full(m, sink), np.full(n, sink))).astype(np.int32)
     caps = np.concatenate((np.ones(e), block.capacity, np.ones(n))).astype(np.int64)
-    costs = np.concatenate(
-        (np.rint(block.cost * unit), np.zeros(m), np.rint(block.penalty * unit))
-    ).astype(np.int64)
+    costs = np.concatenate((np.rint(block.cost * unit), np.zeros(m), np.rint(block.penalty * unit))).astype(
+        np.int64
+    )
     flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
     supplies = np.zeros(n + m + 1, dtype=np.int64)
     supplies[:n] = 1

@@ -187,7 +187,9 @@ def _best_two(
     return best, idx[arg], e_off[arg], second
 
 
-def _bid_rounds(prob: AuctionProblem, st: AuctionState, offers: _Offers, bidders: np.ndarray, eps: int) -> None:
+def _bid_rounds(
+    prob: AuctionProblem, st: AuctionState, offers: _Offers, bidders: np.ndarray, eps: int
+) -> None:
     """Jacobi auction rounds until every need holds a slot or is unserved."""
     price, holder, own = st.price, st.holder, st.own
     bidders = np.sort(bidders)

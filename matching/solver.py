@@ -59,8 +59,28 @@ class Assignment:
     stats: dict[str, float] = field(default_factory=dict, compare=False)
 
 
+@dataclass(frozen=True)
+class Coded:
+    """Checked inputs as arrays: per edge the need's and offer's positions, sorted by (need, offer)."""
+
+    e_need: np.ndarray
+    e_offer: np.ndarray
+    e_cost: np.ndarray
+    capacity: np.ndarray
+    penalty: np.ndarray
+
+
 def check_inputs(edges: pd.DataFrame, capacity: pd.Series, penalty: pd.Series) -> None:
     """Raise ``ValueError`` naming the first problem found in the solver's inputs."""
+    code_inputs(edges, capacity, penalty)
+
+
+def code_inputs(edges: pd.DataFrame, capacity: pd.Series, penalty: pd.Series) -> Coded:
+    """Check the inputs (``ValueError`` naming the first problem) and turn ids into positions.
+
+    One pass of array work: ids are looked up once (an unknown id is position -1) and the edges
+    are sorted once by (need, offer), which also finds duplicate pairs.
+    """
     missing = {"need_id", "offer_id", "cost"} - set(edges.columns)
     if missing:
         raise ValueError(f"edges is missing column(s): {sorted(missing)}")
@@ -87,24 +107,30 @@ def check_inputs(edges: pd.DataFrame, capacity: pd.Series, penalty: pd.Series) -
         raise ValueError("penalty has NaN, infinite or non-numeric values")
     if (pen < 0).any():
         raise ValueError(f"penalty is negative for need(s) {pen[pen < 0].index[:5].tolist()}")
-    unknown_needs = ~edges["need_id"].isin(penalty.index)
-    if unknown_needs.any():
-        raise ValueError(
-            "edges name need ids with no penalty: "
-            f"{edges.loc[unknown_needs, 'need_id'].unique()[:5].tolist()}"
-        )
-    unknown_offers = ~edges["offer_id"].isin(capacity.index)
-    if unknown_offers.any():
-        raise ValueError(
-            "edges name offer ids with no capacity: "
-            f"{edges.loc[unknown_offers, 'offer_id'].unique()[:5].tolist()}"
-        )
-    dup = edges.duplicated(["need_id", "offer_id"])
-    if dup.any():
-        raise ValueError(
-            "edges has duplicate (need_id, offer_id) pairs, first "
-            f"{edges.loc[dup, ['need_id', 'offer_id']].iloc[0].tolist()}"
-        )
+    e_need = penalty.index.get_indexer(edges["need_id"])
+    if (e_need < 0).any():
+        unknown = edges["need_id"].to_numpy()[e_need < 0]
+        raise ValueError(f"edges name need ids with no penalty: {pd.unique(unknown)[:5].tolist()}")
+    e_offer = capacity.index.get_indexer(edges["offer_id"])
+    if (e_offer < 0).any():
+        unknown = edges["offer_id"].to_numpy()[e_offer < 0]
+        raise ValueError(f"edges name offer ids with no capacity: {pd.unique(unknown)[:5].tolist()}")
+    key = e_need.astype(np.int64) * max(len(capacity), 1) + e_offer
+    if len(key) and not (key[1:] > key[:-1]).all():  # not yet sorted (or duplicated): sort
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        e_need, e_offer, cost = e_need[order], e_offer[order], cost[order]
+        dup = np.flatnonzero(key[1:] == key[:-1])
+        if len(dup):
+            first = [penalty.index[e_need[dup[0]]], capacity.index[e_offer[dup[0]]]]
+            raise ValueError(f"edges has duplicate (need_id, offer_id) pairs, first {first}")
+    return Coded(
+        e_need.astype(np.int64),
+        e_offer.astype(np.int64),
+        cost,
+        cap.to_numpy(dtype=np.int64),
+        pen.to_numpy(dtype=float),
+    )
 
 
 def solve_assignment(
@@ -187,29 +213,21 @@ class Prepared:
 
 def prepare_blocks(edges: pd.DataFrame, capacity: pd.Series, penalty: pd.Series) -> Prepared:
     """Check the inputs, drop edges that can never be chosen, split into independent blocks."""
-    check_inputs(edges, capacity, penalty)
-    need_ids = penalty.index
-    offer_ids = capacity.index
-    pen = penalty.to_numpy(dtype=float)
-    cap = capacity.to_numpy(dtype=np.int64)
-    e_need = need_ids.get_indexer(edges["need_id"])
-    e_offer = offer_ids.get_indexer(edges["offer_id"])
-    e_cost = edges["cost"].to_numpy(dtype=float)
+    coded = code_inputs(edges, capacity, penalty)
+    pen, cap = coded.penalty, coded.capacity
     # edges that can never be chosen: costlier than leaving the need unserved, or no capacity
-    keep = (e_cost <= pen[e_need]) & (cap[e_offer] > 0)
-    e_need, e_offer, e_cost = e_need[keep], e_offer[keep], e_cost[keep]
-    order = np.lexsort((e_offer, e_need))
-    e_need, e_offer, e_cost = e_need[order], e_offer[order], e_cost[order]
+    keep = (coded.e_cost <= pen[coded.e_need]) & (cap[coded.e_offer] > 0)
+    e_need, e_offer, e_cost = coded.e_need[keep], coded.e_offer[keep], coded.e_cost[keep]
     blocks = _components(e_need, e_offer, e_cost, cap, pen) if len(e_need) else []
     stats: dict[str, float] = {
-        "needs": len(need_ids),
-        "offers": len(offer_ids),
+        "needs": len(penalty),
+        "offers": len(capacity),
         "edges": len(edges),
         "edges_kept": len(e_need),
         "blocks": len(blocks),
         "slot_edges": sum(b.slot_edges for b in blocks),
     }
-    return Prepared(need_ids, offer_ids, pen, e_need, e_offer, e_cost, blocks, stats)
+    return Prepared(penalty.index, capacity.index, pen, e_need, e_offer, e_cost, blocks, stats)
 
 
 def batch_blocks(blocks: list[Block], n: int) -> list[list[Block]]:
@@ -259,19 +277,50 @@ def assemble(prepared: Prepared, results: list[tuple[np.ndarray, np.ndarray]]) -
 def _components(
     e_need: np.ndarray, e_offer: np.ndarray, e_cost: np.ndarray, cap: np.ndarray, pen: np.ndarray
 ) -> list[Block]:
-    """Split the edge list into connected components (a need and an offer meet only through an edge)."""
+    """Split the edge list into connected components (a need and an offer meet only through an edge).
+
+    Edges come sorted by (need, offer) and stay so within each block; a node's local position
+    is its rank among its component's nodes of its kind, found with one sort of the nodes.
+    """
     n_needs, n_offers = len(pen), len(cap)
     n = n_needs + n_offers
     graph = coo_array((np.ones(len(e_need), dtype=np.int8), (e_need, n_needs + e_offer)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
+    n_labels, labels = connected_components(graph, directed=False)
+    del graph
+    # per node: its rank within (component, kind), nodes in id order
+    kind = np.r_[np.zeros(n_needs, dtype=np.int64), np.ones(n_offers, dtype=np.int64)]
+    node_order = np.lexsort((np.arange(n), kind, labels))
+    group = labels[node_order] * 2 + kind[node_order]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    local = np.empty(n, dtype=np.int64)
+    local[node_order] = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
     edge_label = labels[e_need]
-    order = np.argsort(edge_label, kind="stable")
-    bounds = np.flatnonzero(np.diff(edge_label[order])) + 1
+    if n_labels > 1:
+        order = np.argsort(edge_label, kind="stable")
+        bounds = np.flatnonzero(np.diff(edge_label[order])) + 1
+        parts = np.split(order, bounds)
+    else:
+        parts = [np.arange(len(e_need))]
+    # the nodes of each (component, kind), in id order
+    members = {
+        int(g): node_order[s:e] for g, s, e in zip(group[starts], starts, np.r_[starts[1:], n], strict=True)
+    }
     blocks = []
-    for idx in np.split(order, bounds):
-        needs, need_local = np.unique(e_need[idx], return_inverse=True)
-        offers, offer_local = np.unique(e_offer[idx], return_inverse=True)
-        blocks.append(Block(needs, offers, need_local, offer_local, e_cost[idx], cap[offers], pen[needs]))
+    for idx in parts:
+        label = int(edge_label[idx[0]])
+        needs = members[label * 2]
+        offers = members[label * 2 + 1] - n_needs
+        blocks.append(
+            Block(
+                needs,
+                offers,
+                local[e_need[idx]],
+                local[n_needs + e_offer[idx]],
+                e_cost[idx],
+                cap[offers],
+                pen[needs],
+            )
+        )
     return blocks
 
 

@@ -18,7 +18,9 @@ from tests.strategies import small_instances
 
 
 def _component(block):
-    return auction.solve_component(block.need_local, block.offer_local, block.cost, block.capacity, block.penalty)
+    return auction.solve_component(
+        block.need_local, block.offer_local, block.cost, block.capacity, block.penalty
+    )
 
 
 @settings(max_examples=300, deadline=None)

@@ -37,7 +37,11 @@ def plan_cycle(
     model = model or CostModel()
     problem = build_problem(needs, offers, period, model, declined)
     solution = solve_assignment(
-        problem.edges[["need_id", "offer_id", "cost"]], problem.capacity, problem.penalty, workers=workers
+        problem.edges[["need_id", "offer_id", "cost"]],
+        problem.capacity,
+        problem.penalty,
+        workers=workers,
+        positions=problem.positions,
     )
     return explain_plan(needs, offers, period, problem, solution, model)
 
@@ -52,7 +56,7 @@ def prepare_plan(
     """The problem and its independent blocks, to solve the blocks elsewhere (a pool, Dask)."""
     problem = build_problem(needs, offers, period, model or CostModel(), declined)
     prepared = prepare_blocks(
-        problem.edges[["need_id", "offer_id", "cost"]], problem.capacity, problem.penalty
+        problem.edges[["need_id", "offer_id", "cost"]], problem.capacity, problem.penalty, problem.positions
     )
     return problem, prepared
 
@@ -79,9 +83,13 @@ def explain_plan(
     model: CostModel,
 ) -> CyclePlan:
     """Cost breakdown of every pair, a reason for every unserved need, escalations and fairness."""
-    chosen = solution.pairs[["need_id", "offer_id"]].merge(
-        problem.edges[["need_id", "offer_id", *BREAKDOWN]], on=["need_id", "offer_id"]
-    )
+    if solution.edge_rows is not None:  # the solver says which edge each pair is
+        chosen = problem.edges[["need_id", *BREAKDOWN]].iloc[solution.edge_rows].reset_index(drop=True)
+        chosen.insert(1, "offer_id", solution.pairs["offer_id"].to_numpy())
+    else:
+        chosen = solution.pairs[["need_id", "offer_id"]].merge(
+            problem.edges[["need_id", "offer_id", *BREAKDOWN]], on=["need_id", "offer_id"]
+        )
     chosen = chosen.merge(offers[["offer_id", "unit_id"]], on="offer_id")
     unserved = explain_unserved(problem, solution)
     first_time = needs.loc[

@@ -86,6 +86,8 @@ class Problem:
     penalty: pd.Series
     # per need: how many offers were left after each rule (for explanations)
     funnel: pd.DataFrame
+    # per edge: the need's position in ``penalty`` and the offer's in ``capacity`` (the solver's codes)
+    positions: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def compute_penalty(needs: pd.DataFrame, period_start: date, model: CostModel) -> pd.Series:
@@ -102,6 +104,27 @@ def compute_penalty(needs: pd.DataFrame, period_start: date, model: CostModel) -
     )
 
 
+def _days(values: pd.Series) -> np.ndarray:
+    """Dates as whole days since the epoch (float: missing is NaN), parsed once per row."""
+    parsed = pd.to_datetime(values)
+    out = parsed.to_numpy(dtype="datetime64[D]").astype("int64").astype(float)
+    out[parsed.isna().to_numpy()] = np.nan
+    return out
+
+
+def _join(need_key: np.ndarray, offer_key: np.ndarray, needs_idx: np.ndarray, offers_idx: np.ndarray):
+    """All (need, offer) position pairs with equal keys: one sort of the offers, ranges per need."""
+    order = np.argsort(offer_key, kind="stable")
+    sorted_key = offer_key[order]
+    lo = np.searchsorted(sorted_key, need_key, side="left")
+    hi = np.searchsorted(sorted_key, need_key, side="right")
+    count = hi - lo
+    total = int(count.sum())
+    pair_need = np.repeat(needs_idx, count)
+    start = np.repeat(lo - (np.cumsum(count) - count), count) + np.arange(total)
+    return pair_need, offers_idx[order[start]]
+
+
 def build_problem(
     needs: pd.DataFrame,
     offers: pd.DataFrame,
@@ -111,106 +134,141 @@ def build_problem(
 ) -> Problem:
     """Eligible pairs with their cost breakdown, capacities and penalties, vectorised and sparse.
 
+    Ids are coded as integers once; each rule is array work on (need, offer) positions, and the
+    pairs come out sorted by (need_id, offer_id) without sorting the frame.
     ``declined`` has columns ``need_id``, ``unit_id``: units that declined a need never get it again.
     """
     model = model or CostModel()
     needs = needs.reset_index(drop=True)
+    offers = offers.reset_index(drop=True)
     penalty = compute_penalty(needs, period[0], model)
     capacity = pd.Series(
         offers["capacity"].to_numpy(dtype=np.int64),
         index=pd.Index(offers["offer_id"].to_numpy(), name="offer_id"),
         name="capacity",
     )
+    n_needs, n_offers = len(needs), len(offers)
     n_item = needs["item_code"].map(offers.groupby("item_code").size()).fillna(0).astype(int)
 
+    # one code space for items and one for areas (grid, community and subdistrict ids)
+    item_codes, _ = pd.factorize(
+        pd.concat([needs["item_code"], offers["item_code"]], ignore_index=True).astype(object)
+    )
+    need_item, offer_item = item_codes[:n_needs].astype(np.int64), item_codes[n_needs:].astype(np.int64)
+    area_values = [needs[f"{lv}_id"] for lv in LEVEL_NAMES] + [offers["area_id"]]
+    if "area_subdistrict_id" in offers:
+        area_values.append(offers["area_subdistrict_id"])
+    area_codes, area_uniques = pd.factorize(pd.concat(area_values, ignore_index=True).astype(object))
+    area_codes = area_codes.astype(np.int64)
+    n_area = max(len(area_uniques), 1) + 1
+    need_area = {lv: area_codes[k * n_needs : (k + 1) * n_needs] for k, lv in enumerate(LEVEL_NAMES)}
+    base = len(LEVEL_NAMES) * n_needs
+    offer_area = area_codes[base : base + n_offers]
+    offer_sub = area_codes[base + n_offers : base + 2 * n_offers] if "area_subdistrict_id" in offers else None
+    offer_level = offers["area_level"].astype(object).to_numpy()
+    need_pos = np.arange(n_needs)
+
     # rules 1+2: one join per covering level on (item, area id), sparse by construction
-    need_cols = ["need_id", "item_code", "x_km", "y_km", "preferred_start", "preferred_end"]
-    parts = []
-    for level in LEVEL_NAMES:
-        lv_offers = offers[offers["area_level"] == level]
-        if lv_offers.empty or needs.empty:
+    pair_need, pair_offer, pair_scope = [], [], []
+    for k, level in enumerate(LEVEL_NAMES):
+        at_level = np.flatnonzero((offer_level == level) & (offer_area >= 0) & (offer_item >= 0))
+        if len(at_level) == 0 or n_needs == 0:
             continue
-        parts.append(
-            needs[[*need_cols, f"{level}_id"]].merge(
-                lv_offers.rename(columns={"area_id": f"{level}_id"}),
-                on=["item_code", f"{level}_id"],
-                suffixes=("_need", "_offer"),
-            )
+        pn, po = _join(
+            need_item * n_area + need_area[level],
+            offer_item[at_level] * n_area + offer_area[at_level],
+            need_pos,
+            at_level,
         )
+        pair_need.append(pn)
+        pair_offer.append(po)
+        pair_scope.append(np.full(len(pn), k, dtype=np.int8))
     # at the subdistrict desk: community-wide offers of the subdistrict's other communities
-    far = needs[needs["escalation_level"] >= model.policy.cross_community_level]
-    comm_offers = offers[offers["area_level"] == "community"]
-    if len(far) and len(comm_offers) and "area_subdistrict_id" in offers:
-        cross = far[[*need_cols, "community_id", "subdistrict_id"]].merge(
-            comm_offers.rename(columns={"area_subdistrict_id": "subdistrict_id"}),
-            on=["item_code", "subdistrict_id"],
-            suffixes=("_need", "_offer"),
+    far = np.flatnonzero(needs["escalation_level"].to_numpy() >= model.policy.cross_community_level)
+    comm = np.flatnonzero((offer_level == "community") & (offer_item >= 0))
+    comm = comm[offer_sub[comm] >= 0] if offer_sub is not None else comm
+    if len(far) and len(comm) and offer_sub is not None:
+        pn, po = _join(
+            need_item[far] * n_area + need_area["subdistrict"][far],
+            offer_item[comm] * n_area + offer_sub[comm],
+            far,
+            comm,
         )
-        cross = cross[cross["community_id"].to_numpy() != cross["area_id"].to_numpy()]
-        parts.append(cross.assign(area_level="neighbour"))
-    cols = [
-        "need_id",
-        "offer_id",
-        "unit_id",
-        "area_level",
-        "x_km_need",
-        "y_km_need",
-        "x_km_offer",
-        "y_km_offer",
-        "rating",
-        "window_start",
-        "window_end",
-        "preferred_start",
-        "preferred_end",
-    ]
-    pairs = pd.concat([p[cols] for p in parts], ignore_index=True) if parts else pd.DataFrame(columns=cols)
-    n_scope = pairs.groupby("need_id").size()
+        other = need_area["community"][pn] != offer_area[po]
+        pair_need.append(pn[other])
+        pair_offer.append(po[other])
+        pair_scope.append(np.full(int(other.sum()), len(LEVEL_NAMES), dtype=np.int8))
+    pn = np.concatenate(pair_need) if pair_need else np.zeros(0, dtype=np.int64)
+    po = np.concatenate(pair_offer) if pair_offer else np.zeros(0, dtype=np.int64)
+    scope = np.concatenate(pair_scope) if pair_scope else np.zeros(0, dtype=np.int8)
+    n_scope = np.bincount(pn, minlength=n_needs)
 
     # rule 3: time windows overlap the cycle and the need's preferred dates (when given)
-    p_start, p_end = pd.Timestamp(period[0]), pd.Timestamp(period[1])
-    w_start, w_end = pd.to_datetime(pairs["window_start"]), pd.to_datetime(pairs["window_end"])
+    p_start = float(np.datetime64(period[0], "D").astype("int64"))
+    p_end = float(np.datetime64(period[1], "D").astype("int64"))
+    w_start, w_end = _days(offers["window_start"])[po], _days(offers["window_end"])[po]
+    pref_s, pref_e = _days(needs["preferred_start"])[pn], _days(needs["preferred_end"])[pn]
     fits = (w_start <= p_end) & (w_end >= p_start)
-    pref_s, pref_e = pd.to_datetime(pairs["preferred_start"]), pd.to_datetime(pairs["preferred_end"])
-    fits &= (pref_s.isna() | (w_end >= pref_s)) & (pref_e.isna() | (w_start <= pref_e))
-    pairs = pairs[fits.to_numpy()]
-    n_window = pairs.groupby("need_id").size()
+    fits &= (np.isnan(pref_s) | (w_end >= pref_s)) & (np.isnan(pref_e) | (w_start <= pref_e))
+    pn, po, scope = pn[fits], po[fits], scope[fits]
+    n_window = np.bincount(pn, minlength=n_needs)
 
     # rule 4: never offer a need again to a unit that declined it
     if declined is not None and len(declined):
-        key = pd.MultiIndex.from_frame(pairs[["need_id", "unit_id"]])
-        pairs = pairs[~key.isin(pd.MultiIndex.from_frame(declined[["need_id", "unit_id"]]))]
-    n_declined = pairs.groupby("need_id").size()
+        unit_codes, unit_uniques = pd.factorize(offers["unit_id"].astype(object))
+        known = pd.Index(unit_uniques).get_indexer(declined["unit_id"].astype(object))
+        d_need = pd.Index(needs["need_id"]).get_indexer(declined["need_id"])
+        ok = (known >= 0) & (d_need >= 0)
+        n_units = max(len(unit_uniques), 1)
+        bad = d_need[ok].astype(np.int64) * n_units + known[ok]
+        keep = ~np.isin(pn.astype(np.int64) * n_units + unit_codes[po], bad)
+        pn, po, scope = pn[keep], po[keep], scope[keep]
+    n_declined = np.bincount(pn, minlength=n_needs)
 
-    dist = np.hypot(
-        pairs["x_km_need"].to_numpy(float) - pairs["x_km_offer"].to_numpy(float),
-        pairs["y_km_need"].to_numpy(float) - pairs["y_km_offer"].to_numpy(float),
-    )
-    rating = pairs["rating"].astype(float).fillna(model.neutral_rating).to_numpy()
+    # pairs in (need_id, offer_id) order: rank ids once, sort integer keys
+    need_rank = np.empty(n_needs, dtype=np.int64)
+    need_rank[np.argsort(needs["need_id"].to_numpy(), kind="stable")] = np.arange(n_needs)
+    offer_ids = offers["offer_id"].astype(object).to_numpy()
+    by_id = np.argsort(offer_ids, kind="stable")
+    offer_rank = np.empty(n_offers, dtype=np.int64)
+    offer_rank[by_id] = np.arange(n_offers)
+    order = np.argsort(need_rank[pn] * max(n_offers, 1) + offer_rank[po], kind="stable")
+    pn, po, scope = pn[order], po[order], scope[order]
+
+    nx, ny = needs["x_km"].to_numpy(float), needs["y_km"].to_numpy(float)
+    ox, oy = offers["x_km"].to_numpy(float), offers["y_km"].to_numpy(float)
+    dist = np.hypot(nx[pn] - ox[po], ny[pn] - oy[po])
+    rating = pd.to_numeric(offers["rating"], errors="coerce").astype(float).fillna(model.neutral_rating).to_numpy()
+    scope_cost = np.array([model.scope_cost[k] for k in (*LEVEL_NAMES, "neighbour")], dtype=float)
+    cost_distance = np.round(model.per_km * dist, 4)
+    cost_scope = scope_cost[scope]
+    cost_rating = np.round(model.rating_weight * (model.neutral_rating - rating[po]), 4)
+    cost = np.round(cost_distance + cost_scope + cost_rating, 4)
+    need_ids = needs["need_id"].to_numpy()
     edges = pd.DataFrame(
         {
-            "need_id": pairs["need_id"].to_numpy(),
-            "offer_id": pairs["offer_id"].to_numpy(),
-            "cost_distance": np.round(model.per_km * dist, 4),
-            "cost_scope": pairs["area_level"].map(model.scope_cost).to_numpy(dtype=float),
-            "cost_rating": np.round(model.rating_weight * (model.neutral_rating - rating), 4),
+            "need_id": need_ids[pn],
+            # categorical: tens of millions of rows name a few hundred thousand offers (codes,
+            # not a string per row)
+            "offer_id": pd.Categorical.from_codes(offer_rank[po], categories=pd.Index(offer_ids[by_id])),
+            "cost_distance": cost_distance,
+            "cost_scope": cost_scope,
+            "cost_rating": cost_rating,
             "distance_km": np.round(dist, 3),
+            "cost": cost,
         }
     )
-    edges["cost"] = (edges["cost_distance"] + edges["cost_scope"] + edges["cost_rating"]).round(4)
     # rule 5 (reported only; the solver drops such edges itself)
-    affordable = edges["cost"].to_numpy() <= penalty.reindex(edges["need_id"]).to_numpy()
-    n_cost = edges[affordable].groupby("need_id").size()
-
-    ids = needs["need_id"]
+    affordable = cost <= penalty.to_numpy()[pn]
+    n_cost = np.bincount(pn[affordable], minlength=n_needs)
     funnel = pd.DataFrame(
         {
-            "need_id": ids.to_numpy(),
+            "need_id": need_ids,
             "item": n_item.to_numpy(),
-            "scope": ids.map(n_scope).fillna(0).astype(int).to_numpy(),
-            "window": ids.map(n_window).fillna(0).astype(int).to_numpy(),
-            "declined": ids.map(n_declined).fillna(0).astype(int).to_numpy(),
-            "cost": ids.map(n_cost).fillna(0).astype(int).to_numpy(),
+            "scope": n_scope,
+            "window": n_window,
+            "declined": n_declined,
+            "cost": n_cost,
         }
     ).set_index("need_id")
-    edges = edges.sort_values(["need_id", "offer_id"], kind="stable").reset_index(drop=True)
-    return Problem(edges=edges, capacity=capacity, penalty=penalty, funnel=funnel)
+    return Problem(edges=edges, capacity=capacity, penalty=penalty, funnel=funnel, positions=(pn, po))

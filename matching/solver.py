@@ -57,6 +57,8 @@ class Assignment:
     unserved: pd.Index
     objective: float
     stats: dict[str, float] = field(default_factory=dict, compare=False)
+    # per row of ``pairs``: the row of the solver's input ``edges`` it chose
+    edge_rows: np.ndarray | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class Coded:
     e_cost: np.ndarray
     capacity: np.ndarray
     penalty: np.ndarray
+    row: np.ndarray  # per coded edge: its row in the input edges
 
 
 def check_inputs(edges: pd.DataFrame, capacity: pd.Series, penalty: pd.Series) -> None:
@@ -75,11 +78,18 @@ def check_inputs(edges: pd.DataFrame, capacity: pd.Series, penalty: pd.Series) -
     code_inputs(edges, capacity, penalty)
 
 
-def code_inputs(edges: pd.DataFrame, capacity: pd.Series, penalty: pd.Series) -> Coded:
+def code_inputs(
+    edges: pd.DataFrame,
+    capacity: pd.Series,
+    penalty: pd.Series,
+    positions: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Coded:
     """Check the inputs (``ValueError`` naming the first problem) and turn ids into positions.
 
     One pass of array work: ids are looked up once (an unknown id is position -1) and the edges
-    are sorted once by (need, offer), which also finds duplicate pairs.
+    are sorted once by (need, offer), which also finds duplicate pairs. ``positions`` (per edge,
+    the need's position in ``penalty`` and the offer's in ``capacity``), when the caller built
+    the edges from those positions, saves the lookup; they are still checked for range.
     """
     missing = {"need_id", "offer_id", "cost"} - set(edges.columns)
     if missing:
@@ -107,18 +117,26 @@ def code_inputs(edges: pd.DataFrame, capacity: pd.Series, penalty: pd.Series) ->
         raise ValueError("penalty has NaN, infinite or non-numeric values")
     if (pen < 0).any():
         raise ValueError(f"penalty is negative for need(s) {pen[pen < 0].index[:5].tolist()}")
-    e_need = penalty.index.get_indexer(edges["need_id"])
+    if positions is not None:
+        e_need, e_offer = (np.asarray(p, dtype=np.int64) for p in positions)
+        if len(e_need) != len(edges) or len(e_offer) != len(edges):
+            raise ValueError("positions must give one need and one offer position per edge")
+        e_need = np.where((e_need >= 0) & (e_need < len(penalty)), e_need, -1)
+        e_offer = np.where((e_offer >= 0) & (e_offer < len(capacity)), e_offer, -1)
+    else:
+        e_need = penalty.index.get_indexer(edges["need_id"])
+        e_offer = capacity.index.get_indexer(edges["offer_id"])
     if (e_need < 0).any():
         unknown = edges["need_id"].to_numpy()[e_need < 0]
         raise ValueError(f"edges name need ids with no penalty: {pd.unique(unknown)[:5].tolist()}")
-    e_offer = capacity.index.get_indexer(edges["offer_id"])
     if (e_offer < 0).any():
         unknown = edges["offer_id"].to_numpy()[e_offer < 0]
         raise ValueError(f"edges name offer ids with no capacity: {pd.unique(unknown)[:5].tolist()}")
     key = e_need.astype(np.int64) * max(len(capacity), 1) + e_offer
+    row = np.arange(len(key))
     if len(key) and not (key[1:] > key[:-1]).all():  # not yet sorted (or duplicated): sort
         order = np.argsort(key, kind="stable")
-        key = key[order]
+        key, row = key[order], order
         e_need, e_offer, cost = e_need[order], e_offer[order], cost[order]
         dup = np.flatnonzero(key[1:] == key[:-1])
         if len(dup):
@@ -130,6 +148,7 @@ def code_inputs(edges: pd.DataFrame, capacity: pd.Series, penalty: pd.Series) ->
         cost,
         cap.to_numpy(dtype=np.int64),
         pen.to_numpy(dtype=float),
+        row,
     )
 
 
@@ -139,6 +158,7 @@ def solve_assignment(
     penalty: pd.Series,
     workers: int | None = None,
     method: str = "auto",
+    positions: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Assignment:
     """Minimise the cost of pairings plus the penalties of needs left unserved, within capacities.
 
@@ -152,6 +172,8 @@ def solve_assignment(
     workers : processes for large problems (default: all cores, only when it pays off).
     method : ``"auto"`` (per component, the faster exact method), ``"matching"`` (scipy's
         LAPJVsp) or ``"auction"`` (the certified auction where it applies, else LAPJVsp).
+    positions : optional per-edge (need position in ``penalty``, offer position in ``capacity``)
+        when the edges were built from them (:class:`matching.problem.Problem`).
 
     Returns
     -------
@@ -167,7 +189,7 @@ def solve_assignment(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
-    prepared = prepare_blocks(edges, capacity, penalty)
+    prepared = prepare_blocks(edges, capacity, penalty, positions)
     workers = workers if workers is not None else (os.cpu_count() or 1)
     blocks = prepared.blocks
     solve = partial(solve_block, method=method)
@@ -209,15 +231,22 @@ class Prepared:
     e_cost: np.ndarray
     blocks: list[Block]
     stats: dict[str, float]
+    e_row: np.ndarray | None = None  # per kept edge: its row in the input edges
 
 
-def prepare_blocks(edges: pd.DataFrame, capacity: pd.Series, penalty: pd.Series) -> Prepared:
+def prepare_blocks(
+    edges: pd.DataFrame,
+    capacity: pd.Series,
+    penalty: pd.Series,
+    positions: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Prepared:
     """Check the inputs, drop edges that can never be chosen, split into independent blocks."""
-    coded = code_inputs(edges, capacity, penalty)
+    coded = code_inputs(edges, capacity, penalty, positions)
     pen, cap = coded.penalty, coded.capacity
     # edges that can never be chosen: costlier than leaving the need unserved, or no capacity
     keep = (coded.e_cost <= pen[coded.e_need]) & (cap[coded.e_offer] > 0)
     e_need, e_offer, e_cost = coded.e_need[keep], coded.e_offer[keep], coded.e_cost[keep]
+    e_row = coded.row[keep]
     blocks = _components(e_need, e_offer, e_cost, cap, pen) if len(e_need) else []
     stats: dict[str, float] = {
         "needs": len(penalty),
@@ -227,7 +256,7 @@ def prepare_blocks(edges: pd.DataFrame, capacity: pd.Series, penalty: pd.Series)
         "blocks": len(blocks),
         "slot_edges": sum(b.slot_edges for b in blocks),
     }
-    return Prepared(penalty.index, capacity.index, pen, e_need, e_offer, e_cost, blocks, stats)
+    return Prepared(penalty.index, capacity.index, pen, e_need, e_offer, e_cost, blocks, stats, e_row)
 
 
 def batch_blocks(blocks: list[Block], n: int) -> list[list[Block]]:
@@ -268,9 +297,15 @@ def assemble(prepared: Prepared, results: list[tuple[np.ndarray, np.ndarray]]) -
     unserved_idx = np.flatnonzero(~served)
     objective = float(pair_cost.sum() + pen[unserved_idx].sum())
     unserved = pd.Index(need_ids[unserved_idx], name="need_id")
-    pairs = pairs.sort_values("need_id", kind="stable").reset_index(drop=True)
+    by_need = np.argsort(pairs["need_id"].to_numpy(), kind="stable")
+    pairs = pairs.iloc[by_need].reset_index(drop=True)
+    edge_rows = prepared.e_row[pos][by_need] if prepared.e_row is not None else None
     return Assignment(
-        pairs=pairs, unserved=unserved.sort_values(), objective=objective, stats=dict(prepared.stats)
+        pairs=pairs,
+        unserved=unserved.sort_values(),
+        objective=objective,
+        stats=dict(prepared.stats),
+        edge_rows=edge_rows,
     )
 
 

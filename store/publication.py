@@ -78,9 +78,12 @@ def record_publication(
     session.add(pub)
     session.flush()
     if kind == "service_list" and len(rows):
-        payload = rows.assign(publication_id=pub.id).to_dict("records")
-        for r in payload:
-            r["window_start"] = datetime.strptime(r["window_start"], "%Y-%m-%d").date()
-            r["window_end"] = datetime.strptime(r["window_end"], "%Y-%m-%d").date()
-        session.execute(insert(PublishedRow), payload)
+        dated = rows.assign(
+            publication_id=pub.id,
+            window_start=pd.to_datetime(rows["window_start"], format="%Y-%m-%d").dt.date,
+            window_end=pd.to_datetime(rows["window_end"], format="%Y-%m-%d").dt.date,
+        )
+        columns = {c.name for c in PublishedRow.__table__.columns}
+        payload = dated[[c for c in dated.columns if c in columns]].to_dict("records")
+        session.execute(insert(PublishedRow.__table__), payload)  # one executemany, no ORM objects
     return pub

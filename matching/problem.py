@@ -238,7 +238,9 @@ def build_problem(
     nx, ny = needs["x_km"].to_numpy(float), needs["y_km"].to_numpy(float)
     ox, oy = offers["x_km"].to_numpy(float), offers["y_km"].to_numpy(float)
     dist = np.hypot(nx[pn] - ox[po], ny[pn] - oy[po])
-    rating = pd.to_numeric(offers["rating"], errors="coerce").astype(float).fillna(model.neutral_rating).to_numpy()
+    rating = (
+        pd.to_numeric(offers["rating"], errors="coerce").astype(float).fillna(model.neutral_rating).to_numpy()
+    )
     scope_cost = np.array([model.scope_cost[k] for k in (*LEVEL_NAMES, "neighbour")], dtype=float)
     cost_distance = np.round(model.per_km * dist, 4)
     cost_scope = scope_cost[scope]

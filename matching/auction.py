@@ -12,11 +12,13 @@ similar objects: an offer's capacity is ``k`` identical slots, each with its own
   displaces bid again; a need whose best choice is to stay unserved takes that at once;
 - ``eps`` shrinks by ``THETA`` each phase (ε-scaling); needs that still satisfy ε-complementary
   slackness keep their slot between phases, so later phases only repair;
+- a phase that leaves slots spare with a price from an earlier phase ends with reverse
+  rounds: such a slot bids for the need it would attract best, at a price just under the next
+  need's, or drops to 0 (the dual of unused capacity is 0);
 - costs are whole numbers (the problem's decimals, made integers exactly) multiplied by
-  ``n + 1``, and the last phase runs at ``eps = 1``: an assignment in which every need is within
-  ``eps`` of its best choice and every spare slot has price 0 is then optimal (total error
-  below ``n * eps < n + 1``, one unit of the integer costs). Spare slots left with a price from
-  an earlier phase are set to 0 at the end and the needs that would then prefer them bid again.
+  ``n + 1``; phases end as soon as the assignment's cost exceeds an LP dual bound by less than
+  one unit of the integer costs, at the latest at ``eps = 1`` (total error below
+  ``n * eps < n + 1``).
 
 :func:`certify` checks those conditions from scratch on the result, in integers; the solver
 uses the auction only when the certificate holds and otherwise falls back to scipy's matching.
@@ -47,9 +49,6 @@ class AuctionState:
     own: np.ndarray  # per need: slot, NONE or UNSERVED
     own_edge: np.ndarray  # per need: the edge of its slot's offer (valid while own >= 0)
     profit: np.ndarray  # per placed need: -cost - price of its slot, or -penalty if unserved
-    rounds: int = 0
-    reverse_rounds: int = 0
-    phases: int = 0
 
 
 @dataclass(frozen=True)
@@ -197,8 +196,6 @@ def _bid_rounds(
         if len(bidders) <= SEQUENTIAL:
             _bid_one_by_one(prob, st, offers, eps, list(bidders))
             return
-        st.rounds += 1
-
         best, edge, off, second = _best_two(prob, offers, bidders, None)
         stay = -prob.penalty[bidders] >= best
         own[bidders[stay]] = UNSERVED
@@ -251,7 +248,6 @@ def _bid_one_by_one(
     low, second_price, low_slot = offers.low, offers.second, offers.low_slot
     while stack:
         i = stack.pop()
-        st.rounds += 1
         a0, a1 = int(indptr[i]), int(indptr[i + 1])
         offs = offer[a0:a1]
         val = -cost[a0:a1] - low[offs]
@@ -286,13 +282,10 @@ def violations(prob: AuctionProblem, st: AuctionState, offers: _Offers, eps: int
     needs = placed[has_edges]
     if len(needs) == 0:
         return np.zeros(0, dtype=np.int64)
-    slot = own[needs]
-    served = slot >= 0
-    profit = st.profit[needs]
-    own_slot = np.where(served, slot, -1)
-    best, _, _, _ = _best_two(prob, offers, needs, own_slot)
+    # own[needs] is the need's slot, or UNSERVED, which no offer's cheapest slot equals
+    best, _, _, _ = _best_two(prob, offers, needs, own[needs])
     best = np.maximum(best, -prob.penalty[needs])
-    return needs[best > profit + eps]
+    return needs[best > st.profit[needs] + eps]
 
 
 def _exact_sum(values: np.ndarray) -> int:
@@ -302,22 +295,22 @@ def _exact_sum(values: np.ndarray) -> int:
     return sum(int(x) for x in np.add.reduceat(values, np.arange(0, len(values), 256)))
 
 
-def duality_gap(prob: AuctionProblem, st: AuctionState, offers: _Offers) -> int:
-    """Primal cost minus a dual bound (offer duals = cheapest slot price), exactly, in scaled units.
+def duality_gap(prob: AuctionProblem, st: AuctionState, w: np.ndarray) -> int:
+    """The assignment's cost minus an LP dual bound, exactly, in scaled units.
 
-    Valid for any prices >= 0: with ``w_j`` the price of offer j's cheapest slot and
-    ``v_i = min(penalty_i, min_j c_ij + w_j)``, ``sum v - sum slots_j * w_j`` is a lower bound on
-    every assignment's cost (LP duality). A gap below one unit of the unscaled integer costs
-    proves the assignment optimal.
+    Valid for any offer duals ``w >= 0`` (the auction uses each offer's cheapest slot price):
+    with ``v_i = min(penalty_i, min_j c_ij + w_j)``, ``sum v - sum slots_j * w_j`` is a lower
+    bound on every assignment's cost. A gap below one unit of the unscaled integer costs proves
+    the assignment optimal. Every need must be placed.
     """
-    needs = np.arange(prob.n_needs)
-    has = np.diff(prob.indptr) > 0
     v = prob.penalty.copy()
-    if has.any():
-        best, _, _, _ = _best_two(prob, offers, needs[has], None)
-        v[has] = np.minimum(v[has], -best)
-    primal = np.where(st.own >= 0, prob.cost[np.maximum(st.own_edge, 0)], prob.penalty)
-    return _exact_sum(primal - v) + _exact_sum(prob.n_slots * offers.low)
+    has = np.flatnonzero(np.diff(prob.indptr) > 0)
+    if len(has):
+        v[has] = np.minimum(v[has], np.minimum.reduceat(prob.cost + w[prob.offer], prob.indptr[has]))
+    served = st.own >= 0
+    primal = prob.penalty.copy()
+    primal[served] = prob.cost[st.own_edge[served]]
+    return _exact_sum(primal - v) + _exact_sum(prob.n_slots * w)
 
 
 def auction(prob: AuctionProblem, scale: int = 1) -> AuctionState:
@@ -339,11 +332,9 @@ def auction(prob: AuctionProblem, scale: int = 1) -> AuctionState:
     eps = max(1, spread // THETA)
     bidders = np.flatnonzero(st.own == NONE)
     while True:
-        st.phases += 1
         _bid_rounds(prob, st, offers, bidders, eps)
         _reverse_rounds(prob, st, offers, eps)
-
-        if eps == 1 or (eps * prob.n_needs < 64 * scale and duality_gap(prob, st, offers) < scale):
+        if eps == 1 or (eps * prob.n_needs < 64 * scale and duality_gap(prob, st, offers.low) < scale):
             break
         eps = max(1, eps // THETA)
         bidders = _unplace(st, violations(prob, st, offers, eps))
@@ -374,7 +365,6 @@ def _reverse_rounds(prob: AuctionProblem, st: AuctionState, offers: _Offers, eps
         if len(pending) <= SEQUENTIAL:
             _reverse_one_by_one(prob, st, offers, eps, list(pending))
             return
-        st.reverse_rounds += 1
         s_off = prob.slot_offer[pending]
         pick = np.lexsort((-price[pending], s_off))
         pending, s_off = pending[pick], s_off[pick]
@@ -430,7 +420,6 @@ def _reverse_one_by_one(
         s = stack.pop()
         if holder[s] != NONE or price[s] <= 0:
             continue
-        st.reverse_rounds += 1
         j = prob.slot_offer[s]
         edges = order[starts[j] : starts[j + 1]]
         needs = need_of[edges]
@@ -467,7 +456,6 @@ def certify(prob: AuctionProblem, st: AuctionState, scale: int) -> bool:
     slot prices by less than ``scale`` (one unit of the unscaled whole-number costs), so that no
     assignment is cheaper.
     """
-    n = prob.n_needs
     own, holder = st.own, st.holder
     if np.any(own == NONE) or np.any(own < UNSERVED) or np.any(own >= len(holder)):
         return False
@@ -482,21 +470,11 @@ def certify(prob: AuctionProblem, st: AuctionState, scale: int) -> bool:
         return False
     if np.any(prob.offer[edge] != prob.slot_offer[slots]) or np.any(st.price < 0):
         return False
-    # dual: w_j = the offer's cheapest slot price, v_i = min(penalty, min_j c_ij + w_j)
-    m = len(prob.n_slots)
-    w = np.zeros(m, dtype=np.int64)
+    # offer duals: each offer's cheapest slot price, recomputed from the prices
+    w = np.zeros(len(prob.n_slots), dtype=np.int64)
     used = prob.n_slots > 0
     w[used] = np.minimum.reduceat(st.price, prob.slot_start[used])
-    v = prob.penalty.copy()
-    deg = np.diff(prob.indptr)
-    has = np.flatnonzero(deg > 0)
-    if len(has):
-        reach = prob.cost + w[prob.offer]
-        v[has] = np.minimum(v[has], np.minimum.reduceat(reach, prob.indptr[has]))
-    primal = prob.penalty.copy()
-    primal[served] = prob.cost[edge]
-    gap = _exact_sum(primal - v) + _exact_sum(prob.n_slots * w)
-    return 0 <= gap < scale if n else True
+    return 0 <= duality_gap(prob, st, w) < scale
 
 
 def solve_component(
@@ -509,11 +487,12 @@ def solve_component(
     64-bit integers) or its certificate fails; the caller then solves it another way.
     """
     n, m = len(penalty), len(capacity)
-    unit = integer_scale(np.concatenate((cost, penalty)))
+    values = np.concatenate((cost, penalty))
+    unit = integer_scale(values)
     if unit is None:
         return None
     scale = n + 1
-    top = float(np.abs(np.concatenate((cost, penalty))).max(initial=0.0)) * unit * scale
+    top = float(np.abs(values).max(initial=0.0)) * unit * scale
     if top * 8 >= 2.0**62:
         return None
     c = np.rint(cost * unit).astype(np.int64) * scale

@@ -83,13 +83,9 @@ def explain_plan(
     model: CostModel,
 ) -> CyclePlan:
     """Cost breakdown of every pair, a reason for every unserved need, escalations and fairness."""
-    if solution.edge_rows is not None:  # the solver says which edge each pair is
-        chosen = problem.edges[["need_id", *BREAKDOWN]].iloc[solution.edge_rows].reset_index(drop=True)
-        chosen.insert(1, "offer_id", solution.pairs["offer_id"].to_numpy())
-    else:
-        chosen = solution.pairs[["need_id", "offer_id"]].merge(
-            problem.edges[["need_id", "offer_id", *BREAKDOWN]], on=["need_id", "offer_id"]
-        )
+    # the solver says which edge each pair is: its cost breakdown is that row
+    chosen = problem.edges[["need_id", *BREAKDOWN]].iloc[solution.edge_rows].reset_index(drop=True)
+    chosen.insert(1, "offer_id", solution.pairs["offer_id"].to_numpy())
     chosen = chosen.merge(offers[["offer_id", "unit_id"]], on="offer_id")
     unserved = explain_unserved(problem, solution)
     first_time = needs.loc[

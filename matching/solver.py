@@ -57,7 +57,8 @@ class Assignment:
     unserved: pd.Index
     objective: float
     stats: dict[str, float] = field(default_factory=dict, compare=False)
-    # per row of ``pairs``: the row of the solver's input ``edges`` it chose
+    # per row of ``pairs``: the row of the solver's input ``edges`` it chose (the exact solver
+    # sets it; the baselines, kept for comparison, do not)
     edge_rows: np.ndarray | None = field(default=None, compare=False)
 
 
@@ -233,7 +234,7 @@ class Prepared:
     e_cost: np.ndarray
     blocks: list[Block]
     stats: dict[str, float]
-    e_row: np.ndarray | None = None  # per kept edge: its row in the input edges
+    e_row: np.ndarray  # per kept edge: its row in the input edges
 
 
 def prepare_blocks(
@@ -302,7 +303,7 @@ def assemble(prepared: Prepared, results: list[tuple[np.ndarray, np.ndarray]]) -
     unserved = pd.Index(need_ids[unserved_idx], name="need_id")
     by_need = np.argsort(pairs["need_id"].to_numpy(), kind="stable")
     pairs = pairs.iloc[by_need].reset_index(drop=True)
-    edge_rows = prepared.e_row[pos][by_need] if prepared.e_row is not None else None
+    edge_rows = prepared.e_row[pos][by_need]
     return Assignment(
         pairs=pairs,
         unserved=unserved.sort_values(),

@@ -36,13 +36,7 @@ def plan_cycle(
     """Pair the pool with capacity exactly and explain everything left over (in this process)."""
     model = model or CostModel()
     problem = build_problem(needs, offers, period, model, declined)
-    solution = solve_assignment(
-        problem.edges[["need_id", "offer_id", "cost"]],
-        problem.capacity,
-        problem.penalty,
-        workers=workers,
-        positions=problem.positions,
-    )
+    solution = solve_assignment(**problem.solver_inputs(), workers=workers)
     return explain_plan(needs, offers, period, problem, solution, model)
 
 
@@ -55,9 +49,7 @@ def prepare_plan(
 ) -> tuple[Problem, Prepared]:
     """The problem and its independent blocks, to solve the blocks elsewhere (a pool, Dask)."""
     problem = build_problem(needs, offers, period, model or CostModel(), declined)
-    prepared = prepare_blocks(
-        problem.edges[["need_id", "offer_id", "cost"]], problem.capacity, problem.penalty, problem.positions
-    )
+    prepared = prepare_blocks(**problem.solver_inputs())
     return problem, prepared
 
 

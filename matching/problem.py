@@ -89,6 +89,15 @@ class Problem:
     # per edge: the need's position in ``penalty`` and the offer's in ``capacity`` (the solver's codes)
     positions: tuple[np.ndarray, np.ndarray] | None = None
 
+    def solver_inputs(self) -> dict:
+        """Keyword arguments for ``solve_assignment`` / ``prepare_blocks``: this problem, coded."""
+        return {
+            "edges": self.edges[["need_id", "offer_id", "cost"]],
+            "capacity": self.capacity,
+            "penalty": self.penalty,
+            "positions": self.positions,
+        }
+
 
 def compute_penalty(needs: pd.DataFrame, period_start: date, model: CostModel) -> pd.Series:
     """Cost of leaving each need unserved: grows with urgency, weeks waited and escalation."""
@@ -112,7 +121,9 @@ def _days(values: pd.Series) -> np.ndarray:
     return out
 
 
-def _join(need_key: np.ndarray, offer_key: np.ndarray, needs_idx: np.ndarray, offers_idx: np.ndarray):
+def _join(
+    need_key: np.ndarray, offer_key: np.ndarray, needs_idx: np.ndarray, offers_idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """All (need, offer) position pairs with equal keys: one sort of the offers, ranges per need."""
     order = np.argsort(offer_key, kind="stable")
     sorted_key = offer_key[order]

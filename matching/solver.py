@@ -340,15 +340,14 @@ def _components(
         parts = np.split(order, bounds)
     else:
         parts = [np.arange(len(e_need))]
-    # the nodes of each (component, kind), in id order
-    members = {
-        int(g): node_order[s:e] for g, s, e in zip(group[starts], starts, np.r_[starts[1:], n], strict=True)
-    }
+    # the nodes of each (component, kind), in id order: groups 2L (needs) and 2L+1 (offers)
+    group_of_start = group[starts]
+    ends = np.r_[starts[1:], n]
     blocks = []
     for idx in parts:
-        label = int(edge_label[idx[0]])
-        needs = members[label * 2]
-        offers = members[label * 2 + 1] - n_needs
+        k = int(np.searchsorted(group_of_start, 2 * int(edge_label[idx[0]])))
+        needs = node_order[starts[k] : ends[k]]
+        offers = node_order[starts[k + 1] : ends[k + 1]] - n_needs
         blocks.append(
             Block(
                 needs,

@@ -477,14 +477,13 @@ def certify(prob: AuctionProblem, st: AuctionState, scale: int) -> bool:
     return 0 <= duality_gap(prob, st, w) < scale
 
 
-def solve_component(
+def integer_problem(
     need: np.ndarray, offer: np.ndarray, cost: np.ndarray, capacity: np.ndarray, penalty: np.ndarray
-) -> np.ndarray | None:
-    """Exact assignment of one component by auction: per need its offer, or -1 if unserved.
+) -> tuple[AuctionProblem, int] | None:
+    """One component in the auction's integers, with its scale (``n + 1``), or None.
 
-    ``need``/``offer`` are local positions per edge, sorted by need. Returns None when the
-    auction does not apply (costs not whole numbers at up to six decimals, or too large for
-    64-bit integers) or its certificate fails; the caller then solves it another way.
+    ``need``/``offer`` are local positions per edge, sorted by need. None when costs are not
+    whole numbers at up to six decimals or would not fit 64-bit integers.
     """
     n, m = len(penalty), len(capacity)
     values = np.concatenate((cost, penalty))
@@ -501,10 +500,25 @@ def solve_component(
     eligible = np.bincount(offer, minlength=m)
     n_slots = np.minimum(capacity.astype(np.int64), eligible)
     prob = AuctionProblem(indptr, offer.astype(np.int64), c, p, np.cumsum(n_slots) - n_slots, n_slots)
+    return prob, scale
+
+
+def solve_component(
+    need: np.ndarray, offer: np.ndarray, cost: np.ndarray, capacity: np.ndarray, penalty: np.ndarray
+) -> np.ndarray | None:
+    """Exact assignment of one component by auction: per need its offer, or -1 if unserved.
+
+    Returns None when the auction does not apply (see :func:`integer_problem`) or its
+    certificate fails; the caller then solves it another way.
+    """
+    coded = integer_problem(need, offer, cost, capacity, penalty)
+    if coded is None:
+        return None
+    prob, scale = coded
     st = auction(prob, scale)
     if not certify(prob, st, scale):
         return None
-    chosen = np.full(n, -1, dtype=np.int64)
+    chosen = np.full(prob.n_needs, -1, dtype=np.int64)
     served = st.own >= 0
     chosen[served] = prob.slot_offer[st.own[served]]
     return chosen

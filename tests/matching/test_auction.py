@@ -68,18 +68,8 @@ def test_auction_matches_ortools_min_cost_flow(n_needs, n_offers, shape):
 def _solved(n_needs=600, n_offers=120, seed=4):
     edges, cap, pen = random_instance(n_needs, n_offers, seed=seed, items=1, degree=(5, 20), capacity=(1, 4))
     block = prepare_blocks(edges, cap, pen).blocks[0]
-    n = len(block.needs)
-    unit = auction.integer_scale(np.concatenate((block.cost, block.penalty)))
-    scale = n + 1
-    eligible = np.bincount(block.offer_local, minlength=len(block.offers))
-    slots = np.minimum(block.capacity, eligible)
-    prob = auction.AuctionProblem(
-        np.searchsorted(block.need_local, np.arange(n + 1)),
-        block.offer_local.astype(np.int64),
-        np.rint(block.cost * unit).astype(np.int64) * scale,
-        np.rint(block.penalty * unit).astype(np.int64) * scale,
-        np.cumsum(slots) - slots,
-        slots,
+    prob, scale = auction.integer_problem(
+        block.need_local, block.offer_local, block.cost, block.capacity, block.penalty
     )
     return prob, auction.auction(prob, scale), scale
 

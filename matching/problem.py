@@ -237,8 +237,10 @@ def build_problem(
     n_declined = np.bincount(pn, minlength=n_needs)
 
     # pairs in (need_id, offer_id) order: rank ids once, sort integer keys
+    need_ids = needs["need_id"].to_numpy()
+    by_need_id = np.argsort(need_ids, kind="stable")
     need_rank = np.empty(n_needs, dtype=np.int64)
-    need_rank[np.argsort(needs["need_id"].to_numpy(), kind="stable")] = np.arange(n_needs)
+    need_rank[by_need_id] = np.arange(n_needs)
     offer_ids = offers["offer_id"].astype(object).to_numpy()
     by_id = np.argsort(offer_ids, kind="stable")
     offer_rank = np.empty(n_offers, dtype=np.int64)
@@ -257,19 +259,19 @@ def build_problem(
     cost_scope = scope_cost[scope]
     cost_rating = np.round(model.rating_weight * (model.neutral_rating - rating[po]), 4)
     cost = np.round(cost_distance + cost_scope + cost_rating, 4)
-    need_ids = needs["need_id"].to_numpy()
     edges = pd.DataFrame(
         {
-            "need_id": need_ids[pn],
-            # categorical: tens of millions of rows name a few hundred thousand offers (codes,
-            # not a string per row)
+            # categoricals: tens of millions of rows name a few hundred thousand needs and offers
+            # (codes, not a string per row)
+            "need_id": pd.Categorical.from_codes(need_rank[pn], categories=pd.Index(need_ids[by_need_id])),
             "offer_id": pd.Categorical.from_codes(offer_rank[po], categories=pd.Index(offer_ids[by_id])),
             "cost_distance": cost_distance,
             "cost_scope": cost_scope,
             "cost_rating": cost_rating,
             "distance_km": np.round(dist, 3),
             "cost": cost,
-        }
+        },
+        copy=False,  # the columns are fresh arrays: no copy into one block
     )
     # rule 5 (reported only; the solver drops such edges itself)
     affordable = cost <= penalty.to_numpy()[pn]

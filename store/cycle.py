@@ -11,6 +11,7 @@ import pandas as pd
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from store.db import read_frame
 from store.models import (
     Assignment,
     Community,
@@ -223,8 +224,7 @@ def read_pool(
         )
         .order_by(Need.id)
     )
-    needs = pd.DataFrame(session.execute(q).all(), columns=list(q.selected_columns.keys()))
-    return needs, read_unserved(session, cycle_id)
+    return read_frame(session, q), read_unserved(session, cycle_id)
 
 
 def read_unserved(session: Session, cycle_id: str) -> pd.DataFrame:
@@ -271,7 +271,7 @@ def read_offers(session: Session, cycle_id: str, held: tuple[str, ...]) -> pd.Da
         .where(Offer.active.is_(True), Unit.active.is_(True))
         .order_by(Offer.id)
     )
-    offers = pd.DataFrame(session.execute(q).all(), columns=list(q.selected_columns.keys()))
+    offers = read_frame(session, q)  # hundreds of thousands of rows: straight from the driver
     used = pd.DataFrame(
         session.execute(
             select(Assignment.offer_id).where(Assignment.cycle_id == cycle_id, Assignment.status.in_(held))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+import pandas as pd
+from sqlalchemy import Boolean, Date, DateTime, Engine, Float, Integer, Select, create_engine, event, text
 from sqlalchemy.orm import Session, close_all_sessions, sessionmaker
 
 from settings import PROJECT_ROOT, get_settings
@@ -66,3 +67,28 @@ def empty_tables(url: str | None = None) -> None:
         else:
             for t in tables:
                 conn.execute(text(f"DELETE FROM {t}"))
+
+
+def read_frame(session: Session, stmt: Select) -> pd.DataFrame:
+    """A select's rows as a frame, built column by column from the driver's own tuples.
+
+    For the large reads of a cycle (hundreds of thousands of offers): no Row object and no
+    per-value type processing. Dates and timestamps are parsed once per column (``datetime64``,
+    NULL is NaT), numbers come out as numbers (NULL is NaN), booleans as booleans.
+    """
+    result = session.connection().execute(stmt)
+    try:
+        rows = result.cursor.fetchall()  # the DBAPI cursor: plain tuples
+    finally:
+        result.close()
+    columns = list(stmt.selected_columns)
+    frame = pd.DataFrame.from_records(rows, columns=[c.key for c in columns], nrows=len(rows))
+    for c in columns:
+        values = frame[c.key]
+        if isinstance(c.type, (Date, DateTime)):
+            frame[c.key] = pd.to_datetime(values, format="ISO8601") if values.dtype != "datetime64[ns]" else values
+        elif isinstance(c.type, Boolean):
+            frame[c.key] = values.astype(bool)
+        elif isinstance(c.type, (Float, Integer)) and values.dtype == object:
+            frame[c.key] = pd.to_numeric(values)
+    return frame

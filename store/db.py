@@ -86,7 +86,9 @@ def read_frame(session: Session, stmt: Select) -> pd.DataFrame:
     for c in columns:
         values = frame[c.key]
         if isinstance(c.type, (Date, DateTime)):
-            frame[c.key] = pd.to_datetime(values, format="ISO8601") if values.dtype != "datetime64[ns]" else values
+            frame[c.key] = (
+                pd.to_datetime(values, format="ISO8601") if values.dtype != "datetime64[ns]" else values
+            )
         elif isinstance(c.type, Boolean):
             frame[c.key] = values.astype(bool)
         elif isinstance(c.type, (Float, Integer)) and values.dtype == object:

@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from store.db import read_frame
+from store.db import insert_rows, read_frame, update_rows
 from store.models import (
     Assignment,
     Community,
@@ -341,7 +341,7 @@ def write_dispatch(
     for part in _chunks(drop_assignment_ids):
         session.execute(delete(Assignment).where(Assignment.id.in_(part)))
     if add_assignments:
-        session.execute(insert(Assignment), add_assignments)
+        insert_rows(session, Assignment.__table__, add_assignments)
     update_needs(session, need_status)
     append_history(session, history)
 
@@ -363,7 +363,7 @@ def write_unserved(
                 delete(UnservedNeed).where(UnservedNeed.cycle_id == cycle_id, UnservedNeed.need_id.in_(part))
             )
     if rows:
-        session.execute(insert(UnservedNeed), rows)
+        insert_rows(session, UnservedNeed.__table__, rows)
     update_needs(session, need_levels)
     append_history(session, history)
 
@@ -371,13 +371,13 @@ def write_unserved(
 def update_needs(session: Session, rows: list[dict[str, Any]]) -> None:
     """Bulk UPDATE of needs by primary key (executemany), each row ``{"id": ..., column: value}``."""
     if rows:
-        session.execute(update(Need), rows)
+        update_rows(session, Need.__table__, rows)
 
 
 def append_history(session: Session, rows: list[dict[str, Any]]) -> None:
     """Append rows to the need's history (``need_events``)."""
     if rows:
-        session.execute(insert(NeedEvent), rows)
+        insert_rows(session, NeedEvent.__table__, rows)
 
 
 def grid_communities(session: Session) -> dict[str, str]:

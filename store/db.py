@@ -3,9 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Boolean, Date, DateTime, Engine, Float, Integer, Select, create_engine, event, text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Engine,
+    Float,
+    Integer,
+    Select,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session, close_all_sessions, sessionmaker
 
 from settings import PROJECT_ROOT, get_settings
@@ -94,3 +113,76 @@ def read_frame(session: Session, stmt: Select) -> pd.DataFrame:
         elif isinstance(c.type, (Float, Integer)) and values.dtype == object:
             frame[c.key] = pd.to_numeric(values)
     return frame
+
+
+def _bindable(column: Column, values: list[Any], dialect: Dialect) -> list[Any]:
+    """One column's values as the driver binds them: numpy scalars made plain, NaN/NaT made NULL,
+    then the column type's own conversion (e.g. dates as text on SQLite)."""
+    kinds = set(map(type, values))
+    if any(issubclass(k, np.generic) for k in kinds):
+        values = [v.item() if isinstance(v, np.generic) else v for v in values]
+        kinds = set(map(type, values))
+    if float in kinds or type(pd.NaT) in kinds:
+        values = [None if v is pd.NaT or (isinstance(v, float) and v != v) else v for v in values]
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return [None if v is None else process(v) for v in values] if process else values
+
+
+def _placeholder(dialect: Dialect) -> str | None:
+    return {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
+
+
+def _columns_of(rows: pd.DataFrame | list[dict[str, Any]]) -> dict[str, list[Any]]:
+    if isinstance(rows, pd.DataFrame):
+        return {
+            c: (rows[c].dt.to_pydatetime().tolist() if rows[c].dtype.kind == "M" else rows[c].tolist())
+            for c in rows.columns
+        }
+    keys = list(rows[0]) if rows else []
+    if any(r.keys() != rows[0].keys() for r in rows):
+        raise ValueError("rows must all have the same keys")
+    return {k: [r[k] for r in rows] for k in keys}
+
+
+def insert_rows(session: Session, table: Table, rows: pd.DataFrame | list[dict[str, Any]]) -> None:
+    """INSERT many rows as one driver ``executemany`` in the session's transaction.
+
+    Values are converted column by column with each column type's own bind conversion, so
+    hundreds of thousands of rows cost no per-row statement processing (no ORM, no Row).
+    """
+    if not len(rows):
+        return
+    conn = session.connection()
+    mark = _placeholder(conn.dialect)
+    columns = _columns_of(rows)
+    defaulted = [c for c in table.columns if c.name not in columns and c.default is not None]
+    if mark is None or defaulted:  # a driver we do not know, or defaults to fill: SQLAlchemy's way
+        session.execute(insert(table), rows if isinstance(rows, list) else rows.to_dict("records"))
+        return
+    q = conn.dialect.identifier_preparer
+    names = ", ".join(q.quote(c) for c in columns)
+    sql = f"INSERT INTO {q.format_table(table)} ({names}) VALUES ({', '.join([mark] * len(columns))})"
+    values = [_bindable(table.c[c], v, conn.dialect) for c, v in columns.items()]
+    conn.exec_driver_sql(sql, list(zip(*values, strict=True)))
+
+
+def update_rows(session: Session, table: Table, rows: list[dict[str, Any]], key: str = "id") -> None:
+    """UPDATE rows by ``key`` as driver ``executemany`` calls, one per set of columns changed."""
+    conn = session.connection()
+    mark = _placeholder(conn.dialect)
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r), []).append(r)
+    q = conn.dialect.identifier_preparer
+    for keys, part in groups.items():
+        if mark is None:
+            session.execute(
+                update(table).where(table.c[key] == bindparam("_key")),
+                [{**{k: v for k, v in r.items() if k != key}, "_key": r[key]} for r in part],
+            )
+            continue
+        columns = [k for k in keys if k != key]
+        sets = ", ".join(f"{q.quote(c)} = {mark}" for c in columns)
+        sql = f"UPDATE {q.format_table(table)} SET {sets} WHERE {q.quote(key)} = {mark}"
+        values = [_bindable(table.c[c], [r[c] for r in part], conn.dialect) for c in [*columns, key]]
+        conn.exec_driver_sql(sql, list(zip(*values, strict=True)))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from store.db import insert_rows, read_frame
 from store.models import Assignment, Grid, Household, Item, Need, Offer, Publication, PublishedRow, Unit
 
 
@@ -39,10 +40,10 @@ def service_list_rows(session: Session, cycle_id: str, listed: tuple[str, ...]) 
         .where(Assignment.cycle_id == cycle_id, Assignment.status.in_(listed))
         .order_by(Assignment.need_id)
     )
-    df = pd.DataFrame(session.execute(q).all(), columns=list(q.selected_columns.keys()))
+    df = read_frame(session, q)
     df.insert(0, "cycle_id", cycle_id)
-    df["window_start"] = df["window_start"].astype(str)
-    df["window_end"] = df["window_end"].astype(str)
+    for c in ("window_start", "window_end"):  # ISO dates as text, as the list publishes them
+        df[c] = df[c].to_numpy().astype("datetime64[D]").astype(str)
     return df
 
 
@@ -84,6 +85,5 @@ def record_publication(
             window_end=pd.to_datetime(rows["window_end"], format="%Y-%m-%d").dt.date,
         )
         columns = {c.name for c in PublishedRow.__table__.columns}
-        payload = dated[[c for c in dated.columns if c in columns]].to_dict("records")
-        session.execute(insert(PublishedRow.__table__), payload)  # one executemany, no ORM objects
+        insert_rows(session, PublishedRow.__table__, dated[[c for c in dated.columns if c in columns]])
     return pub

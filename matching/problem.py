@@ -131,9 +131,12 @@ def _join(
     hi = np.searchsorted(sorted_key, need_key, side="right")
     count = hi - lo
     total = int(count.sum())
-    pair_need = np.repeat(needs_idx, count)
-    start = np.repeat(lo - (np.cumsum(count) - count), count) + np.arange(total)
-    return pair_need, offers_idx[order[start]]
+    # 32-bit positions while they fit: the pairs are the cycle's largest arrays
+    index = np.int32 if max(total, len(offer_key)) < 2**31 else np.int64
+    pair_need = np.repeat(needs_idx.astype(index, copy=False), count)
+    start = np.repeat((lo - (np.cumsum(count) - count)).astype(index), count)
+    start += np.arange(total, dtype=index)
+    return pair_need, offers_idx.astype(index, copy=False)[order[start]]
 
 
 def build_problem(
@@ -177,7 +180,7 @@ def build_problem(
     offer_area = area_codes[base : base + n_offers]
     offer_sub = area_codes[base + n_offers : base + 2 * n_offers] if "area_subdistrict_id" in offers else None
     offer_level = offers["area_level"].astype(object).to_numpy()
-    need_pos = np.arange(n_needs)
+    need_pos = np.arange(n_needs, dtype=np.int32 if n_needs < 2**31 else np.int64)
 
     # rules 1+2: one join per covering level on (item, area id), sparse by construction
     pair_need, pair_offer, pair_scope = [], [], []
@@ -209,18 +212,23 @@ def build_problem(
         pair_need.append(pn[other])
         pair_offer.append(po[other])
         pair_scope.append(np.full(int(other.sum()), len(LEVEL_NAMES), dtype=np.int8))
-    pn = np.concatenate(pair_need) if pair_need else np.zeros(0, dtype=np.int64)
-    po = np.concatenate(pair_offer) if pair_offer else np.zeros(0, dtype=np.int64)
+    pn = np.concatenate(pair_need) if pair_need else np.zeros(0, dtype=np.int32)
+    po = np.concatenate(pair_offer) if pair_offer else np.zeros(0, dtype=np.int32)
     scope = np.concatenate(pair_scope) if pair_scope else np.zeros(0, dtype=np.int8)
     n_scope = np.bincount(pn, minlength=n_needs)
 
-    # rule 3: time windows overlap the cycle and the need's preferred dates (when given)
+    # rule 3: time windows overlap the cycle and the need's preferred dates (when given); the
+    # cycle test is per offer, the preferred dates only for the pairs of needs that gave them
     p_start = float(np.datetime64(period[0], "D").astype("int64"))
     p_end = float(np.datetime64(period[1], "D").astype("int64"))
-    w_start, w_end = _days(offers["window_start"])[po], _days(offers["window_end"])[po]
-    pref_s, pref_e = _days(needs["preferred_start"])[pn], _days(needs["preferred_end"])[pn]
-    fits = (w_start <= p_end) & (w_end >= p_start)
-    fits &= (np.isnan(pref_s) | (w_end >= pref_s)) & (np.isnan(pref_e) | (w_start <= pref_e))
+    w_start, w_end = _days(offers["window_start"]), _days(offers["window_end"])
+    pref_s, pref_e = _days(needs["preferred_start"]), _days(needs["preferred_end"])
+    fits = ((w_start <= p_end) & (w_end >= p_start))[po]
+    asks = np.flatnonzero(fits & (~np.isnan(pref_s) | ~np.isnan(pref_e))[pn])
+    if len(asks):
+        a_need, a_offer = pn[asks], po[asks]
+        s_, e_ = pref_s[a_need], pref_e[a_need]
+        fits[asks] = (np.isnan(s_) | (w_end[a_offer] >= s_)) & (np.isnan(e_) | (w_start[a_offer] <= e_))
     pn, po, scope = pn[fits], po[fits], scope[fits]
     n_window = np.bincount(pn, minlength=n_needs)
 
@@ -239,26 +247,36 @@ def build_problem(
     # pairs in (need_id, offer_id) order: rank ids once, sort integer keys
     need_ids = needs["need_id"].to_numpy()
     by_need_id = np.argsort(need_ids, kind="stable")
-    need_rank = np.empty(n_needs, dtype=np.int64)
+    need_rank = np.empty(n_needs, dtype=pn.dtype)
     need_rank[by_need_id] = np.arange(n_needs)
     offer_ids = offers["offer_id"].astype(object).to_numpy()
     by_id = np.argsort(offer_ids, kind="stable")
-    offer_rank = np.empty(n_offers, dtype=np.int64)
+    offer_rank = np.empty(n_offers, dtype=po.dtype)
     offer_rank[by_id] = np.arange(n_offers)
-    order = np.argsort(need_rank[pn] * max(n_offers, 1) + offer_rank[po], kind="stable")
+    key = need_rank[pn].astype(np.int64)
+    key *= max(n_offers, 1)
+    key += offer_rank[po]
+    order = np.argsort(key, kind="stable")
+    del key
     pn, po, scope = pn[order], po[order], scope[order]
 
     nx, ny = needs["x_km"].to_numpy(float), needs["y_km"].to_numpy(float)
     ox, oy = offers["x_km"].to_numpy(float), offers["y_km"].to_numpy(float)
-    dist = np.hypot(nx[pn] - ox[po], ny[pn] - oy[po])
+    dx, dy = nx[pn], ny[pn]
+    dx -= ox[po]
+    dy -= oy[po]
+    dist = np.hypot(dx, dy, out=dx)
+    del dy
     rating = (
         pd.to_numeric(offers["rating"], errors="coerce").astype(float).fillna(model.neutral_rating).to_numpy()
     )
     scope_cost = np.array([model.scope_cost[k] for k in (*LEVEL_NAMES, "neighbour")], dtype=float)
     cost_distance = np.round(model.per_km * dist, 4)
     cost_scope = scope_cost[scope]
-    cost_rating = np.round(model.rating_weight * (model.neutral_rating - rating[po]), 4)
-    cost = np.round(cost_distance + cost_scope + cost_rating, 4)
+    cost_rating = np.round(model.rating_weight * (model.neutral_rating - rating), 4)[po]  # per offer
+    cost = cost_distance + cost_scope
+    cost += cost_rating
+    np.round(cost, 4, out=cost)
     edges = pd.DataFrame(
         {
             # categoricals: tens of millions of rows name a few hundred thousand needs and offers

@@ -76,7 +76,7 @@ def explain_plan(
 ) -> CyclePlan:
     """Cost breakdown of every pair, a reason for every unserved need, escalations and fairness."""
     # the solver says which edge each pair is: its cost breakdown is that row
-    chosen = problem.edges[BREAKDOWN].iloc[solution.edge_rows].reset_index(drop=True)
+    chosen = problem.breakdown(solution.edge_rows)[BREAKDOWN].reset_index(drop=True)
     chosen.insert(0, "need_id", solution.pairs["need_id"].to_numpy())
     chosen.insert(1, "offer_id", solution.pairs["offer_id"].to_numpy())
     chosen = chosen.merge(offers[["offer_id", "unit_id"]], on="offer_id")

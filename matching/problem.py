@@ -78,16 +78,64 @@ class CostModel:
 
 
 @dataclass(frozen=True)
+class CostParts:
+    """What a pair's cost is made of: places per need and offer, the rating's cost per offer and
+    the scope per pair. The breakdown of any pairs is computed from these when asked, not stored
+    for the tens of millions of eligible pairs of a city."""
+
+    need_x: np.ndarray
+    need_y: np.ndarray
+    offer_x: np.ndarray
+    offer_y: np.ndarray
+    offer_rating_cost: np.ndarray  # per offer, already rounded
+    scope: np.ndarray  # per pair: index into ``scope_cost`` (int8)
+    scope_cost: np.ndarray
+    per_km: float
+
+    def of(self, pn: np.ndarray, po: np.ndarray, rows: np.ndarray | slice) -> dict[str, np.ndarray]:
+        """Cost and its parts for pairs (need position, offer position) at ``rows`` of the pairs."""
+        dx, dy = self.need_x[pn], self.need_y[pn]
+        dx -= self.offer_x[po]
+        dy -= self.offer_y[po]
+        dist = np.hypot(dx, dy, out=dx)
+        del dy
+        cost_distance = np.round(self.per_km * dist, 4)
+        cost_scope = self.scope_cost[self.scope[rows]]
+        cost_rating = self.offer_rating_cost[po]
+        cost = cost_distance + cost_scope
+        cost += cost_rating
+        np.round(cost, 4, out=cost)
+        return {
+            "cost": cost,
+            "cost_distance": cost_distance,
+            "cost_scope": cost_scope,
+            "cost_rating": cost_rating,
+            "distance_km": np.round(dist, 3),
+        }
+
+
+@dataclass(frozen=True)
 class Problem:
     """A solver problem with everything needed to explain its solution."""
 
-    edges: pd.DataFrame  # need_id, offer_id, cost + cost_distance, cost_scope, cost_rating, distance_km
+    edges: pd.DataFrame  # need_id, offer_id, cost (categorical ids: one code per pair)
     capacity: pd.Series
     penalty: pd.Series
     # per need: how many offers were left after each rule (for explanations)
     funnel: pd.DataFrame
     # per edge: the need's position in ``penalty`` and the offer's in ``capacity`` (the solver's codes)
     positions: tuple[np.ndarray, np.ndarray] | None = None
+    parts: CostParts | None = None
+
+    def breakdown(self, rows: np.ndarray | None = None) -> pd.DataFrame:
+        """``cost``, ``cost_distance``, ``cost_scope``, ``cost_rating`` and ``distance_km`` of the
+        pairs at ``rows`` of ``edges`` (all pairs if None), the same numbers the cost was built from."""
+        if self.parts is None or self.positions is None:
+            raise ValueError("this problem was not built by build_problem: it has no cost parts")
+        pn, po = self.positions
+        at: np.ndarray | slice = slice(None) if rows is None else np.asarray(rows)
+        out = self.parts.of(pn[at], po[at], at)
+        return pd.DataFrame(out, index=self.edges.index[at], copy=False)
 
     def solver_inputs(self) -> dict:
         """Keyword arguments for ``solve_assignment`` / ``prepare_blocks``: this problem, coded."""
@@ -260,36 +308,29 @@ def build_problem(
     del key
     pn, po, scope = pn[order], po[order], scope[order]
 
-    nx, ny = needs["x_km"].to_numpy(float), needs["y_km"].to_numpy(float)
-    ox, oy = offers["x_km"].to_numpy(float), offers["y_km"].to_numpy(float)
-    dx, dy = nx[pn], ny[pn]
-    dx -= ox[po]
-    dy -= oy[po]
-    dist = np.hypot(dx, dy, out=dx)
-    del dy
     rating = (
         pd.to_numeric(offers["rating"], errors="coerce").astype(float).fillna(model.neutral_rating).to_numpy()
     )
-    scope_cost = np.array([model.scope_cost[k] for k in (*LEVEL_NAMES, "neighbour")], dtype=float)
-    cost_distance = np.round(model.per_km * dist, 4)
-    cost_scope = scope_cost[scope]
-    cost_rating = np.round(model.rating_weight * (model.neutral_rating - rating), 4)[po]  # per offer
-    cost = cost_distance + cost_scope
-    cost += cost_rating
-    np.round(cost, 4, out=cost)
+    parts = CostParts(
+        needs["x_km"].to_numpy(float),
+        needs["y_km"].to_numpy(float),
+        offers["x_km"].to_numpy(float),
+        offers["y_km"].to_numpy(float),
+        np.round(model.rating_weight * (model.neutral_rating - rating), 4),
+        scope,
+        np.array([model.scope_cost[k] for k in (*LEVEL_NAMES, "neighbour")], dtype=float),
+        model.per_km,
+    )
+    cost = parts.of(pn, po, slice(None))["cost"]
     edges = pd.DataFrame(
         {
             # categoricals: tens of millions of rows name a few hundred thousand needs and offers
             # (codes, not a string per row)
             "need_id": pd.Categorical.from_codes(need_rank[pn], categories=pd.Index(need_ids[by_need_id])),
             "offer_id": pd.Categorical.from_codes(offer_rank[po], categories=pd.Index(offer_ids[by_id])),
-            "cost_distance": cost_distance,
-            "cost_scope": cost_scope,
-            "cost_rating": cost_rating,
-            "distance_km": np.round(dist, 3),
             "cost": cost,
         },
-        copy=False,  # the columns are fresh arrays: no copy into one block
+        copy=False,
     )
     # rule 5 (reported only; the solver drops such edges itself)
     affordable = cost <= penalty.to_numpy()[pn]
@@ -304,4 +345,6 @@ def build_problem(
             "cost": n_cost,
         }
     ).set_index("need_id")
-    return Problem(edges=edges, capacity=capacity, penalty=penalty, funnel=funnel, positions=(pn, po))
+    return Problem(
+        edges=edges, capacity=capacity, penalty=penalty, funnel=funnel, positions=(pn, po), parts=parts
+    )

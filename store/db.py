@@ -105,9 +105,8 @@ def read_frame(session: Session, stmt: Select) -> pd.DataFrame:
     for c in columns:
         values = frame[c.key]
         if isinstance(c.type, (Date, DateTime)):
-            frame[c.key] = (
-                pd.to_datetime(values, format="ISO8601") if values.dtype != "datetime64[ns]" else values
-            )
+            if values.dtype.kind != "M":  # SQLite gives text, PostgreSQL date/datetime objects
+                frame[c.key] = pd.to_datetime(values, format="ISO8601")
         elif isinstance(c.type, Boolean):
             frame[c.key] = values.astype(bool)
         elif isinstance(c.type, (Float, Integer)) and values.dtype == object:

@@ -105,7 +105,7 @@ def test_fresh_need_is_eligible_at_every_covering_level_with_local_preference_in
         _offer("x", item="B", level="grid", area="G9"),
     ]
     plan = _plan([_need(1, item="B", level=0)], offers)
-    edges = plan.problem.edges.set_index("offer_id")
+    edges = plan.problem.breakdown().set_index(plan.problem.edges["offer_id"].astype(str))
     assert sorted(edges.index) == ["c", "g", "s"]
     assert edges["cost_scope"].to_dict() == {"c": 1.0, "g": 0.0, "s": 2.0}
     assert edges.loc["c", "cost_rating"] == -0.75

@@ -131,7 +131,7 @@ def test_not_done_reopens_and_escalates_and_rating_feeds_costs(tiny, env):
     with tiny() as s:
         needs, offers = service_cycle.read_pool(s, "2026-W48"), service_cycle.read_offers(s, "2026-W48")
     problem = build_problem(needs, offers, (date(2026, 11, 23), date(2026, 11, 29)))
-    ua = problem.edges[problem.edges["offer_id"] == "R-UA"].iloc[0]
+    ua = problem.breakdown((problem.edges["offer_id"] == "R-UA").to_numpy().nonzero()[0]).iloc[0]
     assert ua["cost_rating"] == 1.5 * (4.0 - 1.0)
     assert ua["cost"] == round(ua["cost_distance"] + ua["cost_scope"] + ua["cost_rating"], 4)
 

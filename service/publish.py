@@ -30,7 +30,6 @@ import orjson
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from data_contracts.documents import DocumentSchema, compile_document_schema, is_valid
 from data_contracts.suites import SERVICE_LIST_COLUMNS, Reference
 from data_contracts.validate import validate_rows
 from lifecycle.states import LISTED
@@ -94,9 +93,11 @@ def diff_rows(prev: pd.DataFrame, cur: pd.DataFrame, key: str = "need_id") -> di
 
 
 @lru_cache(maxsize=1)
-def _compiled_schema() -> DocumentSchema:
+def _compiled_schema() -> Callable[[dict[str, Any]], Any]:
     """The JSON Schema compiled to Python once (formats are not asserted, as with jsonschema)."""
-    return compile_document_schema(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+    import fastjsonschema
+
+    return fastjsonschema.compile(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")), use_formats=False)
 
 
 def check_contract(rows: pd.DataFrame, document: dict[str, Any]) -> None:
@@ -105,10 +106,13 @@ def check_contract(rows: pd.DataFrame, document: dict[str, Any]) -> None:
     The compiled schema checks a valid document fast; a breach is then reported in full (how
     many places, the first path) by the reference validator.
     """
+    import fastjsonschema
     import jsonschema
 
-    errors = []
-    if not is_valid(_compiled_schema(), document):
+    try:
+        _compiled_schema()(document)
+        errors = []
+    except fastjsonschema.JsonSchemaException:
         schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
         validator = jsonschema.Draft202012Validator(schema)
         errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))

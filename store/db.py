@@ -123,8 +123,15 @@ def _bindable(column: Column, values: list[Any], dialect: Dialect) -> list[Any]:
         kinds = set(map(type, values))
     if float in kinds or type(pd.NaT) in kinds:
         values = [None if v is pd.NaT or (isinstance(v, float) and v != v) else v for v in values]
+        if isinstance(column.type, Integer):  # whole numbers of a column pandas made float by a gap
+            values = [int(v) if isinstance(v, float) and v.is_integer() else v for v in values]
     process = column.type.dialect_impl(dialect).bind_processor(dialect)
     return [None if v is None else process(v) for v in values] if process else values
+
+
+def _copies(dialect: Dialect) -> bool:
+    """PostgreSQL through psycopg 3, whose cursors stream COPY and bind lists as arrays."""
+    return dialect.name == "postgresql" and dialect.driver == "psycopg"
 
 
 def _placeholder(dialect: Dialect) -> str | None:
@@ -160,8 +167,16 @@ def insert_rows(session: Session, table: Table, rows: pd.DataFrame | list[dict[s
         return
     q = conn.dialect.identifier_preparer
     names = ", ".join(q.quote(c) for c in columns)
-    sql = f"INSERT INTO {q.format_table(table)} ({names}) VALUES ({', '.join([mark] * len(columns))})"
     values = [_bindable(table.c[c], v, conn.dialect) for c, v in columns.items()]
+    if _copies(conn.dialect):  # PostgreSQL through psycopg 3: COPY, one stream for all rows
+        with (
+            conn.connection.cursor() as cur,
+            cur.copy(f"COPY {q.format_table(table)} ({names}) FROM STDIN") as cp,
+        ):
+            for row in zip(*values, strict=True):
+                cp.write_row(row)
+        return
+    sql = f"INSERT INTO {q.format_table(table)} ({names}) VALUES ({', '.join([mark] * len(columns))})"
     conn.exec_driver_sql(sql, list(zip(*values, strict=True)))
 
 
@@ -181,7 +196,20 @@ def update_rows(session: Session, table: Table, rows: list[dict[str, Any]], key:
             )
             continue
         columns = [k for k in keys if k != key]
-        sets = ", ".join(f"{q.quote(c)} = {mark}" for c in columns)
-        sql = f"UPDATE {q.format_table(table)} SET {sets} WHERE {q.quote(key)} = {mark}"
         values = [_bindable(table.c[c], [r[c] for r in part], conn.dialect) for c in [*columns, key]]
+        name = q.format_table(table)
+        if _copies(conn.dialect):  # PostgreSQL: one statement joining the new values as arrays
+            arrays = ", ".join(
+                f"%s::{table.c[c].type.compile(dialect=conn.dialect)}[]" for c in [*columns, key]
+            )
+            alias = ", ".join(f"v{i}" for i in range(len(columns) + 1))
+            sets = ", ".join(f"{q.quote(c)} = u.v{i}" for i, c in enumerate(columns))
+            sql = (
+                f"UPDATE {name} SET {sets} FROM unnest({arrays}) AS u({alias}) "
+                f"WHERE {name}.{q.quote(key)} = u.v{len(columns)}"
+            )
+            conn.exec_driver_sql(sql, tuple(values))
+            continue
+        sets = ", ".join(f"{q.quote(c)} = {mark}" for c in columns)
+        sql = f"UPDATE {name} SET {sets} WHERE {q.quote(key)} = {mark}"
         conn.exec_driver_sql(sql, list(zip(*values, strict=True)))

@@ -1,0 +1,149 @@
+"""The store's bulk paths (driver executemany / COPY, reads from the driver's tuples) keep every
+value as the ORM would, on SQLite and PostgreSQL alike, and stay inside the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from store.db import insert_rows, read_frame, update_rows
+from store.models import Cycle, Need, NeedEvent, UnservedNeed
+
+
+def _need_ids(sessions) -> list[int]:
+    with sessions() as s:
+        return sorted(s.scalars(select(Need.id)))
+
+
+def test_insert_rows_keeps_types_nulls_and_text(tiny):
+    ids = _need_ids(tiny)
+    at = datetime(2026, 11, 23, 8, 30, 0)  # no microseconds: stored and read back the same
+    rows = [
+        {
+            "need_id": np.int64(n),  # numpy scalars, as frames hand them over
+            "at": at,
+            "actor": "match-cycle",
+            "from_status": None if k == 0 else "open",
+            "to_status": "dispatched",
+            "cycle_id": "2026-W48",
+            "reason": "社区派单：王师傅 'O''Brien' \\ 100%",  # quotes, backslash, percent
+        }
+        for k, n in enumerate(ids)
+    ]
+    with tiny() as s, s.begin():
+        insert_rows(s, NeedEvent.__table__, rows)
+    with tiny() as s:
+        got = s.execute(
+            select(NeedEvent.need_id, NeedEvent.at, NeedEvent.from_status, NeedEvent.reason).order_by(
+                NeedEvent.need_id
+            )
+        ).all()
+    assert [tuple(r) for r in got] == [
+        (n, at, None if k == 0 else "open", rows[0]["reason"]) for k, n in enumerate(ids)
+    ]
+
+
+def test_insert_rows_from_a_frame_makes_nan_null(tiny):
+    ids = _need_ids(tiny)
+    with tiny() as s, s.begin():
+        s.add(
+            Cycle(
+                id="2026-W48",
+                period_start=date(2026, 11, 23),
+                period_end=date(2026, 11, 29),
+                status="done",
+                started_at=datetime(2026, 11, 23),
+            )
+        )
+    frame = pd.DataFrame(
+        {
+            "cycle_id": "2026-W48",
+            "need_id": ids,
+            "reason": "no_capacity",
+            "detail": "本期无可用资源",
+            "penalty": [10.5, 25.0, 60.25],
+            "escalated_to": [1.0, np.nan, 2.0],  # a float column with a gap, as pandas makes it
+            "escalated_from": [0.0, np.nan, 1.0],
+            "escalated_why": ["deadline", None, "deadline"],
+        }
+    )
+    with tiny() as s, s.begin():
+        insert_rows(s, UnservedNeed.__table__, frame)
+    with tiny() as s:
+        got = s.execute(
+            select(
+                UnservedNeed.need_id,
+                UnservedNeed.penalty,
+                UnservedNeed.escalated_to,
+                UnservedNeed.escalated_why,
+            ).order_by(UnservedNeed.need_id)
+        ).all()
+    assert [tuple(r) for r in got] == [
+        (ids[0], 10.5, 1, "deadline"),
+        (ids[1], 25.0, None, None),
+        (ids[2], 60.25, 2, "deadline"),
+    ]
+
+
+def test_update_rows_by_key_with_different_column_sets(tiny):
+    ids = _need_ids(tiny)
+    with tiny() as s, s.begin():
+        update_rows(
+            s,
+            Need.__table__,
+            [
+                {"id": np.int64(ids[0]), "status": "dispatched"},
+                {"id": ids[1], "escalation_level": np.int64(2), "cycles_unserved": 0},
+                {"id": ids[2], "status": "closed"},
+            ],
+        )
+    with tiny() as s:
+        got = s.execute(select(Need.id, Need.status, Need.escalation_level).order_by(Need.id)).all()
+    assert [tuple(r) for r in got] == [(ids[0], "dispatched", 0), (ids[1], "open", 2), (ids[2], "closed", 0)]
+
+
+def test_bulk_writes_roll_back_with_the_transaction(tiny):
+    ids = _need_ids(tiny)
+    with pytest.raises(RuntimeError), tiny() as s, s.begin():
+        insert_rows(
+            s,
+            NeedEvent.__table__,
+            [
+                {
+                    "need_id": n,
+                    "at": datetime(2026, 11, 23),
+                    "actor": "t",
+                    "from_status": None,
+                    "to_status": "open",
+                    "cycle_id": None,
+                    "reason": "x",
+                }
+                for n in ids
+            ],
+        )
+        update_rows(s, Need.__table__, [{"id": n, "status": "closed"} for n in ids])
+        raise RuntimeError("crash mid-write")
+    with tiny() as s:
+        assert s.scalar(select(NeedEvent.id).limit(1)) is None
+        assert set(s.scalars(select(Need.status))) == {"open"}
+
+
+def test_read_frame_parses_dates_and_numbers_per_column(tiny):
+    with tiny() as s, s.begin():
+        first = s.scalar(select(Need).order_by(Need.id).limit(1))
+        first.preferred_start = date(2026, 12, 1)
+    with tiny() as s:
+        q = select(
+            Need.id, Need.submitted_at, Need.preferred_start, Need.preferred_end, Need.urgency
+        ).order_by(Need.id)
+        frame = read_frame(s, q)
+        orm = s.execute(q).all()
+    assert list(frame.columns) == ["id", "submitted_at", "preferred_start", "preferred_end", "urgency"]
+    assert frame["submitted_at"].tolist() == [pd.Timestamp(r.submitted_at) for r in orm]
+    assert frame["preferred_start"].iloc[0] == pd.Timestamp(2026, 12, 1)
+    assert frame["preferred_start"].iloc[1:].isna().all() and frame["preferred_end"].isna().all()
+    assert frame["urgency"].tolist() == [r.urgency for r in orm] and frame["urgency"].dtype.kind == "i"

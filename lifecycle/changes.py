@@ -72,9 +72,10 @@ def changes_for(
     """The same action on many needs known to be in the same statuses (one check for all of them)."""
     first = change(action, 0, need_status, assignment_status, at=at, actor=actor, reason=reason)
     context = context or {}
-    # the constructor, not dataclasses.replace: a cycle makes a hundred thousand of these
-    step, reason = first.step, first.reason
-    return [NeedChange(int(n), step, at, actor, reason, **context.get(int(n), {})) for n in need_ids]  # type: ignore[arg-type]
+    # the constructor, not dataclasses.replace: a cycle makes a hundred thousand of these; a
+    # need's context may say more than the shared fields (its own reason, say) and wins
+    base = {"step": first.step, "at": at, "actor": actor, "reason": first.reason}
+    return [NeedChange(**{**base, "need_id": int(n), **context.get(int(n), {})}) for n in need_ids]  # type: ignore[arg-type]
 
 
 def history_rows(changes: Iterable[NeedChange]) -> list[dict[str, object]]:

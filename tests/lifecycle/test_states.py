@@ -109,3 +109,30 @@ def test_many_changes_of_one_kind_go_as_batches_that_name_each_need():
         Event(**{k: v for k, v in e.items() if k != "occurred"})
     few = prefect_events(changes[:3], {"G1": "C1"})
     assert [e["resource"]["prefect.resource.id"] for e in few] == [f"threelists.need.{n}" for n in (1, 2, 3)]
+
+
+def test_changes_for_many_needs_take_each_needs_own_context_over_the_shared_fields():
+    """One check for all; a need's context (its own reason, level, unit) overrides what they share."""
+    from lifecycle.changes import changes_for
+
+    made = changes_for(
+        Action.DISPATCH,
+        [1, 2],
+        N.OPEN,
+        None,
+        at=AT,
+        actor="m",
+        reason="社区派单",
+        context={2: {"reason": "升级到社区后派单", "unit_id": "UA", "level_to": 1}},
+    )
+    one = change(Action.DISPATCH, 1, N.OPEN, None, at=AT, actor="m", reason="社区派单")
+    assert made[0] == one
+    assert (made[1].need_id, made[1].reason, made[1].unit_id, made[1].level_to) == (
+        2,
+        "升级到社区后派单",
+        "UA",
+        1,
+    )
+    assert made[1].step == one.step and made[1].at == AT and made[1].actor == "m"
+    with pytest.raises(IllegalTransition):
+        changes_for(Action.DISPATCH, [1], N.CLOSED, None, at=AT, actor="m")

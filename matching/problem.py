@@ -93,22 +93,22 @@ class CostParts:
     per_km: float
 
     def of(
-        self, pn: np.ndarray, po: np.ndarray, rows: np.ndarray | slice, parts: bool = True
+        self, pn: np.ndarray, po: np.ndarray, scope: np.ndarray, detail: bool = True
     ) -> dict[str, np.ndarray]:
-        """Cost (and with ``parts`` its parts) for pairs (need position, offer position) at
-        ``rows`` of the pairs."""
+        """Cost (and with ``detail`` its parts) of pairs given per pair: need position, offer
+        position, scope code."""
         dx, dy = self.need_x[pn], self.need_y[pn]
         dx -= self.offer_x[po]
         dy -= self.offer_y[po]
         dist = np.hypot(dx, dy, out=dx)
         del dy
         cost_distance = _round(self.per_km * dist, 4)
-        cost_scope = self.scope_cost[self.scope[rows]]
+        cost_scope = self.scope_cost[scope]
         cost_rating = self.offer_rating_cost[po]
         cost = cost_distance + cost_scope
         cost += cost_rating
         cost = _round(cost, 4)
-        if not parts:
+        if not detail:
             return {"cost": cost}
         return {
             "cost": cost,
@@ -148,7 +148,7 @@ class Problem:
             raise ValueError("this problem was not built by build_problem: it has no cost parts")
         pn, po = self.positions
         at: np.ndarray | slice = slice(None) if rows is None else np.asarray(rows)
-        out = self.parts.of(pn[at], po[at], at)
+        out = self.parts.of(pn[at], po[at], self.parts.scope[at])
         return pd.DataFrame(out, index=self.edges.index[at], copy=False)
 
     def solver_inputs(self) -> dict:
@@ -335,7 +335,7 @@ def build_problem(
         np.array([model.scope_cost[k] for k in (*LEVEL_NAMES, "neighbour")], dtype=float),
         model.per_km,
     )
-    cost = parts.of(pn, po, slice(None), parts=False)["cost"]
+    cost = parts.of(pn, po, scope, detail=False)["cost"]
     edges = pd.DataFrame(
         {
             # categoricals: tens of millions of rows name a few hundred thousand needs and offers

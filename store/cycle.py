@@ -369,7 +369,7 @@ def write_unserved(
 
 
 def update_needs(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Bulk UPDATE of needs by primary key (executemany), each row ``{"id": ..., column: value}``."""
+    """Bulk UPDATE of needs by primary key (``store.db.update_rows``), each row ``{"id": ..., column: value}``."""
     if rows:
         update_rows(session, Need.__table__, rows)
 

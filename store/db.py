@@ -181,7 +181,8 @@ def insert_rows(session: Session, table: Table, rows: pd.DataFrame | list[dict[s
 
 
 def update_rows(session: Session, table: Table, rows: list[dict[str, Any]], key: str = "id") -> None:
-    """UPDATE rows by ``key`` as driver ``executemany`` calls, one per set of columns changed."""
+    """UPDATE rows by ``key``, one statement per set of columns changed: a driver ``executemany``
+    on SQLite, one ``UPDATE … FROM unnest(arrays)`` on PostgreSQL."""
     conn = session.connection()
     mark = _placeholder(conn.dialect)
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}

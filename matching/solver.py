@@ -44,6 +44,10 @@ PARALLEL_MIN_SLOT_EDGES = 3_000_000
 AUCTION_MIN_NEEDS = 10_000
 AUCTION_NEEDS_SQUARED_PER_EDGE = 1_500
 METHODS = ("auto", "matching", "auction")
+# Slots the matching first gives each group of needs sharing a penalty as their "unserved" offer
+# (more when a group fills them; see _solve_block_matching).
+UNSERVED_SLOTS = 16
+UNSERVED_SLOTS_SHARED_MAX = 64  # more than this: a column per need again
 
 
 @dataclass(frozen=True)
@@ -385,27 +389,88 @@ def solve_block(block: Block, method: str = "auto") -> tuple[np.ndarray, np.ndar
 
 
 def _solve_block_matching(block: Block) -> tuple[np.ndarray, np.ndarray]:
-    """Solve one component with scipy's LAPJVsp on the slot-expanded graph."""
-    eligible = np.bincount(block.offer_local, minlength=len(block.offers))
+    """Solve one component with scipy's LAPJVsp on the slot-expanded graph.
+
+    scipy's sparse LAPJVsp scans every column at each step of each need's augmenting search,
+    so the columns, not the edges, set its time. Each need's "unserved" option was a column of
+    its own; needs that share a penalty now share one "unserved" offer instead, whose capacity
+    is the group's size (the same problem) but of which the matching sees only a few slots,
+    when few of them can be left unserved (a group with many to leave unserved keeps a column
+    per need: shared slots would tie thousands of needs to hundreds of identical columns).
+    The cut is exact when it does not bind: if no cut group fills its slots, the constraints it
+    tightened are slack at the restricted optimum, so their duals are 0 and the same duals prove
+    that optimum optimal for the whole problem (LP duality; the matrix is totally unimodular).
+    A group that fills its slots, or a cut that leaves some need nowhere to go, gets more slots
+    (or a column per need) and the component is solved again.
+    """
+    n, m = len(block.needs), len(block.offers)
+    eligible = np.bincount(block.offer_local, minlength=m)
     slots = np.minimum(block.capacity, eligible)  # an offer never needs more slots than eligible needs
-    slot_start = np.concatenate(([0], np.cumsum(slots)[:-1]))
-    n_slots = int(slots.sum())
-    n = len(block.needs)
-    # expand every edge to each slot of its offer
-    reps = slots[block.offer_local]
-    rows = np.repeat(block.need_local, reps)
-    within = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
-    cols = np.repeat(slot_start[block.offer_local], reps) + within
-    w = np.repeat(block.cost, reps)
-    # plus one "unserved" column per need at its penalty
-    rows = np.concatenate((rows, np.arange(n)))
-    cols = np.concatenate((cols, n_slots + np.arange(n)))
-    w = np.concatenate((w, block.penalty))
-    shift = 1.0 - min(float(w.min()), 0.0)  # strictly positive: scipy drops explicit zeros
-    graph = csr_array((w + shift, (rows, cols)), shape=(n, n_slots + n))
-    row_ind, col_ind = min_weight_full_bipartite_matching(graph)
+    penalties, group = np.unique(block.penalty, return_inverse=True)
+    size = np.bincount(group, minlength=len(penalties))
+    short = max(0, n - int(slots.sum()))  # needs that cannot all be served, shared out by size
+    shared = np.minimum(size, UNSERVED_SLOTS + 2 * (-(-short * size // max(n, 1))))
+    shared[shared > UNSERVED_SLOTS_SHARED_MAX] = 0  # 0: a column per need
+    # rows ordered by each need's cheapest offer: needs competing for one offer augment one
+    # after another (shorter searches; measured in benchmarks/)
+    row_of = np.empty(n, dtype=np.int64)
+    row_of[np.argsort(_cheapest_offer(block), kind="stable")] = np.arange(n)
+    shift = 1.0 - min(float(block.cost.min(initial=0.0)), float(block.penalty.min(initial=0.0)), 0.0)
+    while True:
+        # unserved offers m..: one per shared group, then one per need of the other groups
+        is_shared = shared[group] > 0
+        group_offer = np.cumsum(shared > 0) - 1
+        alone = np.cumsum(~is_shared) - 1
+        n_groups = int((shared > 0).sum())
+        unserved_offer = m + np.where(is_shared, group_offer[group], n_groups + alone)
+        cols_per_offer = np.concatenate(
+            (slots, shared[shared > 0], np.ones(int((~is_shared).sum()), dtype=np.int64))
+        )
+        e_offer = np.concatenate((block.offer_local, unserved_offer))
+        first_col = np.cumsum(cols_per_offer) - cols_per_offer
+        reps = cols_per_offer[e_offer]
+        rows = np.repeat(row_of[np.concatenate((block.need_local, np.arange(n)))], reps)
+        within = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
+        cols = np.repeat(first_col[e_offer], reps) + within
+        weights = np.repeat(np.concatenate((block.cost, block.penalty)) + shift, reps)
+        graph = csr_array((weights, (rows, cols)), shape=(n, int(cols_per_offer.sum())))
+        del rows, cols, within, reps, weights
+        cut = (shared > 0) & (shared < size)
+        try:
+            row_ind, col_ind = min_weight_full_bipartite_matching(graph)
+        except ValueError:  # too few unserved slots to place every need: widen every cut group
+            if not cut.any():
+                raise
+            binding = cut
+        else:
+            col_offer = np.repeat(np.arange(len(cols_per_offer)), cols_per_offer)[col_ind]
+            in_group = col_offer[(col_offer >= m) & (col_offer < m + n_groups)] - m
+            used = np.zeros(len(shared), dtype=np.int64)
+            used[shared > 0] = np.bincount(in_group, minlength=n_groups)
+            binding = cut & (used >= shared)
+        del graph
+        if not binding.any():
+            break
+        widened = np.minimum(size, 4 * shared)
+        shared = np.where(binding, np.where(widened > UNSERVED_SLOTS_SHARED_MAX, 0, widened), shared)
     chosen = np.full(n, -1, dtype=np.int64)
-    served = col_ind < n_slots
-    slot_offer = np.repeat(np.arange(len(block.offers)), slots)
-    chosen[row_ind[served]] = block.offers[slot_offer[col_ind[served]]]
+    need_of_row = np.empty(n, dtype=np.int64)
+    need_of_row[row_of] = np.arange(n)
+    served = col_offer < m
+    chosen[need_of_row[row_ind[served]]] = block.offers[col_offer[served]]
     return block.needs, chosen
+
+
+def _cheapest_offer(block: Block) -> np.ndarray:
+    """Per need of the block: its cheapest offer (local; the first of equals), -1 without edges."""
+    n = len(block.needs)
+    out = np.full(n, -1, dtype=np.int64)
+    if len(block.cost) == 0:
+        return out
+    starts = np.flatnonzero(np.r_[True, block.need_local[1:] != block.need_local[:-1]])
+    counts = np.diff(np.r_[starts, len(block.cost)])
+    low = np.minimum.reduceat(block.cost, starts)
+    hit = np.where(block.cost == np.repeat(low, counts), np.arange(len(block.cost)), len(block.cost))
+    first = np.minimum.reduceat(hit, starts)
+    out[block.need_local[starts]] = block.offer_local[first]
+    return out

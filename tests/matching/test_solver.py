@@ -177,3 +177,45 @@ def test_solve_assignment_process_pool_gives_the_serial_result(monkeypatch):
     parallel = solve_assignment(edges, cap, pen, workers=2)
     pd.testing.assert_frame_equal(serial.pairs, parallel.pairs)
     assert serial.objective == parallel.objective
+
+
+@settings(max_examples=200, deadline=None)
+@given(small_instances(max_needs=6, max_offers=3))
+def test_matching_with_one_unserved_slot_per_penalty_group_matches_brute_force(inst):
+    # the matching first offers each group of needs sharing a penalty only a few "unserved"
+    # slots; with one, nearly every instance with two unserved needs of a penalty must widen it
+    edges, capacity, penalty = inst
+    penalty = penalty // 10  # few distinct penalties: groups of several needs
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(solver_module, "UNSERVED_SLOTS", 1)
+        a = solve_assignment(edges, capacity, penalty, method="matching")
+    assert a.objective == pytest.approx(_brute_force(edges, capacity, penalty), abs=1e-9)
+    load = a.pairs["offer_id"].value_counts()
+    assert (load <= capacity.reindex(load.index)).all()
+
+
+def test_matching_widens_an_unserved_group_that_fills_its_slots(monkeypatch):
+    # 60 needs (penalty 5) want one offer of capacity 1; 60 others (penalty 7) have 60 offers of
+    # capacity 60 each, one of them also "a": one component whose capacity looks ample, so group
+    # 5 starts with too few unserved slots to place its needs, and is solved again with more
+    crowded = pd.DataFrame({"need_id": range(60), "offer_id": "a", "cost": 1.0})
+    ample = pd.DataFrame(
+        [(60 + i, f"b{j}", 2.0 + (i + j) % 3) for i in range(60) for j in range(60)] + [(60, "a", 6.5)],
+        columns=["need_id", "offer_id", "cost"],
+    )
+    edges = pd.concat([crowded, ample], ignore_index=True)
+    capacity = pd.Series({"a": 1, **{f"b{j}": 60 for j in range(60)}})
+    penalty = pd.Series([5.0] * 60 + [7.0] * 60, index=range(120))
+    assert len(solver_module.prepare_blocks(edges, capacity, penalty).blocks) == 1
+    calls = []
+    scipy_matching = solver_module.min_weight_full_bipartite_matching
+    monkeypatch.setattr(
+        solver_module,
+        "min_weight_full_bipartite_matching",
+        lambda g: calls.append(g.shape) or scipy_matching(g),
+    )
+    a = solve_assignment(edges, capacity, penalty, method="matching")
+    assert len(calls) == 2 and calls[1][1] > calls[0][1]  # widened once
+    assert len(a.unserved) == 59 and set(a.unserved) <= set(range(60))
+    assert a.objective == pytest.approx(solve_lp(edges, capacity, penalty).objective)
+    assert a.objective == pytest.approx(1.0 + 59 * 5.0 + 60 * 2.0)

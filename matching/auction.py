@@ -101,7 +101,7 @@ def _starts_of_runs(keys: np.ndarray) -> np.ndarray:
     return first
 
 
-def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Concatenated ``arange(s, s + c)`` for each (s, c)."""
     total = int(counts.sum())
     if total == 0:
@@ -141,7 +141,7 @@ class _Offers:
         offers, counts = offers[counts > 0], counts[counts > 0]
         if len(offers) == 0:
             return
-        slots = _ranges(prob.slot_start[offers], counts)
+        slots = ranges(prob.slot_start[offers], counts)
         grp = np.repeat(np.arange(len(offers)), counts)
         order = np.lexsort((price[slots], grp))
         first = np.cumsum(counts) - counts
@@ -164,7 +164,7 @@ def _best_two(
     """
     starts = prob.indptr[needs]
     counts = prob.indptr[needs + 1] - starts
-    idx = _ranges(starts, counts)
+    idx = ranges(starts, counts)
     e_off = prob.offer[idx]
     price = offers.low[e_off]
     if own_slot is not None:
@@ -214,7 +214,7 @@ def _bid_rounds(
         ok = rank < prob.n_slots[off]
         touched = off[first]
         t_counts = prob.n_slots[touched]
-        slots = _ranges(prob.slot_start[touched], t_counts)
+        slots = ranges(prob.slot_start[touched], t_counts)
         grp = np.repeat(np.arange(len(touched)), t_counts)
         s_order = slots[np.lexsort((price[slots], grp))]
         s_first = np.cumsum(t_counts) - t_counts
@@ -372,7 +372,7 @@ def _reverse_rounds(prob: AuctionProblem, st: AuctionState, offers: _Offers, eps
         spare, s_off = pending[first], s_off[first]
         later = pending[~first]
         counts = starts[s_off + 1] - starts[s_off]
-        edges = order[_ranges(starts[s_off], counts)]
+        edges = order[ranges(starts[s_off], counts)]
         needs = prob.need[edges]
         beta = -prob.cost[edges] - st.profit[needs]
         seg = np.cumsum(counts) - counts

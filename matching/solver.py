@@ -6,8 +6,11 @@ minimum-weight full bipartite matching (scipy's sparse LAPJVsp) on a slot-expand
 
 - each offer becomes ``min(capacity, eligible needs)`` identical slots (never more slots
   than it could fill);
-- each need gets its own "unserved" column priced at its penalty, so every need can always
-  be matched and the graph stays sparse;
+- every need can always be matched to an "unserved" option priced at its penalty; needs that
+  share a penalty share one such "unserved" offer, of which the matching first sees only a
+  few slots (``UNSERVED_SLOTS``), exact unless they fill up, when it sees more (see
+  ``_solve_block_matching``): scipy's LAPJVsp scans every column at each step of a search, so
+  a column per need made its time grow with the component's needs once more;
 - edges costing more than the need's penalty are dropped first: they can never be chosen;
 - the problem splits into independent connected components (a need and an offer meet
   only through an edge), solved separately and, when large, on a process pool.
@@ -35,6 +38,7 @@ from scipy.sparse import coo_array, csr_array
 from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
 
 from matching import auction
+from matching.auction import ranges
 
 # Below this many slot edges a process pool costs more than it saves (measured, see benchmarks/).
 PARALLEL_MIN_SLOT_EDGES = 3_000_000
@@ -339,7 +343,12 @@ def _components(
     local[node_order] = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
     edge_label = labels[e_need]
     if n_labels > 1:
-        order = np.argsort(edge_label, kind="stable")
+        # edges come sorted by need: order the needs with edges by component (a sort of the
+        # needs, not of the edges) and take each need's run of edges in that order
+        first = np.flatnonzero(np.r_[True, e_need[1:] != e_need[:-1]])
+        runs = np.diff(np.r_[first, len(e_need)])
+        by_label = np.argsort(edge_label[first], kind="stable")
+        order = ranges(first[by_label], runs[by_label])
         bounds = np.flatnonzero(np.diff(edge_label[order])) + 1
         parts = np.split(order, bounds)
     else:
@@ -411,30 +420,34 @@ def _solve_block_matching(block: Block) -> tuple[np.ndarray, np.ndarray]:
     short = max(0, n - int(slots.sum()))  # needs that cannot all be served, shared out by size
     shared = np.minimum(size, UNSERVED_SLOTS + 2 * (-(-short * size // max(n, 1))))
     shared[shared > UNSERVED_SLOTS_SHARED_MAX] = 0  # 0: a column per need
-    # rows ordered by each need's cheapest offer: needs competing for one offer augment one
-    # after another (shorter searches; measured in benchmarks/)
-    row_of = np.empty(n, dtype=np.int64)
-    row_of[np.argsort(_cheapest_offer(block), kind="stable")] = np.arange(n)
-    shift = 1.0 - min(float(block.cost.min(initial=0.0)), float(block.penalty.min(initial=0.0)), 0.0)
+    # each need's edges, then its unserved option: rows of the CSR graph in need order
+    per_need = np.bincount(block.need_local, minlength=n)
+    at = np.arange(len(block.cost)) + block.need_local  # an edge's place among edges and options
+    option_at = np.cumsum(per_need + 1) - 1  # each need's unserved option, after its edges
+    weight = np.empty(len(block.cost) + n)
+    weight[at], weight[option_at] = block.cost, block.penalty
+    weight += 1.0 - min(float(weight.min(initial=0.0)), 0.0)  # > 0: scipy drops explicit zeros
     while True:
         # unserved offers m..: one per shared group, then one per need of the other groups
         is_shared = shared[group] > 0
-        group_offer = np.cumsum(shared > 0) - 1
-        alone = np.cumsum(~is_shared) - 1
         n_groups = int((shared > 0).sum())
-        unserved_offer = m + np.where(is_shared, group_offer[group], n_groups + alone)
+        unserved_offer = m + np.where(
+            is_shared, (np.cumsum(shared > 0) - 1)[group], n_groups + np.cumsum(~is_shared) - 1
+        )
         cols_per_offer = np.concatenate(
             (slots, shared[shared > 0], np.ones(int((~is_shared).sum()), dtype=np.int64))
         )
-        e_offer = np.concatenate((block.offer_local, unserved_offer))
+        offer = np.empty(len(weight), dtype=np.int64)
+        offer[at], offer[option_at] = block.offer_local, unserved_offer
+        reps = cols_per_offer[offer]
         first_col = np.cumsum(cols_per_offer) - cols_per_offer
-        reps = cols_per_offer[e_offer]
-        rows = np.repeat(row_of[np.concatenate((block.need_local, np.arange(n)))], reps)
         within = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
-        cols = np.repeat(first_col[e_offer], reps) + within
-        weights = np.repeat(np.concatenate((block.cost, block.penalty)) + shift, reps)
-        graph = csr_array((weights, (rows, cols)), shape=(n, int(cols_per_offer.sum())))
-        del rows, cols, within, reps, weights
+        indptr = np.r_[0, np.cumsum(np.add.reduceat(reps, option_at - per_need))]
+        graph = csr_array(
+            (np.repeat(weight, reps), np.repeat(first_col[offer], reps) + within, indptr),
+            shape=(n, int(cols_per_offer.sum())),
+        )
+        del offer, reps, within
         cut = (shared > 0) & (shared < size)
         try:
             row_ind, col_ind = min_weight_full_bipartite_matching(graph)
@@ -454,23 +467,6 @@ def _solve_block_matching(block: Block) -> tuple[np.ndarray, np.ndarray]:
         widened = np.minimum(size, 4 * shared)
         shared = np.where(binding, np.where(widened > UNSERVED_SLOTS_SHARED_MAX, 0, widened), shared)
     chosen = np.full(n, -1, dtype=np.int64)
-    need_of_row = np.empty(n, dtype=np.int64)
-    need_of_row[row_of] = np.arange(n)
     served = col_offer < m
-    chosen[need_of_row[row_ind[served]]] = block.offers[col_offer[served]]
+    chosen[row_ind[served]] = block.offers[col_offer[served]]
     return block.needs, chosen
-
-
-def _cheapest_offer(block: Block) -> np.ndarray:
-    """Per need of the block: its cheapest offer (local; the first of equals), -1 without edges."""
-    n = len(block.needs)
-    out = np.full(n, -1, dtype=np.int64)
-    if len(block.cost) == 0:
-        return out
-    starts = np.flatnonzero(np.r_[True, block.need_local[1:] != block.need_local[:-1]])
-    counts = np.diff(np.r_[starts, len(block.cost)])
-    low = np.minimum.reduceat(block.cost, starts)
-    hit = np.where(block.cost == np.repeat(low, counts), np.arange(len(block.cost)), len(block.cost))
-    first = np.minimum.reduceat(hit, starts)
-    out[block.need_local[starts]] = block.offer_local[first]
-    return out

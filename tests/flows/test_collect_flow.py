@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from flows.collect import collect_inbox
 from store.models import Need, NeedSource, QuarantinedRow, SourceFile
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, SAMPLE_DAY
 
 FILES = {
     "needs": [
@@ -42,7 +42,7 @@ def _counts(sessions) -> tuple[int, ...]:
 
 def test_collect_twice_on_the_same_inbox_is_a_no_op(prefect_harness, env, sessions, registry):
     _drop_files(env)
-    first = collect_inbox()
+    first = collect_inbox(today=SAMPLE_DAY)  # a fixed day: the run must not depend on the clock
     assert first["files"] == 9
     assert (
         first["rows_read"]
@@ -54,7 +54,7 @@ def test_collect_twice_on_the_same_inbox_is_a_no_op(prefect_harness, env, sessio
     before = _counts(sessions)
     assert list(env.inbox_dir.rglob("*.*")) == []  # processed files left the inbox (kept in the archive)
     _drop_files(env)  # the same files handed over again
-    again = collect_inbox()
+    again = collect_inbox(today=SAMPLE_DAY)
     assert again["files"] == 9 and again["files_duplicate_file"] == 9
     assert again.get("loaded", 0) == 0 and again.get("quarantined", 0) == 0 and again.get("rows_read", 0) == 0
     assert _counts(sessions) == before

@@ -100,7 +100,8 @@ def get_settings() -> Settings:
 def pause_point(name: str) -> None:
     """A fault-injection point for the crash tests: when ``THREELISTS_PAUSE_AT`` names this point,
     say so (``THREELISTS_PAUSE_FILE`` is created) and wait there to be killed — or, with
-    ``THREELISTS_PAUSE_SECONDS``, that long before going on (an overlap made certain). A no-op otherwise.
+    ``THREELISTS_PAUSE_SECONDS``, that long before going on, or until ``THREELISTS_RESUME_FILE``
+    exists if that comes first (an overlap made certain). A no-op otherwise.
 
     Points: ``match:after-lock``, ``match:mid-solve``, ``match:mid-write``, ``publish:<kind>``
     (e.g. ``publish:service_list``), ``intake:mid-file``.
@@ -112,8 +113,11 @@ def pause_point(name: str) -> None:
     marker = os.environ.get("THREELISTS_PAUSE_FILE")
     if marker:
         Path(marker).write_text(f"{name} {os.getpid()}\n", encoding="utf-8")
+    resume = os.environ.get("THREELISTS_RESUME_FILE")
     if os.environ.get("THREELISTS_PAUSE_SECONDS"):
-        time.sleep(float(os.environ["THREELISTS_PAUSE_SECONDS"]))
+        until = time.monotonic() + float(os.environ["THREELISTS_PAUSE_SECONDS"])
+        while time.monotonic() < until and not (resume and Path(resume).exists()):
+            time.sleep(0.2)
         return
     while True:
         time.sleep(60)

@@ -135,13 +135,15 @@ def test_a_match_killed_at_any_stage_leaves_the_previous_list_and_a_rerun_finish
 def test_two_match_runs_started_together_both_complete_and_nothing_doubles(
     prefect_harness, tiny, env, tmp_path
 ):
-    """The first holds the week 15 s after taking it; the second, started meanwhile, queues behind it."""
-    marker = tmp_path / "holding"
+    """The first holds the week after taking it until the second, started meanwhile, has found it
+    held and queued behind it (at most 240 s: a slow machine starts a process slowly)."""
+    marker, resume, second_log = tmp_path / "holding", tmp_path / "resume", tmp_path / "second.log"
     first = _spawn(
         MATCH,
         THREELISTS_PAUSE_AT="match:after-lock",
         THREELISTS_PAUSE_FILE=str(marker),
-        THREELISTS_PAUSE_SECONDS="15",
+        THREELISTS_PAUSE_SECONDS="240",
+        THREELISTS_RESUME_FILE=str(resume),
     )
     deadline = time.time() + 240
     while not marker.exists():  # the first holds the week now
@@ -149,13 +151,26 @@ def test_two_match_runs_started_together_both_complete_and_nothing_doubles(
             first.stdout.read() if first.poll() else "slow"
         )
         time.sleep(0.2)
-    second = _spawn(MATCH)
-    outs = []
-    for p in (first, second):
-        out, _ = p.communicate(timeout=600)
-        outs.append(out)
-        assert p.returncode == 0, out
-    assert marker.exists() and "waiting for the week's other match run" in outs[1]
+    with second_log.open("w", encoding="utf-8") as log:
+        second = subprocess.Popen(
+            [sys.executable, "-c", MATCH],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        queued = False
+        while not queued and second.poll() is None and time.time() < deadline:
+            queued = "waiting for the week's other match run" in second_log.read_text(encoding="utf-8")
+            time.sleep(0.2)
+        resume.touch()  # the first goes on
+        out_first, _ = first.communicate(timeout=600)
+        second.wait(timeout=600)
+    out_second = second_log.read_text(encoding="utf-8")
+    assert first.returncode == 0, out_first
+    assert second.returncode == 0, out_second
+    assert queued, out_second  # it found the week held and queued while the first held it
     with tiny() as s:
         assert s.scalar(select(func.count()).select_from(Assignment)) == 2
         assert s.scalar(select(func.count()).select_from(Publication)) == 1

@@ -441,13 +441,12 @@ def _solve_block_matching(block: Block) -> tuple[np.ndarray, np.ndarray]:
         offer[at], offer[option_at] = block.offer_local, unserved_offer
         reps = cols_per_offer[offer]
         first_col = np.cumsum(cols_per_offer) - cols_per_offer
-        within = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
         indptr = np.r_[0, np.cumsum(np.add.reduceat(reps, option_at - per_need))]
         graph = csr_array(
-            (np.repeat(weight, reps), np.repeat(first_col[offer], reps) + within, indptr),
+            (np.repeat(weight, reps), ranges(first_col[offer], reps), indptr),
             shape=(n, int(cols_per_offer.sum())),
         )
-        del offer, reps, within
+        del offer, reps
         cut = (shared > 0) & (shared < size)
         try:
             row_ind, col_ind = min_weight_full_bipartite_matching(graph)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prefect.settings import PREFECT_API_URL
@@ -30,12 +31,12 @@ pytestmark = pytest.mark.slow
 MATCH = f"from flows.match_cycle import match_cycle; match_cycle(cycle_day='{DAY.isoformat()}')"
 
 
-def _spawn(code: str, **env: str) -> subprocess.Popen:
+def _spawn(code: str, stdout: Any = subprocess.PIPE, **env: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", code],
         cwd=PROJECT_ROOT,
         env={**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), **env},
-        stdout=subprocess.PIPE,
+        stdout=stdout,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
@@ -152,14 +153,7 @@ def test_two_match_runs_started_together_both_complete_and_nothing_doubles(
         )
         time.sleep(0.2)
     with second_log.open("w", encoding="utf-8") as log:
-        second = subprocess.Popen(
-            [sys.executable, "-c", MATCH],
-            cwd=PROJECT_ROOT,
-            env={**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        second = _spawn(MATCH, stdout=log)
         queued = False
         while not queued and second.poll() is None and time.time() < deadline:
             queued = "waiting for the week's other match run" in second_log.read_text(encoding="utf-8")

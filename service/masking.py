@@ -7,7 +7,7 @@ def mask_phone(phone: str | None) -> str:
     """``13812345678`` -> ``138****5678``; landlines keep area code and last four; empty stays empty."""
     if not phone:
         return ""
-    digits = "".join(ch for ch in phone if ch.isdigit())
+    digits = "".join(filter(str.isdigit, phone))
     if len(digits) < 8:
         return "*" * len(digits)
     return f"{digits[:3]}****{digits[-4:]}"

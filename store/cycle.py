@@ -253,7 +253,10 @@ def area_parents(session: Session) -> tuple[dict[str, str], dict[str, str]]:
 def read_offers(session: Session, cycle_id: str, held: tuple[str, ...]) -> pd.DataFrame:
     """Active offers with their unit's place and rating, capacity net of this cycle's work in ``held``
     statuses (the weekly run re-decides its own dispatches; the day's urgent run keeps them)."""
-    q = (
+    # hundreds of thousands of offers straight from the driver, and their (few) units apart: a
+    # join in SQL looks a unit up by its text key once per offer (on SQLite, 2.6x the read)
+    offers = read_frame(
+        session,
         select(
             Offer.id.label("offer_id"),
             Offer.unit_id,
@@ -263,15 +266,18 @@ def read_offers(session: Session, cycle_id: str, held: tuple[str, ...]) -> pd.Da
             Offer.area_id,
             Offer.window_start,
             Offer.window_end,
-            Unit.x_km,
-            Unit.y_km,
-            Unit.rating,
         )
-        .join(Unit, Unit.id == Offer.unit_id)
-        .where(Offer.active.is_(True), Unit.active.is_(True))
-        .order_by(Offer.id)
+        .where(Offer.active.is_(True))
+        .order_by(Offer.id),
     )
-    offers = read_frame(session, q)  # hundreds of thousands of rows: straight from the driver
+    units = read_frame(
+        session, select(Unit.id, Unit.x_km, Unit.y_km, Unit.rating).where(Unit.active.is_(True))
+    )
+    at = pd.Index(units["id"]).get_indexer(offers["unit_id"])
+    offers = offers[at >= 0].reset_index(drop=True)  # an inactive unit's offers are not offered
+    at = at[at >= 0]
+    for c in ("x_km", "y_km", "rating"):
+        offers[c] = units[c].to_numpy()[at]
     used = pd.DataFrame(
         session.execute(
             select(Assignment.offer_id).where(Assignment.cycle_id == cycle_id, Assignment.status.in_(held))

@@ -1,0 +1,70 @@
+"""The published list's contract: the JSON Schema on the document and the suite on the rows,
+each breach refused with what broke, a list that keeps both published as it is."""
+
+from __future__ import annotations
+
+import orjson
+import pandas as pd
+import pytest
+
+from data_contracts.suites import SERVICE_LIST_COLUMNS
+from service.publish import ContractViolation, check_contract
+
+
+def _rows(n: int = 3) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "cycle_id": "2026-W48",
+            "version": 1,
+            "assignment_id": range(1, n + 1),
+            "need_id": range(101, 101 + n),
+            "unit_id": "U001",
+            "unit_name": "阳光助餐点",
+            "offer_id": [f"R{k:03d}" for k in range(n)],
+            "item_code": "MEAL",
+            "item_name": "助餐",
+            "community_id": "C01",
+            "grid_id": "G0101",
+            "window_start": "2026-11-23",
+            "window_end": "2026-11-29",
+            "resident_name_masked": "王**",
+            "resident_phone_masked": ["138****5678", "", "139****0001"][:n] + [""] * max(0, n - 3),
+        }
+    )[SERVICE_LIST_COLUMNS]
+
+
+def _document(rows: pd.DataFrame) -> dict:
+    return {
+        "cycle_id": "2026-W48",
+        "version": 1,
+        "generated_at": "2026-11-23T09:00:00",
+        "row_count": len(rows),
+        "rows": orjson.loads(rows.to_json(orient="records", force_ascii=False)),
+    }
+
+
+def test_a_list_that_keeps_the_contract_passes() -> None:
+    rows = _rows()
+    check_contract(rows, _document(rows))
+
+
+def test_a_phone_left_unmasked_breaks_the_schema_and_says_where() -> None:
+    rows = _rows()
+    rows.loc[1, "resident_phone_masked"] = "13812345678"
+    with pytest.raises(ContractViolation, match=r"JSON Schema（1 处）：rows/1/resident_phone_masked"):
+        check_contract(rows, _document(rows))
+
+
+def test_a_field_of_the_wrong_type_breaks_the_schema() -> None:
+    rows = _rows()
+    document = _document(rows)
+    document["rows"][2]["need_id"] = "103"
+    with pytest.raises(ContractViolation, match="rows/2/need_id"):
+        check_contract(rows, document)
+
+
+def test_a_need_listed_twice_breaks_the_suite() -> None:
+    rows = _rows()
+    rows.loc[2, "need_id"] = rows.loc[0, "need_id"]  # the schema cannot see this: the suite does
+    with pytest.raises(ContractViolation, match="数据约定"):
+        check_contract(rows, _document(rows))

@@ -126,7 +126,14 @@ def _bindable(column: Column, values: list[Any], dialect: Dialect) -> list[Any]:
         if isinstance(column.type, Integer):  # whole numbers of a column pandas made float by a gap
             values = [int(v) if isinstance(v, float) and v.is_integer() else v for v in values]
     process = column.type.dialect_impl(dialect).bind_processor(dialect)
-    return [None if v is None else process(v) for v in values] if process else values
+    if not process:
+        return values
+    # a cycle's rows share a few values per column (its timestamp, a status): convert each once
+    done: dict[Any, Any] = {None: None}
+    try:
+        return [done[v] if v in done else done.setdefault(v, process(v)) for v in values]
+    except TypeError:  # unhashable values: one by one
+        return [None if v is None else process(v) for v in values]
 
 
 def _copies(dialect: Dialect) -> bool:

@@ -158,3 +158,29 @@ def test_fairness_report_per_community_and_grid():
     f = plan.fairness.set_index(["level", "area_id"])
     assert f.loc[("community", "C1"), "share_served"] == 0.5
     assert f.loc[("grid", "G1"), "served"] == 1 and f.loc[("grid", "G2"), "served"] == 0
+
+
+def test_the_costs_of_the_build_are_the_costs_of_the_breakdown_to_the_last_bit():
+    # the build prices tens of millions of pairs in cache-sized chunks; the breakdown of a
+    # chosen pair must give the very same number (chunk edges included)
+    import numpy as np
+
+    from matching.problem import CostParts
+
+    rng = np.random.default_rng(7)
+    n, m, e = 50, 40, 1_000
+    for per_km in (1.0, 0.7):
+        parts = CostParts(
+            rng.random(n) * 30,
+            rng.random(n) * 30,
+            rng.random(m) * 30,
+            rng.random(m) * 30,
+            np.round(rng.normal(0, 2, m), 4),
+            rng.integers(0, 4, e).astype(np.int8),
+            np.array([0.0, 1.0, 2.0, 3.0]),
+            per_km,
+        )
+        pn, po = rng.integers(0, n, e), rng.integers(0, m, e)
+        whole = parts.of(pn, po, parts.scope)["cost"]
+        assert np.array_equal(parts._cost(pn, po, parts.scope, step=64), whole)
+        assert np.array_equal(parts.of(pn, po, parts.scope, detail=False)["cost"], whole)

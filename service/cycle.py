@@ -81,12 +81,15 @@ def read_offers(
     offers = store_cycle.read_offers(session, cycle_id, tuple(str(s) for s in held))
     comm_sub, grid_comm = store_cycle.area_parents(session)
     _grid, community, subdistrict = LEVEL_NAMES
-    level, area = offers["area_level"].to_numpy(), offers["area_id"]
-    offers["area_subdistrict_id"] = np.where(
+    # hundreds of thousands of offers name a few thousand areas: each (level, area) is mapped once
+    codes, areas = pd.factorize(pd.MultiIndex.from_arrays([offers["area_level"], offers["area_id"]]))
+    level, area = areas.get_level_values(0).to_numpy(), areas.get_level_values(1).to_series()
+    sub = np.where(
         level == subdistrict,
-        area,
+        area.to_numpy(),
         np.where(level == community, area.map(comm_sub), area.map(grid_comm).map(comm_sub)),
     )
+    offers["area_subdistrict_id"] = np.where(codes >= 0, sub[codes] if len(sub) else None, None)
     return offers
 
 

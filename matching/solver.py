@@ -341,31 +341,35 @@ def _components(
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     local = np.empty(n, dtype=e_need.dtype)
     local[node_order] = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
-    edge_label = labels[e_need]
+    # each need's run of edges (edges come sorted by need) and the need's component
+    first = np.flatnonzero(np.r_[True, e_need[1:] != e_need[:-1]])
+    runs = np.diff(np.r_[first, len(e_need)])
+    need_label = labels[e_need[first]]
     if n_labels > 1:
-        # edges come sorted by need: order the needs with edges by component (a sort of the
-        # needs, not of the edges) and take each need's run of edges in that order
-        first = np.flatnonzero(np.r_[True, e_need[1:] != e_need[:-1]])
-        runs = np.diff(np.r_[first, len(e_need)])
-        by_label = np.argsort(edge_label[first], kind="stable")
-        order = ranges(first[by_label], runs[by_label])
-        bounds = np.flatnonzero(np.diff(edge_label[order])) + 1
-        parts = np.split(order, bounds)
+        # order the needs with edges by component (a sort of the needs, not of the edges) and
+        # take each need's run of edges in that order; a block ends where the component changes
+        by_label = np.argsort(need_label, kind="stable")
+        first, runs, need_label = first[by_label], runs[by_label], need_label[by_label]
+        order = ranges(first, runs)
+        cut = np.flatnonzero(need_label[1:] != need_label[:-1]) + 1
+        parts = np.split(order, np.cumsum(runs)[cut - 1])
+        need_parts = np.split(np.arange(len(first)), cut)
     else:
-        parts = [np.arange(len(e_need))]
+        parts, need_parts = [np.arange(len(e_need))], [np.arange(len(first))]
     # the nodes of each (component, kind), in id order: groups 2L (needs) and 2L+1 (offers)
     group_of_start = group[starts]
     ends = np.r_[starts[1:], n]
     blocks = []
-    for idx in parts:
-        k = int(np.searchsorted(group_of_start, 2 * int(edge_label[idx[0]])))
+    for idx, at in zip(parts, need_parts, strict=True):
+        k = int(np.searchsorted(group_of_start, 2 * int(need_label[at[0]])))
         needs = node_order[starts[k] : ends[k]]
         offers = node_order[starts[k + 1] : ends[k + 1]] - n_needs
         blocks.append(
             Block(
                 needs,
                 offers,
-                local[e_need[idx]],
+                # a block's needs with edges are all of its needs, in id order: 0, 1, 2, ...
+                np.repeat(np.arange(len(at), dtype=e_need.dtype), runs[at]),
                 local[n_needs + e_offer[idx]],
                 e_cost[idx],
                 cap[offers],

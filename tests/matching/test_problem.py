@@ -162,7 +162,8 @@ def test_fairness_report_per_community_and_grid():
 
 def test_the_costs_of_the_build_are_the_costs_of_the_breakdown_to_the_last_bit():
     # the build prices tens of millions of pairs in cache-sized chunks; the breakdown of a
-    # chosen pair must give the very same number (chunk edges included)
+    # chosen pair must give the very same number (chunk edges included), and both the number
+    # of whole-array arithmetic
     import numpy as np
 
     from matching.problem import CostParts
@@ -181,6 +182,12 @@ def test_the_costs_of_the_build_are_the_costs_of_the_breakdown_to_the_last_bit()
             per_km,
         )
         pn, po = rng.integers(0, n, e), rng.integers(0, m, e)
-        whole = parts.of(pn, po, parts.scope)["cost"]
-        assert np.array_equal(parts._cost(pn, po, parts.scope, step=64), whole)
-        assert np.array_equal(parts.of(pn, po, parts.scope, detail=False)["cost"], whole)
+        dist = np.hypot(parts.need_x[pn] - parts.offer_x[po], parts.need_y[pn] - parts.offer_y[po])
+        km_cost = np.round(per_km * dist, 4)
+        expected = np.round(km_cost + parts.scope_cost[parts.scope] + parts.offer_rating_cost[po], 4)
+        whole = parts.of(pn, po, parts.scope)
+        assert np.array_equal(whole["cost"], expected)
+        assert np.array_equal(whole["cost_distance"], km_cost)
+        assert np.array_equal(whole["distance_km"], np.round(dist, 3))
+        assert np.array_equal(parts.of(pn, po, parts.scope, step=64)["cost"], expected)
+        assert np.array_equal(parts.of(pn, po, parts.scope, detail=False, step=64)["cost"], expected)

@@ -89,7 +89,7 @@ def read_offers(
         area.to_numpy(),
         np.where(level == community, area.map(comm_sub), area.map(grid_comm).map(comm_sub)),
     )
-    offers["area_subdistrict_id"] = np.where(codes >= 0, sub[codes] if len(sub) else None, None)
+    offers["area_subdistrict_id"] = np.r_[sub, None][codes]  # code -1 (no area): none
     return offers
 
 

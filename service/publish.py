@@ -154,14 +154,17 @@ def write_version_files(
     ]
     # the CSV body is formatted once; the file for people differs only in its header line
     body = rows.to_csv(index=False, header=False)
-    files[0].write_bytes(("\ufeff" + rows.iloc[:0].to_csv(index=False) + body).encode("utf-8"))
+
+    def write_csv(path: Path, header: pd.DataFrame) -> None:  # UTF-8 with BOM, for Excel
+        path.write_bytes(("\ufeff" + header.to_csv(index=False) + body).encode("utf-8"))
+
+    write_csv(files[0], rows.iloc[:0])
     files[1].write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
     rows.to_parquet(files[2], index=False)
     files[3].write_text(json.dumps(diff, ensure_ascii=False, indent=1), encoding="utf-8")
     if headers_zh:
         zh = folder / f"{stem}_zh.csv"
-        header_zh = rows.iloc[:0].rename(columns=headers_zh).to_csv(index=False)
-        zh.write_bytes(("\ufeff" + header_zh + body).encode("utf-8"))
+        write_csv(zh, rows.iloc[:0].rename(columns=headers_zh))
         files.append(zh)
     for f in files:
         with open(f, "rb") as fh:

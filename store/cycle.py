@@ -271,13 +271,11 @@ def read_offers(session: Session, cycle_id: str, held: tuple[str, ...]) -> pd.Da
         .order_by(Offer.id),
     )
     units = read_frame(
-        session, select(Unit.id, Unit.x_km, Unit.y_km, Unit.rating).where(Unit.active.is_(True))
+        session,
+        select(Unit.id.label("unit_id"), Unit.x_km, Unit.y_km, Unit.rating).where(Unit.active.is_(True)),
     )
-    at = pd.Index(units["id"]).get_indexer(offers["unit_id"])
-    offers = offers[at >= 0].reset_index(drop=True)  # an inactive unit's offers are not offered
-    at = at[at >= 0]
-    for c in ("x_km", "y_km", "rating"):
-        offers[c] = units[c].to_numpy()[at]
+    # inner: an inactive unit's offers are not offered (the offers keep their id order)
+    offers = offers.merge(units, on="unit_id", how="inner", sort=False)
     used = pd.DataFrame(
         session.execute(
             select(Assignment.offer_id).where(Assignment.cycle_id == cycle_id, Assignment.status.in_(held))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -36,29 +35,19 @@ def service_list_rows(session: Session, cycle_id: str, listed: tuple[str, ...]) 
         .where(listed_here)
         .order_by(Assignment.need_id),
     )
-    windows = read_frame(
-        session,
-        select(Offer.id, Offer.window_start, Offer.window_end).where(
-            Offer.id.in_(select(Assignment.offer_id).where(listed_here))
+    lookups = [
+        read_frame(session, select(Unit.id.label("unit_id"), Unit.name.label("unit_name"))),
+        read_frame(
+            session,
+            select(Offer.id.label("offer_id"), Offer.window_start, Offer.window_end).where(
+                Offer.id.in_(select(Assignment.offer_id).where(listed_here))
+            ),
         ),
-    )
-    lookups = {
-        "unit_id": (read_frame(session, select(Unit.id, Unit.name.label("unit_name"))), ["unit_name"]),
-        "offer_id": (windows, ["window_start", "window_end"]),
-        "item_code": (
-            read_frame(session, select(Item.code.label("id"), Item.name_zh.label("item_name"))),
-            ["item_name"],
-        ),
-        "grid_id": (read_frame(session, select(Grid.id, Grid.community_id)), ["community_id"]),
-    }
-    found = np.ones(len(df), dtype=bool)
-    for key, (table, columns) in lookups.items():
-        at = pd.Index(table["id"]).get_indexer(df[key])
-        found &= at >= 0  # (the foreign keys make every row found: an inner join all the same)
-        for c in columns:
-            values = table[c].to_numpy()
-            df[c] = values[at] if len(values) else None
-    df = df[found].reset_index(drop=True)
+        read_frame(session, select(Item.code.label("item_code"), Item.name_zh.label("item_name"))),
+        read_frame(session, select(Grid.id.label("grid_id"), Grid.community_id)),
+    ]
+    for table in lookups:  # inner joins, as in SQL (the foreign keys find every row); order kept
+        df = df.merge(table, on=table.columns[0], how="inner", sort=False)
     df.insert(0, "cycle_id", cycle_id)
     for c in ("window_start", "window_end"):  # ISO dates as text, as the list publishes them
         df[c] = df[c].to_numpy().astype("datetime64[D]").astype(str)

@@ -53,6 +53,10 @@ def serve(tmp_path: Path, **extra: str) -> Iterator[tuple[str, dict]]:
         "PREFECT_HOME": str(tmp_path / "prefect"),
         "THREELISTS_PREFECT_PORT": str(port),
         "THREELISTS_ALERT_WEBHOOK": f"http://127.0.0.1:{hook.server_port}/alert",
+        # no scheduled runs: a deployment's cron (the 09:00 closed loop releasing last week's
+        # dispatches, say) would otherwise fire whenever the clock passes it, mid-test, against
+        # the test's district; tests start every run they want themselves
+        "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
         **extra,
     }
     proc_env.pop("PREFECT_SERVER_DATABASE_CONNECTION_URL", None)

@@ -33,8 +33,9 @@ def test_match_cycle_on_dask_equals_serial(prefect_harness, env, sessions, regis
     serial = plan_cycle(needs, offers, declined, period, workers=1)
     assert len(serial.chosen) > 10 and serial.solution.stats["blocks"] > 4
 
+    # the dashboard on any free port: another run's cluster (CI on two databases at once) may hold 8787
     runner = DaskTaskRunner(
-        cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
+        cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "processes": True, "dashboard_address": ":0"}
     )
     summary = match_cycle.with_options(task_runner=runner)(cycle_day=SAMPLE_DAY, block_batches=4)
     with sessions() as s:

@@ -93,13 +93,18 @@ def diff_rows(prev: pd.DataFrame, cur: pd.DataFrame, key: str = "need_id") -> di
 
 
 @lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    """The service list's JSON Schema (the file consumers get), read once."""
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
 def _compiled_schema() -> Any:
     """The JSON Schema as a compiled (Rust) validator, built once; formats are not asserted, as
     with jsonschema."""
     import jsonschema_rs
 
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    return jsonschema_rs.validator_for(schema, validate_formats=False)
+    return jsonschema_rs.validator_for(_schema(), validate_formats=False)
 
 
 def check_contract(rows: pd.DataFrame, document: dict[str, Any]) -> None:
@@ -112,8 +117,7 @@ def check_contract(rows: pd.DataFrame, document: dict[str, Any]) -> None:
 
     errors = []
     if not _compiled_schema().is_valid(document):
-        schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-        validator = jsonschema.Draft202012Validator(schema)
+        validator = jsonschema.Draft202012Validator(_schema())
         errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
     if errors:
         first = errors[0]

@@ -162,8 +162,8 @@ def test_fairness_report_per_community_and_grid():
 
 def test_the_costs_of_the_build_are_the_costs_of_the_breakdown_to_the_last_bit():
     # the build prices tens of millions of pairs in cache-sized chunks; the breakdown of a
-    # chosen pair must give the very same number (chunk edges included), and both the number
-    # of whole-array arithmetic
+    # chosen pair must give the very same number (chunk edges included), both equal to the same
+    # arithmetic done on whole arrays
     import numpy as np
 
     from matching.problem import CostParts

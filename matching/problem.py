@@ -357,9 +357,13 @@ def build_problem(
     edges = pd.DataFrame(
         {
             # categoricals: tens of millions of rows name a few hundred thousand needs and offers
-            # (codes, not a string per row)
-            "need_id": pd.Categorical.from_codes(need_rank[pn], categories=pd.Index(need_ids[by_need_id])),
-            "offer_id": pd.Categorical.from_codes(offer_rank[po], categories=pd.Index(offer_ids[by_id])),
+            # (codes, not a string per row); the codes are ranks, in range by construction
+            "need_id": pd.Categorical.from_codes(
+                need_rank[pn], categories=pd.Index(need_ids[by_need_id]), validate=False
+            ),
+            "offer_id": pd.Categorical.from_codes(
+                offer_rank[po], categories=pd.Index(offer_ids[by_id]), validate=False
+            ),
             "cost": cost,
         },
         copy=False,

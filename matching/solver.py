@@ -127,11 +127,16 @@ def code_inputs(
     if (pen < 0).any():
         raise ValueError(f"penalty is negative for need(s) {pen[pen < 0].index[:5].tolist()}")
     if positions is not None:
-        e_need, e_offer = (np.asarray(p, dtype=np.int64) for p in positions)
+        e_need, e_offer = (
+            p if p.dtype.kind in "iu" else p.astype(np.int64) for p in map(np.asarray, positions)
+        )
         if len(e_need) != len(edges) or len(e_offer) != len(edges):
             raise ValueError("positions must give one need and one offer position per edge")
-        e_need = np.where((e_need >= 0) & (e_need < len(penalty)), e_need, -1)
-        e_offer = np.where((e_offer >= 0) & (e_offer < len(capacity)), e_offer, -1)
+        # in range as given (the usual case): kept in their own (often 32-bit) type, not copied
+        if len(e_need) and (e_need.min() < 0 or e_need.max() >= len(penalty)):
+            e_need = np.where((e_need >= 0) & (e_need < len(penalty)), e_need, -1)
+        if len(e_offer) and (e_offer.min() < 0 or e_offer.max() >= len(capacity)):
+            e_offer = np.where((e_offer >= 0) & (e_offer < len(capacity)), e_offer, -1)
     else:
         e_need = penalty.index.get_indexer(edges["need_id"])
         e_offer = capacity.index.get_indexer(edges["offer_id"])
@@ -141,8 +146,10 @@ def code_inputs(
     if (e_offer < 0).any():
         unknown = edges["offer_id"].to_numpy()[e_offer < 0]
         raise ValueError(f"edges name offer ids with no capacity: {pd.unique(unknown)[:5].tolist()}")
+    # positions fit 32 bits (2 billion needs or offers): half the memory of 64-bit at 1M x 200k
+    index = np.int32 if max(len(penalty), len(capacity), len(edges)) < 2**31 else np.int64
     key = e_need.astype(np.int64) * max(len(capacity), 1) + e_offer
-    row = np.arange(len(key))
+    row = np.arange(len(key), dtype=index)
     if len(key) and not (key[1:] > key[:-1]).all():  # not yet sorted (or duplicated): sort
         order = np.argsort(key, kind="stable")
         key, row = key[order], order
@@ -151,8 +158,6 @@ def code_inputs(
         if len(dup):
             first = [penalty.index[e_need[dup[0]]], capacity.index[e_offer[dup[0]]]]
             raise ValueError(f"edges has duplicate (need_id, offer_id) pairs, first {first}")
-    # positions fit 32 bits (2 billion needs or offers): half the memory of 64-bit at 1M x 200k
-    index = np.int32 if max(len(penalty), len(capacity), len(key)) < 2**31 else np.int64
     return Coded(
         e_need.astype(index, copy=False),
         e_offer.astype(index, copy=False),

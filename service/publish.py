@@ -26,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pandas as pd
 from sqlalchemy.orm import Session
@@ -55,6 +56,33 @@ class PublishResult:
     row_count: int
     diff: dict[str, Any] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+
+
+def json_records(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows as JSON objects: what ``orjson.loads(rows.to_json(orient="records"))`` gives.
+
+    Built column by column when every column holds whole numbers, booleans or text (a service
+    list: a second faster at 97k rows than writing and re-reading JSON text); any other column
+    (floats, which ``to_json`` rounds, dates, mixed objects) takes pandas' own path.
+    """
+
+    def column(s: pd.Series) -> list[Any] | None:
+        if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iub":
+            return s.tolist()
+        if s.dtype.kind not in "OT" and not isinstance(s.dtype, pd.StringDtype):
+            return None
+        values = s.tolist()
+        for i in np.flatnonzero(s.isna().to_numpy()):
+            values[i] = None
+        if set(map(type, values)) - {str, type(None)}:
+            return None
+        return values
+
+    names = [str(c) for c in rows.columns]
+    columns = [column(rows[c]) for c in rows.columns]
+    if not names or len(set(names)) != len(names) or any(c is None for c in columns):
+        return orjson.loads(rows.to_json(orient="records", force_ascii=False))
+    return [dict(zip(names, r, strict=True)) for r in zip(*columns, strict=True)]
 
 
 def _key(x: Any) -> int | str:
@@ -247,7 +275,7 @@ def publish_rows(
         "version": version,
         "generated_at": datetime.now().isoformat(timespec="seconds"),
         "row_count": len(rows),
-        "rows": orjson.loads(rows.to_json(orient="records", force_ascii=False)),
+        "rows": json_records(rows),
     }
     if check:
         check(rows, document)

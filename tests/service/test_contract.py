@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from data_contracts.suites import SERVICE_LIST_COLUMNS
-from service.publish import ContractViolation, check_contract
+from service.publish import ContractViolation, check_contract, json_records
 
 
 def _rows(n: int = 3) -> pd.DataFrame:
@@ -68,3 +68,26 @@ def test_a_need_listed_twice_breaks_the_suite() -> None:
     rows.loc[2, "need_id"] = rows.loc[0, "need_id"]  # the schema cannot see this: the suite does
     with pytest.raises(ContractViolation, match="数据约定"):
         check_contract(rows, _document(rows))
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pd.DataFrame({"a": [1, 2], "b": ["x", None], "c": [True, False]}),
+        pd.DataFrame({"s": pd.Series(["王**", None], dtype="string"), "n": [3, 4]}),
+        pd.DataFrame({"f": [1.123456789012, float("nan")]}),  # to_json rounds floats: pandas' path
+        pd.DataFrame({"o": [1, "x"]}),
+        pd.DataFrame({"d": pd.to_datetime(["2026-01-01", None])}),
+        pd.DataFrame({"i": pd.array([1, None], dtype="Int64")}),
+        pd.DataFrame(index=range(2)),
+        pd.DataFrame(),
+    ],
+)
+def test_the_documents_rows_are_what_pandas_json_gives(frame: pd.DataFrame) -> None:
+    expected = orjson.loads(frame.to_json(orient="records", force_ascii=False))
+    assert json_records(frame) == expected
+
+
+def test_a_service_lists_rows_take_the_column_path_and_match_pandas_json() -> None:
+    rows = _rows(50)
+    assert json_records(rows) == orjson.loads(rows.to_json(orient="records", force_ascii=False))

@@ -17,7 +17,8 @@ def service_list_rows(session: Session, cycle_id: str, listed: tuple[str, ...]) 
     (``contact_name``, ``contact_phone``): the publisher masks it."""
     listed_here = (Assignment.cycle_id == cycle_id) & Assignment.status.in_(listed)
     # the assignments with their needs in SQL; units, items, grids and the offers' windows looked
-    # up apart (on SQLite a join by text key costs a B-tree search per row and table: 2x the read)
+    # up apart (on SQLite a join by text key costs a B-tree search per row and table: 2x the read),
+    # units and offers only those the list names (a city registers several times more units)
     df = read_frame(
         session,
         select(
@@ -36,7 +37,12 @@ def service_list_rows(session: Session, cycle_id: str, listed: tuple[str, ...]) 
         .order_by(Assignment.need_id),
     )
     lookups = [
-        read_frame(session, select(Unit.id.label("unit_id"), Unit.name.label("unit_name"))),
+        read_frame(
+            session,
+            select(Unit.id.label("unit_id"), Unit.name.label("unit_name")).where(
+                Unit.id.in_(select(Assignment.unit_id).where(listed_here))
+            ),
+        ),
         read_frame(
             session,
             select(Offer.id.label("offer_id"), Offer.window_start, Offer.window_end).where(

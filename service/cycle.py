@@ -81,24 +81,20 @@ def read_offers(
     offers = store_cycle.read_offers(session, cycle_id, tuple(str(s) for s in held))
     comm_sub, grid_comm = store_cycle.area_parents(session)
     _grid, community, subdistrict = LEVEL_NAMES
-    # hundreds of thousands of offers name a few thousand areas: each (level, area) is mapped once
-    # (a pair of codes, not a MultiIndex: building its tuples cost a second at 334k offers)
-    level_codes, levels = pd.factorize(offers["area_level"])
-    area_codes, area_ids = pd.factorize(offers["area_id"])
-    pair = np.where(
-        (level_codes < 0) | (area_codes < 0), -1, level_codes.astype(np.int64) * len(area_ids) + area_codes
+    # hundreds of thousands of offers name a few thousand areas: each area is mapped once, per
+    # level it may be at, and the offer's level picks (no MultiIndex of tuples: a second at 334k)
+    codes, areas = pd.factorize(offers["area_id"])
+    areas = pd.Series(areas, dtype=object)
+
+    def per_offer(values: pd.Series) -> np.ndarray:
+        return np.r_[values.to_numpy(dtype=object), None][codes]  # code -1 (no area): none
+
+    level = offers["area_level"].to_numpy(dtype=object)
+    offers["area_subdistrict_id"] = np.select(
+        [level == subdistrict, level == community],
+        [per_offer(areas), per_offer(areas.map(comm_sub))],
+        per_offer(areas.map(grid_comm).map(comm_sub)),
     )
-    pairs, codes = np.unique(pair, return_inverse=True)
-    if len(pairs) and pairs[0] < 0:  # no level or no area: code -1, as factorize gives it
-        pairs, codes = pairs[1:], codes - 1
-    level = np.asarray(levels, dtype=object)[pairs // max(len(area_ids), 1)]
-    area = pd.Series(np.asarray(area_ids, dtype=object)[pairs % max(len(area_ids), 1)])
-    sub = np.where(
-        level == subdistrict,
-        area.to_numpy(),
-        np.where(level == community, area.map(comm_sub), area.map(grid_comm).map(comm_sub)),
-    )
-    offers["area_subdistrict_id"] = np.r_[sub, None][codes]  # code -1 (no area): none
     return offers
 
 

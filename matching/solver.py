@@ -127,16 +127,9 @@ def code_inputs(
     if (pen < 0).any():
         raise ValueError(f"penalty is negative for need(s) {pen[pen < 0].index[:5].tolist()}")
     if positions is not None:
-        e_need, e_offer = (
-            p if p.dtype.kind in "iu" else p.astype(np.int64) for p in map(np.asarray, positions)
-        )
+        e_need, e_offer = _position(positions[0], len(penalty)), _position(positions[1], len(capacity))
         if len(e_need) != len(edges) or len(e_offer) != len(edges):
             raise ValueError("positions must give one need and one offer position per edge")
-        # in range as given (the usual case): kept in their own (often 32-bit) type, not copied
-        if len(e_need) and (e_need.min() < 0 or e_need.max() >= len(penalty)):
-            e_need = np.where((e_need >= 0) & (e_need < len(penalty)), e_need, -1)
-        if len(e_offer) and (e_offer.min() < 0 or e_offer.max() >= len(capacity)):
-            e_offer = np.where((e_offer >= 0) & (e_offer < len(capacity)), e_offer, -1)
     else:
         e_need = penalty.index.get_indexer(edges["need_id"])
         e_offer = capacity.index.get_indexer(edges["offer_id"])
@@ -166,6 +159,17 @@ def code_inputs(
         pen.to_numpy(dtype=float),
         row.astype(index, copy=False),
     )
+
+
+def _position(p: np.ndarray, n: int) -> np.ndarray:
+    """Positions as integers, out of ``range(n)`` made -1; in range as given (the usual case),
+    they keep their own (often 32-bit) type and are not copied."""
+    p = np.asarray(p)
+    if p.dtype.kind not in "iu":
+        p = p.astype(np.int64)
+    if len(p) and (p.min() < 0 or p.max() >= n):
+        p = np.where((p >= 0) & (p < n), p, -1)
+    return p
 
 
 def solve_assignment(

@@ -90,11 +90,12 @@ def read_offers(
         return np.r_[values.to_numpy(dtype=object), None][codes]  # code -1 (no area): none
 
     level = offers["area_level"].to_numpy(dtype=object)
-    offers["area_subdistrict_id"] = np.select(
+    picked = np.select(
         [level == subdistrict, level == community],
         [per_offer(areas), per_offer(areas.map(comm_sub))],
         per_offer(areas.map(grid_comm).map(comm_sub)),
     )
+    offers["area_subdistrict_id"] = pd.Series(picked, index=offers.index, dtype=object)  # as read
     return offers
 
 

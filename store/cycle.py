@@ -224,7 +224,7 @@ def read_pool(
         )
         .order_by(Need.id)
     )
-    return read_frame(session, q), read_unserved(session, cycle_id)
+    return read_frame(session, q, text_as_object=True), read_unserved(session, cycle_id)
 
 
 def read_unserved(session: Session, cycle_id: str) -> pd.DataFrame:
@@ -269,10 +269,12 @@ def read_offers(session: Session, cycle_id: str, held: tuple[str, ...]) -> pd.Da
         )
         .where(Offer.active.is_(True))
         .order_by(Offer.id),
+        text_as_object=True,
     )
     units = read_frame(
         session,
         select(Unit.id.label("unit_id"), Unit.x_km, Unit.y_km, Unit.rating).where(Unit.active.is_(True)),
+        text_as_object=True,
     )
     # inner: an inactive unit's offers are not offered (the offers keep their id order)
     offers = offers.merge(units, on="unit_id", how="inner", sort=False)

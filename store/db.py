@@ -88,12 +88,17 @@ def empty_tables(url: str | None = None) -> None:
                 conn.execute(text(f"DELETE FROM {t}"))
 
 
-def read_frame(session: Session, stmt: Select) -> pd.DataFrame:
+def read_frame(session: Session, stmt: Select, text_as_object: bool = False) -> pd.DataFrame:
     """A select's rows as a frame, built column by column from the driver's own tuples.
 
     For the large reads of a cycle (hundreds of thousands of offers): no Row object and no
     per-value type processing. Dates and timestamps are parsed once per column (``datetime64``,
     NULL is NaT), numbers come out as numbers (NULL is NaN), booleans as booleans.
+
+    ``text_as_object``: text columns keep the driver's Python strings (``object``, NULL is None)
+    instead of pandas' Arrow-backed ``str``, for the cycle's pool and offers, whose ids are only
+    coded, compared and written back: 442k offers' ids converted to Arrow (and back to objects
+    for coding) cost about a second.
     """
     result = session.connection().execute(stmt)
     try:
@@ -101,7 +106,13 @@ def read_frame(session: Session, stmt: Select) -> pd.DataFrame:
     finally:
         result.close()
     columns = list(stmt.selected_columns)
-    frame = pd.DataFrame.from_records(rows, columns=[c.key for c in columns], nrows=len(rows))
+    if text_as_object:
+        block = np.array(rows, dtype=object).reshape(len(rows), len(columns))
+        frame = pd.DataFrame(
+            {c.key: pd.Series(block[:, k], dtype=object) for k, c in enumerate(columns)}, copy=False
+        )
+    else:
+        frame = pd.DataFrame.from_records(rows, columns=[c.key for c in columns], nrows=len(rows))
     for c in columns:
         values = frame[c.key]
         if isinstance(c.type, (Date, DateTime)):

@@ -105,15 +105,20 @@ class CostParts:
         n = len(pn)
         cost = np.empty(n)
         km, km_cost = np.empty(n if detail else 0), np.empty(n if detail else 0)
+        # an offer's place and rating cost side by side: one gather (one cache line) per pair
+        offer = np.stack((self.offer_x, self.offer_y, self.offer_rating_cost), axis=1)
+        got = np.empty((min(step, n), 3))
         bx, by = np.empty(min(step, n)), np.empty(min(step, n))
         for s in range(0, n, step):
             e = min(s + step, n)
             a, b = pn[s:e], po[s:e]
+            g = got[: e - s]
+            np.take(offer, b, axis=0, out=g)
             dx, dy = bx[: e - s], by[: e - s]
             np.take(self.need_x, a, out=dx)
-            dx -= self.offer_x[b]
+            dx -= g[:, 0]
             np.take(self.need_y, a, out=dy)
-            dy -= self.offer_y[b]
+            dy -= g[:, 1]
             dist = np.hypot(dx, dy, out=dx)
             if detail:
                 km[s:e] = dist
@@ -124,7 +129,7 @@ class CostParts:
             c = cost[s:e]
             np.take(self.scope_cost, scope[s:e], out=c)
             c += dist  # scope + distance, then + rating
-            c += self.offer_rating_cost[b]
+            c += g[:, 2]
             _round(c, 4)
         if not detail:
             return {"cost": cost}
@@ -203,8 +208,9 @@ def _days(values: pd.Series) -> np.ndarray:
 
 def _join(
     need_key: np.ndarray, offer_key: np.ndarray, needs_idx: np.ndarray, offers_idx: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """All (need, offer) position pairs with equal keys: one sort of the offers, ranges per need."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All (need, offer) position pairs with equal keys, and per need its number of pairs: one
+    sort of the offers, ranges per need."""
     order = np.argsort(offer_key, kind="stable")
     sorted_key = offer_key[order]
     lo = np.searchsorted(sorted_key, need_key, side="left")
@@ -216,7 +222,7 @@ def _join(
     pair_need = np.repeat(needs_idx.astype(index, copy=False), count)
     start = np.repeat((lo - (np.cumsum(count) - count)).astype(index), count)
     start += np.arange(total, dtype=index)
-    return pair_need, offers_idx.astype(index, copy=False)[order[start]]
+    return pair_need, offers_idx.astype(index, copy=False)[order[start]], count
 
 
 def build_problem(
@@ -264,16 +270,18 @@ def build_problem(
 
     # rules 1+2: one join per covering level on (item, area id), sparse by construction
     pair_need, pair_offer, pair_scope = [], [], []
+    n_scope = np.zeros(n_needs, dtype=np.int64)  # pairs per need, counted as they are made
     for k, level in enumerate(LEVEL_NAMES):
         at_level = np.flatnonzero((offer_level == level) & (offer_area >= 0) & (offer_item >= 0))
         if len(at_level) == 0 or n_needs == 0:
             continue
-        pn, po = _join(
+        pn, po, count = _join(
             need_item * n_area + need_area[level],
             offer_item[at_level] * n_area + offer_area[at_level],
             need_pos,
             at_level,
         )
+        n_scope += count
         pair_need.append(pn)
         pair_offer.append(po)
         pair_scope.append(np.full(len(pn), k, dtype=np.int8))
@@ -282,20 +290,20 @@ def build_problem(
     comm = np.flatnonzero((offer_level == "community") & (offer_item >= 0))
     comm = comm[offer_sub[comm] >= 0] if offer_sub is not None else comm
     if len(far) and len(comm) and offer_sub is not None:
-        pn, po = _join(
+        pn, po, _ = _join(
             need_item[far] * n_area + need_area["subdistrict"][far],
             offer_item[comm] * n_area + offer_sub[comm],
             far,
             comm,
         )
         other = need_area["community"][pn] != offer_area[po]
+        n_scope += np.bincount(pn[other], minlength=n_needs)
         pair_need.append(pn[other])
         pair_offer.append(po[other])
         pair_scope.append(np.full(int(other.sum()), len(LEVEL_NAMES), dtype=np.int8))
     pn = np.concatenate(pair_need) if pair_need else np.zeros(0, dtype=np.int32)
     po = np.concatenate(pair_offer) if pair_offer else np.zeros(0, dtype=np.int32)
     scope = np.concatenate(pair_scope) if pair_scope else np.zeros(0, dtype=np.int8)
-    n_scope = np.bincount(pn, minlength=n_needs)
 
     # rule 3: time windows overlap the cycle and the need's preferred dates (when given); the
     # cycle test is per offer, the preferred dates only for the pairs of needs that gave them

@@ -79,6 +79,12 @@ class AuctionProblem:
         return starts, order
 
     @cached_property
+    def by_offer_need_cost(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per edge in ``by_offer`` order: its need and its cost (an offer's edges side by side)."""
+        _, order = self.by_offer
+        return self.need[order], self.cost[order]
+
+    @cached_property
     def slot_offer(self) -> np.ndarray:
         return np.repeat(np.arange(len(self.n_slots)), self.n_slots)
 
@@ -135,22 +141,23 @@ class _Offers:
         self.second[j] = p[two[1]]
 
     def refresh(self, offers: np.ndarray, price: np.ndarray) -> None:
-        offers = np.unique(offers)
         prob = self.prob
-        counts = prob.n_slots[offers]
-        offers, counts = offers[counts > 0], counts[counts > 0]
+        mark = np.zeros(len(prob.n_slots), dtype=bool)  # the offers, once each, in order
+        mark[offers] = True
+        offers = np.flatnonzero(mark & (prob.n_slots > 0))
         if len(offers) == 0:
             return
+        counts = prob.n_slots[offers]
         slots = ranges(prob.slot_start[offers], counts)
-        grp = np.repeat(np.arange(len(offers)), counts)
-        order = np.lexsort((price[slots], grp))
+        p = price[slots]
         first = np.cumsum(counts) - counts
-        self.low[offers] = price[slots[order[first]]]
-        self.low_slot[offers] = slots[order[first]]
-        two = counts >= 2
-        sec = np.full(len(offers), np.iinfo(np.int64).max // 4, dtype=np.int64)
-        sec[two] = price[slots[order[first[two] + 1]]]
-        self.second[offers] = sec
+        low = np.minimum.reduceat(p, first)
+        # the cheapest slot: the first of the lowest price (as a stable sort by price would give)
+        at = np.minimum.reduceat(np.where(p == np.repeat(low, counts), np.arange(len(p)), len(p)), first)
+        self.low[offers] = low
+        self.low_slot[offers] = slots[at]
+        p[at] = np.iinfo(np.int64).max // 4  # the second-cheapest price: the rest's lowest
+        self.second[offers] = np.minimum.reduceat(p, first)
 
 
 def _best_two(
@@ -360,6 +367,7 @@ def _reverse_rounds(prob: AuctionProblem, st: AuctionState, offers: _Offers, eps
     """
     price, holder, own = st.price, st.holder, st.own
     starts, order = prob.by_offer
+    need_by_offer, cost_by_offer = prob.by_offer_need_cost
     pending = np.flatnonzero((holder == NONE) & (price > 0))
     while len(pending):
         if len(pending) <= SEQUENTIAL:
@@ -372,9 +380,9 @@ def _reverse_rounds(prob: AuctionProblem, st: AuctionState, offers: _Offers, eps
         spare, s_off = pending[first], s_off[first]
         later = pending[~first]
         counts = starts[s_off + 1] - starts[s_off]
-        edges = order[ranges(starts[s_off], counts)]
-        needs = prob.need[edges]
-        beta = -prob.cost[edges] - st.profit[needs]
+        at = ranges(starts[s_off], counts)  # positions in by-offer order
+        needs = need_by_offer[at]
+        beta = -cost_by_offer[at] - st.profit[needs]
         seg = np.cumsum(counts) - counts
         best = np.maximum.reduceat(beta, seg)
         hit = np.where(beta == np.repeat(best, counts), np.arange(len(beta)), len(beta))
@@ -389,7 +397,7 @@ def _reverse_rounds(prob: AuctionProblem, st: AuctionState, offers: _Offers, eps
             offers.refresh(s_off, price)
             pending = later
             continue
-        slot, edge, need = spare[go], edges[arg[go]], needs[arg[go]]
+        slot, edge, need = spare[go], order[at[arg[go]]], needs[arg[go]]
         new_price = np.maximum(0, second[go] - eps)
         gain = -prob.cost[edge] - new_price
         take = np.lexsort((-gain, need))
@@ -415,15 +423,17 @@ def _reverse_one_by_one(
     """The reverse auction one slot at a time (Gauss-Seidel): cheaper when few slots are left."""
     price, holder, own, own_edge = st.price, st.holder, st.own, st.own_edge
     starts, order = prob.by_offer
-    cost, need_of = prob.cost, prob.need
+    cost = prob.cost
+    need_by_offer, cost_by_offer = prob.by_offer_need_cost
     while stack:
         s = stack.pop()
         if holder[s] != NONE or price[s] <= 0:
             continue
         j = prob.slot_offer[s]
-        edges = order[starts[j] : starts[j + 1]]
-        needs = need_of[edges]
-        beta = -cost[edges] - st.profit[needs]
+        lo, hi = starts[j], starts[j + 1]
+        edges = order[lo:hi]
+        needs = need_by_offer[lo:hi]
+        beta = -cost_by_offer[lo:hi] - st.profit[needs]
         a = int(np.argmax(beta))
         best = int(beta[a])
         if best - eps <= 0:

@@ -89,17 +89,14 @@ def _one(size: str, seed: int, repeat: int = 1) -> dict:
         if run == 0:
             objective, unserved = exact.objective, exact.unserved
             del exact  # the sampled run's peak holds one solution, not two
-            again, peak = peak_memory(lambda: solve_assignment(edges, cap, pen))
-            if again.objective != objective:
-                raise SystemExit(f"{size}: two runs of our solver differ: {objective} and {again.objective}")
-            del again
+            exact, peak = peak_memory(lambda: solve_assignment(edges, cap, pen))
+        if exact.objective != objective:
+            raise SystemExit(f"{size}: two runs of our solver differ: {objective} and {exact.objective}")
+        del exact
+        if run == 0:
             prepared = prepare_blocks(edges, cap, pen)  # once, for the method column and the oracle
             methods = sorted({choose_method(b) for b in prepared.blocks})
             largest = max((len(b.needs) for b in prepared.blocks), default=0)
-        elif exact.objective != objective:
-            raise SystemExit(f"{size}: two runs of our solver differ: {objective} and {exact.objective}")
-        else:
-            del exact
         oracle = solve_oracle(edges, cap, pen, prepared)
         theirs.append(oracle.seconds)
         if abs(oracle.objective - objective) > 1e-6 * max(1.0, abs(oracle.objective)):

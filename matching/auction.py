@@ -38,6 +38,7 @@ SEQUENTIAL = 16  # below this many active needs or slots, work one at a time
 UNSERVED = -2  # a need's slot when it is left unserved
 NONE = -1  # a need's slot while it is bidding
 NEG = np.iinfo(np.int64).min // 4  # "no such option" in value comparisons (no overflow on sums)
+FAR = np.iinfo(np.int64).max // 4  # "no such slot" in price comparisons (an offer's second slot)
 
 
 @dataclass
@@ -124,7 +125,7 @@ class _Offers:
         m = len(prob.n_slots)
         self.low = np.zeros(m, dtype=np.int64)
         self.low_slot = np.zeros(m, dtype=np.int64)
-        self.second = np.full(m, np.iinfo(np.int64).max // 4, dtype=np.int64)
+        self.second = np.full(m, FAR, dtype=np.int64)
         self.refresh(np.arange(m), price)
 
     def refresh_one(self, j: int, price: np.ndarray) -> None:
@@ -156,7 +157,7 @@ class _Offers:
         at = np.minimum.reduceat(np.where(p == np.repeat(low, counts), np.arange(len(p)), len(p)), first)
         self.low[offers] = low
         self.low_slot[offers] = slots[at]
-        p[at] = np.iinfo(np.int64).max // 4  # the second-cheapest price: the rest's lowest
+        p[at] = FAR  # the second-cheapest price: the rest's lowest
         self.second[offers] = np.minimum.reduceat(p, first)
 
 

@@ -98,7 +98,7 @@ def read_frame(session: Session, stmt: Select, text_as_object: bool = False) -> 
     ``text_as_object``: text columns keep the driver's Python strings (``object``, NULL is None)
     instead of pandas' Arrow-backed ``str``, for the cycle's pool and offers, whose ids are only
     coded, compared and written back: 442k offers' ids converted to Arrow (and back to objects
-    for coding) cost about a second.
+    for coding) cost 0.3 s of a 3.4 s read.
     """
     result = session.connection().execute(stmt)
     try:

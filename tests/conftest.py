@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import unicodedata
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -68,6 +69,21 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=60):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _prefect_events_disconnected_for_hypothesis(request: pytest.FixtureRequest) -> None:
+    """Before a Hypothesis test, stop Prefect's events worker (the next flow run starts a new one).
+
+    Flow tests earlier in the session leave its websocket open, and the websocket's keepalive ping
+    draws ``random.getrandbits(32)`` on a background thread every 20 s. Hypothesis checks that the
+    global ``random`` state does not change while it draws an example, so a ping at that moment
+    fails a property test with "do not use the `random` module inside strategies": a race with
+    Prefect's thread, not a fault in the strategies.
+    """
+    worker = sys.modules.get("prefect.events.worker")
+    if worker is not None and getattr(request.function, "is_hypothesis_test", False):
+        worker.EventsWorker.drain_all(timeout=30, at_exit=False)
 
 
 def copy_to_inbox(env: Settings, name: str, folder: str = "needs", as_name: str | None = None) -> Path:

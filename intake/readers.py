@@ -1,7 +1,9 @@
 """Read what grid workers, units and platforms hand over into plain string tables.
 
-Handles CSV in UTF-8, UTF-8 with BOM and GBK/GB18030; XLSX with merged title rows above
-the header and blank trailing rows; JSON exports (a list, or an object holding one).
+Handles CSV (comma or tab separated) in UTF-8, UTF-8 with BOM and GBK/GB18030; Excel and
+OpenDocument workbooks (xlsx, xls from Excel 97-2003 or WPS, xlsb, ods) with merged title rows
+above the header and blank trailing rows; the "xls" files platforms export that are really a
+web-page table or tab-separated text; JSON exports (a list, or an object holding one).
 Headers in Chinese or English are mapped to canonical field names by a declared mapping.
 A file that cannot be read at all raises :class:`UnreadableFile` with a reason an operator
 understands; nothing here touches the database.
@@ -14,6 +16,7 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +46,9 @@ class RawTable:
 
 
 ENCODINGS = ("utf-8-sig", "gb18030")
+WORKBOOKS = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
+# how a workbook's bytes begin: a zip (xlsx, xlsm, xlsb, ods) or an OLE2 compound file (xls)
+ZIP_MAGIC, OLE2_MAGIC = b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 def read_table(path: Path, dataset: str) -> RawTable:
@@ -52,15 +58,34 @@ def read_table(path: Path, dataset: str) -> RawTable:
     data = path.read_bytes()
     if not data.strip():
         raise UnreadableFile("文件为空")
-    if suffix == ".csv" or suffix == ".txt":
+    if suffix in (".csv", ".txt", ".tsv"):
         grid, meta = _read_csv(data), {}
-    elif suffix in (".xlsx", ".xlsm"):
-        grid, meta = _read_xlsx(data), {}
+    elif suffix in WORKBOOKS:
+        grid, meta = _read_workbook(data), {}
     elif suffix == ".json":
         return _from_records(*_read_json(data), dataset)
     else:
-        raise UnreadableFile(f"不支持的文件类型“{suffix or '无扩展名'}”：请提交 CSV、XLSX 或 JSON")
+        raise UnreadableFile(
+            f"不支持的文件类型“{suffix or '无扩展名'}”：请提交 CSV、Excel（xlsx/xls）、ODS 或 JSON 文件"
+        )
     return _from_grid(grid, dataset, meta)
+
+
+def _read_workbook(data: bytes) -> list[list[str]]:
+    """A workbook by what its bytes are, not its name: platforms save web-page tables and
+    tab-separated text as ".xls", and Excel opens them without a word."""
+    if data.startswith((ZIP_MAGIC, OLE2_MAGIC)):
+        return _read_xlsx(data)
+    head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if b"urn:schemas-microsoft-com:office:spreadsheet" in head and b"<workbook" in data[:4096].lower():
+        raise UnreadableFile(
+            "这是 Excel 2003 XML 表格（.xml 另存为 .xls），无法直接读取：请在 Excel 中另存为 xlsx"
+        )
+    if head.startswith((b"<!doctype html", b"<html", b"<table", b"<?xml", b"<meta", b"<head", b"<body")):
+        if b"<table" not in data.lower():
+            raise UnreadableFile("文件是网页或 XML 格式，但其中没有表格：请在 Excel 中打开后另存为 xlsx")
+        return _read_html_table(data)
+    return _read_csv(data)  # text saved under a workbook's name
 
 
 def _read_csv(data: bytes) -> list[list[str]]:
@@ -75,13 +100,112 @@ def _read_csv(data: bytes) -> list[list[str]]:
     if "\x00" in text:
         raise UnreadableFile("文件内容不是文本表格（含二进制字符），可能已损坏")
     try:
-        return [row for row in csv.reader(io.StringIO(text, newline=""), strict=True)]
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True))
     except csv.Error as exc:
         raise UnreadableFile(f"CSV 格式错误：{exc}") from exc
 
 
+def _delimiter(text: str) -> str:
+    """Tab when the first lines are tab-separated (a platform's "Excel" export), else comma."""
+    lines = [line for line in text.splitlines()[:20] if line.strip()]
+    tabs = sum(line.count("\t") for line in lines)
+    return "\t" if tabs > sum(line.count(",") for line in lines) else ","
+
+
+class _TableParser(HTMLParser):
+    """The cells of the first ``<table>`` of a web page, row by row; ``colspan`` leaves blank
+    cells after the value, ``rowspan`` repeats the value down (as merged cells read)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[list[str]] = []
+        self.depth = 0  # tables open (a table inside a cell is read as that cell's text)
+        self.done = False
+        self.cell: list[str] | None = None
+        self.span = (1, 1)
+        self.down: dict[int, tuple[str, int]] = {}  # column -> (value, rows still to fill)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.done:
+            return
+        if tag == "table":
+            self.depth += 1
+        elif self.depth == 1 and tag == "tr":
+            self.rows.append([])
+            self._fill_down()
+        elif self.depth == 1 and tag in ("td", "th") and self.rows:
+            a = dict(attrs)
+            self.cell, self.span = [], (_span(a.get("colspan")), _span(a.get("rowspan")))
+        elif self.cell is not None and tag == "br":
+            self.cell.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.done:
+            return
+        if tag == "table":
+            self.depth -= 1
+            self.done = self.depth == 0
+        elif self.depth == 1 and tag == "tr" and self.rows:
+            # a short row still has the cells spanned down from above (the columns stay aligned)
+            row = self.rows[-1]
+            for col in sorted(c for c in self.down if c >= len(row)):
+                row.extend([""] * (col - len(row)))
+                self._fill_down()
+        elif self.depth == 1 and tag in ("td", "th") and self.cell is not None:
+            row = self.rows[-1]
+            value = " ".join("".join(self.cell).split())
+            cols, down = self.span
+            for k in range(cols):
+                if down > 1:
+                    self.down[len(row)] = (value if k == 0 else "", down - 1)
+                row.append(value if k == 0 else "")
+                self._fill_down()
+            self.cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+
+    def _fill_down(self) -> None:
+        """Cells a ``rowspan`` above covers, at the row's current end."""
+        row = self.rows[-1]
+        while len(row) in self.down:
+            value, left = self.down.pop(len(row))
+            if left > 1:
+                self.down[len(row)] = (value, left - 1)
+            row.append(value)
+
+
+def _span(value: str | None) -> int:
+    try:
+        return max(1, min(int(value or 1), 1000))
+    except ValueError:
+        return 1
+
+
+def _read_html_table(data: bytes) -> list[list[str]]:
+    """A web-page table saved as ".xls" (UTF-8, or GBK as the page's charset says)."""
+    head = data[:4096].lower()
+    declared = "gb18030" if any(c in head for c in (b"gb2312", b"gbk", b"gb18030")) else None
+    for enc in ((declared,) if declared else ()) + ENCODINGS:
+        try:
+            text = data.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise UnreadableFile("无法识别网页表格的编码：请在 Excel 中打开后另存为 xlsx")
+    parser = _TableParser()
+    parser.feed(text)
+    parser.close()
+    if not parser.rows:
+        raise UnreadableFile("网页表格中没有行：请在 Excel 中打开后另存为 xlsx")
+    return parser.rows
+
+
 def _read_xlsx(data: bytes) -> list[list[str]]:
-    """The first sheet's cells (calamine, a compiled reader, ~20x openpyxl; openpyxl without it)."""
+    """The first sheet's cells of an xlsx, xls, xlsb or ods workbook (calamine, a compiled reader,
+    ~20x openpyxl; openpyxl, for xlsx only, without it)."""
     try:
         from python_calamine import CalamineWorkbook
     except ImportError:  # pragma: no cover - calamine is a declared dependency
@@ -92,7 +216,7 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
         merged = sheet.merged_cell_ranges or []
     except Exception as exc:  # calamine raises its own error types for broken zips / xml
         raise UnreadableFile(
-            f"Excel 文件无法打开（可能已损坏或不是 xlsx 格式）：{type(exc).__name__}"
+            f"Excel 文件无法打开（可能已损坏，或不是 xlsx/xls/ods 格式）：{type(exc).__name__}"
         ) from exc
     grid = [["" if v is None or v == "" else _cell_text(v) for v in row] for row in rows]
     _fill_merged_down(grid, merged)

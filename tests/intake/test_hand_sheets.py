@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import func, select
 
 from intake.ingest import ingest_file, ingest_files
@@ -46,8 +47,10 @@ def _needs(sessions) -> dict[str, tuple]:
     return {r[0]: tuple(r[1:]) for r in rows}
 
 
-def test_gbk_community_sheet_with_title_and_no_reference_loads_its_good_rows(sessions, env, registry):
-    r = _ingest(sessions, env, "needs_hand_gbk.csv")
+# the same sheet as a system's "Excel export" that is tab-separated text named .xls
+@pytest.mark.parametrize("sheet", ["needs_hand_gbk.csv", "needs_hand_gbk_tab.xls"])
+def test_gbk_community_sheet_with_title_and_no_reference_loads_its_good_rows(sessions, env, registry, sheet):
+    r = _ingest(sessions, env, sheet)
     assert (r.rows_read, r.loaded, r.quarantined) == (9, 3, 6)
     needs = _needs(sessions)
     # grid by name on the community's own sheet (title names 安竹社区), item by a close name,
@@ -56,7 +59,7 @@ def test_gbk_community_sheet_with_title_and_no_reference_loads_its_good_rows(ses
     assert needs["王秀英"][3].date() == date(2026, 11, 3)
     assert needs["李建国"][:3] == ("C001-G03", "REPAIR.HOME.APPLIANCE", 1)
     assert needs["张桂兰"][0] == "C001-G05" and needs["张桂兰"][3].date() == date(2026, 11, 5)
-    q = _quarantined(sessions, "needs_hand_gbk.csv")
+    q = _quarantined(sessions, sheet)
     assert sorted(q) == [6, 7, 8, 9, 10, 11]
     ((reason, hint),) = q[6]
     assert reason == "“网格编号”不是本街道已登记的网格" and "安竹社区没有名为“第99网格”的网格" in hint
@@ -101,8 +104,13 @@ def test_repeated_sheet_is_a_no_op_and_a_corrected_one_supersedes(sessions, env,
     assert status[8] == "open"  # the phone is still wrong in the fix
 
 
-def test_excel_ledger_merged_cells_grid_with_community_and_unknown_column(sessions, env, registry):
-    r = _ingest(sessions, env, "needs_hand_ledger.xlsx")
+# the same ledger saved as Excel 97-2003 (WPS's and old Excel's .xls), and as a platform's
+# "Excel export" that is a GBK web page named .xls (merged cells as colspan / rowspan)
+@pytest.mark.parametrize(
+    "sheet", ["needs_hand_ledger.xlsx", "needs_hand_ledger.xls", "needs_hand_ledger_web.xls"]
+)
+def test_excel_ledger_merged_cells_grid_with_community_and_unknown_column(sessions, env, registry, sheet):
+    r = _ingest(sessions, env, sheet)
     assert (r.rows_read, r.loaded, r.quarantined) == (7, 5, 2)
     needs = _needs(sessions)
     # a grid cell merged down over three residents is each resident's grid
@@ -112,7 +120,7 @@ def test_excel_ledger_merged_cells_grid_with_community_and_unknown_column(sessio
     with sessions() as s:
         description = s.scalar(select(Need.description).where(Need.contact_name == "陈淑珍"))
     assert description == "去医院复查；子女在外地"  # 具体需求 + 备注, nothing dropped
-    q = _quarantined(sessions, "needs_hand_ledger.xlsx")
+    q = _quarantined(sessions, sheet)
     assert sorted(q) == [9, 11]
     assert "安竹社区没有名为“第20网格”的网格" in q[11][0][1]
     # the column nobody mapped: one message for the file, with the closest field
@@ -120,15 +128,16 @@ def test_excel_ledger_merged_cells_grid_with_community_and_unknown_column(sessio
     assert "未识别" in message and "最接近的是“网格”" in message
 
 
-def test_platform_csv_community_column_no_urgency_and_household_by_phone(sessions, env, registry):
-    r = _ingest(sessions, env, "needs_hand_platform.csv")
+@pytest.mark.parametrize("sheet", ["needs_hand_platform.csv", "needs_hand_platform.ods"])
+def test_platform_csv_community_column_no_urgency_and_household_by_phone(sessions, env, registry, sheet):
+    r = _ingest(sessions, env, sheet)
     assert (r.rows_read, r.loaded, r.quarantined) == (5, 4, 1)
     needs = _needs(sessions)
     assert needs["钱文"][:3] == ("C001-G03", "ASSIST.JOBS.SUPPORT", 1)  # 安竹 + 3号网格
     assert needs["苏梅"][0] == "C002-G12"  # 第十二网格
     assert needs["马超"][1] == "ENV.GREEN.CARE"  # 绿化 -> 绿化维护
     assert needs["户主"][0] == "C001-G01" and needs["户主"][4] == "C001-G01-H0001"
-    q = _quarantined(sessions, "needs_hand_platform.csv")
+    q = _quarantined(sessions, sheet)
     ((_, hint),) = q[5]
     assert "多个社区都有" in hint  # 第1网格 without a community: asked, not guessed
     assert any("紧急程度" in m and "一般" in m for m in r.messages)

@@ -101,7 +101,13 @@ def test_corrected_file_supersedes_quarantined_rows(sessions, env, registry):
     [
         ("needs_truncated.json", "整个文件无法读取：JSON 无法解析（文件可能被截断）"),
         ("needs_utf16.csv", "整个文件无法读取：无法识别文件编码：请另存为 UTF-8 或 GBK 编码的 CSV"),
-        ("needs_scan.pdf", "整个文件无法读取：不支持的文件类型“.pdf”：请提交 CSV、XLSX 或 JSON"),
+        (
+            "needs_scan.pdf",
+            "整个文件无法读取：不支持的文件类型“.pdf”：请提交 CSV、Excel（xlsx/xls）、ODS 或 JSON 文件",
+        ),
+        ("needs_broken.xls", "整个文件无法读取：Excel 文件无法打开（可能已损坏，或不是 xlsx/xls/ods 格式）"),
+        ("needs_web_no_table.xls", "整个文件无法读取：文件是网页或 XML 格式，但其中没有表格"),
+        ("needs_xml2003.xls", "整个文件无法读取：这是 Excel 2003 XML 表格"),
     ],
 )
 def test_unreadable_file_is_quarantined_whole_and_reported(sessions, env, registry, name, reason):

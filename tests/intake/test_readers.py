@@ -1,0 +1,60 @@
+"""Reading files by what their bytes are: web-page and text "xls" exports, tab-separated text."""
+
+from __future__ import annotations
+
+import pytest
+
+from intake.readers import UnreadableFile, read_table
+
+PAGE = (
+    '<html><head><meta charset="gbk"></head><body><table>'
+    '<tr><th colspan="4">安竹社区需求导出</th></tr>'
+    "<tr><th>网格</th><th>姓名</th><th>联系电话</th><th>需求事项</th></tr>"
+    '<tr><td rowspan="3">第1网格</td><td>甲</td><td>13800000001</td><td rowspan="2">助餐</td></tr>'
+    "<tr><td>乙</td><td>13800000002</td></tr>"  # a short row: both spanned cells come from above
+    "<tr><td>丙</td><td>13800000003</td><td>理发</td></tr>"
+    "<tr><td>第2网格</td><td>丁&nbsp;某</td><td><table><tr><td>13800000004</td></tr></table></td>"
+    "<td>家电<br>修理</td></tr>"
+    "</table><table><tr><td>合计</td><td>4</td></tr></table></body></html>"
+)
+
+
+def test_web_page_named_xls_reads_its_first_table_with_spans(tmp_path):
+    path = tmp_path / "export.xls"
+    path.write_bytes(PAGE.encode("gbk"))
+    t = read_table(path, "needs")
+    rows = t.rows[["row_number", "grid_id", "contact_name", "contact_phone", "item"]].values.tolist()
+    assert rows == [
+        [3, "第1网格", "甲", "13800000001", "助餐"],
+        [4, "第1网格", "乙", "13800000002", "助餐"],
+        [5, "第1网格", "丙", "13800000003", "理发"],
+        # a table inside a cell is that cell's text; a line break is a space; the second table is not read
+        [6, "第2网格", "丁 某", "13800000004", "家电 修理"],
+    ]
+    assert t.meta["title"] == "安竹社区需求导出"
+
+
+@pytest.mark.parametrize("name", ["export.txt", "export.xls", "export.tsv"])
+def test_tab_separated_text_reads_as_columns(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(
+        "姓名\t联系电话\t需求事项\t需求描述\n甲\t13800000001\t助餐\t午饭, 晚饭\n".encode("gb18030")
+    )
+    t = read_table(path, "needs")
+    assert t.rows[["contact_name", "contact_phone", "item", "description"]].values.tolist() == [
+        ["甲", "13800000001", "助餐", "午饭, 晚饭"]
+    ]
+
+
+def test_comma_separated_text_with_tabs_in_a_cell_stays_comma_separated(tmp_path):
+    path = tmp_path / "needs.csv"
+    path.write_text('姓名,联系电话,需求事项,需求描述\n甲,13800000001,助餐,"午饭\t晚饭"\n', encoding="utf-8")
+    t = read_table(path, "needs")
+    assert t.rows[["contact_name", "description"]].values.tolist() == [["甲", "午饭\t晚饭"]]
+
+
+def test_a_zip_that_is_no_workbook_is_unreadable_with_a_reason(tmp_path):
+    path = tmp_path / "needs.xlsx"
+    path.write_bytes(b"PK\x03\x04" + bytes(100))
+    with pytest.raises(UnreadableFile, match="Excel 文件无法打开"):
+        read_table(path, "needs")

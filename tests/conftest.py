@@ -64,10 +64,16 @@ def registry(env: Settings, sessions: sessionmaker[Session]) -> Path:
 
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
-    """A real (temporary) Prefect API for flow tests, started once."""
+    """A real (temporary) Prefect API for flow tests, started once.
+
+    Its server migrates a new temporary database from scratch before it answers: 25-35 s on an
+    idle 2-core machine, and it timed out at 60 s (a test error, not a failure) with other jobs
+    sharing the cores; it gets the start-up time the Makefile gives the ephemeral API.
+    """
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=60):
+    timeout = int(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180"))
+    with prefect_test_harness(server_startup_timeout=max(timeout, 180)):
         yield
 
 

@@ -256,6 +256,11 @@ def _read(x: _Prepared) -> None:
     x.table = table
     vocab = vocabulary(dataset)
     x.report.messages += [_column_message(u, vocab) for u in table.unmapped_headers]
+    if table.meta.get("other_sheets"):
+        x.report.messages.append(
+            f"只导入了工作表“{table.meta['sheet']}”；工作表{table.meta['other_sheets']}也有数据，未导入："
+            "每个文件导入一个工作表，请把其余工作表各自另存为文件后提交"
+        )
     x.report.seconds["read"] = round(time.perf_counter() - t0, 3)
 
 
@@ -293,7 +298,7 @@ def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None) -> No
         _reject_for_columns(x, missing, vocab)
         return
     if dataset == "needs" and directory is not None:
-        context = " ".join([table.meta.get("title", ""), path.stem])
+        context = " ".join([table.meta.get("title", ""), table.meta.get("sheet", ""), path.stem])
         resolved = resolve_needs(
             rows, directory, source=table.meta.get("source", source), context=context, present=table.present
         )

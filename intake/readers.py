@@ -61,7 +61,7 @@ def read_table(path: Path, dataset: str) -> RawTable:
     if suffix in (".csv", ".txt", ".tsv"):
         grid, meta = _read_csv(data), {}
     elif suffix in WORKBOOKS:
-        grid, meta = _read_workbook(data), {}
+        grid, meta = _pick_sheet(_read_workbook(data), dataset)
     elif suffix == ".json":
         return _from_records(*_read_json(data), dataset)
     else:
@@ -71,9 +71,30 @@ def read_table(path: Path, dataset: str) -> RawTable:
     return _from_grid(grid, dataset, meta)
 
 
-def _read_workbook(data: bytes) -> list[list[str]]:
-    """A workbook by what its bytes are, not its name: platforms save web-page tables and
-    tab-separated text as ".xls", and Excel opens them without a word."""
+def _pick_sheet(
+    sheets: list[tuple[str, list[list[str]]]], dataset: str
+) -> tuple[list[list[str]], dict[str, str]]:
+    """The workbook's data sheet: the first with a header row (a 填表说明 sheet before it is
+    skipped). Other sheets with a header and rows are named in ``meta["other_sheets"]``: one
+    sheet is read per file, and the operator is told which were not."""
+    with_header = [(name, grid) for name, grid in sheets if _find_header_row(grid, dataset) is not None]
+    if not with_header:
+        return sheets[0][1], {}  # _from_grid says that no header row was found
+    name, grid = with_header[0]
+    meta = {"sheet": name} if len(sheets) > 1 and name else {}
+    others = [
+        n
+        for n, g in with_header[1:]
+        if any(str(c).strip() for row in g[(_find_header_row(g, dataset) or 0) + 1 :] for c in row)
+    ]
+    if others:
+        meta["other_sheets"] = "、".join(f"“{n}”" for n in others)
+    return grid, meta
+
+
+def _read_workbook(data: bytes) -> list[tuple[str, list[list[str]]]]:
+    """Every sheet (name, cells) of a workbook, by what its bytes are, not its name: platforms
+    save web-page tables and tab-separated text as ".xls", and Excel opens them without a word."""
     if data.startswith((ZIP_MAGIC, OLE2_MAGIC)):
         return _read_xlsx(data)
     head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
@@ -84,8 +105,8 @@ def _read_workbook(data: bytes) -> list[list[str]]:
     if head.startswith((b"<!doctype html", b"<html", b"<table", b"<?xml", b"<meta", b"<head", b"<body")):
         if b"<table" not in data.lower():
             raise UnreadableFile("文件是网页或 XML 格式，但其中没有表格：请在 Excel 中打开后另存为 xlsx")
-        return _read_html_table(data)
-    return _read_csv(data)  # text saved under a workbook's name
+        return [("", _read_html_table(data))]
+    return [("", _read_csv(data))]  # text saved under a workbook's name
 
 
 def _read_csv(data: bytes) -> list[list[str]]:
@@ -203,24 +224,29 @@ def _read_html_table(data: bytes) -> list[list[str]]:
     return parser.rows
 
 
-def _read_xlsx(data: bytes) -> list[list[str]]:
-    """The first sheet's cells of an xlsx, xls, xlsb or ods workbook (calamine, a compiled reader,
-    ~20x openpyxl; openpyxl, for xlsx only, without it)."""
+def _read_xlsx(data: bytes) -> list[tuple[str, list[list[str]]]]:
+    """Every sheet's cells of an xlsx, xls, xlsb or ods workbook, in the workbook's order
+    (calamine, a compiled reader, ~20x openpyxl; openpyxl, first sheet of an xlsx, without it)."""
     try:
         from python_calamine import CalamineWorkbook
     except ImportError:  # pragma: no cover - calamine is a declared dependency
-        return _read_xlsx_openpyxl(data)
+        return [("", _read_xlsx_openpyxl(data))]
+    out = []
     try:
-        sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
-        rows = sheet.to_python(skip_empty_area=False)
-        merged = sheet.merged_cell_ranges or []
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        for name in book.sheet_names:
+            sheet = book.get_sheet_by_name(name)
+            rows = sheet.to_python(skip_empty_area=False)
+            grid = [["" if v is None or v == "" else _cell_text(v) for v in row] for row in rows]
+            _fill_merged_down(grid, sheet.merged_cell_ranges or [])
+            out.append((name, grid))
     except Exception as exc:  # calamine raises its own error types for broken zips / xml
         raise UnreadableFile(
             f"Excel 文件无法打开（可能已损坏，或不是 xlsx/xls/ods 格式）：{type(exc).__name__}"
         ) from exc
-    grid = [["" if v is None or v == "" else _cell_text(v) for v in row] for row in rows]
-    _fill_merged_down(grid, merged)
-    return grid
+    if not out:
+        raise UnreadableFile("Excel 文件中没有工作表")
+    return out
 
 
 def _fill_merged_down(grid: list[list[str]], merged: list) -> None:
@@ -282,12 +308,19 @@ def _read_json(data: bytes) -> tuple[list[dict], dict[str, str]]:
     return doc, meta
 
 
-def _header_row(grid: list[list[str]], dataset: str) -> int:
-    """The first row that names at least two known fields (skips merged title rows)."""
+def _find_header_row(grid: list[list[str]], dataset: str) -> int | None:
+    """The first row that names at least two known fields (skips merged title rows), or None."""
     vocab = vocabulary(dataset)
     for i, row in enumerate(grid[:20]):
         if len({vocab.field_of(cell) for cell in row if str(cell).strip()} - {None}) >= 2:
             return i
+    return None
+
+
+def _header_row(grid: list[list[str]], dataset: str) -> int:
+    head = _find_header_row(grid, dataset)
+    if head is not None:
+        return head
     raise UnreadableFile(
         "找不到表头行：前 20 行中没有可识别的列名（请对照 reference/headers.csv 中的列名，或在其中加入本表的列名）"
     )

@@ -187,3 +187,40 @@ def test_a_file_loaded_before_leaves_the_inbox(sessions, env, registry):
     again = _copy(env, "needs_hand_platform.csv")
     (report,) = ingest_files(sessions, [(again, "needs", "grid_sheet")], env.archive_dir, today=ARRIVED)
     assert report.status == "duplicate_file" and not again.exists()
+
+
+def _workbook(path, sheets: dict[str, list[list[object]]]):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for r in rows:
+            ws.append(r)
+    wb.save(path)
+    return path
+
+
+HEADER = ["姓名", "联系电话", "所属网格", "需求类别", "紧急程度", "登记日期"]
+
+
+def test_workbook_data_sheet_after_instructions_and_other_data_sheets_named(sessions, env, registry):
+    folder = env.inbox_dir / "needs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = _workbook(
+        folder / "安竹社区需求.xlsx",
+        {
+            "填表说明": [["请按网格填写，每行一位居民"], ["电话写11位手机号"]],
+            "第1网格": [HEADER, ["甲", "13800000001", "第1网格", "助餐", "一般", "2026-11-10"]],
+            "第2网格": [HEADER, ["乙", "13800000002", "第2网格", "理发", "一般", "2026-11-10"]],
+            "空表": [HEADER],
+        },
+    )
+    r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    assert (r.rows_read, r.loaded, r.quarantined) == (1, 1, 0)
+    assert _needs(sessions)["甲"][0] == "C001-G01"  # the community from the file name
+    (message,) = [m for m in r.messages if "工作表" in m]
+    # the instructions sheet and the sheet with a header but no rows are not mentioned
+    assert "只导入了工作表“第1网格”" in message and "“第2网格”" in message
+    assert "填表说明" not in message and "空表" not in message

@@ -366,6 +366,14 @@ def resolve_needs(
             households.append(hid if hid is not None else directory.household(gid, phone, addr))
         out["household_id"] = pd.Series(households, index=out.index, dtype=object)
 
+    if "contact_phone" in out:  # Excel's rounded scientific notation (normalize keeps it as written)
+        for n, phone in zip(out["row_number"], out["contact_phone"], strict=True):
+            if phone is not None and re.fullmatch(r"\d\.\d+[eE]\+?\d{1,2}", str(phone)):
+                hints.setdefault(int(n), {})["contact_phone"] = (
+                    f"Excel 把号码存成了科学计数法（{phone}），后几位已丢失：请在原表中把该列设为“文本”格式，"
+                    "重新填写完整号码"
+                )
+
     if "urgency" not in present:
         out["urgency"] = "1"
         notes.append("表中没有“紧急程度”列：全部按“一般”登记")

@@ -224,3 +224,29 @@ def test_workbook_data_sheet_after_instructions_and_other_data_sheets_named(sess
     # the instructions sheet and the sheet with a header but no rows are not mentioned
     assert "只导入了工作表“第1网格”" in message and "“第2网格”" in message
     assert "填表说明" not in message and "空表" not in message
+
+
+def test_phones_excel_turned_into_numbers_and_a_day_with_half_day(sessions, env, registry):
+    folder = env.inbox_dir / "needs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "安竹社区_导出.csv"
+    rows = [
+        HEADER,
+        ["甲", "13912345678.0", "第1网格", "助餐", "一般", "2026年11月5日上午"],  # a float column
+        ["乙", "1.3912345679E+10", "第1网格", "助餐", "一般", "2026-11-05"],  # every digit kept
+        ["丙", "1.39123E+10", "第1网格", "助餐", "一般", "2026-11-05"],  # digits lost: asked
+    ]
+    path.write_bytes(csv_bytes(rows))
+    r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    assert (r.rows_read, r.loaded, r.quarantined) == (3, 2, 1)
+    with sessions() as s:
+        got = dict(s.execute(select(Need.contact_name, Need.contact_phone)).all())
+        day = s.scalar(select(Need.submitted_at).where(Need.contact_name == "甲"))
+    assert got == {"甲": "13912345678", "乙": "13912345679"}
+    assert day.date() == date(2026, 11, 5)
+    ((reason, hint),) = _quarantined(sessions, path.name)[4]
+    assert "联系电话" in reason and "科学计数法（1.39123E+10）" in hint and "文本" in hint
+
+
+def csv_bytes(rows: list[list[str]]) -> bytes:
+    return "\n".join(",".join(r) for r in rows).encode("utf-8-sig")

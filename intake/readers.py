@@ -352,15 +352,38 @@ def _map_headers(headers: list[object], dataset: str) -> _Columns:
     return _Columns(fields, unmapped)
 
 
+def _two_level_header(upper: list[str], lower: list[str], dataset: str) -> list[str] | None:
+    """One header from a two-level one ("居民信息" over 姓名 | 联系电话 | 所属网格, with 序号 and
+    登记日期 merged down both rows), or None when ``lower`` is a data row. The lower row is a
+    header level when it names at least two known fields the upper row does not."""
+    vocab = vocabulary(dataset)
+    known_upper = {vocab.field_of(c) for c in upper if str(c).strip()} - {None}
+    known_lower = {vocab.field_of(c) for c in lower if str(c).strip()} - {None}
+    if len(known_lower - known_upper) < 2:
+        return None
+    width = max(len(upper), len(lower))
+    merged = []
+    for j in range(width):
+        top = str(upper[j]).strip() if j < len(upper) else ""
+        bottom = str(lower[j]).strip() if j < len(lower) else ""
+        # the lower level names the column, unless it is blank or only the upper names a field
+        use_top = not bottom or (vocab.field_of(bottom) is None and vocab.field_of(top) is not None)
+        merged.append(top if use_top else bottom)
+    return merged
+
+
 def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> RawTable:
     head = _header_row(grid, dataset)
     title = " ".join(str(c).strip() for row in grid[:head] for c in row if str(c).strip())
     if title:
         meta = {**meta, "title": title}
-    cols = _map_headers(grid[head], dataset)
+    header, first = grid[head], head + 1
+    if first < len(grid) and (two := _two_level_header(grid[head], grid[first], dataset)) is not None:
+        header, first = two, first + 1
+    cols = _map_headers(header, dataset)
     width = len(cols.fields)
     rows, numbers = [], []
-    for offset, row in enumerate(grid[head + 1 :], start=head + 2):
+    for offset, row in enumerate(grid[first:], start=first + 1):
         if any(str(c).strip() for c in row):  # blank rows (trailing or between blocks) are not rows
             rows.append(row)
             numbers.append(offset)

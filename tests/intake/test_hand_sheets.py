@@ -250,3 +250,37 @@ def test_phones_excel_turned_into_numbers_and_a_day_with_half_day(sessions, env,
 
 def csv_bytes(rows: list[list[str]]) -> bytes:
     return "\n".join(",".join(r) for r in rows).encode("utf-8-sig")
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "csv"])
+def test_two_level_header_reads_the_lower_level_under_group_labels(sessions, env, registry, kind):
+    # 居民信息 / 需求情况 group the columns; 序号 and 登记日期 span both header rows (merged in
+    # Excel, written once in the upper row of a CSV)
+    upper = ["序号", "居民信息", "", "", "需求情况", "", "", "登记日期"]
+    lower = ["", "姓名", "联系电话", "所属网格", "需求类别", "需求描述", "紧急程度", ""]
+    data = [
+        ["1", "甲", "13800000001", "第1网格", "助餐", "送餐", "一般", "2026-11-10"],
+        ["2", "乙", "13800000002", "第2网格", "理发", "", "紧急", "2026-11-11"],
+    ]
+    folder = env.inbox_dir / "needs"
+    folder.mkdir(parents=True, exist_ok=True)
+    if kind == "csv":
+        path = folder / "安竹社区登记表.csv"
+        path.write_bytes(csv_bytes([["安竹社区居民需求登记表"], upper, lower, *data]))
+    else:
+        from openpyxl import Workbook
+
+        path = folder / "安竹社区登记表.xlsx"
+        wb = Workbook()
+        ws = wb.active
+        for r in [["安竹社区居民需求登记表"], upper, lower, *data]:
+            ws.append([v or None for v in r])
+        for cells in ("A1:H1", "B2:D2", "E2:G2", "A2:A3", "H2:H3"):
+            ws.merge_cells(cells)
+        wb.save(path)
+    r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    assert (r.rows_read, r.loaded, r.quarantined) == (2, 2, 0)
+    needs = _needs(sessions)
+    assert needs["甲"][:3] == ("C001-G01", "ELDER.HOME.MEALS", 1)
+    assert needs["乙"][0] == "C001-G02" and needs["乙"][3].date() == date(2026, 11, 11)
+    assert not [m for m in r.messages if "未识别" in m]  # the group labels are not columns

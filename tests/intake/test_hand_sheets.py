@@ -284,3 +284,17 @@ def test_two_level_header_reads_the_lower_level_under_group_labels(sessions, env
     assert needs["甲"][:3] == ("C001-G01", "ELDER.HOME.MEALS", 1)
     assert needs["乙"][0] == "C001-G02" and needs["乙"][3].date() == date(2026, 11, 11)
     assert not [m for m in r.messages if "未识别" in m]  # the group labels are not columns
+
+
+def test_more_header_words_communities_use_out_of_the_box(sessions, env, registry):
+    folder = env.inbox_dir / "needs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "安竹社区_服务对象.csv"
+    header = ["服务对象", "联系人电话", "所在网格", "需求名称", "诉求", "急缓", "申请时间"]
+    path.write_bytes(
+        csv_bytes([header, ["甲", "13800000001", "第1网格", "助餐", "午饭送到家", "急", "2026-11-10"]])
+    )
+    r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    assert (r.rows_read, r.loaded, r.quarantined) == (1, 1, 0)
+    assert not [m for m in r.messages if "未识别" in m]
+    assert _needs(sessions)["甲"][:3] == ("C001-G01", "ELDER.HOME.MEALS", 2)

@@ -58,9 +58,9 @@ def read_table(path: Path, dataset: str) -> RawTable:
     data = path.read_bytes()
     if not data.strip():
         raise UnreadableFile("文件为空")
-    if suffix in (".csv", ".txt", ".tsv"):
+    if suffix in (".csv", ".txt", ".tsv") and not data.startswith((ZIP_MAGIC, OLE2_MAGIC)):
         grid, meta = _read_csv(data), {}
-    elif suffix in WORKBOOKS:
+    elif suffix in WORKBOOKS or suffix in (".csv", ".txt", ".tsv"):  # a workbook named .csv too
         grid, meta = _pick_sheet(_read_workbook(data), dataset)
     elif suffix == ".json":
         return _from_records(*_read_json(data), dataset)

@@ -58,3 +58,17 @@ def test_a_zip_that_is_no_workbook_is_unreadable_with_a_reason(tmp_path):
     path.write_bytes(b"PK\x03\x04" + bytes(100))
     with pytest.raises(UnreadableFile, match="Excel 文件无法打开"):
         read_table(path, "needs")
+
+
+def test_a_workbook_named_csv_is_read_as_the_workbook(tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.append(["姓名", "联系电话", "需求事项"])
+    wb.active.append(["甲", "13800000001", "助餐"])
+    path = tmp_path / "needs.csv"
+    wb.save(path)
+    t = read_table(path, "needs")
+    assert t.rows[["contact_name", "contact_phone", "item"]].values.tolist() == [
+        ["甲", "13800000001", "助餐"]
+    ]

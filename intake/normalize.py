@@ -169,25 +169,23 @@ def _vector_ids(values: pd.Series) -> pd.Series:
 
 
 _FLOAT_NUMBER = r"^(\d{7,})\.0+$"  # a phone typed as a number, exported as a float: 13912345678.0
-_SCIENTIFIC = re.compile(r"^(\d)\.(\d+)[eE]\+?(\d{1,2})$")  # Excel's 1.3912345678E+10
-_SCIENTIFIC_ANY = r"\d\.\d+[eE]\+?\d{1,2}"
+SCIENTIFIC = r"\d\.\d+[eE]\+?\d{1,2}"  # a number in Excel's scientific notation: 1.3912345678E+10
 
 
 def _from_scientific(value: str) -> str:
     """The digits of a phone in Excel's scientific notation when all are there (1.3912345678E+10),
     else the value as written (1.39123E+10 kept 6 of 11 digits: the contract reports it)."""
-    m = _SCIENTIFIC.match(value)
-    if m is None or len(m.group(2)) != int(m.group(3)):
-        return value
-    return m.group(1) + m.group(2)
+    mantissa, exponent = value.lower().replace("+", "").split("e")
+    whole, fraction = mantissa.split(".")
+    return whole + fraction if len(fraction) == int(exponent) else value
 
 
 def _vector_phones(values: pd.Series) -> pd.Series:
     text = _text(values).str.replace(_FLOAT_NUMBER, r"\1", regex=True)
-    sci = text.str.fullmatch(_SCIENTIFIC_ANY, na=False)
+    sci = text.str.fullmatch(SCIENTIFIC, na=False)
     if sci.any():
         text = text.where(~sci, text[sci].map(_from_scientific))
-    lost = text.str.fullmatch(_SCIENTIFIC_ANY, na=False)  # kept as written, for the contract to report
+    lost = text.str.fullmatch(SCIENTIFIC, na=False)  # kept as written, for the contract to report
     out = text.str.replace(r"[\s\-()（）—_·.]", "", regex=True).where(~lost, text)
     out = out.str.replace(r"^(?:\+86|0086)", "", regex=True).str.replace(r"^86(?=1\d{10}$)", "", regex=True)
     return _objects(out.where(out != ""))

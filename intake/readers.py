@@ -77,15 +77,14 @@ def _pick_sheet(
     """The workbook's data sheet: the first with a header row (a 填表说明 sheet before it is
     skipped). Other sheets with a header and rows are named in ``meta["other_sheets"]``: one
     sheet is read per file, and the operator is told which were not."""
-    with_header = [(name, grid) for name, grid in sheets if _find_header_row(grid, dataset) is not None]
+    heads = [(name, grid, _find_header_row(grid, dataset)) for name, grid in sheets]
+    with_header = [(name, grid, head) for name, grid, head in heads if head is not None]
     if not with_header:
         return sheets[0][1], {}  # _from_grid says that no header row was found
-    name, grid = with_header[0]
+    name, grid, _ = with_header[0]
     meta = {"sheet": name} if len(sheets) > 1 and name else {}
     others = [
-        n
-        for n, g in with_header[1:]
-        if any(str(c).strip() for row in g[(_find_header_row(g, dataset) or 0) + 1 :] for c in row)
+        n for n, g, head in with_header[1:] if any(str(c).strip() for row in g[head + 1 :] for c in row)
     ]
     if others:
         meta["other_sheets"] = "、".join(f"“{n}”" for n in others)
@@ -109,15 +108,18 @@ def _read_workbook(data: bytes) -> list[tuple[str, list[list[str]]]]:
     return [("", _read_csv(data))]  # text saved under a workbook's name
 
 
-def _read_csv(data: bytes) -> list[list[str]]:
-    for enc in ENCODINGS:
+def _decode(data: bytes, encodings: tuple[str, ...], reason: str) -> str:
+    """The text in the first of ``encodings`` that decodes it; ``UnreadableFile(reason)`` if none."""
+    for enc in encodings:
         try:
-            text = data.decode(enc)
-            break
+            return data.decode(enc)
         except UnicodeDecodeError:
             continue
-    else:
-        raise UnreadableFile("无法识别文件编码：请另存为 UTF-8 或 GBK 编码的 CSV")
+    raise UnreadableFile(reason)
+
+
+def _read_csv(data: bytes) -> list[list[str]]:
+    text = _decode(data, ENCODINGS, "无法识别文件编码：请另存为 UTF-8 或 GBK 编码的 CSV")
     if "\x00" in text:
         raise UnreadableFile("文件内容不是文本表格（含二进制字符），可能已损坏")
     try:
@@ -208,14 +210,8 @@ def _read_html_table(data: bytes) -> list[list[str]]:
     """A web-page table saved as ".xls" (UTF-8, or GBK as the page's charset says)."""
     head = data[:4096].lower()
     declared = "gb18030" if any(c in head for c in (b"gb2312", b"gbk", b"gb18030")) else None
-    for enc in ((declared,) if declared else ()) + ENCODINGS:
-        try:
-            text = data.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise UnreadableFile("无法识别网页表格的编码：请在 Excel 中打开后另存为 xlsx")
+    encodings = ((declared,) if declared else ()) + ENCODINGS
+    text = _decode(data, encodings, "无法识别网页表格的编码：请在 Excel 中打开后另存为 xlsx")
     parser = _TableParser()
     parser.feed(text)
     parser.close()

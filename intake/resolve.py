@@ -19,6 +19,8 @@ from functools import cached_property
 
 import pandas as pd
 
+from intake.normalize import SCIENTIFIC
+
 ITEM_ACCEPT = 0.75  # similarity at or above which a written item name is taken as the item
 ITEM_MARGIN = 0.1  # ... and only when the runner-up is this much further away
 ITEM_SUGGEST = 0.34  # below this no suggestion is offered
@@ -368,7 +370,7 @@ def resolve_needs(
 
     if "contact_phone" in out:  # Excel's rounded scientific notation (normalize keeps it as written)
         for n, phone in zip(out["row_number"], out["contact_phone"], strict=True):
-            if phone is not None and re.fullmatch(r"\d\.\d+[eE]\+?\d{1,2}", str(phone)):
+            if phone is not None and re.fullmatch(SCIENTIFIC, str(phone)):
                 hints.setdefault(int(n), {})["contact_phone"] = (
                     f"Excel 把号码存成了科学计数法（{phone}），后几位已丢失：请在原表中把该列设为“文本”格式，"
                     "重新填写完整号码"

@@ -24,7 +24,7 @@ from data_contracts.validate import Validation, validate_rows
 from intake.mapping import vocabulary
 from intake.needs import load_need_rows, load_needs
 from intake.normalize import normalize_rows
-from intake.readers import RawTable, UnreadableFile, read_table
+from intake.readers import SHEET, SHEET_ROW, RawTable, UnreadableFile, read_table
 from intake.resolve import Directory, resolve_needs
 from lifecycle.changes import NeedChange
 from lifecycle.states import QuarantineStatus
@@ -256,10 +256,14 @@ def _read(x: _Prepared) -> None:
     x.table = table
     vocab = vocabulary(dataset)
     x.report.messages += [_column_message(u, vocab) for u in table.unmapped_headers]
+    read = [f"“{t['name']}”（{t['rows']} 行）" for t in table.sheets]
+    if read:
+        x.report.messages.append(f"导入了 {len(read)} 个表头相同的工作表：{'、'.join(read)}")
     if table.meta.get("other_sheets"):
+        done = "、".join(f"“{t['name']}”" for t in table.sheets) or f"“{table.meta['sheet']}”"
         x.report.messages.append(
-            f"只导入了工作表“{table.meta['sheet']}”；工作表{table.meta['other_sheets']}也有数据，未导入："
-            "每个文件导入一个工作表，请把其余工作表各自另存为文件后提交"
+            f"只导入了工作表{done}；工作表{table.meta['other_sheets']}也有数据，但表头列不同，未导入："
+            "如果也是要登记的数据，请把它另存为单独的文件后提交"
         )
     x.report.seconds["read"] = round(time.perf_counter() - t0, 3)
 
@@ -289,26 +293,55 @@ def _normalize_together(prepared: list[_Prepared], today: date, directory: Direc
 
 def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None) -> None:
     """Required columns, then (needs) what the sheet wrote resolved to what the store knows."""
-    table, dataset, path, source = x.table, x.dataset, x.path, x.source
+    table, dataset = x.table, x.dataset
     assert table is not None
     vocab = vocabulary(dataset)
     x.report.rows_read = len(rows)
     missing = [f for f in vocab.required if f not in table.present]
+    if "grid_id" in missing and dataset == "needs" and directory is not None:
+        # one grid's sheets: the sheet's name, title or file name says which grid
+        if all(directory.grid_in(_context(x, sheet)) for sheet in _sheets(table)):
+            missing.remove("grid_id")
     if missing:
         _reject_for_columns(x, missing, vocab)
         return
     if dataset == "needs" and directory is not None:
-        context = " ".join([table.meta.get("title", ""), table.meta.get("sheet", ""), path.stem])
+        rows = _resolve_by_sheet(x, rows, directory)
+    x.rows = rows.drop(columns=[SHEET, SHEET_ROW], errors="ignore")
+
+
+def _resolve_by_sheet(x: _Prepared, rows: pd.DataFrame, directory: Directory) -> pd.DataFrame:
+    """Needs' ids resolved sheet by sheet: each sheet's name and title say which community (or
+    grid) its rows are about, as the file's name does for them all."""
+    table = x.table
+    assert table is not None
+    source = table.meta.get("source", x.source)
+    parts, derived = [], 0
+    for sheet in _sheets(table):
+        part = rows[rows[SHEET] == sheet["name"]] if table.sheets else rows
         resolved = resolve_needs(
-            rows, directory, source=table.meta.get("source", source), context=context, present=table.present
+            part, directory, source=source, context=_context(x, sheet), present=table.present
         )
-        rows, x.hints = resolved.rows, resolved.hints
-        x.report.messages += resolved.notes
-        if resolved.derived_refs:
-            x.report.messages.append(
-                f"{resolved.derived_refs} 行没有需求编号：已按来源、登记日期和联系人生成稳定编号（同一行再次提交会被识别）"
-            )
-    x.rows = rows
+        parts.append(resolved.rows)
+        x.hints.update(resolved.hints)
+        where = f"工作表“{sheet['name']}”：" if table.sheets else ""
+        x.report.messages += [where + n for n in resolved.notes]
+        derived += resolved.derived_refs
+    if derived:
+        x.report.messages.append(
+            f"{derived} 行没有需求编号：已按来源、登记日期和联系人生成稳定编号（同一行再次提交会被识别）"
+        )
+    return pd.concat(parts) if len(parts) > 1 else parts[0]
+
+
+def _sheets(table: RawTable) -> tuple[dict[str, str], ...]:
+    """The sheets read: several, or the file's one (name and title from its meta)."""
+    return table.sheets or ({"name": table.meta.get("sheet", ""), "title": table.meta.get("title", "")},)
+
+
+def _context(x: _Prepared, sheet: dict[str, str]) -> str:
+    """What names a sheet's community or grid: its title, its name and the file's name."""
+    return " ".join([sheet["title"], sheet["name"], x.path.stem])
 
 
 def _column_message(u: dict[str, str | None], vocab: Any) -> str:
@@ -545,7 +578,8 @@ def _quarantine_bad(session: Session, sf: SourceFile, x: _Prepared) -> None:
     bad = _quarantine_payload(x.table, validation, x.dataset)
     report.problems = [
         {
-            "row_number": b["row_number"],
+            "row_number": b["raw"].get(SHEET_ROW, b["row_number"]),
+            "sheet": b["raw"].get(SHEET),
             "column": r.get("column"),
             "reason": r["reason"],
             "hint": r.get("hint"),

@@ -208,7 +208,7 @@ def normalize_rows(rows: pd.DataFrame, today: date | None = None) -> pd.DataFram
     ``today`` is the day the sheet arrived (the year of dates written without one)."""
     out = rows.copy()
     for col in out.columns:
-        if col == "row_number":
+        if col in ("row_number", "_sheet", "_sheet_row"):  # where the row is, not what it says
             continue
         if col in FREE_TEXT:
             out[col] = _by_unique(out[col], lambda v: (str(v).strip() or None) if v is not None else None)

@@ -15,7 +15,7 @@ import csv
 import io
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -43,8 +43,12 @@ class RawTable:
     unmapped_headers: list[dict[str, str | None]]  # header, suggestion (a field), duplicate_of
     meta: dict[str, str]  # title (rows above the header), source (a JSON export's own)
     present: list[str]  # the fields the file has a column for
+    # several sheets read as one table: per sheet its name, title (rows above its header) and
+    # row count; the rows then carry ``_sheet`` and ``_sheet_row`` (empty: one sheet)
+    sheets: tuple[dict[str, str], ...] = ()
 
 
+SHEET, SHEET_ROW = "_sheet", "_sheet_row"
 ENCODINGS = ("utf-8-sig", "gb18030")
 WORKBOOKS = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
 # how a workbook's bytes begin: a zip (xlsx, xlsm, xlsb, ods) or an OLE2 compound file (xls)
@@ -61,7 +65,15 @@ def read_table(path: Path, dataset: str) -> RawTable:
     if suffix in (".csv", ".txt", ".tsv") and not data.startswith((ZIP_MAGIC, OLE2_MAGIC)):
         grid, meta = _read_csv(data), {}
     elif suffix in WORKBOOKS or suffix in (".csv", ".txt", ".tsv"):  # a workbook named .csv too
-        grid, meta = _pick_sheet(_read_workbook(data), dataset)
+        book = _read_workbook(data)
+        read, others = _data_sheets(book, dataset)
+        named = len(book) > 1
+        table = _stack(
+            [(n, _from_grid(g, dataset, {"sheet": n} if named and n else {}), len(g)) for n, g in read]
+        )
+        if others:
+            table = replace(table, meta={**table.meta, "other_sheets": "、".join(f"“{n}”" for n in others)})
+        return table
     elif suffix == ".json":
         return _from_records(*_read_json(data), dataset)
     else:
@@ -71,24 +83,67 @@ def read_table(path: Path, dataset: str) -> RawTable:
     return _from_grid(grid, dataset, meta)
 
 
-def _pick_sheet(
+def _data_sheets(
     sheets: list[tuple[str, list[list[str]]]], dataset: str
-) -> tuple[list[list[str]], dict[str, str]]:
-    """The workbook's data sheet: the first with a header row (a 填表说明 sheet before it is
-    skipped). Other sheets with a header and rows are named in ``meta["other_sheets"]``: one
-    sheet is read per file, and the operator is told which were not."""
+) -> tuple[list[tuple[str, list[list[str]]]], list[str]]:
+    """The workbook's data sheets: the first with a header row (a 填表说明 sheet before it is
+    skipped) and every later sheet whose header names the same fields (one sheet per grid or per
+    month), and the names of sheets that hold rows under a different header (a 汇总 sheet, a
+    register of another kind): those are not read, and the operator is told so."""
     heads = [(name, grid, _find_header_row(grid, dataset)) for name, grid in sheets]
     with_header = [(name, grid, head) for name, grid, head in heads if head is not None]
     if not with_header:
-        return sheets[0][1], {}  # _from_grid says that no header row was found
-    name, grid, _ = with_header[0]
-    meta = {"sheet": name} if len(sheets) > 1 and name else {}
-    others = [
-        n for n, g, head in with_header[1:] if any(str(c).strip() for row in g[head + 1 :] for c in row)
-    ]
-    if others:
-        meta["other_sheets"] = "、".join(f"“{n}”" for n in others)
-    return grid, meta
+        return [sheets[0]], []  # _from_grid says that no header row was found
+    name, grid, head = with_header[0]
+    layout = _layout(grid, head, dataset)
+    read, others = [(name, grid)], []
+    for n, g, h in with_header[1:]:
+        if not any(str(c).strip() for row in g[h + 1 :] for c in row):
+            continue  # a header and no rows: an empty template sheet
+        if _layout(g, h, dataset) == layout:
+            read.append((n, g))
+        else:
+            others.append(n)
+    return read, others
+
+
+def _layout(grid: list[list[str]], head: int, dataset: str) -> frozenset[str]:
+    """The fields a sheet's header names (its lower level, for a two-level header)."""
+    header = grid[head]
+    if head + 1 < len(grid) and (two := _two_level_header(grid[head], grid[head + 1], dataset)):
+        header = two
+    return frozenset(f for f in _map_headers(header, dataset).fields if f is not None)
+
+
+def _stack(parts: list[tuple[str, RawTable, int]]) -> RawTable:
+    """Several sheets of one layout as one table. Each row keeps its sheet and its row in that
+    sheet (``_sheet``, ``_sheet_row``: what the operator is shown); ``row_number``, the row's
+    identity in the file, counts on from one sheet to the next as if they were pasted one under
+    another."""
+    if len(parts) == 1:
+        return parts[0][1]
+    frames, offset, seen = [], 0, set()
+    unmapped: list[dict[str, str | None]] = []
+    present: list[str] = []
+    for name, table, height in parts:
+        f = table.rows.copy()
+        f.insert(1, SHEET_ROW, f["row_number"].astype(object))
+        f.insert(1, SHEET, name)
+        f["row_number"] += offset
+        offset += height
+        frames.append(f)
+        for u in table.unmapped_headers:
+            if u["header"] not in seen:
+                seen.add(u["header"])
+                unmapped.append(u)
+        present += [c for c in table.present if c not in present]
+    first = parts[0][1]
+    meta = {k: v for k, v in first.meta.items() if k != "title"}
+    sheets = tuple(
+        {"name": n, "title": t.meta.get("title", ""), "rows": str(len(t.rows))} for n, t, _ in parts
+    )
+    rows = pd.concat(frames, ignore_index=True)
+    return RawTable(rows=rows, unmapped_headers=unmapped, meta=meta, present=present, sheets=sheets)
 
 
 def _read_workbook(data: bytes) -> list[tuple[str, list[list[str]]]]:

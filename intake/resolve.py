@@ -188,6 +188,24 @@ class Directory:
                 found.add(cid)
         return found.pop() if len(found) == 1 else None
 
+    def grid_in(self, text: str) -> str | None:
+        """The one grid a sheet's name, title or file name names ("第2网格", "安竹社区3号网格居民
+        需求表"), in the one community it names or, failing that, by a name unique city-wide; else None."""
+        community = self.community_in(text)
+        found = set()
+        # "第1-3网格", "1、2网格": several grids, none of them the sheet's own
+        digits = "0-9０-９一二三四五六七八九十百零〇两"
+        for named in re.findall(rf"(?<![{digits}\-—~～至到、,，和及与])第?[{digits}]+号?网格", _plain(text)):
+            gid, _ = self.grid(named, community)
+            if gid:
+                found.add(gid)
+        if community:  # grids with names of their own ("幸福里网格") in the community's sheet
+            t = _plain(text).lower()
+            found |= {
+                g for (c, key), g in self._grid_local.items() if c == community and len(key) >= 2 and key in t
+            }
+        return found.pop() if len(found) == 1 else None
+
     def grid(self, text: object, community: str | None) -> tuple[str | None, str | None]:
         """(grid id, None) when the text names one grid; (None, hint) otherwise."""
         if text is None:
@@ -330,6 +348,14 @@ def resolve_needs(
         gid, why = directory.grid(text, rc or sheet_community)
         return (gid if gid else text), why
 
+    # a grid's own sheet (its name or title names the grid) may leave the grid out of its rows
+    sheet_grid = directory.grid_in(context) if context else None
+    blank = out["grid_id"].isna() & pd.Series([rc is None for rc in row_community], index=out.index)
+    if sheet_grid and blank.any():
+        out.loc[blank, "grid_id"] = sheet_grid
+        notes.append(
+            f"{int(blank.sum())} 行没有填写网格：按工作表名/表头标题/文件名中的“{directory.grid_label[sheet_grid]}”登记"
+        )
     keys = list(zip(out["grid_id"], row_community, strict=True))
     out["grid_id"] = pd.Series(
         _each(keys, out["row_number"], grid, "grid_id", hints), index=out.index, dtype=object
@@ -424,7 +450,9 @@ def derive_refs(rows: pd.DataFrame, source: str, scopes: list[str]) -> list[str]
         day = str(r.get("reported_at") or "")[:10]
         if name is None and phone is None:
             content = "|".join(
-                f"{k}={v}" for k, v in sorted(r.items()) if k != "row_number" and v is not None
+                f"{k}={v}"
+                for k, v in sorted(r.items())
+                if k not in ("row_number", "_sheet", "_sheet_row") and v is not None
             )
             keys.append(f"{source}|{content}")
         else:

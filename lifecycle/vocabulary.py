@@ -90,6 +90,8 @@ FIELD_ZH = {
     "responded_at": "回复时间",
     "completed_on": "完成日期",
     "_extra_cells": "多余单元格",
+    "_sheet": "工作表",
+    "_sheet_row": "工作表中的行号",
 }
 # the columns of the lists threelists publishes, as people read them
 LIST_HEADERS_ZH = {

@@ -135,7 +135,7 @@ def summarise_intake(reports: list[IngestReport]) -> dict[str, int]:
         )
         problems = [
             {
-                "文件": r.file,
+                "文件": f"{r.file}（工作表“{p['sheet']}”）" if p.get("sheet") else r.file,
                 "行号": p["row_number"],
                 "列": field_label(r.dataset, p["column"]) if p["column"] else "",
                 "原因": p["reason"],

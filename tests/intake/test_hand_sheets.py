@@ -205,25 +205,91 @@ def _workbook(path, sheets: dict[str, list[list[object]]]):
 HEADER = ["姓名", "联系电话", "所属网格", "需求类别", "紧急程度", "登记日期"]
 
 
-def test_workbook_data_sheet_after_instructions_and_other_data_sheets_named(sessions, env, registry):
+def test_workbook_with_a_sheet_per_grid_loads_every_sheet_and_names_a_different_one(sessions, env, registry):
     folder = env.inbox_dir / "needs"
     folder.mkdir(parents=True, exist_ok=True)
+    grid1 = [HEADER, ["甲", "13800000001", "第1网格", "助餐", "一般", "2026-11-10"]]
+    grid2 = [
+        ["第2网格居民需求"],  # a title row on this sheet only
+        HEADER,
+        ["乙", "13800000002", "第2网格", "理发", "一般", "2026-11-10"],
+        ["丙", "1380000", "第2网格", "助餐", "一般", "2026-11-11"],  # a phone short of digits
+    ]
     path = _workbook(
         folder / "安竹社区需求.xlsx",
         {
             "填表说明": [["请按网格填写，每行一位居民"], ["电话写11位手机号"]],
-            "第1网格": [HEADER, ["甲", "13800000001", "第1网格", "助餐", "一般", "2026-11-10"]],
-            "第2网格": [HEADER, ["乙", "13800000002", "第2网格", "理发", "一般", "2026-11-10"]],
+            "第1网格": grid1,
+            "第2网格": grid2,
             "空表": [HEADER],
+            "汇总": [["所属网格", "需求类别", "人数"], ["第1网格", "助餐", "1"]],
         },
     )
     r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
-    assert (r.rows_read, r.loaded, r.quarantined) == (1, 1, 0)
-    assert _needs(sessions)["甲"][0] == "C001-G01"  # the community from the file name
-    (message,) = [m for m in r.messages if "工作表" in m]
-    # the instructions sheet and the sheet with a header but no rows are not mentioned
-    assert "只导入了工作表“第1网格”" in message and "“第2网格”" in message
-    assert "填表说明" not in message and "空表" not in message
+    assert (r.rows_read, r.loaded, r.quarantined) == (3, 2, 1)
+    needs = _needs(sessions)
+    assert needs["甲"][0] == "C001-G01" and needs["乙"][:2] == ("C001-G02", "ELDER.DAILY.BATH")
+    (read,) = [m for m in r.messages if m.startswith("导入了")]
+    assert "“第1网格”（1 行）" in read and "“第2网格”（2 行）" in read
+    (other,) = [m for m in r.messages if "未导入" in m]
+    # the summary sheet has rows under another header: named; the instructions and the empty
+    # template are not
+    assert "“汇总”" in other and "表头列不同" in other
+    assert "填表说明" not in other and "空表" not in other
+    # the bad row is kept whole, with its sheet and its row in that sheet (row 4 of 第2网格)
+    with sessions() as s:
+        (q,) = s.scalars(select(QuarantinedRow)).all()
+    assert q.raw["_sheet"] == "第2网格" and q.raw["_sheet_row"] == 4
+    assert q.raw["contact_name"] == "丙"
+    (problem,) = {(p["sheet"], p["row_number"]) for p in r.problems}
+    assert problem == ("第2网格", 4)
+    # the same workbook again: nothing new, nothing quarantined twice
+    again = ingest_file(
+        sessions,
+        _workbook(folder / "安竹社区需求（再次提交）.xlsx", {"第1网格": grid1, "第2网格": grid2}),
+        "needs",
+        "grid_sheet",
+        env.archive_dir,
+        today=ARRIVED,
+    )
+    assert (again.loaded, again.already_loaded, again.quarantined) == (0, 2, 0)
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Need)) == 2
+        assert s.scalar(select(func.count()).select_from(QuarantinedRow)) == 1
+
+
+@pytest.mark.parametrize(
+    ("sheet_names", "title", "grids"),
+    [
+        (["第1网格", "第2网格"], None, ["C001-G01", "C001-G02"]),  # one sheet per grid
+        (["Sheet1"], "安竹社区第3网格居民需求登记表", ["C001-G03"]),  # a grid worker's own sheet
+        (["Sheet1"], "安竹社区第1-3网格居民需求登记表", None),  # several grids: not guessed
+    ],
+)
+def test_a_grid_sheet_without_a_grid_column_takes_its_grid_from_its_name_or_title(
+    sessions, env, registry, sheet_names, title, grids
+):
+    folder = env.inbox_dir / "needs"
+    folder.mkdir(parents=True, exist_ok=True)
+    header = ["姓名", "联系电话", "需求类别", "紧急程度", "登记日期"]
+    sheets = {
+        name: [
+            *([[title]] if title else []),
+            header,
+            [f"居民{k}", f"1380000000{k}", "助餐", "一般", "2026-11-10"],
+        ]
+        for k, name in enumerate(sheet_names)
+    }
+    path = _workbook(folder / "安竹社区需求.xlsx", sheets)
+    r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    if grids is None:  # the file is refused for its missing grid column, every row kept
+        assert (r.status, r.rows_read, r.loaded, r.quarantined) == ("rejected", 1, 0, 1)
+        assert "所属网格" in r.error
+        return
+    assert (r.rows_read, r.loaded, r.quarantined) == (len(grids), len(grids), 0)
+    needs = _needs(sessions)
+    assert [needs[f"居民{k}"][0] for k in range(len(grids))] == grids
+    assert any("行没有填写网格" in m for m in r.messages)
 
 
 def test_phones_excel_turned_into_numbers_and_a_day_with_half_day(sessions, env, registry):

@@ -72,3 +72,30 @@ def test_a_workbook_named_csv_is_read_as_the_workbook(tmp_path):
     assert t.rows[["contact_name", "contact_phone", "item"]].values.tolist() == [
         ["甲", "13800000001", "助餐"]
     ]
+
+
+def test_sheets_of_one_layout_stack_with_their_own_row_numbers(tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    layouts = {
+        "一月": [["姓名", "需求事项"], ["甲", "助餐"], [], ["乙", "理发"]],  # a blank row between
+        "二月": [["二月登记"], ["需求事项", "姓名"], ["助浴", "丙"]],  # a title, columns swapped
+        "统计": [["所属网格", "需求事项", "人数"], ["第1网格", "助餐", "1"]],  # another layout
+    }
+    for name, rows in layouts.items():
+        ws = wb.create_sheet(name)
+        for r in rows:
+            ws.append(r)
+    path = tmp_path / "needs.xlsx"
+    wb.save(path)
+    t = read_table(path, "needs")
+    got = t.rows[["row_number", "_sheet", "_sheet_row", "contact_name", "item"]].values.tolist()
+    # row_number counts on as if the sheets were pasted one under another (一月 has 4 rows)
+    assert got == [[2, "一月", 2, "甲", "助餐"], [4, "一月", 4, "乙", "理发"], [7, "二月", 3, "丙", "助浴"]]
+    assert [(s["name"], s["title"], s["rows"]) for s in t.sheets] == [
+        ("一月", "", "2"),
+        ("二月", "二月登记", "1"),
+    ]
+    assert t.meta["other_sheets"] == "“统计”"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import great_expectations as gx
 from great_expectations import expectations as gxe
 
-from lifecycle.vocabulary import FIELD_ZH
+from lifecycle.vocabulary import FIELD_ZH, UNIT_KIND_ZH
 from store.reference import Reference  # what the store knows (re-exported for the suites)
 
 PHONE_REGEX = r"^(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
@@ -19,7 +19,7 @@ DATETIME_REGEX = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
 INT_REGEX = r"^\d+$"
 NUMBER_REGEX = r"^-?\d+(?:\.\d+)?$"
 ID_REGEX = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
-UNIT_KINDS = ["department", "school", "hospital", "utility", "company", "social_org", "volunteers"]
+UNIT_KINDS = list(UNIT_KIND_ZH)
 
 
 def _meta(rule: str, reason: str) -> dict[str, str]:
@@ -120,7 +120,7 @@ def units_suite(ref: Reference) -> gx.ExpectationSuite:
     for e in (
         unique("unit_id"),
         matches("unit_id", ID_REGEX, "只能含字母、数字和 - _ . :"),
-        in_set("kind", UNIT_KINDS, "应为 " + "、".join(UNIT_KINDS) + " 之一"),
+        in_set("kind", UNIT_KINDS, "应为 " + "、".join(UNIT_KIND_ZH[k] for k in UNIT_KINDS) + " 之一"),
         in_set("community_id", ref.communities, "不是本街道已登记的社区"),
         matches("x_km", NUMBER_REGEX, "应为数字（公里）"),
         matches("y_km", NUMBER_REGEX, "应为数字（公里）"),

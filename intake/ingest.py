@@ -25,7 +25,8 @@ from intake.mapping import vocabulary
 from intake.needs import load_need_rows, load_needs
 from intake.normalize import normalize_rows
 from intake.readers import SHEET, SHEET_ROW, RawTable, UnreadableFile, read_table
-from intake.resolve import Directory, resolve_needs
+from intake.resolve import Directory, Resolved, resolve_needs
+from intake.resources import resolve_offers, resolve_units
 from lifecycle.changes import NeedChange
 from lifecycle.states import QuarantineStatus
 from service import loop as closed_loop
@@ -180,7 +181,7 @@ def ingest_files(
         prepared = [_checksum(Path(p), dataset, source) for p, _, source in group]
         with sessions() as session:
             known = store_intake.known_checksums(session, [x.digest for x in prepared if x.digest])
-            directory = _directory(session) if dataset == "needs" else None
+            directory = _directory(session) if dataset == "needs" or dataset in RESOLVED else None
         for x in prepared:
             if x.digest in known:  # loaded before, or the same bytes earlier in this run
                 x.report.status = "duplicate_file"
@@ -307,6 +308,10 @@ def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None) -> No
         return
     if dataset == "needs" and directory is not None:
         rows = _resolve_by_sheet(x, rows, directory)
+    elif dataset in RESOLVED and directory is not None:
+        resolved = RESOLVED[dataset](rows, directory)
+        rows, x.hints = resolved.rows, resolved.hints
+        x.report.messages += resolved.notes
     x.rows = rows.drop(columns=[SHEET, SHEET_ROW], errors="ignore")
 
 
@@ -395,6 +400,12 @@ def _reject_for_columns(x: _Prepared, missing: list[str], vocab: Any) -> None:
     ]
 
 
+# registers whose sheets write names where the store keeps ids (needs: sheet by sheet, see
+# _resolve_by_sheet)
+RESOLVED: dict[str, Callable[[pd.DataFrame, Directory], Resolved]] = {
+    "units": resolve_units,
+    "offers": resolve_offers,
+}
 _DIRECTORIES: dict[int, Directory] = {}
 
 

@@ -54,13 +54,13 @@ def _cn_number(text: str) -> str:
     return re.sub(r"[零〇一二两三四五六七八九十]+", one, text)
 
 
-def _plain(text: object) -> str:
+def plain(text: object) -> str:
     return "".join(unicodedata.normalize("NFKC", str(text or "")).split())
 
 
 def grid_key(text: object) -> str:
     """A grid name as compared: 第３网格 / 第三网格 / 3网格 / 3号网格 -> "3"; other names kept."""
-    t = _cn_number(_plain(text))
+    t = _cn_number(plain(text))
     t = re.sub(r"网格$|格$", "", t)
     t = re.sub(r"第(?=\d)", "", t)
     t = re.sub(r"(?<=\d)号", "", t)
@@ -68,12 +68,12 @@ def grid_key(text: object) -> str:
 
 
 def community_key(text: object) -> str:
-    t = _plain(text)
+    t = plain(text)
     return re.sub(r"(社区|居委会|居民委员会|村委会|村)$", "", t).lower()
 
 
 def item_key(text: object) -> str:
-    t = _plain(text).lower()
+    t = plain(text).lower()
     return re.sub(r"(服务|需求|项目)$", "", t) or t
 
 
@@ -81,19 +81,21 @@ def item_key(text: object) -> str:
 class Directory:
     """What the district has registered, as the resolver needs it (read by the store)."""
 
-    communities: pd.DataFrame  # id, name
-    grids: pd.DataFrame  # id, community_id, name
+    communities: pd.DataFrame  # id, name (and subdistrict_id)
+    grids: pd.DataFrame  # id, community_id, name (and x_km, y_km: the grid's centre)
     items: pd.DataFrame  # code, name_zh
     households: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["id", "grid_id", "phone", "address"])
     )
+    subdistricts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["id", "name"]))
+    units: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["id", "name", "community_id"]))
 
     @cached_property
     def _communities(self) -> dict[str, str]:
         out: dict[str, str] = {}
         for cid, name in zip(self.communities["id"], self.communities["name"], strict=True):
             out[str(cid).lower()] = cid
-            out[_plain(name).lower()] = cid
+            out[plain(name).lower()] = cid
             out[community_key(name)] = cid
         return out
 
@@ -154,7 +156,7 @@ class Directory:
         out: dict[str, str] = {}
         for code, name in zip(self.items["code"], self.items["name_zh"], strict=True):
             out[str(code).lower()] = code
-            out[_plain(name).lower()] = code
+            out[plain(name).lower()] = code
             out[item_key(name)] = code
         return out
 
@@ -168,7 +170,7 @@ class Directory:
 
     @cached_property
     def _households_by_address(self) -> dict[tuple[str, str], str]:
-        h = self.households.assign(address=self.households["address"].map(_plain))
+        h = self.households.assign(address=self.households["address"].map(plain))
         return _unique_index(h, "address")
 
     # --- the questions the resolver asks --------------------------------------------------
@@ -176,12 +178,12 @@ class Directory:
     def community(self, text: object) -> str | None:
         if text is None:
             return None
-        t = _plain(text).lower()
+        t = plain(text).lower()
         return self._communities.get(t) or self._communities.get(community_key(t))
 
     def community_in(self, text: str) -> str | None:
         """The one community a sheet's title or file name names (id or name), else None."""
-        t = _plain(text).lower()
+        t = plain(text).lower()
         found = set()
         for key, cid in self._communities.items():
             if len(key) >= 2 and key in t:
@@ -195,12 +197,12 @@ class Directory:
         found = set()
         # "第1-3网格", "1、2网格": several grids, none of them the sheet's own
         digits = "0-9０-９一二三四五六七八九十百零〇两"
-        for named in re.findall(rf"(?<![{digits}\-—~～至到、,，和及与])第?[{digits}]+号?网格", _plain(text)):
+        for named in re.findall(rf"(?<![{digits}\-—~～至到、,，和及与])第?[{digits}]+号?网格", plain(text)):
             gid, _ = self.grid(named, community)
             if gid:
                 found.add(gid)
         if community:  # grids with names of their own ("幸福里网格") in the community's sheet
-            t = _plain(text).lower()
+            t = plain(text).lower()
             found |= {
                 g for (c, key), g in self._grid_local.items() if c == community and len(key) >= 2 and key in t
             }
@@ -210,7 +212,7 @@ class Directory:
         """(grid id, None) when the text names one grid; (None, hint) otherwise."""
         if text is None:
             return None, None
-        raw = _plain(text)
+        raw = plain(text)
         hit = self._grid_ids.get(raw.upper())
         if hit:
             return hit, None
@@ -253,7 +255,7 @@ class Directory:
     def _community_prefixes(self) -> list[tuple[str, str]]:
         out = []
         for cid, name in zip(self.communities["id"], self.communities["name"], strict=True):
-            for p in {_plain(name).lower(), community_key(name), str(cid).lower()}:
+            for p in {plain(name).lower(), community_key(name), str(cid).lower()}:
                 if len(p) >= 2:
                     out.append((p, cid))
         return sorted(out, key=lambda x: len(x[0]), reverse=True)
@@ -269,7 +271,7 @@ class Directory:
         """(item code, None) for a code, a name or a close variant; (None, hint) otherwise."""
         if text is None:
             return None, None
-        raw = _plain(text)
+        raw = plain(text)
         hit = self._items.get(raw.lower()) or self._items.get(item_key(raw))
         if hit:
             return hit, None
@@ -292,6 +294,68 @@ class Directory:
         shown = "、".join(f"“{names[c]}”（{c}）" for c in close)
         return None, f"是否指：{shown}？请改为目录中的名称或编码"
 
+    @cached_property
+    def _subdistricts(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for sid, name in zip(self.subdistricts["id"], self.subdistricts["name"], strict=True):
+            for key in (
+                str(sid).lower(),
+                plain(name).lower(),
+                re.sub(r"(街道办事处|街道|镇|乡)$", "", plain(name)),
+            ):
+                if key:
+                    out[key.lower()] = sid
+        return out
+
+    def subdistrict(self, text: object) -> str | None:
+        """The subdistrict an id or a name ("东湖街道", "东湖") means, else None."""
+        t = plain(text).lower()
+        return self._subdistricts.get(t) or self._subdistricts.get(re.sub(r"(街道办事处|街道|镇|乡)$", "", t))
+
+    @cached_property
+    def community_subdistrict(self) -> dict[str, str]:
+        if "subdistrict_id" not in self.communities:
+            return {}
+        return dict(zip(self.communities["id"], self.communities["subdistrict_id"], strict=True))
+
+    @cached_property
+    def community_centre(self) -> dict[str, tuple[float, float]]:
+        """Each community's centre: the mean of its grids' centres (km)."""
+        if "x_km" not in self.grids or not len(self.grids):
+            return {}
+        mean = self.grids.groupby("community_id")[["x_km", "y_km"]].mean()
+        return {
+            c: (round(float(x), 3), round(float(y), 3))
+            for c, (x, y) in zip(mean.index, mean.to_numpy(), strict=True)
+        }
+
+    @cached_property
+    def _units(self) -> tuple[dict[str, str], dict[str, list[str]]]:
+        ids = {str(u).upper(): u for u in self.units["id"]}
+        names: dict[str, list[str]] = {}
+        for uid, name in zip(self.units["id"], self.units["name"], strict=True):
+            names.setdefault(plain(name).lower(), []).append(uid)
+        return ids, names
+
+    def unit(self, text: object) -> tuple[str | None, str | None]:
+        """(unit id, None) for a registered unit's id or its one name; (None, hint) otherwise."""
+        if text is None:
+            return None, None
+        ids, names = self._units
+        raw = plain(text)
+        if raw.upper() in ids:
+            return ids[raw.upper()], None
+        hits = sorted(set(names.get(raw.lower(), [])))
+        if len(hits) == 1:
+            return hits[0], None
+        if hits:
+            return None, f"有 {len(hits)} 个单位都叫“{raw}”（{'、'.join(hits[:4])}）：请写单位编号"
+        near = difflib.get_close_matches(raw.lower(), list(names), n=3, cutoff=0.6)
+        shown = "、".join(f"“{n}”" for n in near)
+        return None, f"找不到单位“{raw}”：请先提交该单位的登记信息，或写已登记单位的编号" + (
+            f"（相近的有 {shown}）" if near else ""
+        )
+
     def household(self, grid_id: str | None, phone: object, address: object) -> str | None:
         if grid_id is None:
             return None
@@ -300,7 +364,7 @@ class Directory:
             if hit:
                 return hit
         if address is not None:
-            return self._households_by_address.get((grid_id, _plain(address)))
+            return self._households_by_address.get((grid_id, plain(address)))
         return None
 
 
@@ -358,7 +422,7 @@ def resolve_needs(
         )
     keys = list(zip(out["grid_id"], row_community, strict=True))
     out["grid_id"] = pd.Series(
-        _each(keys, out["row_number"], grid, "grid_id", hints), index=out.index, dtype=object
+        each_value(keys, out["row_number"], grid, "grid_id", hints), index=out.index, dtype=object
     )
     if sheet_community:  # say how many rows only the sheet's title or file name placed
         by_title = {
@@ -379,7 +443,7 @@ def resolve_needs(
         code, why = directory.item(text)
         return (code if code else text), why
 
-    items = _each([(t,) for t in out["item"]], out["row_number"], item, "item", hints)
+    items = each_value([(t,) for t in out["item"]], out["row_number"], item, "item", hints)
     out["item"] = pd.Series(items, index=out.index, dtype=object)
 
     if "household_id" in out:
@@ -418,7 +482,7 @@ def resolve_needs(
     return Resolved(out, hints, notes, derived_refs=int(missing_ref.sum()))
 
 
-def _each(
+def each_value(
     keys: list[tuple],
     numbers: pd.Series,
     resolve: Callable[..., tuple[object, str | None]],

@@ -36,6 +36,16 @@ ACTION_ZH = {
 # escalation levels: which desk holds the need (网格 -> 社区 -> 街道)
 LEVEL_NAMES = ("grid", "community", "subdistrict")
 LEVEL_ZH = {0: "网格", 1: "社区", 2: "街道"}
+# co-building units' kinds, as a register names them
+UNIT_KIND_ZH = {
+    "department": "机关事业单位",
+    "school": "学校",
+    "hospital": "医疗机构",
+    "utility": "公用事业单位",
+    "company": "企业",
+    "social_org": "社会组织",
+    "volunteers": "志愿服务队",
+}
 AREA_ZH = {"grid": "网格", "community": "社区", "subdistrict": "街道"}
 URGENCY_ZH = {1: "一般", 2: "紧急", 3: "特急"}
 # reason code -> what an operator reads, in the order the eligibility rules apply

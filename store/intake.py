@@ -113,18 +113,22 @@ _DIRECTORY_CACHE: dict[tuple, dict[str, pd.DataFrame]] = {}
 
 
 def directory_frames(session: Session) -> dict[str, pd.DataFrame]:
-    """Communities, grids (with names), items and households (grid, phone, address) as frames,
+    """Subdistricts, communities, grids (names, centres), items, households (grid, phone,
+    address) and units (name, community) as frames,
     for resolving what sheets write. Cached per database until a registry's row count changes."""
     counts = tuple(
-        session.scalar(select(func.count()).select_from(m)) or 0 for m in (Community, Grid, Item, Household)
+        session.scalar(select(func.count()).select_from(m)) or 0
+        for m in (Subdistrict, Community, Grid, Item, Household, Unit)
     )
     key = (str(session.get_bind().url), counts)
     if key not in _DIRECTORY_CACHE:
         bind = session.connection()
         _DIRECTORY_CACHE.clear()
         _DIRECTORY_CACHE[key] = {
-            "communities": pd.read_sql(select(Community.id, Community.name), bind),
-            "grids": pd.read_sql(select(Grid.id, Grid.community_id, Grid.name), bind),
+            "subdistricts": pd.read_sql(select(Subdistrict.id, Subdistrict.name), bind),
+            "communities": pd.read_sql(select(Community.id, Community.name, Community.subdistrict_id), bind),
+            "grids": pd.read_sql(select(Grid.id, Grid.community_id, Grid.name, Grid.x_km, Grid.y_km), bind),
+            "units": pd.read_sql(select(Unit.id, Unit.name, Unit.community_id), bind),
             "items": pd.read_sql(select(Item.code, Item.name_zh), bind),
             "households": pd.read_sql(
                 select(Household.id, Household.grid_id, Household.phone, Household.address), bind

@@ -1,0 +1,141 @@
+"""Unit registers and offers sheets as communities keep them: names, words and places where the
+store keeps ids and codes."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from intake.ingest import ingest_file
+from store.models import Offer, QuarantinedRow, Unit
+
+ARRIVED = date(2026, 11, 21)
+
+
+def _csv(env, folder: str, name: str, rows: list[list[str]]):
+    d = env.inbox_dir / folder
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / name
+    path.write_bytes("\n".join(",".join(r) for r in rows).encode("gb18030"))
+    return path
+
+
+def _ingest(sessions, env, path, dataset: str, source: str):
+    return ingest_file(sessions, path, dataset, source, env.archive_dir, today=ARRIVED)
+
+
+def _reasons(sessions, file_name: str) -> dict[str, list[tuple[str, str | None]]]:
+    """Quarantined rows by the name they carry: (reason, hint) pairs."""
+    with sessions() as s:
+        rows = s.scalars(select(QuarantinedRow)).all()
+    return {
+        str(q.raw.get("name") or q.raw.get("unit_id")): sorted(
+            (r["reason"], r.get("hint")) for r in q.reasons
+        )
+        for q in rows
+        if q.raw
+    }
+
+
+UNITS = [
+    ["安竹社区共建单位登记表"],
+    ["序号", "单位名称", "单位类型", "所属社区", "联系电话"],
+    ["1", "安竹社区卫生服务中心", "医院", "安竹社区", "13300001111"],
+    ["2", "平春物业公司", "物业公司", "平春", "0531-88888888"],
+    ["3", "楼长志愿队", "", "安竹社区", "13300003333"],  # the kind said by its name
+    ["4", "民办非企业养老服务社", "民办非企业", "安竹社区", ""],  # the longest word decides
+    ["5", "某某单位", "其他", "安竹社区", ""],  # no kind to be read: asked
+    ["6", "春岭老年协会", "社会组织", "不存在社区", ""],  # a community not registered: asked
+]
+
+
+def test_a_hand_made_unit_register_loads_with_kinds_communities_places_and_ids(sessions, env, registry):
+    r = _ingest(sessions, env, _csv(env, "units", "共建单位.csv", UNITS), "units", "units_register")
+    assert (r.rows_read, r.loaded, r.quarantined) == (6, 4, 2)
+    with sessions() as s:
+        units = {u.name: u for u in s.scalars(select(Unit))}
+    assert {n: (u.kind, u.community_id) for n, u in units.items()} == {
+        "安竹社区卫生服务中心": ("hospital", "C001"),
+        "平春物业公司": ("company", "C002"),
+        "楼长志愿队": ("volunteers", "C001"),
+        "民办非企业养老服务社": ("social_org", "C001"),
+    }
+    # no coordinates: the community's centre; a stable id made from name and community
+    clinic = units["安竹社区卫生服务中心"]
+    assert clinic.id.startswith("U") and len(clinic.id) == 13
+    assert clinic.x_km == units["楼长志愿队"].x_km and clinic.x_km != units["平春物业公司"].x_km
+    assert any("按所属社区的中心位置登记" in m for m in r.messages)
+    reasons = _reasons(sessions, "共建单位.csv")
+    ((kind_reason, kind_hint),) = reasons["某某单位"]
+    assert "单位类型" in kind_reason and "医疗机构" in kind_hint and "志愿服务队" in kind_hint
+    assert "volunteers" not in kind_reason  # operators read the kinds in Chinese
+    assert any("不存在社区" in (hint or "") for _, hint in reasons["春岭老年协会"])
+    # the same register sent again (re-saved): the same ids, nothing new
+    again = _ingest(
+        sessions,
+        env,
+        _csv(env, "units", "共建单位（更新）.csv", [*UNITS, ["7", "", "", "", ""]]),
+        "units",
+        "units_register",
+    )
+    with sessions() as s:
+        assert len(s.scalars(select(Unit)).all()) == 4
+    assert again.loaded == 4
+
+
+def test_a_hand_made_offers_sheet_names_units_items_and_areas(sessions, env, registry):
+    _ingest(sessions, env, _csv(env, "units", "共建单位.csv", UNITS), "units", "units_register")
+    offers = [
+        ["单位名称", "服务事项", "每期名额", "服务范围", "服务区域", "开始日期", "结束日期"],
+        ["安竹社区卫生服务中心", "健康咨询", "5", "社区", "安竹社区", "2026/11/1", "2027/1/31"],
+        [
+            "平春物业公司",
+            "水管维修",
+            "3",
+            "网格",
+            "第2网格",
+            "2026/11/1",
+            "2027/1/31",
+        ],  # the unit's community
+        ["楼长志愿队", "独居老人探访", "4", "", "全街道", "2026/11/1", "2027/1/31"],
+        [
+            "安竹社区卫生服务中心",
+            "助餐",
+            "2",
+            "安竹社区",
+            "",
+            "2026/11/1",
+            "2027/1/31",
+        ],  # the place as the range
+        ["不存在的单位", "水管维修", "2", "社区", "安竹社区", "2026/11/1", "2027/1/31"],
+        ["楼长志愿队", "水管维修", "2", "网格", "第99网格", "2026/11/1", "2027/1/31"],
+    ]
+    path = _csv(env, "offers", "资源清单.csv", offers)
+    r = _ingest(sessions, env, path, "offers", "units_register")
+    assert (r.rows_read, r.loaded, r.quarantined) == (6, 4, 2)
+    with sessions() as s:
+        units = {u.id: u.name for u in s.scalars(select(Unit))}
+        got = sorted(
+            (units[o.unit_id], o.item_code, o.area_level, o.area_id, o.capacity_per_cycle)
+            for o in s.scalars(select(Offer))
+        )
+    assert got == sorted(
+        [
+            ("安竹社区卫生服务中心", "HEALTH.CLINIC.CONSULT", "community", "C001", 5),
+            ("平春物业公司", "REPAIR.UTIL.PIPE", "grid", "C002-G02", 3),
+            ("楼长志愿队", "ELDER.HOME.VISIT", "subdistrict", "SD01", 4),
+            ("安竹社区卫生服务中心", "ELDER.HOME.MEALS", "community", "C001", 2),
+        ]
+    )
+    hints = [h for rs in _reasons(sessions, path.name).values() for _, h in rs if h]
+    assert any("找不到单位“不存在的单位”" in h for h in hints)
+    assert any("第99网格" in h for h in hints)
+    # re-sent in another order: the derived offer ids are stable, nothing is added
+    resent = [offers[0], *reversed(offers[1:])]
+    again = _ingest(
+        sessions, env, _csv(env, "offers", "资源清单（再次）.csv", resent), "offers", "units_register"
+    )
+    with sessions() as s:
+        assert len(s.scalars(select(Offer)).all()) == 4
+    assert again.loaded == 4

@@ -26,7 +26,7 @@ from intake.needs import load_need_rows, load_needs
 from intake.normalize import normalize_rows
 from intake.readers import SHEET, SHEET_ROW, RawTable, UnreadableFile, read_table
 from intake.resolve import Directory, Resolved, resolve_needs
-from intake.resources import resolve_offers, resolve_units
+from intake.resources import resolve_offers, resolve_responses, resolve_units
 from lifecycle.changes import NeedChange
 from lifecycle.states import QuarantineStatus
 from service import loop as closed_loop
@@ -405,6 +405,7 @@ def _reject_for_columns(x: _Prepared, missing: list[str], vocab: Any) -> None:
 RESOLVED: dict[str, Callable[[pd.DataFrame, Directory], Resolved]] = {
     "units": resolve_units,
     "offers": resolve_offers,
+    "responses": resolve_responses,
 }
 _DIRECTORIES: dict[int, Directory] = {}
 

@@ -28,26 +28,30 @@ AREA_LEVEL = {
     "subdistrict": "subdistrict",
 }
 DONE = {
-    "是": "yes",
-    "已办结": "yes",
-    "完成": "yes",
-    "yes": "yes",
-    "否": "no",
-    "未办结": "no",
-    "未完成": "no",
-    "no": "no",
-    "部分": "partly",
-    "部分完成": "partly",
-    "partly": "partly",
+    **dict.fromkeys(
+        ["是", "是的", "已办结", "办结", "完成", "已完成", "已解决", "解决了", "办好了", "√", "y", "yes"],
+        "yes",
+    ),
+    **dict.fromkeys(
+        ["否", "没有", "未办结", "没办结", "未完成", "没完成", "未解决", "没解决", "×", "n", "no"], "no"
+    ),
+    **dict.fromkeys(["部分", "部分完成", "部分解决", "部分办结", "基本完成", "基本解决", "partly"], "partly"),
 }
 ACTION = {
-    "接单": "accept",
-    "accept": "accept",
-    "拒单": "decline",
-    "decline": "decline",
-    "办结": "complete",
-    "完成": "complete",
-    "complete": "complete",
+    **dict.fromkeys(["接单", "已接单", "接受", "同意", "接收", "受理", "已受理", "accept"], "accept"),
+    **dict.fromkeys(
+        ["拒单", "已拒单", "拒绝", "不接", "退单", "退回", "无法承接", "无法受理", "decline"], "decline"
+    ),
+    **dict.fromkeys(["办结", "已办结", "完成", "已完成", "服务完成", "已服务", "complete"], "complete"),
+}
+# a follow-up call's satisfaction as residents say it (or as 1-5 with a unit: "5分", "4星")
+SATISFACTION = {
+    **dict.fromkeys(["非常满意", "很满意", "十分满意", "5分", "5星", "五星"], 5),
+    **dict.fromkeys(["满意", "比较满意", "4分", "4星", "四星"], 4),
+    **dict.fromkeys(["基本满意", "一般", "还行", "3分", "3星", "三星"], 3),
+    **dict.fromkeys(["不太满意", "不满意", "2分", "2星", "二星", "两星"], 2),
+    **dict.fromkeys(["非常不满意", "很不满意", "1分", "1星", "一星"], 1),
+    **{f"{k}.0": k for k in range(1, 6)},  # a number column of Excel
 }
 
 _SEP = r"\s*[-/.年]\s*"
@@ -132,7 +136,13 @@ ID_FIELDS = {
 PHONE_FIELDS = {"contact_phone"}
 DATETIME_FIELDS = {"reported_at", "answered_at", "responded_at"}
 DATE_FIELDS = {"preferred_start", "preferred_end", "window_start", "window_end", "completed_on"}
-LOOKUPS = {"urgency": URGENCY, "area_level": AREA_LEVEL, "done": DONE, "action": ACTION}
+LOOKUPS = {
+    "urgency": URGENCY,
+    "area_level": AREA_LEVEL,
+    "done": DONE,
+    "action": ACTION,
+    "satisfaction": SATISFACTION,
+}
 # free text keeps its own punctuation (full-width commas are right in Chinese prose)
 FREE_TEXT = {"description", "contact_name", "name", "comment", "note", "reason", "_extra_cells", "address"}
 

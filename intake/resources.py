@@ -1,10 +1,12 @@
-"""Units and their offers as a district's registers write them: names where the store keeps ids.
+"""Units, their offers and their answers as a district's sheets write them: names where the store
+keeps ids.
 
 A unit register by hand names a unit's kind in words (医院, 物业公司, 志愿者协会), its community by
 name, and often has neither a unit id nor map coordinates; an offers sheet names the unit, the
 item and the service area (安竹社区, 第3网格, 全街道) rather than their ids, and has no offer id.
 What is meant without doubt is filled in, and said once per file; what is not is left as written
-with a hint per row, and the contract quarantines the row with that hint. Pure, like
+with a hint per row, and the contract quarantines the row with that hint. A unit's reply sheet
+(派单编号, 单位, 处理结果) names the unit and carries no reply id. Pure, like
 :mod:`intake.resolve`, whose directory it reads.
 """
 
@@ -211,3 +213,30 @@ def _area(
     if not raw:
         return (level, None), "本单位没有登记所属社区：请写明服务范围（社区或街道名称）"
     return (level, None), f"找不到名为“{raw}”的{where}：请写已登记的{where}名称或编号"
+
+
+def resolve_responses(rows: pd.DataFrame, directory: Directory) -> Resolved:
+    """Units' replies with the unit by name and, when the sheet has none, a stable reply id (the
+    same reply sent again is recognised, not applied twice)."""
+    out = rows.copy()
+    hints: dict[int, dict[str, str]] = {}
+    notes: list[str] = []
+    units = each_value([(t,) for t in out["unit_id"]], out["row_number"], directory.unit, "unit_id", hints)
+    out["unit_id"] = pd.Series(
+        [u if u is not None else t for u, t in zip(units, out["unit_id"], strict=True)],
+        index=out.index,
+        dtype=object,
+    )
+    missing = out["response_id"].isna()
+    if missing.any():
+        keys = [
+            "|".join(str(v or "") for v in r)
+            for r in zip(
+                out["assignment_id"], out["unit_id"], out["action"], out["completed_on"], strict=True
+            )
+        ]
+        out.loc[missing, "response_id"] = _derived_id(
+            "A", [k for k, m in zip(keys, missing, strict=True) if m]
+        )
+        notes.append(f"{int(missing.sum())} 条回复没有回复编号：已按派单编号、单位和处理结果生成稳定编号")
+    return Resolved(out, hints, notes, derived_refs=int(missing.sum()))

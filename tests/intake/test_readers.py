@@ -99,3 +99,23 @@ def test_sheets_of_one_layout_stack_with_their_own_row_numbers(tmp_path):
         ("二月", "二月登记", "1"),
     ]
     assert t.meta["other_sheets"] == "“统计”"
+
+
+def test_answers_and_replies_as_people_say_them_are_coded():
+    import pandas as pd
+
+    from intake.normalize import normalize_rows
+
+    rows = pd.DataFrame(
+        {
+            "row_number": [1, 2, 3, 4, 5],
+            "satisfaction": ["非常满意", "4.0", "基本满意", "不满意", "好"],
+            "done": ["已完成", "没解决", "部分解决", "是", "不知道"],
+            "action": ["同意", "退回", "已完成", "accept", "再说"],
+        },
+        dtype=object,
+    )
+    out = normalize_rows(rows)
+    assert out["satisfaction"].tolist() == ["5", "4", "3", "2", "好"]  # unknown: as written, for the contract
+    assert out["done"].tolist() == ["yes", "no", "partly", "yes", "不知道"]
+    assert out["action"].tolist() == ["accept", "decline", "complete", "accept", "再说"]

@@ -139,3 +139,42 @@ def test_a_hand_made_offers_sheet_names_units_items_and_areas(sessions, env, reg
     with sessions() as s:
         assert len(s.scalars(select(Offer)).all()) == 4
     assert again.loaded == 4
+
+
+def test_a_units_reply_sheet_names_the_unit_and_carries_no_reply_id(tiny, env):
+    from matching.plan import plan_cycle
+    from service import cycle as service_cycle
+    from store.cycle import period_of
+    from store.models import Assignment
+    from tests.conftest import DAY
+
+    with tiny() as s, s.begin():
+        service_cycle.lock(s, "2026-W47", period_of(DAY), "t")
+        needs, offers = service_cycle.read_pool(s, "2026-W47"), service_cycle.read_offers(s, "2026-W47")
+        plan = plan_cycle(needs, offers, service_cycle.read_declined(s), period_of(DAY))
+        service_cycle.dispatch(s, "2026-W47", plan.chosen, "t")
+        service_cycle.unlock(s, "2026-W47", "t", True, plan.solution.objective)
+        ua = s.scalar(select(Assignment.id).where(Assignment.unit_id == "UA"))
+        ub = s.scalar(select(Assignment.id).where(Assignment.unit_id == "UB"))
+    header = ["派单编号", "单位名称", "处理结果", "回复日期", "完成日期", "拒单原因"]
+    replies = [
+        header,
+        [str(ua), "近处志愿队", "同意", "2026/11/17 9:00", "", ""],
+        [str(ub), "远处物业", "无法承接", "2026/11/17 10:00", "", "人手不足"],
+    ]
+    r = _ingest(tiny, env, _csv(env, "responses", "单位回执.csv", replies), "responses", "unit_reply")
+    assert (r.rows_read, r.loaded, r.quarantined) == (2, 2, 0)
+    done = [header, [str(ua), "近处志愿队", "已完成", "2026/11/19 16:00", "2026/11/19", ""]]
+    r = _ingest(tiny, env, _csv(env, "responses", "单位回执2.csv", done), "responses", "unit_reply")
+    assert (r.rows_read, r.loaded, r.quarantined) == (1, 1, 0)
+    with tiny() as s:
+        assert s.get(Assignment, ua).status == "completed" and s.get(Assignment, ub).status == "declined"
+    # the first sheet again, re-saved: recognised by its derived reply ids, nothing applied twice
+    again = _ingest(
+        tiny,
+        env,
+        _csv(env, "responses", "单位回执（重发）.csv", [header, *reversed(replies[1:])]),
+        "responses",
+        "unit_reply",
+    )
+    assert (again.loaded, again.already_loaded, again.quarantined) == (0, 2, 0)

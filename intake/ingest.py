@@ -68,6 +68,8 @@ class IngestReport:
     already_quarantined: int = 0  # identical to a row still waiting in quarantine: not stored twice
     merged: int = 0
     already_loaded: int = 0
+    no_need: int = 0  # survey answers "no need this quarter": not needs, not errors
+    opted_out: int = 0  # households that asked for no more visits and surveys
     superseded: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     error: str | None = None
@@ -86,7 +88,12 @@ class IngestReport:
 
     def check_invariant(self) -> None:
         accounted = (
-            self.loaded + self.quarantined + self.already_quarantined + self.merged + self.already_loaded
+            self.loaded
+            + self.quarantined
+            + self.already_quarantined
+            + self.merged
+            + self.already_loaded
+            + self.no_need
         )
         if self.status != "rejected" and self.status != "duplicate_file" and accounted != self.rows_read:
             raise AssertionError(f"{self.file}: read {self.rows_read} rows but accounted for {accounted}")
@@ -131,6 +138,7 @@ class _Prepared:
     table: RawTable | None = None
     rows: pd.DataFrame | None = None  # None: nothing to validate (unreadable, a column missing)
     hints: dict[int, dict[str, str]] = field(default_factory=dict)
+    opt_outs: list[str] = field(default_factory=list)  # household ids (survey answers)
     file_rejection: list[dict[str, Any]] = field(default_factory=list)
     validation: Validation | None = None
     done: bool = False  # already reported (duplicate, taken by another run)
@@ -308,6 +316,7 @@ def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None) -> No
         return
     if dataset == "needs" and directory is not None:
         rows = _resolve_by_sheet(x, rows, directory)
+        rows = _survey_answers(x, rows)
     elif dataset in RESOLVED and directory is not None:
         resolved = RESOLVED[dataset](rows, directory)
         rows, x.hints = resolved.rows, resolved.hints
@@ -337,6 +346,31 @@ def _resolve_by_sheet(x: _Prepared, rows: pd.DataFrame, directory: Directory) ->
             f"{derived} 行没有需求编号：已按来源、登记日期和联系人生成稳定编号（同一行再次提交会被识别）"
         )
     return pd.concat(parts) if len(parts) > 1 else parts[0]
+
+
+def _survey_answers(x: _Prepared, rows: pd.DataFrame) -> pd.DataFrame:
+    """A needs survey's answers: households that said they need nothing this quarter are counted,
+    not loaded and not quarantined; those that asked for no more visits are noted for the store."""
+    opt = rows["survey_opt_out"].eq("yes") if "survey_opt_out" in rows else pd.Series(False, index=rows.index)
+    known = rows["household_id"].notna() if "household_id" in rows else opt & False
+    x.opt_outs = sorted(set(rows.loc[opt & known, "household_id"].astype(str)))
+    if int((opt & ~known).sum()):
+        x.report.messages.append(
+            f"{int((opt & ~known).sum())} 户选择以后不再接受回访和问卷，但户编号未能识别：请在住户名册中手动登记"
+        )
+    if "has_need" not in rows:
+        return rows
+    no = rows["has_need"].eq("no")
+    x.report.no_need = int(no.sum())
+    if x.report.no_need:
+        x.report.messages.append(f"{x.report.no_need} 户答“近期没有需要帮助的事情”：已计数，不作为需求导入")
+    return rows[~no]
+
+
+def _opt_out(session: Session, x: _Prepared) -> None:
+    """Record the file's households that asked for no more visits and surveys."""
+    if x.opt_outs:
+        x.report.opted_out = store_intake.opt_out_households(session, x.opt_outs)
 
 
 def _sheets(table: RawTable) -> tuple[dict[str, str], ...]:
@@ -487,6 +521,7 @@ def _commit_needs_together(
                     _quarantine_file(session, sf, x)
                     continue
                 _quarantine_bad(session, sf, x)
+                _opt_out(session, x)
                 frames.append(_with_source(x).assign(_sf=sf.id, _actor=f"intake:{x.path.name}", _file=k))
             per_file = pd.DataFrame()
             if frames:
@@ -575,6 +610,7 @@ def _fresh(x: _Prepared) -> IngestReport:
         dataset=report.dataset,
         status="rejected" if x.file_rejection else "loaded",
         rows_read=report.rows_read,
+        no_need=report.no_need,
         reasons=report.reasons,
         error=report.error,
         messages=report.messages,
@@ -666,6 +702,7 @@ def _load_rows(session: Session, sf: SourceFile, x: _Prepared, dedupe_days: int)
     good = validation.good
     ref_col = REF_COLUMN[dataset]
     if dataset == "needs":
+        _opt_out(session, x)
         frame = need_rows(_with_source(x), store_intake.item_codes(session), x.source)
         counts = load_needs(session, frame, sf.id, f"intake:{x.path.name}", dedupe_days, report.changes)
         report.loaded, report.merged, report.already_loaded = (

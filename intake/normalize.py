@@ -44,6 +44,11 @@ ACTION = {
     ),
     **dict.fromkeys(["办结", "已办结", "完成", "已完成", "服务完成", "已服务", "complete"], "complete"),
 }
+# a survey's yes/no questions (has a need, no more visits)
+YES_NO = {
+    **dict.fromkeys(["是", "有", "需要", "是的", "√", "yes", "y", "1", "true"], "yes"),
+    **dict.fromkeys(["否", "无", "没有", "不需要", "×", "no", "n", "0", "false"], "no"),
+}
 # a follow-up call's satisfaction as residents say it (or as 1-5 with a unit: "5分", "4星")
 SATISFACTION = {
     **dict.fromkeys(["非常满意", "很满意", "十分满意", "5分", "5星", "五星"], 5),
@@ -142,6 +147,8 @@ LOOKUPS = {
     "done": DONE,
     "action": ACTION,
     "satisfaction": SATISFACTION,
+    "has_need": YES_NO,
+    "survey_opt_out": YES_NO,
 }
 # free text keeps its own punctuation (full-width commas are right in Chinese prose)
 FREE_TEXT = {"description", "contact_name", "name", "comment", "note", "reason", "_extra_cells", "address"}

@@ -383,8 +383,21 @@ class _Columns:
     unmapped: list[dict[str, str | None]]
 
 
+# what survey tools (ODK, KoboToolbox, 问卷星) add to an export besides the answers: not reported
+FORM_META = {
+    "start", "end", "today", "deviceid", "username", "phonenumber", "simserial", "subscriberid",
+    "audit", "category", "_id", "_index", "_submission_time", "_submitted_by", "_status",
+    "_validation_status", "_notes", "_tags", "_version_", "__version__", "_attachments",
+    "_geolocation", "_parent_index", "_parent_table_name", "_xform_id_string", "_duration",
+    "submissiondate", "submitterid", "submittername", "attachmentspresent", "attachmentsexpected",
+    "reviewstate", "edits", "formversion", "key", "提交时间", "所用时间", "来源", "来源详情", "来自ip",
+}  # fmt: skip
+
+
 def _map_headers(headers: list[object], dataset: str) -> _Columns:
-    """Map each header to a field; an unknown or repeated header is reported, never guessed."""
+    """Map each header to a field; an unknown or repeated header is reported, never guessed. A
+    survey export's group path ("household/grid_id") is read by its last part; a survey tool's
+    own columns (submission time, device, ...) are left out without a word."""
     vocab = vocabulary(dataset)
     fields: list[str | None] = []
     unmapped: list[dict[str, str | None]] = []
@@ -392,6 +405,12 @@ def _map_headers(headers: list[object], dataset: str) -> _Columns:
     for h in headers:
         text = str(h if h is not None else "").strip()
         field = vocab.field_of(text) if text else None
+        last = text.rsplit("/", 1)[-1]
+        if field is None and last != text:
+            field = vocab.field_of(last)
+        if field is None and last.lower() in FORM_META:
+            fields.append(None)
+            continue
         if field is not None and field in seen and field not in FREE_TEXT_FIELDS:
             unmapped.append({"header": text, "suggestion": field, "duplicate_of": seen[field]})
             field = None

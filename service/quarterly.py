@@ -2,7 +2,8 @@
 
 The form is an XLSForm (survey / choices / settings sheets) so it loads in ODK Collect and
 KoboToolbox; its field names are ones the needs intake already maps, so exported answers
-dropped into ``inbox/surveys/`` become needs (deduplicated against open ones).
+dropped into ``inbox/surveys/`` become needs (deduplicated against open ones); "no need" answers
+are counted, and opt-outs recorded in the registry (``intake.ingest``).
 """
 
 from __future__ import annotations

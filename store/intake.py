@@ -137,6 +137,19 @@ def directory_frames(session: Session) -> dict[str, pd.DataFrame]:
     return _DIRECTORY_CACHE[key]
 
 
+def opt_out_households(session: Session, household_ids: list[str]) -> int:
+    """Mark households that asked for no more visits and surveys; returns how many were not yet."""
+    changed = 0
+    for k in range(0, len(household_ids), 10_000):
+        part = household_ids[k : k + 10_000]
+        changed += session.execute(
+            update(Household)
+            .where(Household.id.in_(part), Household.survey_opt_out.is_(False))
+            .values(survey_opt_out=True)
+        ).rowcount
+    return changed
+
+
 def item_codes(session: Session) -> dict[str, str]:
     out: dict[str, str] = {}
     for code, name_zh in session.execute(select(Item.code, Item.name_zh)):

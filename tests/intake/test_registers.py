@@ -178,3 +178,40 @@ def test_a_units_reply_sheet_names_the_unit_and_carries_no_reply_id(tiny, env):
         "unit_reply",
     )
     assert (again.loaded, again.already_loaded, again.quarantined) == (0, 2, 0)
+
+
+def test_a_survey_tools_export_counts_no_need_answers_and_records_opt_outs(sessions, env, registry):
+    from store.models import Household, Need
+
+    # KoboToolbox's CSV of threelists' own XLSForm: group paths, the tool's own columns
+    header = [
+        "start", "end", "户信息/grid_id", "户信息/household_id", "户信息/contact_name", "户信息/contact_phone",
+        "has_need", "category", "service_item", "description", "urgency", "survey_opt_out", "reported_at",
+        "_id", "_uuid", "_submission_time", "_index",
+    ]  # fmt: skip
+    meta = ["2026-11-02T09:00", "2026-11-02T09:05"]
+    rows = [
+        header,
+        [*meta, "C001-G01", "C001-G01-H0001", "王秀英", "13812345678", "yes", "ELDER", "ELDER.HOME.VISIT",
+         "希望有人探访", "1", "no", "2026-11-02 09:05:00", "11", "uuid-a", "2026-11-02T09:06", "1"],
+        [*meta, "C001-G01", "C001-G01-H0002", "李建国", "13812345679", "no", "", "", "", "", "no",
+         "2026-11-02 09:20:00", "12", "uuid-b", "2026-11-02T09:21", "2"],
+        [*meta, "C001-G01", "C001-G01-H0003", "赵敏", "13812345670", "否", "", "", "", "", "是",
+         "2026-11-02 09:40:00", "13", "uuid-c", "2026-11-02T09:41", "3"],
+        [*meta, "C001-G01", "C001-G01-H0004", "钱进", "13812345671", "yes", "REPAIR", "", "", "1", "no",
+         "2026-11-02 10:00:00", "14", "uuid-d", "2026-11-02T10:01", "4"],
+    ]  # fmt: skip
+    path = _csv(env, "surveys", "needs_survey_2026Q4.csv", rows)
+    r = _ingest(sessions, env, path, "needs", "survey")
+    # one need, two households with no need (counted, not quarantined), one answer missing its item
+    assert (r.rows_read, r.loaded, r.no_need, r.quarantined, r.opted_out) == (4, 1, 2, 1, 1)
+    assert not [m for m in r.messages if "未识别" in m]  # the tool's own columns are not "unknown"
+    with sessions() as s:
+        (need,) = s.scalars(select(Need)).all()
+        opted = set(s.scalars(select(Household.id).where(Household.survey_opt_out.is_(True))))
+    assert (need.source_ref, need.item_code, need.household_id) == (
+        "UUID-A",  # ids are compared upper-case
+        "ELDER.HOME.VISIT",
+        "C001-G01-H0001",
+    )
+    assert "C001-G01-H0003" in opted and "C001-G01-H0002" not in opted

@@ -13,6 +13,7 @@ with a hint per row, and the contract quarantines the row with that hint. A unit
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -67,15 +68,38 @@ def unit_kind(text: object, name: object = None) -> tuple[str | None, str | None
     return None, f"单位类型请填写：{options}"
 
 
-def _derived_id(prefix: str, keys: list[str]) -> list[str]:
-    """Stable ids from row contents; the same contents twice in a file are told apart by order."""
+def _fill(
+    out: pd.DataFrame,
+    column: str,
+    keys: list[tuple],
+    resolve: Callable[..., tuple[object, str | None]],
+    hints: dict[int, dict[str, str]],
+) -> None:
+    """``column`` resolved from ``keys`` (once per distinct key, a hint per row it fails for);
+    what cannot be resolved stays as written, for the contract to report with the hint."""
+    got = each_value(keys, out["row_number"], resolve, column, hints)
+    out[column] = pd.Series(
+        [g if g is not None else t for g, t in zip(got, out[column], strict=True)],
+        index=out.index,
+        dtype=object,
+    )
+
+
+def _derive_ids(out: pd.DataFrame, column: str, prefix: str, key_columns: list[str]) -> int:
+    """Fill a blank ``column`` with a stable id from ``key_columns`` (the same contents twice in a
+    file are told apart by order); returns how many were made."""
+    missing = out[column].isna()
+    if not missing.any():
+        return 0
     seen: dict[str, int] = {}
-    out = []
-    for key in keys:
+    ids = []
+    for values in zip(*(out.loc[missing, c] for c in key_columns), strict=True):
+        key = "|".join(plain(v) if v is not None else "" for v in values)
         seen[key] = seen.get(key, 0) + 1
         full = key if seen[key] == 1 else f"{key}|{seen[key]}"
-        out.append(prefix + hashlib.sha1(full.encode("utf-8")).hexdigest()[:12].upper())
-    return out
+        ids.append(prefix + hashlib.sha1(full.encode("utf-8")).hexdigest()[:12].upper())
+    out.loc[missing, column] = ids
+    return len(ids)
 
 
 def resolve_units(rows: pd.DataFrame, directory: Directory) -> Resolved:
@@ -84,25 +108,12 @@ def resolve_units(rows: pd.DataFrame, directory: Directory) -> Resolved:
     hints: dict[int, dict[str, str]] = {}
     notes: list[str] = []
 
-    def community(text: object) -> tuple[object, str | None]:
-        if text is None:
-            return None, None
-        cid = directory.community(text)
-        return (cid, None) if cid else (text, f"找不到社区“{text}”：请写已登记的社区名称或编号")
+    def community(text: object) -> tuple[str | None, str | None]:
+        cid = directory.community(text) if text is not None else None
+        return cid, None if cid or text is None else f"找不到社区“{text}”：请写已登记的社区名称或编号"
 
-    out["community_id"] = pd.Series(
-        each_value([(t,) for t in out["community_id"]], out["row_number"], community, "community_id", hints),
-        index=out.index,
-        dtype=object,
-    )
-    kinds = each_value(
-        list(zip(out["kind"], out["name"], strict=True)), out["row_number"], unit_kind, "kind", hints
-    )
-    out["kind"] = pd.Series(
-        [k if k is not None else t for k, t in zip(kinds, out["kind"], strict=True)],
-        index=out.index,
-        dtype=object,
-    )
+    _fill(out, "community_id", [(t,) for t in out["community_id"]], community, hints)
+    _fill(out, "kind", list(zip(out["kind"], out["name"], strict=True)), unit_kind, hints)
 
     # no coordinates: the community's centre (distances are then estimated from the community)
     no_place = out["x_km"].isna() & out["y_km"].isna()
@@ -119,12 +130,12 @@ def resolve_units(rows: pd.DataFrame, directory: Directory) -> Resolved:
                 "没有坐标，也没有可定位的所属社区：请填写横纵坐标（公里）或所属社区"
             )
 
-    missing = out["unit_id"].isna() & out["name"].notna()
-    if missing.any():
-        keys = [f"{plain(n)}|{c or ''}" for n, c in zip(out["name"], out["community_id"], strict=True)]
-        out.loc[missing, "unit_id"] = _derived_id("U", [k for k, m in zip(keys, missing, strict=True) if m])
-        notes.append(f"{int(missing.sum())} 个单位没有单位编号：已按单位名称和所属社区生成稳定编号")
-    return Resolved(out, hints, notes, derived_refs=int(missing.sum()))
+    named = out.loc[out["name"].notna()].copy()  # a row without a name: the contract asks for it
+    made = _derive_ids(named, "unit_id", "U", ["name", "community_id"])
+    if made:
+        out.loc[named.index, "unit_id"] = named["unit_id"]
+        notes.append(f"{made} 个单位没有单位编号：已按单位名称和所属社区生成稳定编号")
+    return Resolved(out, hints, notes, derived_refs=made)
 
 
 def resolve_offers(rows: pd.DataFrame, directory: Directory) -> Resolved:
@@ -132,18 +143,8 @@ def resolve_offers(rows: pd.DataFrame, directory: Directory) -> Resolved:
     out = rows.copy()
     hints: dict[int, dict[str, str]] = {}
     notes: list[str] = []
-    units = each_value([(t,) for t in out["unit_id"]], out["row_number"], directory.unit, "unit_id", hints)
-    out["unit_id"] = pd.Series(
-        [u if u is not None else t for u, t in zip(units, out["unit_id"], strict=True)],
-        index=out.index,
-        dtype=object,
-    )
-    items = each_value([(t,) for t in out["item"]], out["row_number"], directory.item, "item", hints)
-    out["item"] = pd.Series(
-        [c if c is not None else t for c, t in zip(items, out["item"], strict=True)],
-        index=out.index,
-        dtype=object,
-    )
+    _fill(out, "unit_id", [(t,) for t in out["unit_id"]], directory.unit, hints)
+    _fill(out, "item", [(t,) for t in out["item"]], directory.item, hints)
     unit_community = dict(zip(directory.units["id"], directory.units["community_id"], strict=True))
     keys = [
         (level, text, unit_community.get(u) if isinstance(u, str) else None)
@@ -160,24 +161,10 @@ def resolve_offers(rows: pd.DataFrame, directory: Directory) -> Resolved:
         index=out.index,
         dtype=object,
     )
-    missing = out["offer_id"].isna()
-    if missing.any():
-        keys_ = [
-            "|".join(str(v or "") for v in r)
-            for r in zip(
-                out["unit_id"],
-                out["item"],
-                out["area_level"],
-                out["area_id"],
-                out["window_start"],
-                strict=True,
-            )
-        ]
-        out.loc[missing, "offer_id"] = _derived_id("O", [k for k, m in zip(keys_, missing, strict=True) if m])
-        notes.append(
-            f"{int(missing.sum())} 条资源没有资源编号：已按单位、事项、服务范围和开始日期生成稳定编号"
-        )
-    return Resolved(out, hints, notes, derived_refs=int(missing.sum()))
+    made = _derive_ids(out, "offer_id", "O", ["unit_id", "item", "area_level", "area_id", "window_start"])
+    if made:
+        notes.append(f"{made} 条资源没有资源编号：已按单位、事项、服务范围和开始日期生成稳定编号")
+    return Resolved(out, hints, notes, derived_refs=made)
 
 
 def _area(
@@ -220,23 +207,7 @@ def resolve_responses(rows: pd.DataFrame, directory: Directory) -> Resolved:
     same reply sent again is recognised, not applied twice)."""
     out = rows.copy()
     hints: dict[int, dict[str, str]] = {}
-    notes: list[str] = []
-    units = each_value([(t,) for t in out["unit_id"]], out["row_number"], directory.unit, "unit_id", hints)
-    out["unit_id"] = pd.Series(
-        [u if u is not None else t for u, t in zip(units, out["unit_id"], strict=True)],
-        index=out.index,
-        dtype=object,
-    )
-    missing = out["response_id"].isna()
-    if missing.any():
-        keys = [
-            "|".join(str(v or "") for v in r)
-            for r in zip(
-                out["assignment_id"], out["unit_id"], out["action"], out["completed_on"], strict=True
-            )
-        ]
-        out.loc[missing, "response_id"] = _derived_id(
-            "A", [k for k, m in zip(keys, missing, strict=True) if m]
-        )
-        notes.append(f"{int(missing.sum())} 条回复没有回复编号：已按派单编号、单位和处理结果生成稳定编号")
-    return Resolved(out, hints, notes, derived_refs=int(missing.sum()))
+    _fill(out, "unit_id", [(t,) for t in out["unit_id"]], directory.unit, hints)
+    made = _derive_ids(out, "response_id", "A", ["assignment_id", "unit_id", "action", "completed_on"])
+    notes = [f"{made} 条回复没有回复编号：已按派单编号、单位和处理结果生成稳定编号"] if made else []
+    return Resolved(out, hints, notes, derived_refs=made)

@@ -177,6 +177,20 @@ def tiny(env, sessions):
     return sessions
 
 
+def match_week(sessions: sessionmaker[Session], cycle_id: str = "2026-W47") -> None:
+    """Match and dispatch the week of ``DAY`` (the cycle's lock, plan and dispatch, no Prefect)."""
+    from matching.plan import plan_cycle
+    from service import cycle as service_cycle
+    from store.cycle import period_of
+
+    with sessions() as s, s.begin():
+        service_cycle.lock(s, cycle_id, period_of(DAY), "t")
+        needs, offers = service_cycle.read_pool(s, cycle_id), service_cycle.read_offers(s, cycle_id)
+        plan = plan_cycle(needs, offers, service_cycle.read_declined(s), period_of(DAY))
+        service_cycle.dispatch(s, cycle_id, plan.chosen, "t")
+        service_cycle.unlock(s, cycle_id, "t", True, plan.solution.objective)
+
+
 # personal data a text must not show outside the outboxes (phones, ID numbers, street addresses)
 PHONE = re.compile(r"(?<![0-9A-Za-z])(?:\+?86[- ]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?![0-9A-Za-z])")
 ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{6}(?:19|20)\d{2}[01]\d[0-3]\d{4}[\dXx](?![0-9A-Za-z])")

@@ -142,18 +142,11 @@ def test_a_hand_made_offers_sheet_names_units_items_and_areas(sessions, env, reg
 
 
 def test_a_units_reply_sheet_names_the_unit_and_carries_no_reply_id(tiny, env):
-    from matching.plan import plan_cycle
-    from service import cycle as service_cycle
-    from store.cycle import period_of
     from store.models import Assignment
-    from tests.conftest import DAY
+    from tests.conftest import match_week
 
-    with tiny() as s, s.begin():
-        service_cycle.lock(s, "2026-W47", period_of(DAY), "t")
-        needs, offers = service_cycle.read_pool(s, "2026-W47"), service_cycle.read_offers(s, "2026-W47")
-        plan = plan_cycle(needs, offers, service_cycle.read_declined(s), period_of(DAY))
-        service_cycle.dispatch(s, "2026-W47", plan.chosen, "t")
-        service_cycle.unlock(s, "2026-W47", "t", True, plan.solution.objective)
+    match_week(tiny)
+    with tiny() as s:
         ua = s.scalar(select(Assignment.id).where(Assignment.unit_id == "UA"))
         ub = s.scalar(select(Assignment.id).where(Assignment.unit_id == "UB"))
     header = ["派单编号", "单位名称", "处理结果", "回复日期", "完成日期", "拒单原因"]

@@ -15,9 +15,8 @@ from service import cycle as service_cycle
 from service.followup import apply_answer, create_due_followups
 from service.loop import apply_response
 from service.quarterly import visiting_roster, write_printable, write_xlsform
-from store.cycle import period_of
 from store.models import Assignment, Household, Need, NeedEvent, Survey, Unit
-from tests.conftest import DAY
+from tests.conftest import match_week
 
 QUARTER_DAY = date(2027, 1, 1)
 
@@ -74,19 +73,8 @@ def _complete(sessions, unit="UA", day=date(2026, 11, 18)) -> int:
         return a.id
 
 
-def _match(sessions):
-    from matching.plan import plan_cycle
-
-    with sessions() as s, s.begin():
-        service_cycle.lock(s, "2026-W47", period_of(DAY), "t")
-        needs, offers = service_cycle.read_pool(s, "2026-W47"), service_cycle.read_offers(s, "2026-W47")
-        plan = plan_cycle(needs, offers, service_cycle.read_declined(s), period_of(DAY))
-        service_cycle.dispatch(s, "2026-W47", plan.chosen, "t")
-        service_cycle.unlock(s, "2026-W47", "t", True, plan.solution.objective)
-
-
 def test_not_done_reopens_and_escalates_and_rating_feeds_costs(tiny, env):
-    _match(tiny)
+    match_week(tiny)
     assignment_id = _complete(tiny)
     with tiny() as s, s.begin():
         assert create_due_followups(s, date(2026, 11, 18) + timedelta(days=27), delay_days=28) == 0  # not yet
@@ -137,7 +125,7 @@ def test_not_done_reopens_and_escalates_and_rating_feeds_costs(tiny, env):
 
 
 def test_opted_out_residents_are_never_surveyed(tiny, env):
-    _match(tiny)
+    match_week(tiny)
     with tiny() as s, s.begin():
         s.execute(update(Household).values(survey_opt_out=True))
     assignment_id = _complete(tiny)
@@ -148,7 +136,7 @@ def test_opted_out_residents_are_never_surveyed(tiny, env):
 
 
 def test_yes_closes_the_service(tiny, env):
-    _match(tiny)
+    match_week(tiny)
     assignment_id = _complete(tiny)
     with tiny() as s, s.begin():
         create_due_followups(s, date(2027, 1, 1), delay_days=28)
@@ -176,7 +164,7 @@ def test_yes_closes_the_service(tiny, env):
 def test_unanswered_follow_up_is_chased_then_recorded_as_no_answer(tiny, env):
     from service.followup import chase_unanswered
 
-    _match(tiny)
+    match_week(tiny)
     assignment_id = _complete(tiny)
     due = date(2026, 11, 18) + timedelta(days=28)
     with tiny() as s, s.begin():

@@ -69,3 +69,28 @@ def test_corrupted_files_lose_no_row(sessions, env, registry, name, corruption, 
         # every loaded or merged row is a linked source; every quarantined row is stored
         assert new_sources == r.loaded + r.merged
         assert new_q == r.quarantined
+
+
+REGISTERS = [("units.csv", "units", "units_register"), ("offers.json", "offers", "platform")]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(REGISTERS), ops, st.integers(0, 10**6))
+def test_corrupted_registers_lose_no_row(sessions, env, registry, register, corruption, salt):
+    name, dataset, source = register
+    data = _corrupt((FIXTURES / name).read_bytes(), corruption)
+    path = env.inbox_dir / dataset / f"fuzz_{salt}_{name}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    with sessions() as s:
+        before_q = s.scalar(select(func.count()).select_from(QuarantinedRow))
+    r = ingest_file(sessions, path, dataset, source, env.archive_dir)
+    with sessions() as s:
+        new_q = s.scalar(select(func.count()).select_from(QuarantinedRow)) - before_q
+    if r.status == "duplicate_file":
+        assert new_q == 0
+    elif r.status == "rejected" and r.rows_read == 0:
+        assert new_q == 1  # the whole file kept with its reason
+    else:
+        assert r.rows_read == r.loaded + r.quarantined + r.already_quarantined + r.already_loaded
+        assert new_q == r.quarantined

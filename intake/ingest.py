@@ -294,19 +294,26 @@ def _normalize_together(prepared: list[_Prepared], today: date, directory: Direc
         rows = cleaned.iloc[start : start + n].reset_index(drop=True)
         start += n
         t1 = time.perf_counter()
-        _finish(x, rows, directory)
+        _finish(x, rows, directory, today)
         x.report.seconds["read"] = round(
             x.report.seconds.get("read", 0.0) + seconds * n / total + time.perf_counter() - t1, 3
         )
 
 
-def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None) -> None:
+def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None, today: date) -> None:
     """Required columns, then (needs) what the sheet wrote resolved to what the store knows."""
     table, dataset = x.table, x.dataset
     assert table is not None
     vocab = vocabulary(dataset)
     x.report.rows_read = len(rows)
     missing = [f for f in vocab.required if f not in table.present]
+    if dataset == "needs" and "reported_at" in missing:
+        # a list of current needs with no date column: registered the day it arrived, and said so
+        missing.remove("reported_at")
+        rows = rows.assign(reported_at=f"{today.isoformat()} 00:00:00")
+        x.report.messages.append(
+            f"表中没有“登记时间”列：全部按收到文件的日期 {today.isoformat()} 登记（等待天数从这天算起）"
+        )
     if "grid_id" in missing and dataset == "needs" and directory is not None:
         # one grid's sheets: the sheet's name, title or file name says which grid
         if all(directory.grid_in(_context(x, sheet)) for sheet in _sheets(table)):

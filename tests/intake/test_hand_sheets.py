@@ -364,3 +364,19 @@ def test_more_header_words_communities_use_out_of_the_box(sessions, env, registr
     assert (r.rows_read, r.loaded, r.quarantined) == (1, 1, 0)
     assert not [m for m in r.messages if "未识别" in m]
     assert _needs(sessions)["甲"][:3] == ("C001-G01", "ELDER.HOME.MEALS", 2)
+
+
+def test_a_hotline_export_without_a_date_column_is_registered_the_day_it_arrived(sessions, env, registry):
+    folder = env.inbox_dir / "needs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "安竹社区_12345工单.csv"
+    header = ["工单编号", "来电人", "来电号码", "所属网格", "诉求分类", "来电内容"]
+    path.write_bytes(csv_bytes([header, ["GD-001", "甲", "13800000001", "第1网格", "水管维修", "厨房漏水"]]))
+    r = ingest_file(sessions, path, "needs", "hotline", env.archive_dir, today=ARRIVED)
+    assert (r.rows_read, r.loaded, r.quarantined) == (1, 1, 0)
+    assert not [m for m in r.messages if "未识别" in m]
+    assert any("没有“登记时间”列" in m and ARRIVED.isoformat() in m for m in r.messages)
+    with sessions() as s:
+        need = s.scalars(select(Need)).one()
+    assert (need.source_ref, need.contact_name, need.item_code) == ("GD-001", "甲", "REPAIR.UTIL.PIPE")
+    assert need.submitted_at.date() == ARRIVED and need.description == "厨房漏水"

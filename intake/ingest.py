@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from data_contracts.validate import Validation, validate_rows
 from intake.mapping import vocabulary
 from intake.needs import load_need_rows, load_needs
-from intake.normalize import normalize_rows
+from intake.normalize import DATE_FIELDS, DATETIME_FIELDS, NO_SUCH_DAY, normalize_rows
 from intake.readers import SHEET, SHEET_ROW, RawTable, UnreadableFile, read_table
 from intake.resolve import Directory, Resolved, resolve_needs
 from intake.resources import resolve_offers, resolve_responses, resolve_units
@@ -326,8 +326,13 @@ def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None, today
         rows = _survey_answers(x, rows)
     elif dataset in RESOLVED and directory is not None:
         resolved = RESOLVED[dataset](rows, directory)
-        rows, x.hints = resolved.rows, resolved.hints
+        rows = resolved.rows
+        x.hints.update(resolved.hints)
         x.report.messages += resolved.notes
+    for column in DATE_FIELDS | DATETIME_FIELDS:  # 11月31日: say why the date is refused
+        if column in rows:
+            for n in rows.loc[rows[column].astype(str).str.endswith(NO_SUCH_DAY), "row_number"]:
+                x.hints.setdefault(int(n), {})[column] = "没有这一天（如 11月31日、2月30日）：请核对后重填"
     x.rows = rows.drop(columns=[SHEET, SHEET_ROW], errors="ignore")
 
 

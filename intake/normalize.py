@@ -88,13 +88,17 @@ def _hour(h: str | None, half: str | None) -> int:
     return hour
 
 
+NO_SUCH_DAY = "（无此日期）"
+
+
 def clean_date(value: str | None, with_time: bool = False, today: date | None = None) -> str | None:
     """ISO ``YYYY-MM-DD`` (or ``YYYY-MM-DD HH:MM:SS``) for a date as people write it.
 
     2026-11-03, 2026/11/3, 2026.11.3, 2026年11月3日, 20261103, an Excel serial day number,
     each with an optional time (9:30, 9时30分, 下午3点); "11-3" or "11月3日" take the year of
     ``today`` (the day the sheet arrived), or the year before when that would be in the future.
-    A value that is not recognisably a date is returned as given, for the contract to report.
+    A value that is not recognisably a date is returned as given, for the contract to report; a
+    date that does not exist (2026-11-31, 2月30日) is returned marked with ``NO_SUCH_DAY``.
     """
     if value is None:
         return None
@@ -120,8 +124,8 @@ def clean_date(value: str | None, with_time: bool = False, today: date | None = 
         return value
     try:
         ts = datetime(y, mo, d, hh, mi, ss)  # type: ignore[arg-type]
-    except ValueError:
-        return value
+    except ValueError:  # a day that does not exist (11月31日): marked, so no contract takes it for a date
+        return f"{value}{NO_SUCH_DAY}"
     return ts.strftime("%Y-%m-%d %H:%M:%S") if with_time else ts.strftime("%Y-%m-%d")
 
 
@@ -213,6 +217,10 @@ def _vector_datetimes(values: pd.Series, today: date | None) -> pd.Series:
     text = _text(values)
     iso = text.str.fullmatch(_ISO_DATETIME).fillna(False).astype(bool)
     out = _objects(text.where(~iso | (text.str.len() != 16), text + ":00"))
+    if iso.any():  # ISO-shaped is not yet a real moment: 2026-02-30 10:00 is marked like clean_date does
+        real = pd.to_datetime(out[iso], format="%Y-%m-%d %H:%M:%S", errors="coerce").notna()
+        impossible = real.index[~real.to_numpy()]
+        out[impossible] = out[impossible] + NO_SUCH_DAY
     rest = ~iso & text.notna()
     if rest.any():
         out[rest] = _by_unique(out[rest], lambda v: _datetime(v, today))

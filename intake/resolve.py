@@ -19,8 +19,26 @@ from functools import cached_property
 
 import pandas as pd
 
-from intake.normalize import SCIENTIFIC
+from intake.normalize import NO_SUCH_DAY, SCIENTIFIC
 
+# a preferred time that sets no constraint
+ANY_TIME = {
+    "尽快",
+    "越快越好",
+    "随时",
+    "都可以",
+    "都行",
+    "不限",
+    "无",
+    "没有",
+    "待定",
+    "均可",
+    "任意",
+    "无要求",
+    "/",
+    "-",
+    "—",
+}
 ITEM_ACCEPT = 0.75  # similarity at or above which a written item name is taken as the item
 ITEM_MARGIN = 0.1  # ... and only when the runner-up is this much further away
 ITEM_SUGGEST = 0.34  # below this no suggestion is offered
@@ -469,6 +487,27 @@ def resolve_needs(
     if "urgency" not in present:
         out["urgency"] = "1"
         notes.append("表中没有“紧急程度”列：全部按“一般”登记")
+
+    # a preferred time in words ("尽快", "周末上午"): no date to match on, but not a wrong row — the
+    # need loads without one, and words that say more than "any time" go into its description
+    worded = 0
+    for column in ("preferred_start", "preferred_end"):
+        if column not in out:
+            continue
+        values = out[column]
+        text = values.astype(str)
+        bad = values.notna() & ~text.str.fullmatch(r"\d{4}-\d{2}-\d{2}") & ~text.str.endswith(NO_SUCH_DAY)
+        for k in values.index[bad]:
+            text = str(values[k]).strip()
+            if plain(text) not in ANY_TIME:
+                desc = out.at[k, "description"]
+                out.at[k, "description"] = f"{desc}（期望时间：{text}）" if desc else f"期望时间：{text}"
+            out.at[k, column] = None
+            worded += 1
+    if worded:
+        notes.append(
+            f"{worded} 处期望时间写的是文字（如“尽快”“周末”），不是日期：按不限时间登记，文字记入需求描述"
+        )
 
     missing_ref = out["source_ref"].isna()
     if missing_ref.any():

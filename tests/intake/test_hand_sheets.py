@@ -380,3 +380,37 @@ def test_a_hotline_export_without_a_date_column_is_registered_the_day_it_arrived
         need = s.scalars(select(Need)).one()
     assert (need.source_ref, need.contact_name, need.item_code) == ("GD-001", "甲", "REPAIR.UTIL.PIPE")
     assert need.submitted_at.date() == ARRIVED and need.description == "厨房漏水"
+
+
+def test_preferred_times_in_words_or_impossible_dates(sessions, env, registry):
+    folder = env.inbox_dir / "needs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "安竹社区_期望时间.csv"
+    header = [
+        "姓名",
+        "联系电话",
+        "所属网格",
+        "需求类别",
+        "需求描述",
+        "登记日期",
+        "期望开始日期",
+        "期望结束日期",
+    ]
+    rows = [
+        header,
+        ["甲", "13800000001", "第1网格", "助餐", "午饭", "2026-11-10", "尽快", ""],  # any time
+        ["乙", "13800000002", "第1网格", "理发", "", "2026-11-10", "周末上午", ""],  # words: kept
+        ["丙", "13800000003", "第1网格", "助餐", "", "2026-11-10", "2026-11-31", ""],  # no such day
+        ["丁", "13800000004", "第1网格", "助餐", "", "2026-02-30 10:00", "", ""],  # nor this one
+    ]
+    path.write_bytes(csv_bytes(rows))
+    r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    assert (r.rows_read, r.loaded, r.quarantined) == (4, 2, 2)
+    with sessions() as s:
+        got = {n.contact_name: (n.preferred_start, n.description) for n in s.scalars(select(Need))}
+    assert got["甲"] == (None, "午饭") and got["乙"] == (None, "期望时间：周末上午")
+    quarantined = _quarantined(sessions, path.name)
+    ((reason, hint),) = quarantined[4]
+    assert "期望开始日期" in reason and "没有这一天" in hint
+    ((reason, hint),) = quarantined[5]
+    assert "登记时间" in reason and "没有这一天" in hint

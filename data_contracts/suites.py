@@ -53,6 +53,28 @@ def unique(column: str) -> gxe.Expectation:
     )
 
 
+# the longest value the store keeps per field (store/models.py; tests/service/test_contract.py
+# holds the two together): a longer one is asked about, never cut and never a failed load
+MAX_LENGTH = {
+    "needs": {"source_ref": 100, "source": 32, "contact_name": 50, "contact_phone": 20, "household_id": 32},
+    "units": {"unit_id": 32, "name": 200, "contact_phone": 20},
+    "offers": {"offer_id": 32, "unit_id": 32},
+    "survey_answers": {"answer_id": 100},
+    "responses": {"response_id": 100, "unit_id": 32},
+}
+
+
+def not_longer(dataset: str) -> list[gxe.Expectation]:
+    return [
+        gxe.ExpectColumnValueLengthsToBeBetween(
+            column=column,
+            max_value=n,
+            meta=_meta("length", f"“{FIELD_ZH.get(column, column)}”太长：最多 {n} 个字"),
+        )
+        for column, n in MAX_LENGTH[dataset].items()
+    ]
+
+
 def matches(column: str, regex: str, what: str) -> gxe.Expectation:
     return gxe.ExpectColumnValuesToMatchRegex(
         column=column, regex=regex, meta=_meta("format", f"“{FIELD_ZH.get(column, column)}”格式不对：{what}")
@@ -93,6 +115,8 @@ def no_extra_cells() -> gxe.Expectation:
 
 def needs_suite(ref: Reference) -> gx.ExpectationSuite:
     suite = gx.ExpectationSuite(name="needs")
+    for e in not_longer("needs"):
+        suite.add_expectation(e)
     for col in ("source_ref", "reported_at", "grid_id", "item", "urgency"):
         suite.add_expectation(required(col))
     for e in (
@@ -115,6 +139,8 @@ def needs_suite(ref: Reference) -> gx.ExpectationSuite:
 
 def units_suite(ref: Reference) -> gx.ExpectationSuite:
     suite = gx.ExpectationSuite(name="units")
+    for e in not_longer("units"):
+        suite.add_expectation(e)
     for col in ("unit_id", "name", "kind", "x_km", "y_km"):
         suite.add_expectation(required(col))
     for e in (
@@ -133,6 +159,8 @@ def units_suite(ref: Reference) -> gx.ExpectationSuite:
 
 def offers_suite(ref: Reference) -> gx.ExpectationSuite:
     suite = gx.ExpectationSuite(name="offers")
+    for e in not_longer("offers"):
+        suite.add_expectation(e)
     for col in (
         "offer_id",
         "unit_id",
@@ -176,6 +204,8 @@ def offers_suite(ref: Reference) -> gx.ExpectationSuite:
 
 def survey_answers_suite(ref: Reference) -> gx.ExpectationSuite:
     suite = gx.ExpectationSuite(name="survey_answers")
+    for e in not_longer("survey_answers"):
+        suite.add_expectation(e)
     for col in ("answer_id", "survey_id", "answered_at", "done"):
         suite.add_expectation(required(col))
     for e in (
@@ -192,6 +222,8 @@ def survey_answers_suite(ref: Reference) -> gx.ExpectationSuite:
 
 def responses_suite(ref: Reference) -> gx.ExpectationSuite:
     suite = gx.ExpectationSuite(name="responses")
+    for e in not_longer("responses"):
+        suite.add_expectation(e)
     for col in ("response_id", "assignment_id", "unit_id", "action"):
         suite.add_expectation(required(col))
     for e in (

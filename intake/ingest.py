@@ -385,6 +385,11 @@ def _opt_out(session: Session, x: _Prepared) -> None:
         x.report.opted_out = store_intake.opt_out_households(session, x.opt_outs)
 
 
+def _actor(x: _Prepared) -> str:
+    """Who changed the needs a file brings, for their history (as long as the store keeps)."""
+    return f"intake:{x.path.name}"[:100]
+
+
 def _sheets(table: RawTable) -> tuple[dict[str, str], ...]:
     """The sheets read: several, or the file's one (name and title from its meta)."""
     return table.sheets or ({"name": table.meta.get("sheet", ""), "title": table.meta.get("title", "")},)
@@ -534,7 +539,7 @@ def _commit_needs_together(
                     continue
                 _quarantine_bad(session, sf, x)
                 _opt_out(session, x)
-                frames.append(_with_source(x).assign(_sf=sf.id, _actor=f"intake:{x.path.name}", _file=k))
+                frames.append(_with_source(x).assign(_sf=sf.id, _actor=_actor(x), _file=k))
             per_file = pd.DataFrame()
             if frames:
                 goods = pd.concat(frames, ignore_index=True)
@@ -550,7 +555,7 @@ def _commit_needs_together(
                 for c in changes:  # each file's new needs, grouped once (not a scan per file)
                     by_actor.setdefault(c.actor, []).append(c)
                 for x, _sf in files:
-                    x.report.changes = by_actor.get(f"intake:{x.path.name}", [])
+                    x.report.changes = by_actor.get(_actor(x), [])
             for k, (x, sf) in enumerate(files):
                 report = x.report
                 if not x.file_rejection:
@@ -716,7 +721,7 @@ def _load_rows(session: Session, sf: SourceFile, x: _Prepared, dedupe_days: int)
     if dataset == "needs":
         _opt_out(session, x)
         frame = need_rows(_with_source(x), store_intake.item_codes(session), x.source)
-        counts = load_needs(session, frame, sf.id, f"intake:{x.path.name}", dedupe_days, report.changes)
+        counts = load_needs(session, frame, sf.id, _actor(x), dedupe_days, report.changes)
         report.loaded, report.merged, report.already_loaded = (
             counts["loaded"],
             counts["merged"],
@@ -730,7 +735,7 @@ def _load_rows(session: Session, sf: SourceFile, x: _Prepared, dedupe_days: int)
         report.loaded = store_intake.load_offers(session, good, sf.id)
     else:
         # survey answers and unit responses belong to the closed loop
-        counts = closed_loop.load_rows(session, dataset, good, sf.id, actor=f"intake:{x.path.name}")
+        counts = closed_loop.load_rows(session, dataset, good, sf.id, actor=_actor(x))
         report.loaded = counts["loaded"]
         report.already_loaded = counts.get("already_loaded", 0)
         report.changes = counts["changes"]

@@ -99,6 +99,7 @@ FIELD_ZH = {
     "action": "操作",
     "responded_at": "回复时间",
     "completed_on": "完成日期",
+    "source": "来源",
     "_extra_cells": "多余单元格",
     "_sheet": "工作表",
     "_sheet_row": "工作表中的行号",

@@ -87,3 +87,23 @@ def test_a_need_listed_twice_breaks_the_suite() -> None:
 def test_the_documents_rows_are_what_pandas_json_gives(frame: pd.DataFrame) -> None:
     expected = orjson.loads(frame.to_json(orient="records", force_ascii=False))
     assert json_records(frame) == expected
+
+
+def test_intake_contracts_know_how_long_a_value_the_store_keeps():
+    from data_contracts.suites import MAX_LENGTH
+    from store.models import Need, Offer, SurveyAnswer, Unit, UnitResponse
+
+    stored_as = {
+        "needs": {c: Need.__table__.c[c] for c in ("source_ref", "source", "contact_name", "contact_phone")}
+        | {"household_id": Need.__table__.c.household_id},
+        "units": {"unit_id": Unit.__table__.c.id, "name": Unit.__table__.c.name}
+        | {"contact_phone": Unit.__table__.c.contact_phone},
+        "offers": {"offer_id": Offer.__table__.c.id, "unit_id": Offer.__table__.c.unit_id},
+        "survey_answers": {"answer_id": SurveyAnswer.__table__.c.source_ref},
+        "responses": {
+            "response_id": UnitResponse.__table__.c.response_id,
+            "unit_id": UnitResponse.__table__.c.unit_id,
+        },
+    }
+    got = {ds: {f: col.type.length for f, col in cols.items()} for ds, cols in stored_as.items()}
+    assert got == MAX_LENGTH

@@ -168,6 +168,9 @@ def save_quarantine(
     """
     if not bad:
         return 0
+    # a reference longer than the store keeps is itself a reason the row is here: kept cut
+    size = QuarantinedRow.__table__.c.source_ref.type.length
+    bad = [{**b, "source_ref": str(b["source_ref"])[:size] if b.get("source_ref") else None} for b in bad]
     refs = sorted({b["source_ref"] for b in bad if b.get("source_ref")})
     waiting: set[tuple] = set()
     for k in range(0, len(refs), 10_000):  # PostgreSQL: at most 65,535 parameters per statement

@@ -420,25 +420,21 @@ def test_values_longer_than_the_store_keeps_are_asked_about(sessions, env, regis
     folder = env.inbox_dir / "needs"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "安竹社区_长内容.csv"
-    header = ["姓名", "联系电话", "所属网格", "需求类别", "登记日期", "来源"]
+    header = ["需求编号", "姓名", "联系电话", "所属网格", "需求类别", "登记日期", "来源"]
     long_name = "王秀英（由女儿李某代为反映，白天不在家，请晚上七点后联系，或联系楼长张阿姨转告，张阿姨住同单元三楼，谢谢）"
     assert len(long_name) > 50
+    source = "网格员入户走访时居民当面反映，并由网格员代为登记录入社区工作台账和区平台"
     rows = [
         header,
-        ["甲", "13800000001", "第1网格", "助餐", "2026-11-10", "微信群"],
-        [long_name, "13800000002", "第1网格", "助餐", "2026-11-10", ""],
-        [
-            "乙",
-            "13800000003",
-            "第1网格",
-            "助餐",
-            "2026-11-10",
-            "网格员入户走访时居民当面反映，并由网格员代为登记录入社区工作台账和区平台",
-        ],
+        ["N-1", "甲", "13800000001", "第1网格", "助餐", "2026-11-10", "微信群"],
+        ["N-2", long_name, "13800000002", "第1网格", "助餐", "2026-11-10", ""],
+        ["N-" + "9" * 120, "丙", "13800000004", "第1网格", "助餐", "2026-11-10", ""],
+        ["N-3", "乙", "13800000003", "第1网格", "助餐", "2026-11-10", source],
     ]
     path.write_bytes(csv_bytes(rows))
     r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
-    assert (r.rows_read, r.loaded, r.quarantined) == (3, 1, 2)
+    assert (r.rows_read, r.loaded, r.quarantined) == (4, 1, 3)
     quarantined = _quarantined(sessions, path.name)
     assert any("联系人" in reason and "50" in reason for reason, _ in quarantined[3])
-    assert any("来源" in reason and "32" in reason for reason, _ in quarantined[4])
+    assert any("需求编号" in reason and "100" in reason for reason, _ in quarantined[4])
+    assert any("来源" in reason and "32" in reason for reason, _ in quarantined[5])

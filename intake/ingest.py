@@ -20,6 +20,7 @@ import pandas as pd
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from data_contracts.suites import MAX_LENGTH
 from data_contracts.validate import Validation, validate_rows
 from intake.mapping import vocabulary
 from intake.needs import load_need_rows, load_needs
@@ -760,7 +761,9 @@ def _with_source(x: _Prepared) -> pd.DataFrame:
     names its source), else the inbox folder's."""
     assert x.validation is not None and x.table is not None
     good = x.validation.good
-    default = x.table.meta.get("source", x.source)
+    default = str(x.table.meta.get("source", x.source))[
+        : MAX_LENGTH["needs"]["source"]
+    ]  # an export's own words
     return good.assign(source=good["source"].fillna(default) if "source" in good else default)
 
 

@@ -140,6 +140,7 @@ class _Prepared:
     rows: pd.DataFrame | None = None  # None: nothing to validate (unreadable, a column missing)
     hints: dict[int, dict[str, str]] = field(default_factory=dict)
     opt_outs: list[str] = field(default_factory=list)  # household ids (survey answers)
+    visits: dict[str, datetime] = field(default_factory=dict)  # household id -> its survey answer
     file_rejection: list[dict[str, Any]] = field(default_factory=list)
     validation: Validation | None = None
     done: bool = False  # already reported (duplicate, taken by another run)
@@ -362,17 +363,22 @@ def _resolve_by_sheet(x: _Prepared, rows: pd.DataFrame, directory: Directory) ->
 
 
 def _survey_answers(x: _Prepared, rows: pd.DataFrame) -> pd.DataFrame:
-    """A needs survey's answers: households that said they need nothing this quarter are counted,
-    not loaded and not quarantined; those that asked for no more visits are noted for the store."""
-    opt = rows["survey_opt_out"].eq("yes") if "survey_opt_out" in rows else pd.Series(False, index=rows.index)
-    known = rows["household_id"].notna() if "household_id" in rows else opt & False
+    """A needs survey's answers: each is a visit to its household (the next roster skips households
+    visited lately); households that said they need nothing this quarter are counted, not loaded
+    and not quarantined; those that asked for no more visits are noted for the store."""
+    assert x.table is not None
+    survey = x.source == "survey" or "has_need" in x.table.present
+    known = rows["household_id"].notna()
+    if survey:
+        at = pd.to_datetime(rows["reported_at"], format="%Y-%m-%d %H:%M:%S", errors="coerce")
+        seen = pd.DataFrame({"household_id": rows["household_id"], "at": at})[known & at.notna()]
+        x.visits = seen.groupby("household_id")["at"].max().to_dict()
+    opt = rows["survey_opt_out"].eq("yes")
     x.opt_outs = sorted(set(rows.loc[opt & known, "household_id"].astype(str)))
     if int((opt & ~known).sum()):
         x.report.messages.append(
             f"{int((opt & ~known).sum())} 户选择以后不再接受回访和问卷，但户编号未能识别：请在住户名册中手动登记"
         )
-    if "has_need" not in rows:
-        return rows
     no = rows["has_need"].eq("no")
     x.report.no_need = int(no.sum())
     if x.report.no_need:
@@ -380,8 +386,10 @@ def _survey_answers(x: _Prepared, rows: pd.DataFrame) -> pd.DataFrame:
     return rows[~no]
 
 
-def _opt_out(session: Session, x: _Prepared) -> None:
-    """Record the file's households that asked for no more visits and surveys."""
+def _survey_visits(session: Session, x: _Prepared) -> None:
+    """Record the file's visits (survey answers) and the households that asked for no more."""
+    if x.visits:
+        store_intake.record_visits(session, x.visits)
     if x.opt_outs:
         x.report.opted_out = store_intake.opt_out_households(session, x.opt_outs)
 
@@ -539,7 +547,7 @@ def _commit_needs_together(
                     _quarantine_file(session, sf, x)
                     continue
                 _quarantine_bad(session, sf, x)
-                _opt_out(session, x)
+                _survey_visits(session, x)
                 frames.append(_with_source(x).assign(_sf=sf.id, _actor=_actor(x), _file=k))
             per_file = pd.DataFrame()
             if frames:
@@ -720,7 +728,7 @@ def _load_rows(session: Session, sf: SourceFile, x: _Prepared, dedupe_days: int)
     good = validation.good
     ref_col = REF_COLUMN[dataset]
     if dataset == "needs":
-        _opt_out(session, x)
+        _survey_visits(session, x)
         frame = need_rows(_with_source(x), store_intake.item_codes(session), x.source)
         counts = load_needs(session, frame, sf.id, _actor(x), dedupe_days, report.changes)
         report.loaded, report.merged, report.already_loaded = (

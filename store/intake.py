@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import DateTime, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import (
@@ -148,6 +148,19 @@ def opt_out_households(session: Session, household_ids: list[str]) -> int:
             .values(survey_opt_out=True)
         ).rowcount
     return changed
+
+
+def record_visits(session: Session, visits: dict[str, datetime]) -> None:
+    """A household's last visit moves to ``visits[id]`` when that is later than the one on record."""
+    if not visits:
+        return
+    t, at = Household.__table__, bindparam("at", type_=DateTime)
+    session.connection().execute(  # Core executemany (not the ORM's bulk update by primary key)
+        update(t)
+        .where(t.c.id == bindparam("hid"), or_(t.c.last_visited_at.is_(None), t.c.last_visited_at < at))
+        .values(last_visited_at=at),
+        [{"hid": h, "at": pd.Timestamp(v).to_pydatetime()} for h, v in visits.items()],
+    )
 
 
 def item_codes(session: Session) -> dict[str, str]:

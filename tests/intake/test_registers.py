@@ -3,9 +3,9 @@ store keeps ids and codes."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from intake.ingest import ingest_file
 from store.models import Offer, QuarantinedRow, Unit
@@ -195,6 +195,13 @@ def test_a_survey_tools_export_counts_no_need_answers_and_records_opt_outs(sessi
          "2026-11-02 10:00:00", "14", "uuid-d", "2026-11-02T10:01", "4"],
     ]  # fmt: skip
     path = _csv(env, "surveys", "needs_survey_2026Q4.csv", rows)
+    with sessions() as s, s.begin():  # last visited in September; H0004 after the answer
+        s.execute(update(Household).values(last_visited_at=datetime(2026, 9, 1)))
+        s.execute(
+            update(Household)
+            .where(Household.id == "C001-G01-H0004")
+            .values(last_visited_at=datetime(2026, 11, 20))
+        )
     r = _ingest(sessions, env, path, "needs", "survey")
     # one need, two households with no need (counted, not quarantined), one answer missing its item
     assert (r.rows_read, r.loaded, r.no_need, r.quarantined, r.opted_out) == (4, 1, 2, 1, 1)
@@ -208,3 +215,15 @@ def test_a_survey_tools_export_counts_no_need_answers_and_records_opt_outs(sessi
         "C001-G01-H0001",
     )
     assert "C001-G01-H0003" in opted and "C001-G01-H0002" not in opted
+    # every answer is a visit: the next quarter's roster skips these households as visited lately
+    with sessions() as s:
+        visited = dict(s.execute(select(Household.id, Household.last_visited_at)).all())
+    assert visited["C001-G01-H0002"].isoformat(sep=" ") == "2026-11-02 09:20:00"
+    assert visited["C001-G01-H0004"] == datetime(2026, 11, 20)  # a later visit on record stays
+    assert visited["C001-G01-H0005"] == datetime(2026, 9, 1)  # not in the survey
+    # every answer is a visit: the next quarter's roster skips these households as visited lately
+    with sessions() as s:
+        visited = dict(s.execute(select(Household.id, Household.last_visited_at)).all())
+    assert visited["C001-G01-H0002"].isoformat(sep=" ") == "2026-11-02 09:20:00"
+    assert visited["C001-G01-H0004"] == datetime(2026, 11, 20)  # a later visit on record stays
+    assert visited["C001-G01-H0005"] == datetime(2026, 9, 1)  # not in the survey

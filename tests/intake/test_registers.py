@@ -227,3 +227,24 @@ def test_a_survey_tools_export_counts_no_need_answers_and_records_opt_outs(sessi
     assert visited["C001-G01-H0002"].isoformat(sep=" ") == "2026-11-02 09:20:00"
     assert visited["C001-G01-H0004"] == datetime(2026, 11, 20)  # a later visit on record stays
     assert visited["C001-G01-H0005"] == datetime(2026, 9, 1)  # not in the survey
+
+
+def test_unit_kinds_as_registers_write_them():
+    from intake.resources import unit_kind
+
+    said = {
+        "医院": "hospital",
+        "社区卫生服务站": "hospital",  # not a 服务站 of a social organisation
+        "社工服务站": "social_org",
+        "民办非企业": "social_org",  # not a 企业
+        "志愿服务站": "volunteers",
+        "物业公司": "company",
+        "供电所": "utility",
+        "幼儿园": "school",
+        "司法所": "department",
+        "志愿服务队": "volunteers",
+    }
+    assert {t: unit_kind(t)[0] for t in said} == said
+    assert unit_kind(None, "楼长志愿队") == ("volunteers", None)  # the kind said by the name
+    code, hint = unit_kind("其他")
+    assert code is None and "医疗机构" in hint

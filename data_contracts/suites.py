@@ -64,15 +64,19 @@ MAX_LENGTH = {
 }
 
 
-def not_longer(dataset: str) -> list[gxe.Expectation]:
-    return [
-        gxe.ExpectColumnValueLengthsToBeBetween(
-            column=column,
-            max_value=n,
-            meta=_meta("length", f"“{FIELD_ZH.get(column, column)}”太长：最多 {n} 个字"),
+def intake_suite(dataset: str) -> gx.ExpectationSuite:
+    """A new suite for an intake dataset, holding what every one checks: no value longer than the
+    store keeps."""
+    suite = gx.ExpectationSuite(name=dataset)
+    for column, n in MAX_LENGTH[dataset].items():
+        suite.add_expectation(
+            gxe.ExpectColumnValueLengthsToBeBetween(
+                column=column,
+                max_value=n,
+                meta=_meta("length", f"“{FIELD_ZH.get(column, column)}”太长：最多 {n} 个字"),
+            )
         )
-        for column, n in MAX_LENGTH[dataset].items()
-    ]
+    return suite
 
 
 def matches(column: str, regex: str, what: str) -> gxe.Expectation:
@@ -114,9 +118,7 @@ def no_extra_cells() -> gxe.Expectation:
 
 
 def needs_suite(ref: Reference) -> gx.ExpectationSuite:
-    suite = gx.ExpectationSuite(name="needs")
-    for e in not_longer("needs"):
-        suite.add_expectation(e)
+    suite = intake_suite("needs")
     for col in ("source_ref", "reported_at", "grid_id", "item", "urgency"):
         suite.add_expectation(required(col))
     for e in (
@@ -138,9 +140,7 @@ def needs_suite(ref: Reference) -> gx.ExpectationSuite:
 
 
 def units_suite(ref: Reference) -> gx.ExpectationSuite:
-    suite = gx.ExpectationSuite(name="units")
-    for e in not_longer("units"):
-        suite.add_expectation(e)
+    suite = intake_suite("units")
     for col in ("unit_id", "name", "kind", "x_km", "y_km"):
         suite.add_expectation(required(col))
     for e in (
@@ -158,9 +158,7 @@ def units_suite(ref: Reference) -> gx.ExpectationSuite:
 
 
 def offers_suite(ref: Reference) -> gx.ExpectationSuite:
-    suite = gx.ExpectationSuite(name="offers")
-    for e in not_longer("offers"):
-        suite.add_expectation(e)
+    suite = intake_suite("offers")
     for col in (
         "offer_id",
         "unit_id",
@@ -203,9 +201,7 @@ def offers_suite(ref: Reference) -> gx.ExpectationSuite:
 
 
 def survey_answers_suite(ref: Reference) -> gx.ExpectationSuite:
-    suite = gx.ExpectationSuite(name="survey_answers")
-    for e in not_longer("survey_answers"):
-        suite.add_expectation(e)
+    suite = intake_suite("survey_answers")
     for col in ("answer_id", "survey_id", "answered_at", "done"):
         suite.add_expectation(required(col))
     for e in (
@@ -221,9 +217,7 @@ def survey_answers_suite(ref: Reference) -> gx.ExpectationSuite:
 
 
 def responses_suite(ref: Reference) -> gx.ExpectationSuite:
-    suite = gx.ExpectationSuite(name="responses")
-    for e in not_longer("responses"):
-        suite.add_expectation(e)
+    suite = intake_suite("responses")
     for col in ("response_id", "assignment_id", "unit_id", "action"):
         suite.add_expectation(required(col))
     for e in (

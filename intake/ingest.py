@@ -769,9 +769,8 @@ def _with_source(x: _Prepared) -> pd.DataFrame:
     names its source), else the inbox folder's."""
     assert x.validation is not None and x.table is not None
     good = x.validation.good
-    default = str(x.table.meta.get("source", x.source))[
-        : MAX_LENGTH["needs"]["source"]
-    ]  # an export's own words
+    # an export's own name for its channel, kept to the store's length
+    default = str(x.table.meta.get("source", x.source))[: MAX_LENGTH["needs"]["source"]]
     return good.assign(source=good["source"].fillna(default) if "source" in good else default)
 
 

@@ -154,6 +154,8 @@ LOOKUPS = {
     "has_need": YES_NO,
     "survey_opt_out": YES_NO,
 }
+# where a row is in its file (its sheet and row there), not what it says: never cleaned or compared
+LOCATION_COLUMNS = ("row_number", "_sheet", "_sheet_row")
 # free text keeps its own punctuation (full-width commas are right in Chinese prose)
 FREE_TEXT = {"description", "contact_name", "name", "comment", "note", "reason", "_extra_cells", "address"}
 
@@ -233,7 +235,7 @@ def normalize_rows(rows: pd.DataFrame, today: date | None = None) -> pd.DataFram
     ``today`` is the day the sheet arrived (the year of dates written without one)."""
     out = rows.copy()
     for col in out.columns:
-        if col in ("row_number", "_sheet", "_sheet_row"):  # where the row is, not what it says
+        if col in LOCATION_COLUMNS:
             continue
         if col in FREE_TEXT:
             out[col] = _by_unique(out[col], lambda v: (str(v).strip() or None) if v is not None else None)

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from intake.mapping import vocabulary
+from intake.normalize import LOCATION_COLUMNS
 
 FREE_TEXT_FIELDS = {"description", "note", "comment"}
 
@@ -48,7 +49,7 @@ class RawTable:
     sheets: tuple[dict[str, str], ...] = ()
 
 
-SHEET, SHEET_ROW = "_sheet", "_sheet_row"
+_, SHEET, SHEET_ROW = LOCATION_COLUMNS
 ENCODINGS = ("utf-8-sig", "gb18030")
 WORKBOOKS = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
 # how a workbook's bytes begin: a zip (xlsx, xlsm, xlsb, ods) or an OLE2 compound file (xls)

@@ -19,7 +19,7 @@ from functools import cached_property
 
 import pandas as pd
 
-from intake.normalize import NO_SUCH_DAY, SCIENTIFIC
+from intake.normalize import LOCATION_COLUMNS, NO_SUCH_DAY, SCIENTIFIC
 
 # a preferred time that sets no constraint
 ANY_TIME = {
@@ -88,6 +88,10 @@ def grid_key(text: object) -> str:
 def community_key(text: object) -> str:
     t = plain(text)
     return re.sub(r"(社区|居委会|居民委员会|村委会|村)$", "", t).lower()
+
+
+def subdistrict_key(text: object) -> str:
+    return re.sub(r"(街道办事处|街道|镇|乡)$", "", plain(text)).lower()
 
 
 def item_key(text: object) -> str:
@@ -316,19 +320,15 @@ class Directory:
     def _subdistricts(self) -> dict[str, str]:
         out: dict[str, str] = {}
         for sid, name in zip(self.subdistricts["id"], self.subdistricts["name"], strict=True):
-            for key in (
-                str(sid).lower(),
-                plain(name).lower(),
-                re.sub(r"(街道办事处|街道|镇|乡)$", "", plain(name)),
-            ):
+            for key in (str(sid).lower(), plain(name).lower(), subdistrict_key(name)):
                 if key:
-                    out[key.lower()] = sid
+                    out[key] = sid
         return out
 
     def subdistrict(self, text: object) -> str | None:
         """The subdistrict an id or a name ("东湖街道", "东湖") means, else None."""
         t = plain(text).lower()
-        return self._subdistricts.get(t) or self._subdistricts.get(re.sub(r"(街道办事处|街道|镇|乡)$", "", t))
+        return self._subdistricts.get(t) or self._subdistricts.get(subdistrict_key(t))
 
     @cached_property
     def community_subdistrict(self) -> dict[str, str]:
@@ -346,6 +346,10 @@ class Directory:
             c: (round(float(x), 3), round(float(y), 3))
             for c, (x, y) in zip(mean.index, mean.to_numpy(), strict=True)
         }
+
+    @cached_property
+    def unit_community(self) -> dict[str, str]:
+        return dict(zip(self.units["id"], self.units["community_id"], strict=True))
 
     @cached_property
     def _units(self) -> tuple[dict[str, str], dict[str, list[str]]]:
@@ -498,10 +502,10 @@ def resolve_needs(
         text = values.astype(str)
         bad = values.notna() & ~text.str.fullmatch(r"\d{4}-\d{2}-\d{2}") & ~text.str.endswith(NO_SUCH_DAY)
         for k in values.index[bad]:
-            text = str(values[k]).strip()
-            if plain(text) not in ANY_TIME:
+            words = str(values[k]).strip()
+            if plain(words) not in ANY_TIME:
                 desc = out.at[k, "description"]
-                out.at[k, "description"] = f"{desc}（期望时间：{text}）" if desc else f"期望时间：{text}"
+                out.at[k, "description"] = f"{desc}（期望时间：{words}）" if desc else f"期望时间：{words}"
             out.at[k, column] = None
             worded += 1
     if worded:
@@ -553,9 +557,7 @@ def derive_refs(rows: pd.DataFrame, source: str, scopes: list[str]) -> list[str]
         day = str(r.get("reported_at") or "")[:10]
         if name is None and phone is None:
             content = "|".join(
-                f"{k}={v}"
-                for k, v in sorted(r.items())
-                if k not in ("row_number", "_sheet", "_sheet_row") and v is not None
+                f"{k}={v}" for k, v in sorted(r.items()) if k not in LOCATION_COLUMNS and v is not None
             )
             keys.append(f"{source}|{content}")
         else:

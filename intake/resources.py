@@ -145,9 +145,8 @@ def resolve_offers(rows: pd.DataFrame, directory: Directory) -> Resolved:
     notes: list[str] = []
     _fill(out, "unit_id", [(t,) for t in out["unit_id"]], directory.unit, hints)
     _fill(out, "item", [(t,) for t in out["item"]], directory.item, hints)
-    unit_community = dict(zip(directory.units["id"], directory.units["community_id"], strict=True))
     keys = [
-        (level, text, unit_community.get(u) if isinstance(u, str) else None)
+        (level, text, directory.unit_community.get(u) if isinstance(u, str) else None)
         for level, text, u in zip(out["area_level"], out["area_id"], out["unit_id"], strict=True)
     ]
     areas = each_value(keys, out["row_number"], lambda *k: _area(directory, *k), "area_id", hints)

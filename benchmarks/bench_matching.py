@@ -4,7 +4,9 @@
 
 A size ``NxM`` is a district-shaped instance (30 service items, so at least 30 independent
 components); ``1c:NxM`` is ONE connected component (a single city-wide item, 5-40 eligible
-offers per need, capacities 1-7): the shape that used to make scipy's matching fall off a cliff.
+offers per need, capacities 1-7): the shape that used to make scipy's matching fall off a cliff;
+``1h:NxM`` is the district with one more offer every need may use, a city-wide hotline with
+N/40 places, which joins all 30 items into one component (solved by pricing the hotline).
 
 Each size runs in its own process. Our solver is timed alone; peak memory comes from a second,
 identical run sampled meanwhile: the proportional set size (PSS) of this process and its pool
@@ -32,7 +34,8 @@ from collections.abc import Callable
 from typing import Any
 
 DEFAULT_SIZES = (
-    "300x1000,50000x10000,200000x40000,1000000x200000,1c:10000x2000,1c:50000x10000,1c:200000x40000"
+    "300x1000,50000x10000,200000x40000,1000000x200000,1c:10000x2000,1c:50000x10000,1c:200000x40000,"
+    "1h:20000x4000,1h:100000x20000"
 )
 ONE_COMPONENT = {"items": 1, "degree": (5, 40), "capacity": (1, 7)}
 
@@ -75,11 +78,12 @@ def _one(size: str, seed: int, repeat: int = 1) -> dict:
     from matching import solve_assignment
     from matching.baselines import solve_greedy
     from matching.instances import random_instance
-    from matching.solver import choose_method, prepare_blocks
+    from matching.solver import choose_method, find_hub, prepare_blocks
 
-    single = size.startswith("1c:")
-    n_needs, n_offers = map(int, size.removeprefix("1c:").split("x"))
-    edges, cap, pen = random_instance(n_needs, n_offers, seed=seed, **(ONE_COMPONENT if single else {}))
+    shape, _, dims = size.rpartition(":")
+    n_needs, n_offers = map(int, dims.split("x"))
+    kind = {"": {}, "1c": ONE_COMPONENT, "1h": {"hotline": max(1, n_needs // 40)}}[shape]
+    edges, cap, pen = random_instance(n_needs, n_offers, seed=seed, **kind)
     ours: list[float] = []
     theirs: list[float] = []
     for run in range(repeat):
@@ -95,7 +99,7 @@ def _one(size: str, seed: int, repeat: int = 1) -> dict:
         del exact
         if run == 0:
             prepared = prepare_blocks(edges, cap, pen)  # once, for the method column and the oracle
-            methods = sorted({choose_method(b) for b in prepared.blocks})
+            methods = sorted({"hub" if find_hub(b) else choose_method(b) for b in prepared.blocks})
             largest = max((len(b.needs) for b in prepared.blocks), default=0)
         oracle = solve_oracle(edges, cap, pen, prepared)
         theirs.append(oracle.seconds)

@@ -3,6 +3,8 @@
 Needs and offers have a service item (30 items) and a position; a need is eligible for
 10-60 nearby offers of its item; capacities are 1-20; the cost grows with distance and
 shrinks with the unit's rating; the penalty grows with urgency and waiting time.
+``hotline``: one more offer, eligible for every need (a city-wide hotline or hospital), with
+that capacity: it joins every item's needs into one component.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ def random_instance(
     items: int = 30,
     degree: tuple[int, int] = (10, 60),
     capacity: tuple[int, int] = (1, 20),
+    hotline: int = 0,
 ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     """Return ``(edges, capacity, penalty)`` for :func:`matching.solve_assignment`."""
     rng = np.random.default_rng(seed)
@@ -52,10 +55,14 @@ def random_instance(
     rep_offer = order[np.repeat(first, deg) + within]
     dist = np.hypot(need_x[rep_need] - offer_x[rep_offer], need_y[rep_need] - offer_y[rep_offer])
     cost = np.round(2.0 * dist + 2.0 * (5.0 - rating[rep_offer]), 3)
+    caps = rng.integers(capacity[0], capacity[1] + 1, n_offers)
+    if hotline:  # offer n_offers: no distance, a flat fee, and a wait that varies by need
+        rep_need = np.r_[rep_need, np.arange(n_needs)]
+        rep_offer = np.r_[rep_offer, np.full(n_needs, n_offers)]
+        cost = np.r_[cost, np.round(4.0 + rng.uniform(0.0, 8.0, n_needs), 1)]
+        caps = np.r_[caps, hotline]
     edges = pd.DataFrame({"need_id": rep_need, "offer_id": rep_offer, "cost": cost})
-    cap = pd.Series(
-        rng.integers(capacity[0], capacity[1] + 1, n_offers), index=pd.RangeIndex(n_offers), name="capacity"
-    )
+    cap = pd.Series(caps, index=pd.RangeIndex(len(caps)), name="capacity")
     base = np.array([0.0, 8.0, 20.0, 45.0])[urgency]
     penalty = pd.Series(
         np.round(base * (1.0 + 0.25 * wait_weeks), 3), index=pd.RangeIndex(n_needs), name="penalty"

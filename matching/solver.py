@@ -28,9 +28,11 @@ per component from their measured costs (``benchmarks/bench_matching.py``).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,6 +50,13 @@ PARALLEL_MIN_SLOT_EDGES = 3_000_000
 AUCTION_MIN_NEEDS = 10_000
 AUCTION_NEEDS_SQUARED_PER_EDGE = 1_500
 METHODS = ("auto", "matching", "auction")
+# A hub: one offer of a component (a hotline, a hospital serving the whole city) eligible for at
+# least this many of its needs, without which the component falls apart into parts small enough
+# that solving them this many times (the hub's price is searched; 8-14 rounds measured) costs
+# less than LAPJVsp's needs x columns on the whole component (see _solve_with_hub).
+HUB_MIN_NEEDS = 2_000
+HUB_ROUNDS = 12
+HUB_FINAL_NEEDS = 2_000
 # Slots the matching first gives each group of needs sharing a penalty as their "unserved" offer
 # (more when a group fills them; see _solve_block_matching).
 UNSERVED_SLOTS = 16
@@ -217,8 +226,34 @@ def solve_assignment(
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(solve, sorted(blocks, key=lambda b: -b.slot_edges), chunksize=1))
     else:
-        results = [solve(b) for b in blocks]
+        # one block at a time; a hub's parts (see _solve_with_hub) side by side on the cores
+        parts = _PartsPool(workers if prepared.stats.get("slot_edges", 0) >= PARALLEL_MIN_SLOT_EDGES else 1)
+        try:
+            results = [solve_block(b, method, parts.map) for b in blocks]
+        finally:
+            parts.close()
     return assemble(prepared, results)
+
+
+class _PartsPool:
+    """``map`` over a hub's parts: on a process pool started at the first call with two or more
+    parts (and ``workers`` > 1), else in this process."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.pool: ProcessPoolExecutor | None = None
+
+    def map(self, fn: Callable[..., Any], *iterables: Iterable[Any]) -> Iterator[Any]:
+        args = [list(it) for it in iterables]
+        if self.workers < 2 or len(args[0]) < 2:
+            return map(fn, *args)
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(max_workers=self.workers)
+        return self.pool.map(fn, *args)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
 
 
 @dataclass(frozen=True)
@@ -396,8 +431,22 @@ def choose_method(block: Block) -> str:
     return "matching"
 
 
-def solve_block(block: Block, method: str = "auto") -> tuple[np.ndarray, np.ndarray]:
-    """Solve one component exactly; return (global need positions, chosen global offer or -1)."""
+def solve_block(
+    block: Block, method: str = "auto", parts_map: Callable[..., Iterable[Any]] = map
+) -> tuple[np.ndarray, np.ndarray]:
+    """Solve one component exactly; return (global need positions, chosen global offer or -1).
+
+    ``parts_map`` maps over a hub's parts (see :func:`_solve_with_hub`), e.g. on a process pool.
+    """
+    if method == "auto":
+        hub = find_hub(block)
+        if hub is not None:
+            return block.needs, _solve_with_hub(block, *hub, parts_map=parts_map)
+    return _solve_plain(block, method)
+
+
+def _solve_plain(block: Block, method: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """One component by the auction or LAPJVsp (``choose_method``), without looking for a hub."""
     if method == "auction" or (method == "auto" and choose_method(block) == "auction"):
         local = auction.solve_component(
             block.need_local, block.offer_local, block.cost, block.capacity, block.penalty
@@ -482,3 +531,184 @@ def _solve_block_matching(block: Block) -> tuple[np.ndarray, np.ndarray]:
     served = col_offer < m
     chosen[row_ind[served]] = block.offers[col_offer[served]]
     return block.needs, chosen
+
+
+def find_hub(block: Block) -> tuple[int, list[Block]] | None:
+    """The component's hub offer and the parts the component falls into without it, or None.
+
+    A hub is one offer eligible for many of the component's needs (a city-wide hotline) that
+    alone holds the component together: without it the component falls into parts that, solved
+    ``HUB_ROUNDS`` times over, still cost less than the whole at once (each estimated as needs x
+    slot columns, LAPJVsp's work). Such a component is solved by :func:`_solve_with_hub`.
+    """
+    eligible = np.bincount(block.offer_local, minlength=len(block.offers))
+    if not len(eligible) or eligible.max() < HUB_MIN_NEEDS:
+        return None
+    hub = int(np.argmax(eligible))
+    rest = block.offer_local != hub
+    parts = (
+        _components(
+            block.need_local[rest], block.offer_local[rest], block.cost[rest], block.capacity, block.penalty
+        )
+        if rest.any()
+        else []
+    )
+    slots = np.minimum(block.capacity, eligible)
+    whole = len(block.needs) * int(slots.sum())
+    in_parts = sum(len(b.needs) * int(np.minimum(b.capacity, len(b.needs)).sum()) for b in parts)
+    if HUB_ROUNDS * in_parts > whole:
+        return None
+    return hub, parts
+
+
+def _solve_part(part: Block, penalty: np.ndarray) -> np.ndarray:
+    """One part of a hub's component with its needs' way out priced: chosen offer or -1."""
+    return _solve_plain(replace(part, penalty=penalty))[1]
+
+
+def _solve_with_hub(
+    block: Block, hub: int, parts: list[Block], parts_map: Callable[..., Iterable[Any]] = map
+) -> np.ndarray:
+    """Solve a component held together by one hub offer, exactly, by pricing the hub's capacity.
+
+    With a price ``lam`` on each use of the hub and no limit on its capacity, the hub is one more
+    way out for each need (like staying unserved, at ``c_ih + lam``), and the component falls apart
+    into small parts solved separately (Lagrangian relaxation of the hub's capacity constraint).
+    If at ``lam = 0`` no more needs use the hub than it can take, that answer is optimal.
+    Otherwise ``lam`` is bisected, keeping ``lo`` (the hub over-used) and ``hi`` (under-used). A
+    part whose answer is the same at ``lo`` and ``hi`` keeps it at every price between (the
+    part's optimal cost is concave in ``lam``); only parts whose answer differs are solved again.
+    An answer that uses the hub exactly to capacity is optimal (its price is a dual proof). When
+    the parts still changing are few, they and the hub, with what capacity the settled parts left
+    it, are solved together exactly: that problem's own hub price lies between ``lo`` and ``hi``
+    (its hub is over-used at ``lo`` and under-used at ``hi``), where every settled part's answer
+    is optimal too, so together they are optimal (LP duality).
+
+    Returns, per need of the block, the chosen global offer or -1.
+    """
+    n = len(block.needs)
+    on_hub = block.offer_local == hub
+    hub_cost = np.full(n, np.inf)
+    hub_cost[block.need_local[on_hub]] = block.cost[on_hub]
+    capacity = int(block.capacity[hub])
+    in_part = np.zeros(n, dtype=bool)
+    for b in parts:
+        in_part[b.needs] = True
+    alone = np.flatnonzero(~in_part)  # needs whose only edge is the hub's
+
+    def answer(lam: float, which: list[int]) -> tuple[dict[int, np.ndarray], np.ndarray]:
+        """Per part in ``which``: each need's local offer (``hub``, another, or -1); and the
+        needs alone's choices."""
+        way_out = np.minimum(block.penalty, hub_cost + lam)
+        to_hub = hub_cost + lam < block.penalty
+        order = sorted(which, key=lambda k: -len(parts[k].needs))  # the largest first
+        solved = parts_map(_solve_part, [parts[k] for k in order], [way_out[parts[k].needs] for k in order])
+        out = {}
+        for k, chosen in zip(order, solved, strict=True):
+            out[k] = np.where((chosen < 0) & to_hub[parts[k].needs], hub, chosen)
+        return out, np.where(to_hub[alone], hub, -1)
+
+    def used(sol: dict[int, np.ndarray], lone: np.ndarray) -> int:
+        return int(sum(int((c == hub).sum()) for c in sol.values()) + (lone == hub).sum())
+
+    everything = list(range(len(parts)))
+    lo_sol, lo_alone = answer(0.0, everything)
+    if used(lo_sol, lo_alone) <= capacity:
+        return _hub_chosen(block, parts, lo_sol, alone, lo_alone)
+    over = hub_cost[np.isfinite(hub_cost)]
+    lam_hi = max(0.0, float((block.penalty[np.isfinite(hub_cost)] - over).max()))
+    hi_sol, hi_alone = answer(lam_hi, everything)  # nobody prefers the hub: it is under-used
+    lam_lo = 0.0
+    use_lo, use_hi = used(lo_sol, lo_alone), used(hi_sol, hi_alone)
+    unit = auction.integer_scale(np.concatenate((block.cost, block.penalty)))
+    step = 1.0 / unit if unit else 0.0  # prices on the costs' own grid while it is finer
+    # a first guess: the price at which the hub would be wanted by as many needs as it can take
+    # if each need weighed it only against its own cheapest other choice
+    best_else = block.penalty.copy()
+    rest = ~on_hub
+    np.minimum.at(best_else, block.need_local[rest], block.cost[rest])
+    margin = np.sort((best_else - hub_cost)[np.isfinite(hub_cost)])[::-1]
+    guess: float | None = float(margin[min(capacity, len(margin) - 1)])
+    delta = max(0.25 * abs(guess), (lam_hi - lam_lo) / 256, 4 * step)
+    expand = 0  # +1 / -1: searching upwards / downwards from the guess, doubling the step
+    last_side, weight_lo, weight_hi = 0, 1.0, 1.0
+    while True:
+        moving = [k for k in everything if not np.array_equal(lo_sol[k], hi_sol[k])]
+        alone_moving = lo_alone != hi_alone
+        size = sum(len(parts[k].needs) for k in moving) + int(alone_moving.sum())
+        width = lam_hi - lam_lo
+        if guess is not None:
+            mid = min(max(guess, lam_lo + width / 1024), lam_hi - width / 1024)
+        elif expand:
+            mid = lam_lo + delta if expand > 0 else lam_hi - delta
+            if not lam_lo < mid < lam_hi:
+                expand = 0
+        if guess is None and not expand:
+            # where the hub's use would reach its capacity if it fell evenly between lo and hi,
+            # the side that stayed put weighing half as much each time (the Illinois rule)
+            over, under = (use_lo - capacity) * weight_lo, (capacity - use_hi) * weight_hi
+            mid = lam_lo + min(max(over / (over + under), 0.02), 0.98) * width
+        if step:  # on the costs' grid, strictly between lo and hi while there is room
+            mid = min(max(round(mid / step) * step, lam_lo + step), lam_hi - step)
+        if size <= HUB_FINAL_NEEDS or not lam_lo < mid < lam_hi:
+            break
+        mid_sol, mid_alone = answer(mid, moving)
+        sol = {**lo_sol, **mid_sol}  # settled parts: the same at lo and hi
+        lone = np.where(alone_moving, mid_alone, lo_alone)
+        u = used(sol, lone)
+        if u == capacity:
+            return _hub_chosen(block, parts, sol, alone, lone)
+        side = 1 if u > capacity else -1
+        if guess is not None:
+            guess, expand = None, side
+        elif expand:
+            expand, delta = (expand, 2 * delta) if side == expand else (0, delta)
+        if side > 0:
+            lam_lo, lo_sol, lo_alone, use_lo = mid, sol, lone, u
+        else:
+            lam_hi, hi_sol, hi_alone, use_hi = mid, sol, lone, u
+        repeated = side == last_side and not expand
+        weight_lo = weight_lo / 2 if repeated and side < 0 else (1.0 if side > 0 else weight_lo)
+        weight_hi = weight_hi / 2 if repeated and side > 0 else (1.0 if side < 0 else weight_hi)
+        last_side = side
+    # the parts still changing, with the hub and what capacity the settled parts left it
+    settled_use = sum(int((lo_sol[k] == hub).sum()) for k in everything if k not in set(moving))
+    settled_use += int((lo_alone[~alone_moving] == hub).sum())
+    needs = np.sort(np.concatenate([parts[k].needs for k in moving] + [alone[alone_moving]]))
+    final = _sub_block(block, needs, hub, capacity - settled_use)
+    _, chosen_final = _solve_plain(final)
+    chosen = np.full(n, -1, dtype=np.int64)
+    for k in everything:
+        if k not in set(moving):
+            chosen[parts[k].needs] = lo_sol[k]
+    chosen[alone[~alone_moving]] = lo_alone[~alone_moving]
+    chosen[needs] = chosen_final
+    return np.where(chosen >= 0, block.offers[np.maximum(chosen, 0)], -1)
+
+
+def _hub_chosen(
+    block: Block, parts: list[Block], sol: dict[int, np.ndarray], alone: np.ndarray, lone: np.ndarray
+) -> np.ndarray:
+    """Per need of the block, the chosen global offer or -1, from the parts' local answers."""
+    chosen = np.full(len(block.needs), -1, dtype=np.int64)
+    for k, b in enumerate(parts):
+        chosen[b.needs] = sol[k]
+    chosen[alone] = lone
+    return np.where(chosen >= 0, block.offers[np.maximum(chosen, 0)], -1)
+
+
+def _sub_block(block: Block, needs: np.ndarray, hub: int, hub_capacity: int) -> Block:
+    """The block's ``needs`` (sorted local positions) with all their edges, the hub's capacity
+    set to ``hub_capacity``; offers keep their block-local positions as "global" ones."""
+    keep = np.isin(block.need_local, needs)
+    capacity = block.capacity.copy()
+    capacity[hub] = hub_capacity
+    return Block(
+        needs,
+        np.arange(len(block.offers)),
+        np.searchsorted(needs, block.need_local[keep]).astype(block.need_local.dtype),
+        block.offer_local[keep],
+        block.cost[keep],
+        capacity,
+        block.penalty[needs],
+    )

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 
+from benchmarks.oracle import solve_oracle
 from matching import solve_assignment
 from matching import solver as solver_module
 from matching.baselines import solve_greedy, solve_lp
@@ -219,3 +220,86 @@ def test_matching_widens_an_unserved_group_that_fills_its_slots(monkeypatch):
     assert len(a.unserved) == 59 and set(a.unserved) <= set(range(60))
     assert a.objective == pytest.approx(solve_lp(edges, capacity, penalty).objective)
     assert a.objective == pytest.approx(1.0 + 59 * 5.0 + 60 * 2.0)
+
+
+def _hotline_instance(seed: int, whole_numbers: bool):
+    """A district of 8 items whose needs may all call one hotline (offer 90) of little capacity:
+    one component held together by the hotline; whole-number costs make ties everywhere."""
+    rng = np.random.default_rng(seed)
+    edges, cap, pen = random_instance(
+        int(rng.integers(150, 400)),
+        90,
+        seed=seed,
+        items=8,
+        degree=(1, 6),
+        capacity=(1, 4),
+        hotline=int(rng.integers(5, 60)),
+    )
+    if whole_numbers:
+        edges["cost"] = np.round(edges["cost"])
+        pen = pen.round()
+    return edges, cap, pen
+
+
+@pytest.mark.parametrize("final_needs", [0, 40, 10_000])
+@pytest.mark.parametrize("seed", range(5))
+def test_a_component_held_by_one_hotline_is_solved_by_pricing_it(monkeypatch, seed, final_needs):
+    # final_needs 0: the price search runs until no part changes or the costs' grid is exhausted;
+    # 10,000: the parts go straight to the joint exact solve with the hotline
+    # small enough to check against OR-Tools: the hub thresholds are lowered to reach it
+    monkeypatch.setattr(solver_module, "HUB_MIN_NEEDS", 20)
+    monkeypatch.setattr(solver_module, "HUB_ROUNDS", 1)
+    monkeypatch.setattr(solver_module, "HUB_FINAL_NEEDS", final_needs)
+    edges, cap, pen = _hotline_instance(seed, whole_numbers=seed % 2 == 0)
+    prepared = solver_module.prepare_blocks(edges, cap, pen)
+    hubs = [(b, solver_module.find_hub(b)) for b in prepared.blocks]
+    assert [b.offers[h[0]] for b, h in hubs if h] == [90]  # the hotline, in the block it holds
+    a = solve_assignment(edges, cap, pen, workers=1)
+    assert a.objective == pytest.approx(solve_oracle(edges, cap, pen, prepared).objective, abs=1e-9)
+    load = a.pairs["offer_id"].value_counts()
+    assert (load <= cap.reindex(load.index)).all()
+    assert set(a.pairs["need_id"]) | set(a.unserved) == set(pen.index)
+    assert a.objective == pytest.approx(a.pairs["cost"].sum() + pen[a.unserved].sum())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_hotline_pricing_with_costs_of_many_decimals_matches_highs(monkeypatch, seed):
+    # no whole-number grid for the hotline's price: it is bisected in floating point
+    monkeypatch.setattr(solver_module, "HUB_MIN_NEEDS", 20)
+    monkeypatch.setattr(solver_module, "HUB_ROUNDS", 1)
+    monkeypatch.setattr(solver_module, "HUB_FINAL_NEEDS", 0)
+    edges, cap, pen = _hotline_instance(seed, whole_numbers=False)
+    edges["cost"] += np.random.default_rng(seed).random(len(edges)) * 1e-3
+    a = solve_assignment(edges, cap, pen, workers=1)
+    assert a.objective == pytest.approx(solve_lp(edges, cap, pen).objective, rel=1e-9)
+
+
+def test_a_city_wide_hotline_is_found_at_the_default_thresholds():
+    # 3,000 needs of 30 items, all eligible for one hotline of 150 places: one component, which
+    # without the hotline falls into 30 small parts
+    edges, cap, pen = random_instance(3000, 600, seed=5, hotline=150)
+    prepared = solver_module.prepare_blocks(edges, cap, pen)
+    (block,) = prepared.blocks
+    hub, parts = solver_module.find_hub(block)
+    assert block.offers[hub] == 600 and len(parts) == 30
+    a = solve_assignment(edges, cap, pen)
+    assert a.objective == pytest.approx(solve_oracle(edges, cap, pen, prepared).objective, abs=1e-9)
+    assert (a.pairs["offer_id"] == 600).sum() == 150  # the hotline is worth more than its places
+    # a band of needs along one item is no hub's: no offer reaches enough of them
+    one = solver_module.prepare_blocks(*random_instance(3000, 600, seed=5, items=1))
+    assert all(solver_module.find_hub(b) is None for b in one.blocks)
+
+
+def test_a_hotline_s_parts_solved_on_a_process_pool_give_the_serial_result(monkeypatch):
+    edges, cap, pen = random_instance(3000, 600, seed=6, hotline=100)
+    serial = solve_assignment(edges, cap, pen, workers=1)
+    monkeypatch.setattr(solver_module, "PARALLEL_MIN_SLOT_EDGES", 1)
+    started = []
+    real_pool = solver_module.ProcessPoolExecutor
+    monkeypatch.setattr(
+        solver_module, "ProcessPoolExecutor", lambda **kw: started.append(kw) or real_pool(**kw)
+    )
+    parallel = solve_assignment(edges, cap, pen, workers=2)
+    assert started == [{"max_workers": 2}]  # one pool, for the hotline's parts
+    pd.testing.assert_frame_equal(serial.pairs, parallel.pairs)
+    assert serial.objective == parallel.objective

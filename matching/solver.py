@@ -23,6 +23,11 @@ cliff. Such a component is solved instead by :mod:`matching.auction`, an ε-scal
 numpy whose time grows with the component's edges; its result is used only with a
 certificate of optimality (LAPJVsp solves the component otherwise). ``choose_method`` picks
 per component from their measured costs (``benchmarks/bench_matching.py``).
+
+A component held together by one offer every need may use (a city-wide hotline) is different
+again: slot-expanded, each of its places is an edge to every need. ``find_hub`` spots it and
+``_solve_with_hub`` prices its capacity instead (Lagrangian relaxation, made exact by LP duality),
+so the rest falls apart into small parts.
 """
 
 from __future__ import annotations

@@ -580,7 +580,8 @@ def _solve_with_hub(
     way out for each need (like staying unserved, at ``c_ih + lam``), and the component falls apart
     into small parts solved separately (Lagrangian relaxation of the hub's capacity constraint).
     If at ``lam = 0`` no more needs use the hub than it can take, that answer is optimal.
-    Otherwise ``lam`` is bisected, keeping ``lo`` (the hub over-used) and ``hi`` (under-used). A
+    Otherwise ``lam`` is searched (a first guess, then outwards, then by the Illinois rule),
+    keeping ``lo`` (the hub over-used) and ``hi`` (under-used) on the costs' own grid. A
     part whose answer is the same at ``lo`` and ``hi`` keeps it at every price between (the
     part's optimal cost is concave in ``lam``); only parts whose answer differs are solved again.
     An answer that uses the hub exactly to capacity is optimal (its price is a dual proof). When
@@ -620,8 +621,8 @@ def _solve_with_hub(
     lo_sol, lo_alone = answer(0.0, everything)
     if used(lo_sol, lo_alone) <= capacity:
         return _hub_chosen(block, parts, lo_sol, alone, lo_alone)
-    over = hub_cost[np.isfinite(hub_cost)]
-    lam_hi = max(0.0, float((block.penalty[np.isfinite(hub_cost)] - over).max()))
+    reach = np.isfinite(hub_cost)
+    lam_hi = max(0.0, float((block.penalty[reach] - hub_cost[reach]).max()))
     hi_sol, hi_alone = answer(lam_hi, everything)  # nobody prefers the hub: it is under-used
     lam_lo = 0.0
     use_lo, use_hi = used(lo_sol, lo_alone), used(hi_sol, hi_alone)
@@ -632,7 +633,7 @@ def _solve_with_hub(
     best_else = block.penalty.copy()
     rest = ~on_hub
     np.minimum.at(best_else, block.need_local[rest], block.cost[rest])
-    margin = np.sort((best_else - hub_cost)[np.isfinite(hub_cost)])[::-1]
+    margin = np.sort((best_else - hub_cost)[reach])[::-1]
     guess: float | None = float(margin[min(capacity, len(margin) - 1)])
     delta = max(0.25 * abs(guess), (lam_hi - lam_lo) / 256, 4 * step)
     expand = 0  # +1 / -1: searching upwards / downwards from the guess, doubling the step
@@ -677,15 +678,15 @@ def _solve_with_hub(
         weight_hi = weight_hi / 2 if repeated and side > 0 else (1.0 if side < 0 else weight_hi)
         last_side = side
     # the parts still changing, with the hub and what capacity the settled parts left it
-    settled_use = sum(int((lo_sol[k] == hub).sum()) for k in everything if k not in set(moving))
+    settled = [k for k in everything if k not in set(moving)]
+    settled_use = sum(int((lo_sol[k] == hub).sum()) for k in settled)
     settled_use += int((lo_alone[~alone_moving] == hub).sum())
     needs = np.sort(np.concatenate([parts[k].needs for k in moving] + [alone[alone_moving]]))
     final = _sub_block(block, needs, hub, capacity - settled_use)
     _, chosen_final = _solve_plain(final)
     chosen = np.full(n, -1, dtype=np.int64)
-    for k in everything:
-        if k not in set(moving):
-            chosen[parts[k].needs] = lo_sol[k]
+    for k in settled:
+        chosen[parts[k].needs] = lo_sol[k]
     chosen[alone[~alone_moving]] = lo_alone[~alone_moving]
     chosen[needs] = chosen_final
     return np.where(chosen >= 0, block.offers[np.maximum(chosen, 0)], -1)

@@ -20,6 +20,15 @@ import time
 from datetime import date
 from pathlib import Path
 
+# Prefect as `make` runs it, also when this is run straight from the venv: its state in the
+# project's var/prefect (migrated by `make setup`), time for a first start that migrates a new
+# one (~30 s on 2 cores, past Prefect's 20 s default: events would fail), no telemetry
+_PROJECT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("PREFECT_HOME", str(_PROJECT / "var" / "prefect"))
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
 
 def run(url: str, size: float, work: Path) -> dict[str, float]:
     os.environ["THREELISTS_DATABASE_URL"] = url

@@ -620,7 +620,7 @@ def _solve_with_hub(
     everything = list(range(len(parts)))
     lo_sol, lo_alone = answer(0.0, everything)
     if used(lo_sol, lo_alone) <= capacity:
-        return _hub_chosen(block, parts, lo_sol, alone, lo_alone)
+        return _offers_of(block, _hub_local(n, parts, lo_sol, alone, lo_alone))
     reach = np.isfinite(hub_cost)
     lam_hi = max(0.0, float((block.penalty[reach] - hub_cost[reach]).max()))
     hi_sol, hi_alone = answer(lam_hi, everything)  # nobody prefers the hub: it is under-used
@@ -663,7 +663,7 @@ def _solve_with_hub(
         lone = np.where(alone_moving, mid_alone, lo_alone)
         u = used(sol, lone)
         if u == capacity:
-            return _hub_chosen(block, parts, sol, alone, lone)
+            return _offers_of(block, _hub_local(n, parts, sol, alone, lone))
         side = 1 if u > capacity else -1
         if guess is not None:
             guess, expand = None, side
@@ -673,9 +673,12 @@ def _solve_with_hub(
             lam_lo, lo_sol, lo_alone, use_lo = mid, sol, lone, u
         else:
             lam_hi, hi_sol, hi_alone, use_hi = mid, sol, lone, u
+        # the end that moved counts in full; the one that stayed put twice running, half as much
         repeated = side == last_side and not expand
-        weight_lo = weight_lo / 2 if repeated and side < 0 else (1.0 if side > 0 else weight_lo)
-        weight_hi = weight_hi / 2 if repeated and side > 0 else (1.0 if side < 0 else weight_hi)
+        if side > 0:
+            weight_lo, weight_hi = 1.0, weight_hi / 2 if repeated else weight_hi
+        else:
+            weight_lo, weight_hi = weight_lo / 2 if repeated else weight_lo, 1.0
         last_side = side
     # the parts still changing, with the hub and what capacity the settled parts left it
     settled = [k for k in everything if k not in set(moving)]
@@ -683,23 +686,24 @@ def _solve_with_hub(
     settled_use += int((lo_alone[~alone_moving] == hub).sum())
     needs = np.sort(np.concatenate([parts[k].needs for k in moving] + [alone[alone_moving]]))
     final = _sub_block(block, needs, hub, capacity - settled_use)
-    _, chosen_final = _solve_plain(final)
-    chosen = np.full(n, -1, dtype=np.int64)
-    for k in settled:
-        chosen[parts[k].needs] = lo_sol[k]
-    chosen[alone[~alone_moving]] = lo_alone[~alone_moving]
-    chosen[needs] = chosen_final
-    return np.where(chosen >= 0, block.offers[np.maximum(chosen, 0)], -1)
+    chosen = _hub_local(n, parts, lo_sol, alone, lo_alone)  # settled: the same at lo and hi
+    chosen[needs] = _solve_plain(final)[1]
+    return _offers_of(block, chosen)
 
 
-def _hub_chosen(
-    block: Block, parts: list[Block], sol: dict[int, np.ndarray], alone: np.ndarray, lone: np.ndarray
+def _hub_local(
+    n: int, parts: list[Block], sol: dict[int, np.ndarray], alone: np.ndarray, lone: np.ndarray
 ) -> np.ndarray:
-    """Per need of the block, the chosen global offer or -1, from the parts' local answers."""
-    chosen = np.full(len(block.needs), -1, dtype=np.int64)
+    """Per need of the block, its chosen local offer or -1, from the parts' answers."""
+    chosen = np.full(n, -1, dtype=np.int64)
     for k, b in enumerate(parts):
         chosen[b.needs] = sol[k]
     chosen[alone] = lone
+    return chosen
+
+
+def _offers_of(block: Block, chosen: np.ndarray) -> np.ndarray:
+    """Local offer positions (or -1) as the block's global ones."""
     return np.where(chosen >= 0, block.offers[np.maximum(chosen, 0)], -1)
 
 

@@ -276,8 +276,14 @@ def read_offers(session: Session, cycle_id: str, held: tuple[str, ...]) -> pd.Da
         select(Unit.id.label("unit_id"), Unit.x_km, Unit.y_km, Unit.rating).where(Unit.active.is_(True)),
         text_as_object=True,
     )
-    # inner: an inactive unit's offers are not offered (the offers keep their id order)
-    offers = offers.merge(units, on="unit_id", how="inner", sort=False)
+    # inner: an inactive unit's offers are not offered (the offers keep their id order); the
+    # unit's columns looked up by position (a merge on 442k text keys: 0.3 s)
+    at = pd.Index(units["unit_id"]).get_indexer(offers["unit_id"])
+    if (at < 0).any():
+        offers = offers.loc[at >= 0].reset_index(drop=True)
+        at = at[at >= 0]
+    for c in units.columns.drop("unit_id"):
+        offers[c] = units[c].to_numpy()[at]
     used = pd.DataFrame(
         session.execute(
             select(Assignment.offer_id).where(Assignment.cycle_id == cycle_id, Assignment.status.in_(held))

@@ -117,12 +117,26 @@ def read_frame(session: Session, stmt: Select, text_as_object: bool = False) -> 
         values = frame[c.key]
         if isinstance(c.type, (Date, DateTime)):
             if values.dtype.kind != "M":  # SQLite gives text, PostgreSQL date/datetime objects
-                frame[c.key] = pd.to_datetime(values, format="ISO8601")
+                frame[c.key] = _parse_dates(values)
         elif isinstance(c.type, Boolean):
             frame[c.key] = values.astype(bool)
         elif isinstance(c.type, (Float, Integer)) and values.dtype == object:
             frame[c.key] = pd.to_numeric(values)
     return frame
+
+
+def _parse_dates(values: pd.Series) -> pd.Series:
+    """Dates or timestamps as ``datetime64`` (NULL is NaT), each distinct value parsed once: a
+    cycle's 442k offers hold a few dozen window dates (parsing them per row: 0.35 s a column)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if len(uniques) * 2 > len(values):  # mostly distinct (timestamps): parse them all directly
+        return pd.to_datetime(values, format="ISO8601")
+    parsed = pd.to_datetime(pd.Series(uniques, dtype=object), format="ISO8601").to_numpy()
+    out = np.empty(len(values), dtype=parsed.dtype)
+    out[:] = np.datetime64("NaT")
+    known = codes >= 0
+    out[known] = parsed[codes[known]]
+    return pd.Series(out, index=values.index, name=values.name)
 
 
 def _bindable(column: Column, values: list[Any], dialect: Dialect) -> list[Any]:

@@ -8,10 +8,10 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from store.db import insert_rows, read_frame, update_rows
-from store.models import Cycle, Need, NeedEvent, UnservedNeed
+from store.models import Cycle, Need, NeedEvent, Offer, Unit, UnservedNeed
 
 
 def _need_ids(sessions) -> list[int]:
@@ -134,8 +134,9 @@ def test_bulk_writes_roll_back_with_the_transaction(tiny):
 
 def test_read_frame_parses_dates_and_numbers_per_column(tiny):
     with tiny() as s, s.begin():
-        first = s.scalar(select(Need).order_by(Need.id).limit(1))
-        first.preferred_start = date(2026, 12, 1)
+        # one date shared by two needs, the rest NULL: parsed once per distinct value
+        for need in s.scalars(select(Need).order_by(Need.id).limit(2)):
+            need.preferred_start = date(2026, 12, 1)
     with tiny() as s:
         q = select(
             Need.id, Need.submitted_at, Need.preferred_start, Need.preferred_end, Need.urgency
@@ -144,6 +145,41 @@ def test_read_frame_parses_dates_and_numbers_per_column(tiny):
         orm = s.execute(q).all()
     assert list(frame.columns) == ["id", "submitted_at", "preferred_start", "preferred_end", "urgency"]
     assert frame["submitted_at"].tolist() == [pd.Timestamp(r.submitted_at) for r in orm]
-    assert frame["preferred_start"].iloc[0] == pd.Timestamp(2026, 12, 1)
-    assert frame["preferred_start"].iloc[1:].isna().all() and frame["preferred_end"].isna().all()
+    assert frame["preferred_start"].dtype.kind == "M" and frame["preferred_end"].dtype.kind == "M"
+    assert frame["preferred_start"].iloc[:2].tolist() == [pd.Timestamp(2026, 12, 1)] * 2
+    assert frame["preferred_start"].iloc[2:].isna().all() and frame["preferred_end"].isna().all()
     assert frame["urgency"].tolist() == [r.urgency for r in orm] and frame["urgency"].dtype.kind == "i"
+
+
+def test_offers_of_an_inactive_unit_are_not_read_and_the_rest_keep_their_unit(tiny):
+    from service import cycle as service_cycle
+
+    with tiny() as s, s.begin():
+        s.add(
+            Unit(id="UC", name="第三家", kind="company", community_id="C001", x_km=5.0, y_km=1.0, rating=2.0)
+        )
+        s.flush()
+        for oid in ("R-0", "R-UC"):  # one before the others in id order, one after
+            s.add(
+                Offer(
+                    id=oid,
+                    unit_id="UC",
+                    item_code="REPAIR.UTIL.PIPE",
+                    capacity_per_cycle=2,
+                    area_level="grid",
+                    area_id="C001-G01",
+                    window_start=date(2026, 11, 1),
+                    window_end=date(2027, 1, 31),
+                )
+            )
+    with tiny() as s:
+        offers = service_cycle.read_offers(s, "2026-W47")
+    assert offers["offer_id"].tolist() == ["R-0", "R-UA", "R-UB", "R-UC"]
+    assert offers["unit_id"].tolist() == ["UC", "UA", "UB", "UC"]
+    assert offers["x_km"].tolist() == [5.0, 0.1, 2.0, 5.0] and offers["rating"].iloc[0] == 2.0
+    with tiny() as s, s.begin():
+        s.execute(update(Unit).where(Unit.id == "UC").values(active=False))
+    with tiny() as s:
+        offers = service_cycle.read_offers(s, "2026-W47")
+    assert offers["offer_id"].tolist() == ["R-UA", "R-UB"] and offers.index.tolist() == [0, 1]
+    assert offers["x_km"].tolist() == [0.1, 2.0] and offers["capacity"].tolist() == [1, 1]

@@ -54,6 +54,12 @@ PARALLEL_MIN_SLOT_EDGES = 3_000_000
 # 50k x 1.0M 7.5 s vs 18.7 s).
 AUCTION_MIN_NEEDS = 10_000
 AUCTION_NEEDS_SQUARED_PER_EDGE = 1_500
+# ... and sooner where the needs outnumber the offers' slots: LAPJVsp's augmenting paths grow
+# long when capacity is short (one component, items=1, capacities 1-7, 3 seeds, 2026-12-02:
+# 15k needs with 1.25 needs per slot 3.3-4.7 s vs 3.0-4.7 s; 20k 6.2-9.2 s vs 5.1-5.2 s; 2 needs
+# per slot 15k 3.8-5.6 s vs 1.8-2.1 s, 20k 6.5-7.8 s vs 3.0-3.5 s; ample capacity (0.5-0.75 needs
+# per slot) 20k 1.9-4.4 s vs 2.8-5.2 s, 12k at 1.25 per slot 2.4 s vs 3.9 s: LAPJVsp's)
+AUCTION_SHORT_MIN_NEEDS = 15_000
 METHODS = ("auto", "matching", "auction")
 # A hub: one offer of a component (a hotline, a hospital serving the whole city) eligible for at
 # least this many of its needs, without which the component falls apart into parts small enough
@@ -429,10 +435,15 @@ def _components(
 
 
 def choose_method(block: Block) -> str:
-    """The faster exact method for a component: ``"auction"`` for large, dense-in-needs ones."""
+    """The faster exact method for a component: ``"auction"`` for large, dense-in-needs ones and
+    for large ones whose needs outnumber the offers' slots; ``"matching"`` (LAPJVsp) otherwise."""
     n = len(block.needs)
     if n >= AUCTION_MIN_NEEDS and n * n >= AUCTION_NEEDS_SQUARED_PER_EDGE * len(block.cost):
         return "auction"
+    if n >= AUCTION_SHORT_MIN_NEEDS:
+        eligible = np.bincount(block.offer_local, minlength=len(block.offers))
+        if n >= int(np.minimum(block.capacity, eligible).sum()):  # more needs than slots
+            return "auction"
     return "matching"
 
 

@@ -114,3 +114,9 @@ def test_large_components_go_to_the_auction_small_ones_to_the_matching():
     assert [choose_method(b) for b in prepare_blocks(edges, cap, pen).blocks] == ["auction"]
     edges, cap, pen = random_instance(12_000, 2_400, seed=1)  # 30 items: 30 components of ~400 needs
     assert {choose_method(b) for b in prepare_blocks(edges, cap, pen).blocks} == {"matching"}
+    # 20k needs, 20 edges each (too sparse for the first rule): the auction where capacity is short
+    # (~4 slots per offer: 2 needs per slot), LAPJVsp where it is ample (0.5 needs per slot)
+    one = {"items": 1, "degree": (5, 40), "capacity": (1, 7)}
+    for n_offers, method in ((2_500, "auction"), (10_000, "matching")):
+        edges, cap, pen = random_instance(20_000, n_offers, seed=1, **one)
+        assert [choose_method(b) for b in prepare_blocks(edges, cap, pen).blocks] == [method]

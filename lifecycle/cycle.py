@@ -73,7 +73,8 @@ class DispatchWrite:
     """What to write so the cycle's dispatched assignments equal the plan."""
 
     drop_assignment_ids: list[int] = field(default_factory=list)
-    add_assignments: list[dict[str, Any]] = field(default_factory=list)
+    # one row per new assignment, columns as the table's (a hundred thousand rows: columns, not dicts)
+    add_assignments: pd.DataFrame = field(default_factory=pd.DataFrame)
     need_status: list[dict[str, Any]] = field(default_factory=list)  # {"id", "status"}
     changes: list[NeedChange] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
@@ -132,7 +133,8 @@ def plan_dispatch(
         context=_with(ctx, back, cycle_id=cycle_id),
         **common,
     )
-    fresh = [int(n) for n in add["need_id"].tolist() if n not in set(dropped)]
+    was_dropped = set(dropped)
+    fresh = [int(n) for n in add["need_id"].tolist() if n not in was_dropped]
     dispatched = changes_for(
         Action.DISPATCH,
         fresh,
@@ -147,19 +149,17 @@ def plan_dispatch(
     w.need_status = [{"id": n, "status": s} for n, s in status_to.items() if n not in redispatched]
     if len(add):
         assignment_status = str(dispatched[0].step.assignment_to) if dispatched else str(A.DISPATCHED)
-        cols = {c: add[c].tolist() for c in ["need_id", "offer_id", "unit_id", *COST_COLUMNS]}
-        w.add_assignments = [
+        w.add_assignments = pd.DataFrame(
             {
                 "cycle_id": cycle_id,
-                "need_id": int(cols["need_id"][k]),
-                "offer_id": cols["offer_id"][k],
-                "unit_id": cols["unit_id"][k],
-                **{c: float(cols[c][k]) for c in COST_COLUMNS},
+                "need_id": add["need_id"].to_numpy(dtype=np.int64),
+                "offer_id": pd.Series(add["offer_id"].tolist(), dtype=object),
+                "unit_id": pd.Series(add["unit_id"].tolist(), dtype=object),
+                **{c: add[c].to_numpy(dtype=float) for c in COST_COLUMNS},
                 "status": assignment_status,
-                "dispatched_at": at,
+                "dispatched_at": pd.Series([at] * len(add), dtype=object),
             }
-            for k in range(len(add))
-        ]
+        )
     w.counts = {"kept": len(current) - len(drop), "added": len(add), "removed": len(drop)}
     return w
 

@@ -345,14 +345,14 @@ def read_cycle_assignments(
 def write_dispatch(
     session: Session,
     drop_assignment_ids: list[int],
-    add_assignments: list[dict[str, Any]],
+    add_assignments: pd.DataFrame | list[dict[str, Any]],
     need_status: list[dict[str, Any]],
     history: list[dict[str, Any]],
 ) -> None:
     """Delete, insert and update exactly what ``lifecycle.cycle.plan_dispatch`` returned."""
     for part in _chunks(drop_assignment_ids):
         session.execute(delete(Assignment).where(Assignment.id.in_(part)))
-    if add_assignments:
+    if len(add_assignments):
         insert_rows(session, Assignment.__table__, add_assignments)
     update_needs(session, need_status)
     append_history(session, history)

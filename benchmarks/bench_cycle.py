@@ -1,6 +1,6 @@
 """A full match cycle for 100,000 open needs, seconds per stage, on SQLite and PostgreSQL.
 
-    .venv/bin/python -m benchmarks.bench_cycle [--needs 100000] [--database-url URL ...]
+    .venv/bin/python -m benchmarks.bench_cycle [--size 334] [--database-url URL ...] [--work DIR]
 
 The district (size 334: ~100,000 needs, 2,690 grids, 334,000 offers) is loaded straight into the
 store (the intake benchmark measures the file path). All needs are escalated to the community
@@ -59,10 +59,9 @@ def run(url: str, size: float, work: Path) -> dict[str, float]:
     settings = get_settings()
     settings.ensure_dirs()
     upgrade_database(url)
-    if url.startswith("postgresql"):
-        empty_tables(url)
+    empty_tables(url)  # the district is loaded afresh (a database from an earlier run emptied)
     day = date(2026, 11, 23)
-    sample = work / "sample"
+    sample = work / f"sample-{size:g}"  # one generated district per size, reused with --work
     if not (sample / "district.json").exists():
         generate_district(
             sample, size=size, seed=5, cycle_start=date(2026, 11, 16), dirty_share=0, duplicate_share=0
@@ -154,8 +153,16 @@ def main() -> None:
         "--size", type=float, default=334.0, help="334: about 100,000 needs after merging duplicates"
     )
     ap.add_argument("--database-url", action="append", default=None)
+    ap.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="folder for the generated district, kept and reused by the next run with the same "
+        "folder (generating size 334 takes minutes); default: a new temporary folder",
+    )
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="tl-bench-cycle-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="tl-bench-cycle-"))
+    work.mkdir(parents=True, exist_ok=True)
     urls = args.database_url or [f"sqlite:///{work / 'bench.db'}"]
     for url in urls:
         r = run(url, args.size, work)

@@ -280,9 +280,18 @@ class Block:
     penalty: np.ndarray  # per need of the block
 
     @property
+    def eligible(self) -> np.ndarray:
+        """Per offer: how many of the block's needs may use it."""
+        return np.bincount(self.offer_local, minlength=len(self.offers))
+
+    @property
+    def slots(self) -> np.ndarray:
+        """Per offer: the slots it can fill (an offer never needs more slots than eligible needs)."""
+        return np.minimum(self.capacity, self.eligible)
+
+    @property
     def slot_edges(self) -> int:
-        counts = np.bincount(self.offer_local, minlength=len(self.offers))
-        return int((counts * np.minimum(self.capacity, counts)).sum())
+        return int((self.eligible * self.slots).sum())
 
 
 @dataclass(frozen=True)
@@ -440,10 +449,8 @@ def choose_method(block: Block) -> str:
     n = len(block.needs)
     if n >= AUCTION_MIN_NEEDS and n * n >= AUCTION_NEEDS_SQUARED_PER_EDGE * len(block.cost):
         return "auction"
-    if n >= AUCTION_SHORT_MIN_NEEDS:
-        eligible = np.bincount(block.offer_local, minlength=len(block.offers))
-        if n >= int(np.minimum(block.capacity, eligible).sum()):  # more needs than slots
-            return "auction"
+    if n >= AUCTION_SHORT_MIN_NEEDS and n >= int(block.slots.sum()):  # more needs than slots
+        return "auction"
     return "matching"
 
 
@@ -491,8 +498,7 @@ def _solve_block_matching(block: Block) -> tuple[np.ndarray, np.ndarray]:
     (or a column per need) and the component is solved again.
     """
     n, m = len(block.needs), len(block.offers)
-    eligible = np.bincount(block.offer_local, minlength=m)
-    slots = np.minimum(block.capacity, eligible)  # an offer never needs more slots than eligible needs
+    slots = block.slots
     penalties, group = np.unique(block.penalty, return_inverse=True)
     size = np.bincount(group, minlength=len(penalties))
     short = max(0, n - int(slots.sum()))  # needs that cannot all be served, shared out by size
@@ -557,7 +563,7 @@ def find_hub(block: Block) -> tuple[int, list[Block]] | None:
     ``HUB_ROUNDS`` times over, still cost less than the whole at once (each estimated as needs x
     slot columns, LAPJVsp's work). Such a component is solved by :func:`_solve_with_hub`.
     """
-    eligible = np.bincount(block.offer_local, minlength=len(block.offers))
+    eligible = block.eligible
     if not len(eligible) or eligible.max() < HUB_MIN_NEEDS:
         return None
     hub = int(np.argmax(eligible))
@@ -569,8 +575,7 @@ def find_hub(block: Block) -> tuple[int, list[Block]] | None:
         if rest.any()
         else []
     )
-    slots = np.minimum(block.capacity, eligible)
-    whole = len(block.needs) * int(slots.sum())
+    whole = len(block.needs) * int(block.slots.sum())
     in_parts = sum(len(b.needs) * int(np.minimum(b.capacity, len(b.needs)).sum()) for b in parts)
     if HUB_ROUNDS * in_parts > whole:
         return None

@@ -122,6 +122,27 @@ DAY = date(2026, 11, 16)
 CYCLE = "2026-W47"
 
 
+def tiny_offer(
+    offer_id: str,
+    unit_id: str,
+    item_code: str = "REPAIR.UTIL.PIPE",
+    capacity: int = 1,
+    area_level: str = "grid",
+    area_id: str = "C001-G01",
+) -> Offer:
+    """An offer in the ``tiny`` district, open through all of its test weeks."""
+    return Offer(
+        id=offer_id,
+        unit_id=unit_id,
+        item_code=item_code,
+        capacity_per_cycle=capacity,
+        area_level=area_level,
+        area_id=area_id,
+        window_start=date(2026, 11, 1),
+        window_end=date(2027, 1, 31),
+    )
+
+
 @pytest.fixture
 def tiny(env, sessions):
     """One grid, two units offering the same item (A nearer than B), three needs, capacity 1 each."""
@@ -147,18 +168,7 @@ def tiny(env, sessions):
         s.add(Unit(id="UB", name="远处物业", kind="company", community_id="C001", x_km=2.0, y_km=0.0))
         s.flush()
         for u in ("UA", "UB"):
-            s.add(
-                Offer(
-                    id=f"R-{u}",
-                    unit_id=u,
-                    item_code="REPAIR.UTIL.PIPE",
-                    capacity_per_cycle=1,
-                    area_level="grid",
-                    area_id="C001-G01",
-                    window_start=date(2026, 11, 1),
-                    window_end=date(2027, 1, 31),
-                )
-            )
+            s.add(tiny_offer(f"R-{u}", u))
         s.flush()
         for h, urgency in ((1, 3), (2, 2), (3, 1)):
             n = Need(

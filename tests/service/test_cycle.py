@@ -18,10 +18,9 @@ from store.models import (
     Assignment,
     Need,
     NeedEvent,
-    Offer,
     Publication,
 )
-from tests.conftest import CYCLE, DAY, assignment_set
+from tests.conftest import CYCLE, DAY, assignment_set, tiny_offer
 
 
 def _need_id(sessions, ref):
@@ -266,15 +265,8 @@ def test_urgent_need_is_matched_the_day_it_arrives_as_a_new_version_of_the_week(
 
     with tiny() as s, s.begin():
         s.add(
-            Offer(
-                id="R-UA-MEALS",
-                unit_id="UA",
-                item_code="ELDER.HOME.MEALS",
-                capacity_per_cycle=2,
-                area_level="community",
-                area_id="C001",
-                window_start=date(2026, 11, 1),
-                window_end=date(2027, 1, 31),
+            tiny_offer(
+                "R-UA-MEALS", "UA", "ELDER.HOME.MEALS", capacity=2, area_level="community", area_id="C001"
             )
         )
     match_cycle(cycle_day=DAY)

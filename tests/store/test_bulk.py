@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select, update
 
 from store.db import insert_rows, read_frame, update_rows
-from store.models import Cycle, Need, NeedEvent, Offer, Unit, UnservedNeed
+from store.models import Cycle, Need, NeedEvent, Unit, UnservedNeed
+from tests.conftest import tiny_offer
 
 
 def _need_ids(sessions) -> list[int]:
@@ -160,18 +161,7 @@ def test_offers_of_an_inactive_unit_are_not_read_and_the_rest_keep_their_unit(ti
         )
         s.flush()
         for oid in ("R-0", "R-UC"):  # one before the others in id order, one after
-            s.add(
-                Offer(
-                    id=oid,
-                    unit_id="UC",
-                    item_code="REPAIR.UTIL.PIPE",
-                    capacity_per_cycle=2,
-                    area_level="grid",
-                    area_id="C001-G01",
-                    window_start=date(2026, 11, 1),
-                    window_end=date(2027, 1, 31),
-                )
-            )
+            s.add(tiny_offer(oid, "UC", capacity=2))
     with tiny() as s:
         offers = service_cycle.read_offers(s, "2026-W47")
     assert offers["offer_id"].tolist() == ["R-0", "R-UA", "R-UB", "R-UC"]

@@ -193,7 +193,8 @@ def write_version_files(
     write_csv(files[0], rows.iloc[:0])
     files[1].write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
     rows.to_parquet(files[2], index=False)
-    files[3].write_text(json.dumps(diff, ensure_ascii=False, indent=1), encoding="utf-8")
+    # a first version's diff names every row (97k ids: 0.3 s with json, a tenth of that with orjson)
+    files[3].write_bytes(orjson.dumps(diff, option=orjson.OPT_INDENT_2))
     if headers_zh:
         zh = folder / f"{stem}_zh.csv"
         write_csv(zh, rows.iloc[:0].rename(columns=headers_zh))

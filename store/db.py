@@ -30,6 +30,11 @@ from sqlalchemy.orm import Session, close_all_sessions, sessionmaker
 from settings import PROJECT_ROOT, get_settings
 
 _ENGINES: dict[str, Engine] = {}
+# SQLite's page cache per connection (its default is 2 MiB): a city's cycle writes 97k
+# assignments, each checking four foreign keys and updating four indexes, into a 200 MB file.
+# Taken only as pages are read. Measured on the cycle benchmark's district, read+write+publish
+# in six alternating pairs: 19.4 s -> 17.4 s on average, the write lower in every pair.
+SQLITE_CACHE_KIB = 64 * 1024
 
 
 def get_engine(url: str | None = None) -> Engine:
@@ -45,6 +50,7 @@ def get_engine(url: str | None = None) -> Engine:
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
                 cur.close()
         else:
             engine = create_engine(url, pool_pre_ping=True)

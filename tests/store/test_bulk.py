@@ -173,3 +173,17 @@ def test_offers_of_an_inactive_unit_are_not_read_and_the_rest_keep_their_unit(ti
         offers = service_cycle.read_offers(s, "2026-W47")
     assert offers["offer_id"].tolist() == ["R-UA", "R-UB"] and offers.index.tolist() == [0, 1]
     assert offers["x_km"].tolist() == [0.1, 2.0] and offers["capacity"].tolist() == [1, 1]
+
+
+def test_sqlite_connections_check_foreign_keys_and_keep_a_city_sized_page_cache(sessions):
+    from sqlalchemy import text
+
+    from store.db import SQLITE_CACHE_KIB
+
+    with sessions() as s:
+        if s.get_bind().dialect.name != "sqlite":
+            pytest.skip("SQLite's connection settings")
+        pragma = {
+            p: s.execute(text(f"PRAGMA {p}")).scalar() for p in ("foreign_keys", "journal_mode", "cache_size")
+        }
+    assert pragma == {"foreign_keys": 1, "journal_mode": "wal", "cache_size": -SQLITE_CACHE_KIB}

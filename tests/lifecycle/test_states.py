@@ -111,6 +111,50 @@ def test_many_changes_of_one_kind_go_as_batches_that_name_each_need():
     assert [e["resource"]["prefect.resource.id"] for e in few] == [f"threelists.need.{n}" for n in (1, 2, 3)]
 
 
+def test_a_batch_carries_the_labels_of_every_need_it_names():
+    """Escalations that differ in urgency, desk or cause never share a batch (automations match
+    on those labels); the same labels in another community go apart too."""
+    from lifecycle.changes import _batch_labels
+
+    grids = {"G1": "C1", "G2": "C2"}
+    changes = [
+        change(
+            Action.ESCALATE,
+            n,
+            N.OPEN,
+            None,
+            at=AT,
+            actor="m",
+            cycle_id="2026-W48",
+            grid_id=("G1", "G2")[n % 2],
+            urgency=1 + n % 3,
+            level_from=n % 2,
+            level_to=1 + n % 2,
+            why=("deadline", "declined")[(n // 2) % 2],
+        )
+        for n in range(1, 1201)
+    ]
+    events = prefect_events(changes, grids, one_each_up_to=100)
+    by_id = {c.need_id: c for c in changes}
+    named = 0
+    for e in events:
+        needs = [r["prefect.resource.id"] for r in e["related"] if r["prefect.resource.role"] == "need"]
+        labels = {k: v for k, v in e["resource"].items() if k.startswith("threelists.")}
+        for rid in needs:
+            c = by_id[int(rid.rsplit(".", 1)[1])]
+            assert labels == _batch_labels(c)
+            assert {
+                "prefect.resource.id": f"threelists.community.{grids[c.grid_id]}",
+                "prefect.resource.role": "community",
+            } in e["related"]
+        named += len(needs)
+    assert named == len(changes)
+    label_sets = {
+        tuple(sorted((k, v) for k, v in e["resource"].items() if k.startswith("threelists."))) for e in events
+    }
+    assert len(label_sets) == 12  # 3 urgencies x 2 desks x 2 causes
+
+
 def test_changes_for_many_needs_take_each_needs_own_context_over_the_shared_fields():
     """One check for all; a need's context (its own reason, level, unit) overrides what they share."""
     from lifecycle.changes import changes_for

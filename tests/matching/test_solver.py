@@ -303,3 +303,26 @@ def test_a_hotline_s_parts_solved_on_a_process_pool_give_the_serial_result(monke
     assert started == [{"max_workers": 2}]  # one pool, for the hotline's parts
     pd.testing.assert_frame_equal(serial.pairs, parallel.pairs)
     assert serial.objective == parallel.objective
+
+
+@pytest.mark.parametrize(
+    ("n_needs", "n_offers", "per_need", "seed"),
+    [(2_000, 3_000, 1, 0), (2_000, 500, 2, 1), (5_000, 1_000, 4, 2), (300, 20_000, 3, 3), (1, 1, 1, 4)],
+)
+def test_component_labels_are_scipys_on_the_whole_graph(n_needs, n_offers, per_need, seed):
+    """The sampled two-step components equal scipy's on every edge at once, numbering included:
+    many small components, one giant one, offers and needs with no edge at all."""
+    from scipy.sparse import coo_array
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(seed)
+    need = np.repeat(np.arange(n_needs), rng.integers(0, 2 * per_need + 1, n_needs))
+    offer = rng.integers(0, n_offers, len(need))
+    key = np.unique(need.astype(np.int64) * n_offers + offer)  # sorted by (need, offer), no repeats
+    e_need, e_offer = (key // n_offers).astype(np.int32), (key % n_offers).astype(np.int32)
+    n = n_needs + n_offers
+    graph = coo_array((np.ones(len(key), dtype=np.int8), (e_need, n_needs + e_offer)), shape=(n, n))
+    expected = connected_components(graph, directed=False)
+    count, labels = solver_module.component_labels(e_need, e_offer, n_needs, n_offers)
+    assert count == expected[0]
+    np.testing.assert_array_equal(labels, expected[1])

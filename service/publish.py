@@ -193,7 +193,7 @@ def write_version_files(
     write_csv(files[0], rows.iloc[:0])
     files[1].write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
     rows.to_parquet(files[2], index=False)
-    # a first version's diff names every row (97k ids: 0.3 s with json, a tenth of that with orjson)
+    # a first version's diff names every row (97k ids: 0.08 s with json's indent, 0.003 s with orjson)
     files[3].write_bytes(orjson.dumps(diff, option=orjson.OPT_INDENT_2))
     if headers_zh:
         zh = folder / f"{stem}_zh.csv"

@@ -385,6 +385,12 @@ def assemble(prepared: Prepared, results: list[tuple[np.ndarray, np.ndarray]]) -
     )
 
 
+def _undirected_components(a: np.ndarray, b: np.ndarray, n: int) -> tuple[int, np.ndarray]:
+    """scipy's components of the graph on ``n`` nodes with edges ``a[k]``-``b[k]``."""
+    graph = coo_array((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+    return connected_components(graph, directed=False)
+
+
 def component_labels(
     e_need: np.ndarray, e_offer: np.ndarray, n_needs: int, n_offers: int
 ) -> tuple[int, np.ndarray]:
@@ -406,27 +412,15 @@ def component_labels(
     some_need = np.full(n_offers, -1, dtype=e_need.dtype)
     some_need[e_offer] = e_need  # one need of every offer (whichever: each is an edge)
     linked = np.flatnonzero(some_need >= 0)
-    sample = coo_array(
-        (
-            np.ones(len(pick) + len(linked), dtype=np.int8),
-            (
-                np.concatenate((e_need[pick], some_need[linked])),
-                n_needs + np.concatenate((e_offer[pick], linked)).astype(np.int64),
-            ),
-        ),
-        shape=(n, n),
+    n_parts, part = _undirected_components(
+        np.concatenate((e_need[pick], some_need[linked])),
+        n_needs + np.concatenate((e_offer[pick], linked)).astype(np.int64),
+        n,
     )
-    _, part = connected_components(sample, directed=False)
-    del sample
     need_part, offer_part = part[e_need], part[n_needs:][e_offer]
     across = np.flatnonzero(need_part != offer_part)
-    n_parts = int(part.max()) + 1
-    joined = coo_array(
-        (np.ones(len(across), dtype=np.int8), (need_part[across], offer_part[across])),
-        shape=(n_parts, n_parts),
-    )
+    _, merged = _undirected_components(need_part[across], offer_part[across], n_parts)
     del need_part, offer_part
-    _, merged = connected_components(joined, directed=False)
     labels = merged[part]
     _, smallest = np.unique(labels, return_index=True)  # per label: its first node
     rank = np.empty(len(smallest), dtype=labels.dtype)

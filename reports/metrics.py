@@ -12,7 +12,7 @@ Definitions (per assignment that a unit did not decline):
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from lifecycle.states import DONE_ASSIGNMENT, AssignmentStatus, SurveyStatus
@@ -43,9 +43,9 @@ LABELS_ZH = {
 }
 
 
-def read_facts(session: Session) -> pd.DataFrame:
+def facts_query() -> Select:
     """One row per assignment not declined, with its follow-up and answer (if any)."""
-    q = (
+    return (
         select(
             Assignment.id.label("assignment_id"),
             Assignment.cycle_id,
@@ -70,6 +70,11 @@ def read_facts(session: Session) -> pd.DataFrame:
         .outerjoin(SurveyAnswer, SurveyAnswer.survey_id == Survey.id)
         .where(Assignment.status != AssignmentStatus.DECLINED)
     )
+
+
+def read_facts(session: Session) -> pd.DataFrame:
+    """The facts (:func:`facts_query`) as a frame."""
+    q = facts_query()
     return pd.DataFrame(session.execute(q).all(), columns=list(q.selected_columns.keys()))
 
 

@@ -354,7 +354,7 @@ class Survey(Base):
     kind: Mapped[str] = mapped_column(String(16))  # quarterly | followup
     # quarterly: '<quarter>:<grid_id>'; followup: '<assignment_id>'
     ref: Mapped[str] = mapped_column(String(64))
-    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignments.id"))
+    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignments.id"), index=True)
     household_id: Mapped[str | None] = mapped_column(ForeignKey("households.id"))
     due_on: Mapped[date] = mapped_column(Date)
     reminders: Mapped[int] = mapped_column(Integer, default=0)

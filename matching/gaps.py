@@ -12,6 +12,7 @@ Pure pandas/numpy/scipy (no Prefect, no database): the frames are read by the st
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -19,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from matching.plan import CyclePlan, plan_cycle
-from matching.problem import CostModel
+from matching.problem import CostModel, Problem, build_problem
+from matching.solver import prepare_blocks, solve_assignment
 
 # unserved reasons that mean "no offer in reach" (vs "capacity taken by others")
 NO_OFFER = ("no_offer_for_item", "no_offer_in_scope", "time_window", "declined", "cost_above_penalty")
@@ -69,6 +71,110 @@ def _hypothetical_offer(offer_id: str, item: str, community: pd.Series, slots: i
     }
 
 
+@dataclass(frozen=True)
+class ItemOptimum:
+    """One item's exact optimum, kept per need, so that a re-solve with one more offer solves only
+    the component that offer joins: every other component keeps its needs, edges and optimum."""
+
+    item: str
+    needs: pd.DataFrame  # the item's needs
+    offers: pd.DataFrame  # the item's offers
+    problem: Problem
+    edges: pd.DataFrame  # the problem's pairs: need_id, offer_id (plain values), cost
+    component: np.ndarray  # per need (position in problem.penalty): its component, or -1 (no edge)
+    served: int
+    objective: float
+    contribution: np.ndarray  # per need: its pair's cost if served, else its penalty
+    is_served: np.ndarray  # per need
+
+
+def item_optimum(
+    needs: pd.DataFrame,
+    offers: pd.DataFrame,
+    declined: pd.DataFrame,
+    period: tuple[date, date],
+    model: CostModel,
+    item: str,
+) -> ItemOptimum:
+    """The exact optimum of ``item``'s needs and offers (items never share an offer)."""
+    n = needs[needs["item_code"] == item]
+    o = offers[offers["item_code"] == item]
+    problem = build_problem(n, o, period, model, declined)
+    prepared = prepare_blocks(**problem.solver_inputs())
+    component = np.full(len(problem.penalty), -1, dtype=np.int64)
+    for k, block in enumerate(prepared.blocks):
+        component[block.needs] = k
+    solution = solve_assignment(**problem.solver_inputs())
+    at = problem.penalty.index.get_indexer(solution.pairs["need_id"])
+    contribution = problem.penalty.to_numpy(dtype=float).copy()
+    contribution[at] = solution.pairs["cost"].to_numpy()
+    is_served = np.zeros(len(contribution), dtype=bool)
+    is_served[at] = True
+    edges = problem.edges[["need_id", "offer_id", "cost"]].astype(
+        {"need_id": problem.penalty.index.dtype, "offer_id": object}
+    )
+    return ItemOptimum(
+        item,
+        n,
+        o,
+        problem,
+        edges,
+        component,
+        len(solution.pairs),
+        float(solution.objective),
+        contribution,
+        is_served,
+    )
+
+
+def with_slots(
+    base: ItemOptimum,
+    declined: pd.DataFrame,
+    period: tuple[date, date],
+    model: CostModel,
+    community: pd.Series,
+    slots: Sequence[int],
+) -> list[tuple[int, float]]:
+    """Per number of slots: (needs served, objective) of ``base``'s item with that many more
+    community-wide slots in ``community``, exactly. Only the component the new offer joins is
+    solved again (the needs that may use it, and all needs of the components they are in); the
+    rest keeps its optimum."""
+    out = [(base.served, base.objective)] * len(slots)
+    offer_id = f"NEW-{community['community_id']}-{base.item}"
+    extra = _hypothetical_offer(offer_id, base.item, community, 1, period)
+    # the new offer's own pairs, by the same rules and costs as every other offer's, among the
+    # needs a community-wide offer can reach at all: its community's, and its subdistrict's
+    # (needs at the subdistrict desk may use other communities' offers)
+    n = base.needs
+    near = n[
+        (n["community_id"] == community["community_id"])
+        | (n["subdistrict_id"] == community["subdistrict_id"])
+    ]
+    reach = build_problem(near, pd.DataFrame([extra]), period, model, declined).edges
+    penalty = base.problem.penalty
+    reached = penalty.index.get_indexer(reach["need_id"].astype(penalty.index.dtype))
+    # ...affordable ones only (the solver drops the rest): a need it cannot serve changes nothing
+    affordable = reach["cost"].to_numpy() <= penalty.to_numpy()[reached]
+    if not affordable.any():
+        return out
+    joined = np.zeros(len(penalty), dtype=bool)
+    joined[reached[affordable]] = True
+    touched = np.unique(base.component[joined])
+    joined |= np.isin(base.component, touched[touched >= 0])
+    pn, _ = base.problem.positions
+    reach = reach[["need_id", "offer_id", "cost"]].astype(
+        {"need_id": penalty.index.dtype, "offer_id": object}
+    )
+    edges = pd.concat([base.edges.loc[joined[pn]], reach], ignore_index=True)
+    served, objective = int(base.is_served[joined].sum()), float(base.contribution[joined].sum())
+    for k, count in enumerate(slots):
+        if count > 0:
+            capacity = pd.concat([base.problem.capacity, pd.Series({offer_id: int(count)})])
+            part = solve_assignment(edges, capacity, penalty[joined])
+            out[k] = (base.served - served + len(part.pairs), base.objective - objective + part.objective)
+    return out
+
+
 def resolve_with_slots(
     needs: pd.DataFrame,
     offers: pd.DataFrame,
@@ -81,13 +187,8 @@ def resolve_with_slots(
 ) -> tuple[int, float]:
     """Exact re-solve of ``item``'s problem with ``slots`` more community-wide slots in ``community``:
     (needs served after, objective after). Items never share an offer, so the rest is unchanged."""
-    n = needs[needs["item_code"] == item]
-    o = offers[offers["item_code"] == item]
-    if slots > 0:
-        extra = _hypothetical_offer(f"NEW-{community['community_id']}-{item}", item, community, slots, period)
-        o = pd.concat([o, pd.DataFrame([extra])], ignore_index=True)
-    plan = plan_cycle(n, o, declined, period, model)
-    return len(plan.chosen), float(plan.solution.objective)
+    base = item_optimum(needs, offers, declined, period, model, item)
+    return with_slots(base, declined, period, model, community, [slots])[0]
 
 
 def build_gap_report(
@@ -136,23 +237,32 @@ def build_gap_report(
     lines["quarter_waited"] = lines["quarter_waited"].fillna(0).astype(int)
     comm = communities.set_index("community_id", drop=False)
     item_name = items.set_index("item_code")["item_name"]
-    # each item's optimum without new slots, once (items never share an offer)
+    # each item's optimum without new slots, once (items never share an offer); each line then
+    # re-solves only the component its new offer joins
     base = {
-        item: resolve_with_slots(needs, offers, declined, period, model, item, comm.iloc[0], 0)
+        item: item_optimum(needs, offers, declined, period, model, item)
         for item in lines["item_code"].unique()
     }
+    # per item, once: the units offering it (with their slots) and the units whose trade fits it
+    slots_of = offers.groupby(["item_code", "unit_id"])["capacity"].sum()
+    offering, fitting = {}, {}
+    for item in base:
+        o = slots_of.loc[item] if item in slots_of.index.get_level_values(0) else pd.Series(dtype=int)
+        offering[item] = units[units["unit_id"].isin(o.index)].assign(
+            slots=lambda u, o=o: u["unit_id"].map(o)
+        )
+        fitting[item] = units[[item in f for f in units["fits"]]]
     predicted, value, near, cand, slots = [], [], [], [], []
     for line in lines.itertuples():
         c = comm.loc[line.community_id]
-        base_served, base_obj = base[line.item_code]
+        b = base[line.item_code]
         k = int(line.unserved)
-        served_k, _ = resolve_with_slots(needs, offers, declined, period, model, line.item_code, c, k)
-        _, obj_1 = resolve_with_slots(needs, offers, declined, period, model, line.item_code, c, 1)
+        (served_k, _), (_, obj_1) = with_slots(b, declined, period, model, c, [k, 1])
         slots.append(k)
-        predicted.append(served_k - base_served)
-        value.append(round(base_obj - obj_1, 2))
-        near.append(_nearby_offering(units, offers, line.item_code, c, nearby))
-        cand.append(_candidates(units, line.item_code, c, nearby))
+        predicted.append(served_k - b.served)
+        value.append(round(b.objective - obj_1, 2) + 0.0)  # + 0.0: never "-0.0"
+        near.append(_nearby_offering(offering[line.item_code], c, nearby))
+        cand.append(_candidates(fitting[line.item_code], c, nearby))
     lines["recommended_slots"] = slots
     lines["predicted_served"] = predicted
     lines["slot_value"] = value
@@ -180,27 +290,35 @@ def _dist(df: pd.DataFrame, c: pd.Series) -> np.ndarray:
     )
 
 
-def _nearby_offering(units: pd.DataFrame, offers: pd.DataFrame, item: str, c: pd.Series, n: int) -> str:
-    o = offers[offers["item_code"] == item].groupby("unit_id")["capacity"].sum()
-    if o.empty:
+def _nearby_offering(offering: pd.DataFrame, c: pd.Series, n: int) -> str:
+    """The ``n`` units nearest to ``c`` among ``offering`` (units offering the item, with ``slots``)."""
+    if offering.empty:
         return "无"
-    u = units[units["unit_id"].isin(o.index)].copy()
-    u["km"] = _dist(u, c)
-    u = u.nsmallest(n, "km")
+    u = offering.assign(km=_dist(offering, c)).nsmallest(n, "km")
     return "；".join(
-        f"{r.name}（{r.unit_id}，{r.km:.1f} 公里，现有 {int(o[r.unit_id])} 个名额）" for r in u.itertuples()
+        f"{r.name}（{r.unit_id}，{r.km:.1f} 公里，现有 {int(r.slots)} 个名额）" for r in u.itertuples()
     )
 
 
-def _candidates(units: pd.DataFrame, item: str, c: pd.Series, n: int) -> str:
-    """Units of a fitting trade in the community (nearest first) that could claim the item."""
-    u = units[units["fits"].apply(lambda f: item in f)].copy()
-    if u.empty:
+def _nearest(km: np.ndarray, among: np.ndarray, n: int) -> np.ndarray:
+    """The first ``n`` of ``among`` (positions, in order) by ``km`` ascending, ties in order: what a
+    stable sort would put first, without sorting them all."""
+    if len(among) > n > 0:
+        kth = np.partition(km[among], n - 1)[n - 1]
+        among = among[km[among] <= kth]
+    return among[np.argsort(km[among], kind="stable")][:n]
+
+
+def _candidates(fitting: pd.DataFrame, c: pd.Series, n: int) -> str:
+    """Units of a fitting trade (``fitting``) in the community (nearest first) that could claim the item."""
+    if fitting.empty:
         return "无"
-    u["km"] = _dist(u, c)
-    u["local"] = u["community_id"] != c["community_id"]
-    u = u.sort_values(["local", "km"]).head(n)
-    return "；".join(f"{r.name}（{r.unit_id}）" for r in u.itertuples())
+    km = _dist(fitting, c)
+    local = (fitting["community_id"] == c["community_id"]).to_numpy(dtype=bool)
+    pick = _nearest(km, np.flatnonzero(local), n)
+    if len(pick) < n:  # then the nearest of other communities
+        pick = np.r_[pick, _nearest(km, np.flatnonzero(~local), n - len(pick))]
+    return "；".join(f"{r.name}（{r.unit_id}）" for r in fitting.iloc[pick].itertuples())
 
 
 def unit_fits(units: pd.DataFrame, items: pd.DataFrame, kind_categories: dict[str, list[str]]) -> pd.Series:

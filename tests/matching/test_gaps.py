@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pandas as pd
+import pytest
 
 from matching.gaps import build_gap_report, resolve_with_slots
 from matching.plan import plan_cycle
@@ -193,3 +194,60 @@ def test_joint_meeting_claims_only_recommended_lines_by_units_whose_trade_fits(t
         == 0
     )
     assert not nobody.exists()
+
+
+def test_a_line_re_solves_only_its_component_and_agrees_with_re_solving_the_whole_item():
+    """Several communities, some needs escalated to the subdistrict desk (edges across communities),
+    some with no offer at all: each line's component-only re-solve gives the served count and the
+    optimum of re-solving the item's whole problem with the new offer."""
+    import numpy as np
+
+    from matching.gaps import _hypothetical_offer, item_optimum, with_slots
+
+    rng = np.random.default_rng(11)
+    communities = pd.DataFrame(
+        [
+            {"community_id": f"C{k}", "name": f"社区{k}", "subdistrict_id": "S1" if k < 4 else "S2"}
+            | {"x_km": 2.0 * k, "y_km": 0.0}
+            for k in range(1, 6)
+        ]
+    )
+    needs, offers = [], []
+    for i in range(1, 121):
+        c = communities.iloc[int(rng.integers(0, 5))]
+        need = _need(
+            i, str(rng.choice(["A", "B"])), community=c["community_id"], urgency=int(rng.integers(1, 4))
+        )
+        need |= {
+            "subdistrict_id": c["subdistrict_id"],
+            "x_km": c["x_km"] + rng.random(),
+            "escalation_level": int(rng.choice([0, 2], p=[0.7, 0.3])),
+        }
+        needs.append(need)
+    for j in range(12):
+        c = communities.iloc[int(rng.integers(0, 4))]  # C5 has no offer of its own
+        offer = _offer(
+            f"o{j}", str(rng.choice(["A", "B"])), int(rng.integers(1, 6)), community=c["community_id"]
+        )
+        offers.append(offer | {"x_km": c["x_km"] + rng.random(), "area_subdistrict_id": c["subdistrict_id"]})
+    needs, offers = pd.DataFrame(needs), pd.DataFrame(offers)
+    declined = pd.DataFrame(columns=["need_id", "unit_id"])
+    model = CostModel()
+    for item in ("A", "B"):
+        base = item_optimum(needs, offers, declined, PERIOD, model, item)
+        for c in communities.itertuples(index=False):
+            community = pd.Series(c._asdict())
+            for k in (1, 4):
+                extra = _hypothetical_offer(f"NEW-{c.community_id}-{item}", item, community, k, PERIOD)
+                whole = plan_cycle(
+                    needs[needs["item_code"] == item],
+                    pd.concat(
+                        [offers[offers["item_code"] == item], pd.DataFrame([extra])], ignore_index=True
+                    ),
+                    declined,
+                    PERIOD,
+                    model,
+                )
+                [(served, objective)] = with_slots(base, declined, PERIOD, model, community, [k])
+                assert served == len(whole.chosen), (item, c.community_id, k)
+                assert objective == pytest.approx(whole.solution.objective, rel=1e-9, abs=1e-9)

@@ -324,7 +324,7 @@ def build_problem(
         n_window = np.bincount(pn, minlength=n_needs)
 
     # rule 4: never offer a need again to a unit that declined it
-    n_declined = None
+    n_declined = n_window  # unless a decline removes pairs
     if declined is not None and len(declined):
         unit_codes, unit_uniques = pd.factorize(offers["unit_id"].astype(object))
         known = pd.Index(unit_uniques).get_indexer(declined["unit_id"].astype(object))
@@ -343,7 +343,6 @@ def build_problem(
             keep[drop] = False
             pn, po, scope = pn[keep], po[keep], scope[keep]
             n_declined = np.bincount(pn, minlength=n_needs)
-    n_declined = n_window if n_declined is None else n_declined
 
     # pairs in (need_id, offer_id) order: rank ids once, sort integer keys
     need_ids = needs["need_id"].to_numpy()

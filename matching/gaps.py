@@ -21,7 +21,7 @@ import pandas as pd
 
 from matching.plan import CyclePlan, plan_cycle
 from matching.problem import CostModel, Problem, build_problem
-from matching.solver import prepare_blocks, solve_assignment
+from matching.solver import assemble, prepare_blocks, solve_assignment, solve_blocks
 
 # unserved reasons that mean "no offer in reach" (vs "capacity taken by others")
 NO_OFFER = ("no_offer_for_item", "no_offer_in_scope", "time_window", "declined", "cost_above_penalty")
@@ -78,7 +78,6 @@ class ItemOptimum:
 
     item: str
     needs: pd.DataFrame  # the item's needs
-    offers: pd.DataFrame  # the item's offers
     problem: Problem
     edges: pd.DataFrame  # the problem's pairs: need_id, offer_id (plain values), cost
     component: np.ndarray  # per need (position in problem.penalty): its component, or -1 (no edge)
@@ -104,7 +103,7 @@ def item_optimum(
     component = np.full(len(problem.penalty), -1, dtype=np.int64)
     for k, block in enumerate(prepared.blocks):
         component[block.needs] = k
-    solution = solve_assignment(**problem.solver_inputs())
+    solution = assemble(prepared, solve_blocks(prepared.blocks))  # the blocks just cut, not cut again
     at = problem.penalty.index.get_indexer(solution.pairs["need_id"])
     contribution = problem.penalty.to_numpy(dtype=float).copy()
     contribution[at] = solution.pairs["cost"].to_numpy()
@@ -116,7 +115,6 @@ def item_optimum(
     return ItemOptimum(
         item,
         n,
-        o,
         problem,
         edges,
         component,

@@ -6,7 +6,10 @@ A size ``NxM`` is a district-shaped instance (30 service items, so at least 30 i
 components); ``1c:NxM`` is ONE connected component (a single city-wide item, 5-40 eligible
 offers per need, capacities 1-7): the shape that used to make scipy's matching fall off a cliff;
 ``1h:NxM`` is the district with one more offer every need may use, a city-wide hotline with
-N/40 places, which joins all 30 items into one component (solved by pricing the hotline).
+N/40 places, which joins all 30 items into one component (solved by pricing the hotline);
+``1b:NxM`` is one component of a few large offers (50-200 places each, like canteens or a
+hospital's clinic hours): many identical slots per offer, which once made the auction re-run
+most of its bidding in every phase.
 
 Each size runs in its own process. Our solver is timed alone; peak memory comes from a second,
 identical run sampled meanwhile: the proportional set size (PSS) of this process and its pool
@@ -35,9 +38,10 @@ from typing import Any
 
 DEFAULT_SIZES = (
     "300x1000,50000x10000,200000x40000,1000000x200000,1c:10000x2000,1c:50000x10000,1c:200000x40000,"
-    "1h:20000x4000,1h:100000x20000"
+    "1h:20000x4000,1h:100000x20000,1b:50000x600"
 )
 ONE_COMPONENT = {"items": 1, "degree": (5, 40), "capacity": (1, 7)}
+LARGE_OFFERS = {"items": 1, "degree": (5, 40), "capacity": (50, 200)}
 
 
 def _pss_mib() -> float:
@@ -82,7 +86,7 @@ def _one(size: str, seed: int, repeat: int = 1) -> dict:
 
     shape, _, dims = size.rpartition(":")
     n_needs, n_offers = map(int, dims.split("x"))
-    kind = {"": {}, "1c": ONE_COMPONENT, "1h": {"hotline": max(1, n_needs // 40)}}[shape]
+    kind = {"": {}, "1c": ONE_COMPONENT, "1h": {"hotline": max(1, n_needs // 40)}, "1b": LARGE_OFFERS}[shape]
     edges, cap, pen = random_instance(n_needs, n_offers, seed=seed, **kind)
     ours: list[float] = []
     theirs: list[float] = []

@@ -12,6 +12,12 @@ similar objects: an offer's capacity is ``k`` identical slots, each with its own
   displaces bid again; a need whose best choice is to stay unserved takes that at once;
 - ``eps`` shrinks by ``THETA`` each phase (ε-scaling); needs that still satisfy ε-complementary
   slackness keep their slot between phases, so later phases only repair;
+- between phases, every slot of an offer comes down to the offer's cheapest slot price (see
+  :func:`_level_prices`): the slots of one offer are identical, and prices bid up one slot at
+  a time spread over a phase's ``eps``, so after ``eps`` shrinks most holders of a large
+  offer looked worse off than its cheapest slot and bid again: with that, every phase re-ran
+  the auction for most needs (one component with 10k needs and 120 offers of 50-200 places:
+  8,000 of 10,000 needs re-bid each phase, 23-30 s; levelled, a few hundred, 4.9 s);
 - a phase that leaves slots spare with a price from an earlier phase ends with reverse
   rounds: such a slot bids for the need it would attract best, at a price just under the next
   need's, or drops to 0 (the dual of unused capacity is 0);
@@ -345,8 +351,23 @@ def auction(prob: AuctionProblem, scale: int = 1) -> AuctionState:
         if eps == 1 or (eps * prob.n_needs < 64 * scale and duality_gap(prob, st, offers.low) < scale):
             break
         eps = max(1, eps // THETA)
+        _level_prices(prob, st, offers)
         bidders = _unplace(st, violations(prob, st, offers, eps))
     return st
+
+
+def _level_prices(prob: AuctionProblem, st: AuctionState, offers: _Offers) -> None:
+    """Bring every slot of an offer down to the offer's cheapest slot price, between phases.
+
+    Safe for ε-complementary slackness: a need's choices are priced by each offer's cheapest
+    slot, which does not change, and a holder only gains (its slot gets cheaper). The dual bound
+    (each offer's cheapest slot price) does not change either. What changes is that holders of
+    an offer's dearer slots no longer count as ``eps`` worse off than its cheapest slot.
+    """
+    st.price[:] = offers.low[prob.slot_offer]
+    placed = np.flatnonzero(st.own >= 0)
+    st.profit[placed] = -prob.cost[st.own_edge[placed]] - st.price[st.own[placed]]
+    offers.refresh(np.arange(len(prob.n_slots)), st.price)
 
 
 def _unplace(st: AuctionState, needs: np.ndarray) -> np.ndarray:

@@ -49,17 +49,14 @@ from matching.auction import ranges
 
 # Below this many slot edges a process pool costs more than it saves (measured, see benchmarks/).
 PARALLEL_MIN_SLOT_EDGES = 3_000_000
-# The auction pays off once LAPJVsp's needs² outgrows the auction's edges (measured on one
-# component, 2 cores: 20k needs x 0.4M edges 3.6 s vs 4.0 s; 33k x 1.0M 8.7 s vs 5.5 s;
-# 50k x 1.0M 7.5 s vs 18.7 s).
+# From this many needs a component goes to the auction, whatever its shape: since the auction
+# levels each offer's slot prices between its phases, it beats LAPJVsp from about 10k needs
+# (one component, one process, 2026-12-03, auction vs LAPJVsp in seconds): the 1M case's shape
+# (34k needs, capacities 1-20) 3.9-4.2 vs 8.4-8.8; capacities 1-7 at 34k 17.1 vs 32.8, 1-3 at
+# 34k 6.0 vs 32.3; ample capacity (20k needs, 0.5 per slot) 1.2-1.4 vs 2.2-2.3; 10k needs with
+# 200-400 edges each 18.8 vs 22.8. The auction's time over LAPJVsp's: 0.37-1.15 at 10k needs,
+# 1.1-2.4 at 5k, 2.9-4.7 at 1k (so LAPJVsp below 10k).
 AUCTION_MIN_NEEDS = 10_000
-AUCTION_NEEDS_SQUARED_PER_EDGE = 1_500
-# ... and sooner where the needs outnumber the offers' slots: LAPJVsp's augmenting paths grow
-# long when capacity is short (one component, items=1, capacities 1-7, 3 seeds, 2026-12-02:
-# 15k needs with 1.25 needs per slot 3.3-4.7 s vs 3.0-4.7 s; 20k 6.2-9.2 s vs 5.1-5.2 s; 2 needs
-# per slot 15k 3.8-5.6 s vs 1.8-2.1 s, 20k 6.5-7.8 s vs 3.0-3.5 s; ample capacity (0.5-0.75 needs
-# per slot) 20k 1.9-4.4 s vs 2.8-5.2 s, 12k at 1.25 per slot 2.4 s vs 3.9 s: LAPJVsp's)
-AUCTION_SHORT_MIN_NEEDS = 15_000
 METHODS = ("auto", "matching", "auction")
 # A hub: one offer of a component (a hotline, a hospital serving the whole city) eligible for at
 # least this many of its needs, without which the component falls apart into parts small enough
@@ -485,14 +482,9 @@ def _components(
 
 
 def choose_method(block: Block) -> str:
-    """The faster exact method for a component: ``"auction"`` for large, dense-in-needs ones and
-    for large ones whose needs outnumber the offers' slots; ``"matching"`` (LAPJVsp) otherwise."""
-    n = len(block.needs)
-    if n >= AUCTION_MIN_NEEDS and n * n >= AUCTION_NEEDS_SQUARED_PER_EDGE * len(block.cost):
-        return "auction"
-    if n >= AUCTION_SHORT_MIN_NEEDS and n >= int(block.slots.sum()):  # more needs than slots
-        return "auction"
-    return "matching"
+    """The faster exact method for a component: ``"auction"`` from ``AUCTION_MIN_NEEDS`` needs,
+    ``"matching"`` (LAPJVsp) below."""
+    return "auction" if len(block.needs) >= AUCTION_MIN_NEEDS else "matching"
 
 
 def solve_block(

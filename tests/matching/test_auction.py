@@ -51,11 +51,14 @@ def test_auction_matches_highs_lp(seed):
         (6_000, 1_500, {"items": 1, "degree": (10, 60), "capacity": (1, 20)}),
         (8_000, 2_000, {}),  # 30 items, 30 components
         (3_000, 3_000, {"items": 2, "capacity": (1, 2)}),  # more capacity than needs
+        (5_000, 40, {"items": 1, "capacity": (50, 200)}),  # a few large offers (canteens)
     ],
 )
 def test_auction_matches_ortools_min_cost_flow(n_needs, n_offers, shape):
     edges, cap, pen = random_instance(n_needs, n_offers, seed=n_needs, **shape)
     oracle = solve_oracle(edges, cap, pen)
+    # the auction answers (and certifies) every component itself: no fallback hides a failure
+    assert all(_component(b) is not None for b in prepare_blocks(edges, cap, pen).blocks)
     for method in ("auction", "matching"):
         a = solve_assignment(edges, cap, pen, method=method)
         assert a.objective == pytest.approx(oracle.objective, rel=1e-12, abs=1e-9), method
@@ -110,13 +113,46 @@ def test_integer_scale():
 
 
 def test_large_components_go_to_the_auction_small_ones_to_the_matching():
-    edges, cap, pen = random_instance(40_000, 8_000, seed=1, items=1, degree=(5, 40), capacity=(1, 7))
-    assert [choose_method(b) for b in prepare_blocks(edges, cap, pen).blocks] == ["auction"]
+    one = {"items": 1, "degree": (5, 40), "capacity": (1, 7)}
+    # one component of 20k needs, whether capacity is short (2 needs per slot) or ample (0.5)
+    for n_offers in (2_500, 10_000):
+        edges, cap, pen = random_instance(20_000, n_offers, seed=1, **one)
+        assert [choose_method(b) for b in prepare_blocks(edges, cap, pen).blocks] == ["auction"]
     edges, cap, pen = random_instance(12_000, 2_400, seed=1)  # 30 items: 30 components of ~400 needs
     assert {choose_method(b) for b in prepare_blocks(edges, cap, pen).blocks} == {"matching"}
-    # 20k needs, 20 edges each (too sparse for the first rule): the auction where capacity is short
-    # (~4 slots per offer: 2 needs per slot), LAPJVsp where it is ample (0.5 needs per slot)
-    one = {"items": 1, "degree": (5, 40), "capacity": (1, 7)}
-    for n_offers, method in ((2_500, "auction"), (10_000, "matching")):
-        edges, cap, pen = random_instance(20_000, n_offers, seed=1, **one)
-        assert [choose_method(b) for b in prepare_blocks(edges, cap, pen).blocks] == [method]
+    edges, cap, pen = random_instance(9_000, 2_000, seed=1, **one)  # one component, just under 10k
+    assert [choose_method(b) for b in prepare_blocks(edges, cap, pen).blocks] == ["matching"]
+
+
+def test_levelled_prices_keep_the_certificate_and_only_take_needs_off_the_rebid_list():
+    """Between phases every slot of an offer comes down to its cheapest slot's price: the dual
+    bound and the assignment stay, holders only gain, and no need newly counts as worse off."""
+    # fewer places than needs (prices above 0), one phase of the auction at a coarse eps
+    edges, cap, pen = random_instance(3_000, 20, seed=3, items=1, capacity=(50, 200))
+    block = prepare_blocks(edges, cap, pen).blocks[0]
+    prob, _ = auction.integer_problem(
+        block.need_local, block.offer_local, block.cost, block.capacity, block.penalty
+    )
+    slots = int(prob.n_slots.sum())
+    st = auction.AuctionState(
+        price=np.zeros(slots, dtype=np.int64),
+        holder=np.full(slots, auction.NONE, dtype=np.int64),
+        own=np.full(prob.n_needs, auction.NONE, dtype=np.int64),
+        own_edge=np.full(prob.n_needs, -1, dtype=np.int64),
+        profit=-prob.penalty.copy(),
+    )
+    offers = auction._Offers(prob, st.price)
+    eps = int(prob.cost.max() - prob.cost.min()) // 64
+    auction._bid_rounds(prob, st, offers, np.arange(prob.n_needs), eps)
+    auction._reverse_rounds(prob, st, offers, eps)
+    assert not len(auction.violations(prob, st, offers, eps))  # ε-complementary slackness
+    before = set(auction.violations(prob, st, offers, 0))
+    profit, low = st.profit.copy(), offers.low.copy()
+    spread = [np.ptp(st.price[prob.slot_offer == j]) for j in range(len(prob.n_slots)) if prob.n_slots[j]]
+    assert max(spread) > 0 and before  # the case this is for: dearer slots, holders who would move
+    auction._level_prices(prob, st, offers)
+    after = set(auction.violations(prob, st, offers, 0))
+    assert after < before
+    assert np.array_equal(offers.low, low) and np.array_equal(st.price, low[prob.slot_offer])
+    assert np.all(st.profit >= profit)
+    assert not len(auction.violations(prob, st, offers, eps))

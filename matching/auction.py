@@ -327,10 +327,9 @@ def duality_gap(prob: AuctionProblem, st: AuctionState, w: np.ndarray) -> int:
     return _exact_sum(primal - v) + _exact_sum(prob.n_slots * w)
 
 
-def auction(prob: AuctionProblem, scale: int = 1) -> AuctionState:
-    """Run the ε-scaling auction to the exact optimum (see the module docstring)."""
-    n = prob.n_needs
-    total = int(prob.n_slots.sum())
+def initial_state(prob: AuctionProblem) -> AuctionState:
+    """Every slot free at price 0; needs without edges unserved, the others bidding (``NONE``)."""
+    n, total = prob.n_needs, int(prob.n_slots.sum())
     st = AuctionState(
         price=np.zeros(total, dtype=np.int64),
         holder=np.full(total, NONE, dtype=np.int64),
@@ -338,8 +337,14 @@ def auction(prob: AuctionProblem, scale: int = 1) -> AuctionState:
         own_edge=np.full(n, -1, dtype=np.int64),
         profit=-prob.penalty.copy(),
     )
-    degree = np.diff(prob.indptr)
-    st.own[degree == 0] = UNSERVED
+    st.own[np.diff(prob.indptr) == 0] = UNSERVED
+    return st
+
+
+def auction(prob: AuctionProblem, scale: int = 1) -> AuctionState:
+    """Run the ε-scaling auction to the exact optimum (see the module docstring)."""
+    n = prob.n_needs
+    st = initial_state(prob)
     offers = _Offers(prob, st.price)
     spread = int(prob.cost.max() - prob.cost.min()) if len(prob.cost) else 0
     spread = max(spread, int(prob.penalty.max()) if n else 0)

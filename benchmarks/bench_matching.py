@@ -9,7 +9,8 @@ offers per need, capacities 1-7): the shape that used to make scipy's matching f
 N/40 places, which joins all 30 items into one component (solved by pricing the hotline);
 ``1b:NxM`` is one component of a few large offers (50-200 places each, like canteens or a
 hospital's clinic hours): many identical slots per offer, which once made the auction re-run
-most of its bidding in every phase.
+most of its bidding in every phase, and below 10k needs made LAPJVsp's graph one column per place
+(``1b:6000x72``).
 
 Each size runs in its own process. Our solver is timed alone; peak memory comes from a second,
 identical run sampled meanwhile: the proportional set size (PSS) of this process and its pool
@@ -38,7 +39,7 @@ from typing import Any
 
 DEFAULT_SIZES = (
     "300x1000,50000x10000,200000x40000,1000000x200000,1c:10000x2000,1c:50000x10000,1c:200000x40000,"
-    "1h:20000x4000,1h:100000x20000,1b:50000x600"
+    "1h:20000x4000,1h:100000x20000,1b:6000x72,1b:50000x600"
 )
 ONE_COMPONENT = {"items": 1, "degree": (5, 40), "capacity": (1, 7)}
 LARGE_OFFERS = {"items": 1, "degree": (5, 40), "capacity": (50, 200)}

@@ -21,8 +21,11 @@ LAPJVsp's time grows with the square of a component's needs (each augmenting sea
 the component), so one large component (a city-wide offer of a popular item) falls off a
 cliff. Such a component is solved instead by :mod:`matching.auction`, an ε-scaling auction in
 numpy whose time grows with the component's edges; its result is used only with a
-certificate of optimality (LAPJVsp solves the component otherwise). ``choose_method`` picks
-per component from their measured costs (``benchmarks/bench_matching.py``).
+certificate of optimality (LAPJVsp solves the component otherwise). The auction also takes
+smaller components whose offers have many places each: LAPJVsp sees one column per place, so a
+few canteens of a thousand places turn each of their edges into a thousand entries (GiBs of
+memory at 9k needs), while the auction prices an offer's places together. ``choose_method``
+picks per component from their measured costs (``benchmarks/bench_matching.py``).
 
 A component held together by one offer every need may use (a city-wide hotline) is different
 again: slot-expanded, each of its places is an edge to every need. ``find_hub`` spots it and
@@ -57,6 +60,19 @@ PARALLEL_MIN_SLOT_EDGES = 3_000_000
 # 200-400 edges each 18.8 vs 22.8. The auction's time over LAPJVsp's: 0.37-1.15 at 10k needs,
 # 1.1-2.4 at 5k, 2.9-4.7 at 1k (so LAPJVsp below 10k).
 AUCTION_MIN_NEEDS = 10_000
+# ... and below that, a component whose offers have many places each (canteens of hundreds, a
+# day centre): LAPJVsp sees one column per place, so each edge to such an offer becomes as many
+# entries of its graph, while the auction prices an offer's places together. Measured on one
+# component (2026-12-03, auction vs LAPJVsp in seconds): 9,000 needs x 20 offers of 1,000 places,
+# every need eligible for every offer, 180M slot edges: 0.19 vs 5.9 s and 6.3 GiB peak; 5,000
+# needs x 5 offers of 5,000 places: 0.05 vs 3.1 s and 4.4 GiB; 9,000 needs x 50 offers of 50
+# places (more needs than places): 7.7 vs 41.5 s. The crossover, random_instance with one item:
+# capacities 50-200 at 3k-9k needs (slot edges 2.5-14M, 108-133 per edge) 0.22-0.58 of LAPJVsp's
+# time, 500-1,000 at 1.2k-7k 0.11-0.65, 20-60 at 6k-9k (4-7M, 40 per edge) 0.75-0.79, but at 3k
+# (1.6M) 1.78; below 1M slot edges both take under 0.1 s. Ordinary capacities (1-7: ~4 slot edges
+# per edge) stay with LAPJVsp.
+AUCTION_MIN_SLOT_EDGES = 2_500_000
+AUCTION_SLOTS_PER_EDGE = 20
 METHODS = ("auto", "matching", "auction")
 # A hub: one offer of a component (a hotline, a hospital serving the whole city) eligible for at
 # least this many of its needs, without which the component falls apart into parts small enough
@@ -483,8 +499,14 @@ def _components(
 
 def choose_method(block: Block) -> str:
     """The faster exact method for a component: ``"auction"`` from ``AUCTION_MIN_NEEDS`` needs,
-    ``"matching"`` (LAPJVsp) below."""
-    return "auction" if len(block.needs) >= AUCTION_MIN_NEEDS else "matching"
+    or where LAPJVsp's graph of places would be large (``AUCTION_MIN_SLOT_EDGES``) and mostly
+    copies of edges (``AUCTION_SLOTS_PER_EDGE`` places per edge); ``"matching"`` (LAPJVsp) else."""
+    if len(block.needs) >= AUCTION_MIN_NEEDS:
+        return "auction"
+    slot_edges = block.slot_edges
+    if slot_edges >= max(AUCTION_MIN_SLOT_EDGES, AUCTION_SLOTS_PER_EDGE * len(block.cost)):
+        return "auction"
+    return "matching"
 
 
 def solve_block(

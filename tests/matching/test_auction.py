@@ -124,6 +124,28 @@ def test_large_components_go_to_the_auction_small_ones_to_the_matching():
     assert [choose_method(b) for b in prepare_blocks(edges, cap, pen).blocks] == ["matching"]
 
 
+def test_components_of_offers_with_many_places_go_to_the_auction():
+    # 5,000 needs, each eligible for all 5 offers of 5,000 places: the matching's graph would have
+    # a column per place (125M entries, 4.4 GiB measured); the auction takes it in a blink
+    need = np.repeat(np.arange(5_000), 5)
+    edges = pd.DataFrame(
+        {"need_id": need, "offer_id": np.tile(np.arange(5), 5_000), "cost": (need * 7 % 13) / 4}
+    )
+    cap, pen = pd.Series(5_000, index=range(5)), pd.Series(10.0, index=range(5_000))
+    (block,) = prepare_blocks(edges, cap, pen).blocks
+    assert block.slot_edges == 125_000_000
+    assert choose_method(block) == "auction"
+    assert _component(block) is not None  # certified, no fallback to the matching
+    a = solve_assignment(edges, cap, pen)
+    assert len(a.pairs) == 5_000  # every need served at its cheapest offer (ample places)
+    cheapest = edges.groupby("need_id")["cost"].min()
+    assert a.objective == pytest.approx(cheapest.sum())
+    # a few large offers among ordinary needs, below 10k needs: the auction too
+    edges, cap, pen = random_instance(6_000, 72, seed=6_000, items=1, degree=(5, 40), capacity=(50, 200))
+    (block,) = prepare_blocks(edges, cap, pen).blocks
+    assert len(block.needs) < 10_000 and choose_method(block) == "auction"
+
+
 def test_levelled_prices_keep_the_certificate_and_only_take_needs_off_the_rebid_list():
     """Between phases every slot of an offer comes down to its cheapest slot's price: the dual
     bound and the assignment stay, holders only gain, and no need newly counts as worse off."""

@@ -305,6 +305,35 @@ def test_a_hotline_s_parts_solved_on_a_process_pool_give_the_serial_result(monke
     assert serial.objective == parallel.objective
 
 
+def test_small_components_are_solved_packed_and_exactly(monkeypatch):
+    # a city whose units serve single grids: ~1,400 components of a few needs each
+    edges, cap, pen = random_instance(4_000, 2_500, seed=11, items=1_500, degree=(1, 3), capacity=(1, 3))
+    prepared = solver_module.prepare_blocks(edges, cap, pen)
+    n_needs, n_offers = len(pen), len(cap)
+    n_components, labels = solver_module.component_labels(
+        prepared.e_need, prepared.e_offer, n_needs, n_offers
+    )
+    need_label = labels[:n_needs]
+    in_blocks = np.concatenate([b.needs for b in prepared.blocks])
+    assert len(in_blocks) == len(np.unique(in_blocks))  # no need in two blocks
+    packs = 0
+    for b in prepared.blocks:
+        inside = np.unique(need_label[b.needs])
+        # whole components only: every need of each component is in this block
+        assert np.isin(need_label, inside).sum() == len(b.needs)
+        if len(inside) > 1:
+            packs += 1
+            assert len(b.needs) < solver_module.PACK_NEEDS + solver_module.PACK_BELOW
+            assert np.bincount(need_label[b.needs]).max() < solver_module.PACK_BELOW
+    assert packs > 0 and len(prepared.blocks) < n_components / 10
+    packed = solve_assignment(edges, cap, pen)
+    assert packed.objective == pytest.approx(solve_lp(edges, cap, pen).objective, rel=1e-9)
+    monkeypatch.setattr(solver_module, "PACK_BELOW", 0)  # every component its own block
+    alone = solve_assignment(edges, cap, pen)
+    assert len(solver_module.prepare_blocks(edges, cap, pen).blocks) > len(prepared.blocks)
+    assert packed.objective == pytest.approx(alone.objective, rel=1e-12)
+
+
 @pytest.mark.parametrize(
     ("n_needs", "n_offers", "per_need", "seed"),
     [(2_000, 3_000, 1, 0), (2_000, 500, 2, 1), (5_000, 1_000, 4, 2), (300, 20_000, 3, 3), (1, 1, 1, 4)],

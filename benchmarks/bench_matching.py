@@ -10,7 +10,9 @@ N/40 places, which joins all 30 items into one component (solved by pricing the 
 ``1b:NxM`` is one component of a few large offers (50-200 places each, like canteens or a
 hospital's clinic hours): many identical slots per offer, which once made the auction re-run
 most of its bidding in every phase, and below 10k needs made LAPJVsp's graph one column per place
-(``1b:6000x72``).
+(``1b:6000x72``); ``g:NxM`` is a city of units that serve single grids: N/3 service items of 1-3
+offers each, so tens of thousands of components of a few needs, which the solver packs into
+blocks of ~256 needs (OR-Tools is timed on the same blocks).
 
 Each size runs in its own process. Our solver is timed alone; peak memory comes from a second,
 identical run sampled meanwhile: the proportional set size (PSS) of this process and its pool
@@ -39,7 +41,7 @@ from typing import Any
 
 DEFAULT_SIZES = (
     "300x1000,50000x10000,200000x40000,1000000x200000,1c:10000x2000,1c:50000x10000,1c:200000x40000,"
-    "1h:20000x4000,1h:100000x20000,1b:6000x72,1b:50000x600"
+    "1h:20000x4000,1h:100000x20000,1b:6000x72,1b:50000x600,g:50000x30000"
 )
 ONE_COMPONENT = {"items": 1, "degree": (5, 40), "capacity": (1, 7)}
 LARGE_OFFERS = {"items": 1, "degree": (5, 40), "capacity": (50, 200)}
@@ -79,15 +81,23 @@ def peak_memory(fn: Callable[[], Any], every: float = 0.2) -> tuple[Any, float]:
 
 
 def _one(size: str, seed: int, repeat: int = 1) -> dict:
+    import numpy as np
+
     from benchmarks.oracle import solve_oracle
     from matching import solve_assignment
     from matching.baselines import solve_greedy
     from matching.instances import random_instance
-    from matching.solver import choose_method, find_hub, prepare_blocks
+    from matching.solver import choose_method, component_labels, find_hub, prepare_blocks
 
     shape, _, dims = size.rpartition(":")
     n_needs, n_offers = map(int, dims.split("x"))
-    kind = {"": {}, "1c": ONE_COMPONENT, "1h": {"hotline": max(1, n_needs // 40)}, "1b": LARGE_OFFERS}[shape]
+    kind = {
+        "": {},
+        "1c": ONE_COMPONENT,
+        "1h": {"hotline": max(1, n_needs // 40)},
+        "1b": LARGE_OFFERS,
+        "g": {"items": max(1, n_needs // 3), "degree": (1, 3), "capacity": (1, 3)},
+    }[shape]
     edges, cap, pen = random_instance(n_needs, n_offers, seed=seed, **kind)
     ours: list[float] = []
     theirs: list[float] = []
@@ -105,7 +115,10 @@ def _one(size: str, seed: int, repeat: int = 1) -> dict:
         if run == 0:
             prepared = prepare_blocks(edges, cap, pen)  # once, for the method column and the oracle
             methods = sorted({"hub" if find_hub(b) else choose_method(b) for b in prepared.blocks})
-            largest = max((len(b.needs) for b in prepared.blocks), default=0)
+            # components, not blocks (small ones are solved packed together): the needs with edges
+            _, labels = component_labels(prepared.e_need, prepared.e_offer, len(pen), len(cap))
+            per_component = np.unique(labels[np.unique(prepared.e_need)], return_counts=True)[1]
+            components, largest = len(per_component), int(per_component.max(initial=0))
         oracle = solve_oracle(edges, cap, pen, prepared)
         theirs.append(oracle.seconds)
         if abs(oracle.objective - objective) > 1e-6 * max(1.0, abs(oracle.objective)):
@@ -119,7 +132,8 @@ def _one(size: str, seed: int, repeat: int = 1) -> dict:
     return {
         "size": size,
         "edges": len(edges),
-        "components": oracle.components,
+        "components": components,
+        "blocks": oracle.components,
         "largest": largest,
         "methods": "+".join(methods),
         "ours_s": round(statistics.median(ours), 2),
@@ -144,7 +158,7 @@ def main() -> None:
         print(json.dumps(_one(args.one, args.seed, args.repeat)))
         return
     print(
-        f"{'instance':>17} {'edges':>10} {'comps':>6} {'largest':>8} {'method':>16} {'ours s':>7} "
+        f"{'instance':>17} {'edges':>10} {'comps':>6} {'blocks':>6} {'largest':>8} {'method':>16} {'ours s':>7} "
         f"{'OR-Tools s':>10} {'x OR-Tools':>10} {'range':>11} {'peak MiB':>9} {'greedy s':>9} {'greedy gap %':>12} "
         f"{'urgent unserved ours/greedy':>27}"
     )
@@ -171,7 +185,7 @@ def main() -> None:
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(
-            f"{r['size']:>17} {r['edges']:>10} {r['components']:>6} {r['largest']:>8} {r['methods']:>16} "
+            f"{r['size']:>17} {r['edges']:>10} {r['components']:>6} {r['blocks']:>6} {r['largest']:>8} {r['methods']:>16} "
             f"{r['ours_s']:>7} {r['ortools_s']:>10} {r['ratio']:>10} {r['ratio_range']:>11} {r['peak_mib']:>9} {r['greedy_s']:>9} "
             f"{r['greedy_gap_pct']:>12} {r['urgent_unserved']:>27}",
             flush=True,

@@ -83,10 +83,11 @@ HUB_ROUNDS = 12
 HUB_FINAL_NEEDS = 2_000
 # Slots the matching first gives each group of needs sharing a penalty as their "unserved" offer
 # (more when a group fills them; see _solve_block_matching).
-# Components of fewer needs than this are solved packed together, about PACK_NEEDS needs a block
-# (see _pack_small).
+# Components of fewer needs than this are solved packed together, about PACK_NEEDS needs a block,
+# when there are at least PACK_MIN_COMPONENTS of them (see _pack_small).
 PACK_BELOW = 64
 PACK_NEEDS = 256
+PACK_MIN_COMPONENTS = 200
 UNSERVED_SLOTS = 16
 UNSERVED_SLOTS_SHARED_MAX = 64  # more than this: a column per need again
 
@@ -340,13 +341,14 @@ def prepare_blocks(
     e_need, e_offer, e_cost = coded.e_need[keep], coded.e_offer[keep], coded.e_cost[keep]
     e_row = coded.row[keep]
     del coded, keep  # the unfiltered copies go before the blocks are cut
-    blocks = _components(e_need, e_offer, e_cost, cap, pen) if len(e_need) else []
+    blocks, n_components = _components(e_need, e_offer, e_cost, cap, pen) if len(e_need) else ([], 0)
     stats: dict[str, float] = {
         "needs": len(penalty),
         "offers": len(capacity),
         "edges": len(edges),
         "edges_kept": len(e_need),
-        "blocks": len(blocks),
+        "components": n_components,  # with at least one edge
+        "blocks": len(blocks),  # the small components packed together
         "slot_edges": sum(b.slot_edges for b in blocks),
     }
     return Prepared(penalty.index, capacity.index, pen, e_need, e_offer, e_cost, blocks, stats, e_row)
@@ -445,32 +447,38 @@ def component_labels(
     return len(smallest), rank[labels]
 
 
-def _pack_small(labels: np.ndarray, n_labels: int, e_need: np.ndarray, n_needs: int) -> np.ndarray:
-    """Labels with the small components packed together, ``PACK_NEEDS`` needs or so a pack.
+def _pack_small(
+    labels: np.ndarray, n_labels: int, e_need: np.ndarray, n_needs: int
+) -> tuple[np.ndarray, int]:
+    """Labels with the small components packed together, ``PACK_NEEDS`` needs or so a pack, and
+    the number of components with needs.
 
     A component costs a fixed ~0.4 ms to cut and solve however small it is (a city whose units
     serve single grids has tens of thousands of components of a few needs: 50k components of one
     need took 20.6 s, OR-Tools 3.4 s). Components of fewer than ``PACK_BELOW`` needs are taken in
     label order and solved as one block per pack: a block need not be connected (its components
     stay independent inside it), and LAPJVsp's work on a pack, needs x columns, stays small.
+    Only from ``PACK_MIN_COMPONENTS`` small components: fewer cost under 0.1 s as they are.
     Nodes of no component with needs (offers nobody may use) keep their own labels.
     """
     has_edges = np.zeros(n_needs, dtype=bool)
     has_edges[e_need] = True
     size = np.bincount(labels[:n_needs][has_edges], minlength=n_labels)
     small = np.flatnonzero((size > 0) & (size < PACK_BELOW))
-    if len(small) < 2:
-        return labels
+    n_components = int((size > 0).sum())
+    if len(small) < PACK_MIN_COMPONENTS:  # a few: each its own block (packing would save < 0.1 s)
+        return labels, n_components
     before = np.cumsum(size[small]) - size[small]  # needs of the small components before each
     remap = np.arange(n_labels, dtype=np.int64)
     remap[small] = n_labels + before // PACK_NEEDS
-    return remap[labels]
+    return remap[labels], n_components
 
 
 def _components(
     e_need: np.ndarray, e_offer: np.ndarray, e_cost: np.ndarray, cap: np.ndarray, pen: np.ndarray
-) -> list[Block]:
-    """Split the edge list into connected components (a need and an offer meet only through an edge).
+) -> tuple[list[Block], int]:
+    """Split the edge list into connected components (a need and an offer meet only through an
+    edge), the small ones packed together (:func:`_pack_small`): (blocks, components).
 
     Edges come sorted by (need, offer) and stay so within each block; a node's local position
     is its rank among its component's nodes of its kind, found with one sort of the nodes.
@@ -478,7 +486,7 @@ def _components(
     n_needs, n_offers = len(pen), len(cap)
     n = n_needs + n_offers
     n_labels, labels = component_labels(e_need, e_offer, n_needs, n_offers)
-    labels = _pack_small(labels, n_labels, e_need, n_needs)
+    labels, n_components = _pack_small(labels, n_labels, e_need, n_needs)
     # per node: its rank within (component, kind), nodes in id order
     kind = np.r_[np.zeros(n_needs, dtype=np.int64), np.ones(n_offers, dtype=np.int64)]
     node_order = np.lexsort((np.arange(n), kind, labels))
@@ -521,7 +529,7 @@ def _components(
                 pen[needs],
             )
         )
-    return blocks
+    return blocks, n_components
 
 
 def choose_method(block: Block) -> str:
@@ -551,7 +559,15 @@ def solve_block(
 
 
 def _solve_plain(block: Block, method: str = "auto") -> tuple[np.ndarray, np.ndarray]:
-    """One component by the auction or LAPJVsp (``choose_method``), without looking for a hub."""
+    """One component by the auction or LAPJVsp (``choose_method``), without looking for a hub,
+    once the edges no optimum can use are gone (:func:`prune_outranked`)."""
+    pruned = prune_outranked(block)
+    if pruned is not None:
+        kept, sub = pruned
+        chosen = np.full(len(block.needs), -1, dtype=np.int64)
+        if len(sub.needs):
+            chosen[kept] = _solve_plain(sub, method)[1]  # pruned again if that frees more
+        return block.needs, chosen
     if method == "auction" or (method == "auto" and choose_method(block) == "auction"):
         local = auction.solve_component(
             block.need_local, block.offer_local, block.cost, block.capacity, block.penalty
@@ -562,6 +578,52 @@ def _solve_plain(block: Block, method: str = "auto") -> tuple[np.ndarray, np.nda
             chosen[served] = block.offers[local[served]]
             return block.needs, chosen
     return _solve_block_matching(block)
+
+
+def prune_outranked(block: Block) -> tuple[np.ndarray, Block] | None:
+    """Without the edges no optimum uses where places are short: (needs kept, the smaller block),
+    or None when every edge may be used.
+
+    The component can serve at most ``S`` needs, its places (``slots``). If ``S`` needs or more
+    would gain strictly more than need ``i`` from offer ``j`` (gain: penalty - cost), ``i`` never
+    gets ``j`` in an optimum: one of those needs would be unserved, and giving it ``i``'s place
+    instead would cost strictly less. So each offer keeps its edges to the needs of its ``S``
+    largest gains (ties kept), and needs left without an edge are unserved. Gains are compared
+    in whole units of the costs' decimals (``auction.integer_scale``; other costs: no pruning).
+    With places for 4,000 of 20,000 needs, each eligible for all 40 offers, 800k edges -> 160k.
+    """
+    slots = int(block.slots.sum())
+    eligible = block.eligible
+    if not len(eligible) or int(eligible.max()) <= slots:
+        return None
+    unit = auction.integer_scale(np.concatenate((block.cost, block.penalty)))
+    if unit is None:
+        return None
+    gain = np.rint(block.penalty[block.need_local] * unit).astype(np.int64)
+    gain -= np.rint(block.cost * unit).astype(np.int64)
+    order = np.lexsort((-gain, block.offer_local))  # each offer's edges, largest gain first
+    offer, gain = block.offer_local[order], gain[order]
+    at = np.arange(len(order))
+    new_value = np.r_[True, (offer[1:] != offer[:-1]) | (gain[1:] != gain[:-1])]
+    first_equal = np.maximum.accumulate(np.where(new_value, at, 0))
+    higher = first_equal - (np.cumsum(eligible) - eligible)[offer]  # strictly larger gains, same offer
+    if (higher < slots).all():
+        return None
+    keep = np.zeros(len(order), dtype=bool)
+    keep[order[higher < slots]] = True
+    has_edge = np.zeros(len(block.needs), dtype=bool)
+    has_edge[block.need_local[keep]] = True
+    kept = np.flatnonzero(has_edge)
+    local = (np.cumsum(has_edge) - 1).astype(block.need_local.dtype)
+    sub = replace(
+        block,
+        needs=block.needs[kept],
+        need_local=local[block.need_local[keep]],
+        offer_local=block.offer_local[keep],
+        cost=block.cost[keep],
+        penalty=block.penalty[kept],
+    )
+    return kept, sub
 
 
 def _solve_block_matching(block: Block) -> tuple[np.ndarray, np.ndarray]:
@@ -653,7 +715,7 @@ def find_hub(block: Block) -> tuple[int, list[Block]] | None:
     parts = (
         _components(
             block.need_local[rest], block.offer_local[rest], block.cost[rest], block.capacity, block.penalty
-        )
+        )[0]
         if rest.any()
         else []
     )

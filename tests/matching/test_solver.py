@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -303,6 +305,43 @@ def test_a_hotline_s_parts_solved_on_a_process_pool_give_the_serial_result(monke
     assert started == [{"max_workers": 2}]  # one pool, for the hotline's parts
     pd.testing.assert_frame_equal(serial.pairs, parallel.pairs)
     assert serial.objective == parallel.objective
+
+
+def test_prune_outranked_keeps_each_offers_largest_gains_with_ties():
+    # one offer of 2 places, five needs gaining 5, 4, 4, 3 and 1 from it (penalty - cost): at most
+    # two needs are served, so the needs that two others outgain never are; the tie at 4 stays
+    edges = pd.DataFrame({"need_id": range(5), "offer_id": "a", "cost": [1.0, 2.0, 3.0, 4.0, 9.0]})
+    cap, pen = pd.Series({"a": 2}), pd.Series([6.0, 6.0, 7.0, 7.0, 10.0])
+    (block,) = solver_module.prepare_blocks(edges, cap, pen).blocks
+    kept, sub = solver_module.prune_outranked(block)
+    np.testing.assert_array_equal(block.needs[kept], [0, 1, 2])
+    assert len(sub.cost) == 3 and solver_module.prune_outranked(sub) is None
+    a = solve_assignment(edges, cap, pen)
+    assert a.objective == pytest.approx(_brute_force(edges, cap, pen))
+    # places for every need: nothing to prune
+    assert solver_module.prune_outranked(replace(block, capacity=np.array([5]))) is None
+
+
+def test_a_shortage_pruned_to_its_contenders_keeps_the_optimum():
+    # 3,000 needs each eligible for all 20 offers of 30 places: 600 can be served
+    rng = np.random.default_rng(3)
+    need = np.repeat(np.arange(3_000), 20)
+    edges = pd.DataFrame(
+        {
+            "need_id": need,
+            "offer_id": np.tile(np.arange(20), 3_000),
+            "cost": rng.integers(0, 1_000, len(need)) / 100,
+        }
+    )
+    cap, pen = pd.Series(30, index=range(20)), pd.Series(rng.integers(1_000, 3_000, 3_000) / 100)
+    (block,) = solver_module.prepare_blocks(edges, cap, pen).blocks
+    kept, sub = solver_module.prune_outranked(block)
+    assert len(sub.cost) < 20 * 700 and len(kept) < 3_000  # each offer keeps its 600 best (and ties)
+    oracle = solve_oracle(edges, cap, pen)
+    for method in ("auto", "matching"):
+        a = solve_assignment(edges, cap, pen, method=method)
+        assert a.objective == pytest.approx(oracle.objective, rel=1e-12), method
+        assert len(a.pairs) == 600
 
 
 def test_small_components_are_solved_packed_and_exactly(monkeypatch):

@@ -81,13 +81,13 @@ METHODS = ("auto", "matching", "auction")
 HUB_MIN_NEEDS = 2_000
 HUB_ROUNDS = 12
 HUB_FINAL_NEEDS = 2_000
-# Slots the matching first gives each group of needs sharing a penalty as their "unserved" offer
-# (more when a group fills them; see _solve_block_matching).
 # Components of fewer needs than this are solved packed together, about PACK_NEEDS needs a block,
 # when there are at least PACK_MIN_COMPONENTS of them (see _pack_small).
 PACK_BELOW = 64
 PACK_NEEDS = 256
 PACK_MIN_COMPONENTS = 200
+# Slots the matching first gives each group of needs sharing a penalty as their "unserved" offer
+# (more when a group fills them; see _solve_block_matching).
 UNSERVED_SLOTS = 16
 UNSERVED_SLOTS_SHARED_MAX = 64  # more than this: a column per need again
 
@@ -455,7 +455,7 @@ def _pack_small(
 
     A component costs a fixed ~0.4 ms to cut and solve however small it is (a city whose units
     serve single grids has tens of thousands of components of a few needs: 50k components of one
-    need took 20.6 s, OR-Tools 3.4 s). Components of fewer than ``PACK_BELOW`` needs are taken in
+    need took 20.6-24.0 s, OR-Tools 2.6-3.4 s; packed 0.24-0.27 s). Components of fewer than ``PACK_BELOW`` needs are taken in
     label order and solved as one block per pack: a block need not be connected (its components
     stay independent inside it), and LAPJVsp's work on a pack, needs x columns, stays small.
     Only from ``PACK_MIN_COMPONENTS`` small components: fewer cost under 0.1 s as they are.

@@ -81,13 +81,11 @@ def peak_memory(fn: Callable[[], Any], every: float = 0.2) -> tuple[Any, float]:
 
 
 def _one(size: str, seed: int, repeat: int = 1) -> dict:
-    import numpy as np
-
     from benchmarks.oracle import solve_oracle
     from matching import solve_assignment
     from matching.baselines import solve_greedy
     from matching.instances import random_instance
-    from matching.solver import choose_method, component_labels, find_hub, prepare_blocks
+    from matching.solver import choose_method, find_hub, prepare_blocks
 
     shape, _, dims = size.rpartition(":")
     n_needs, n_offers = map(int, dims.split("x"))
@@ -115,10 +113,8 @@ def _one(size: str, seed: int, repeat: int = 1) -> dict:
         if run == 0:
             prepared = prepare_blocks(edges, cap, pen)  # once, for the method column and the oracle
             methods = sorted({"hub" if find_hub(b) else choose_method(b) for b in prepared.blocks})
-            # components, not blocks (small ones are solved packed together): the needs with edges
-            _, labels = component_labels(prepared.e_need, prepared.e_offer, len(pen), len(cap))
-            per_component = np.unique(labels[np.unique(prepared.e_need)], return_counts=True)[1]
-            components, largest = len(per_component), int(per_component.max(initial=0))
+            # components, not blocks (small ones are solved packed together)
+            components, largest = prepared.stats["components"], prepared.stats["largest_component"]
         oracle = solve_oracle(edges, cap, pen, prepared)
         theirs.append(oracle.seconds)
         if abs(oracle.objective - objective) > 1e-6 * max(1.0, abs(oracle.objective)):

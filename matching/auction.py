@@ -514,6 +514,24 @@ def certify(prob: AuctionProblem, st: AuctionState, scale: int) -> bool:
     return 0 <= duality_gap(prob, st, w) < scale
 
 
+def whole_units(
+    cost: np.ndarray, penalty: np.ndarray, times: int = 1
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Costs and penalties as whole numbers of their decimals' unit (``integer_scale``), times
+    ``times``, in 64-bit integers; None when they are not whole at up to six decimals or would
+    not fit with 8x to spare."""
+    values = np.concatenate((cost, penalty))
+    unit = integer_scale(values)
+    if unit is None:
+        return None
+    if float(np.abs(values).max(initial=0.0)) * unit * times * 8 >= 2.0**62:
+        return None
+    return (
+        np.rint(cost * unit).astype(np.int64) * times,
+        np.rint(penalty * unit).astype(np.int64) * times,
+    )
+
+
 def integer_problem(
     need: np.ndarray, offer: np.ndarray, cost: np.ndarray, capacity: np.ndarray, penalty: np.ndarray
 ) -> tuple[AuctionProblem, int] | None:
@@ -523,16 +541,11 @@ def integer_problem(
     whole numbers at up to six decimals or would not fit 64-bit integers.
     """
     n, m = len(penalty), len(capacity)
-    values = np.concatenate((cost, penalty))
-    unit = integer_scale(values)
-    if unit is None:
-        return None
     scale = n + 1
-    top = float(np.abs(values).max(initial=0.0)) * unit * scale
-    if top * 8 >= 2.0**62:
+    units = whole_units(cost, penalty, scale)
+    if units is None:
         return None
-    c = np.rint(cost * unit).astype(np.int64) * scale
-    p = np.rint(penalty * unit).astype(np.int64) * scale
+    c, p = units
     indptr = np.searchsorted(need, np.arange(n + 1))
     eligible = np.bincount(offer, minlength=m)
     n_slots = np.minimum(capacity.astype(np.int64), eligible)

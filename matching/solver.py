@@ -341,13 +341,15 @@ def prepare_blocks(
     e_need, e_offer, e_cost = coded.e_need[keep], coded.e_offer[keep], coded.e_cost[keep]
     e_row = coded.row[keep]
     del coded, keep  # the unfiltered copies go before the blocks are cut
-    blocks, n_components = _components(e_need, e_offer, e_cost, cap, pen) if len(e_need) else ([], 0)
+    no_sizes = np.zeros(0, dtype=np.int64)
+    blocks, sizes = _components(e_need, e_offer, e_cost, cap, pen) if len(e_need) else ([], no_sizes)
     stats: dict[str, float] = {
         "needs": len(penalty),
         "offers": len(capacity),
         "edges": len(edges),
         "edges_kept": len(e_need),
-        "components": n_components,  # with at least one edge
+        "components": len(sizes),  # with at least one edge
+        "largest_component": int(sizes.max(initial=0)),  # its needs
         "blocks": len(blocks),  # the small components packed together
         "slot_edges": sum(b.slot_edges for b in blocks),
     }
@@ -449,15 +451,16 @@ def component_labels(
 
 def _pack_small(
     labels: np.ndarray, n_labels: int, e_need: np.ndarray, n_needs: int
-) -> tuple[np.ndarray, int]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Labels with the small components packed together, ``PACK_NEEDS`` needs or so a pack, and
-    the number of components with needs.
+    the needs of each component with needs.
 
     A component costs a fixed ~0.4 ms to cut and solve however small it is (a city whose units
-    serve single grids has tens of thousands of components of a few needs: 50k components of one
-    need took 20.6-24.0 s, OR-Tools 2.6-3.4 s; packed 0.24-0.27 s). Components of fewer than ``PACK_BELOW`` needs are taken in
-    label order and solved as one block per pack: a block need not be connected (its components
-    stay independent inside it), and LAPJVsp's work on a pack, needs x columns, stays small.
+    serve single grids has tens of thousands of components of a few needs: 50k components of
+    one need took 20.6-24.0 s, OR-Tools 2.6-3.4 s; packed 0.24-0.27 s). Components of fewer than
+    ``PACK_BELOW`` needs are taken in label order and solved as one block per pack: a block need
+    not be connected (its components stay independent inside it), and LAPJVsp's work on a pack,
+    needs x columns, stays small.
     Only from ``PACK_MIN_COMPONENTS`` small components: fewer cost under 0.1 s as they are.
     Nodes of no component with needs (offers nobody may use) keep their own labels.
     """
@@ -465,20 +468,19 @@ def _pack_small(
     has_edges[e_need] = True
     size = np.bincount(labels[:n_needs][has_edges], minlength=n_labels)
     small = np.flatnonzero((size > 0) & (size < PACK_BELOW))
-    n_components = int((size > 0).sum())
     if len(small) < PACK_MIN_COMPONENTS:  # a few: each its own block (packing would save < 0.1 s)
-        return labels, n_components
+        return labels, size[size > 0]
     before = np.cumsum(size[small]) - size[small]  # needs of the small components before each
     remap = np.arange(n_labels, dtype=np.int64)
     remap[small] = n_labels + before // PACK_NEEDS
-    return remap[labels], n_components
+    return remap[labels], size[size > 0]
 
 
 def _components(
     e_need: np.ndarray, e_offer: np.ndarray, e_cost: np.ndarray, cap: np.ndarray, pen: np.ndarray
 ) -> tuple[list[Block], int]:
     """Split the edge list into connected components (a need and an offer meet only through an
-    edge), the small ones packed together (:func:`_pack_small`): (blocks, components).
+    edge), the small ones packed together (:func:`_pack_small`): (blocks, needs per component).
 
     Edges come sorted by (need, offer) and stay so within each block; a node's local position
     is its rank among its component's nodes of its kind, found with one sort of the nodes.
@@ -486,7 +488,7 @@ def _components(
     n_needs, n_offers = len(pen), len(cap)
     n = n_needs + n_offers
     n_labels, labels = component_labels(e_need, e_offer, n_needs, n_offers)
-    labels, n_components = _pack_small(labels, n_labels, e_need, n_needs)
+    labels, sizes = _pack_small(labels, n_labels, e_need, n_needs)
     # per node: its rank within (component, kind), nodes in id order
     kind = np.r_[np.zeros(n_needs, dtype=np.int64), np.ones(n_offers, dtype=np.int64)]
     node_order = np.lexsort((np.arange(n), kind, labels))
@@ -529,7 +531,7 @@ def _components(
                 pen[needs],
             )
         )
-    return blocks, n_components
+    return blocks, sizes
 
 
 def choose_method(block: Block) -> str:
@@ -589,18 +591,18 @@ def prune_outranked(block: Block) -> tuple[np.ndarray, Block] | None:
     gets ``j`` in an optimum: one of those needs would be unserved, and giving it ``i``'s place
     instead would cost strictly less. So each offer keeps its edges to the needs of its ``S``
     largest gains (ties kept), and needs left without an edge are unserved. Gains are compared
-    in whole units of the costs' decimals (``auction.integer_scale``; other costs: no pruning).
+    in whole units of the costs' decimals (``auction.whole_units``; other costs: no pruning).
     With places for 4,000 of 20,000 needs, each eligible for all 40 offers, 800k edges -> 160k.
     """
     slots = int(block.slots.sum())
     eligible = block.eligible
     if not len(eligible) or int(eligible.max()) <= slots:
         return None
-    unit = auction.integer_scale(np.concatenate((block.cost, block.penalty)))
-    if unit is None:
+    units = auction.whole_units(block.cost, block.penalty)
+    if units is None:
         return None
-    gain = np.rint(block.penalty[block.need_local] * unit).astype(np.int64)
-    gain -= np.rint(block.cost * unit).astype(np.int64)
+    cost, penalty = units
+    gain = penalty[block.need_local] - cost
     order = np.lexsort((-gain, block.offer_local))  # each offer's edges, largest gain first
     offer, gain = block.offer_local[order], gain[order]
     at = np.arange(len(order))

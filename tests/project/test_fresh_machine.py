@@ -62,3 +62,17 @@ def test_setup_path_lets_the_ephemeral_api_start_on_a_new_prefect_home(tmp_path)
         ["make", "-s", "prefect-db"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     assert again.returncode == 0 and "migrating" not in again.stdout  # idempotent: done once per home
+
+
+def test_setup_installs_the_stack_with_its_bytecode():
+    """Where PYTHONDONTWRITEBYTECODE is set Python writes no .pyc: unless setup compiled them,
+    every flow run, worker and server process compiles the stack from source (~7 s each here)."""
+    import importlib.util
+
+    import great_expectations
+    import pandas
+    import prefect
+
+    for module in (great_expectations, prefect, pandas):
+        cached = importlib.util.cache_from_source(module.__file__)
+        assert os.path.exists(cached), f"{module.__name__} has no bytecode: `make setup` compiles it"

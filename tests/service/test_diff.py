@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from service.publish import diff_rows
+from service.publish import content_hash, diff_rows
 
 
 def _text(v: object) -> str | None:
@@ -80,3 +80,27 @@ def test_the_diff_of_a_city_sized_list_is_the_row_by_row_diff() -> None:
     assert diff == _row_by_row(prev, cur, "need_id")
     assert diff["counts"]["added"] == 40 and diff["counts"]["removed"] == 300
     assert 150 < diff["counts"]["changed"] <= 200  # an edit may set what was already missing
+
+
+def test_the_content_hash_ignores_order_and_version_and_sees_every_value() -> None:
+    rows = pd.DataFrame(
+        {
+            "cycle_id": ["2026-W48"] * 3,
+            "version": [1, 1, 1],
+            "need_id": [3, 1, 2],
+            "unit_name": ["社区食堂", "卫生服务站", None],
+            "window_start": pd.to_datetime(["2026-11-23", None, "2026-11-24"]),
+            "distance_km": [1.25, np.nan, 0.5],
+        }
+    )
+    digest = content_hash(rows)
+    # the same content in another order, or as another version: the same hash
+    assert content_hash(rows.iloc[[2, 0, 1]]) == digest
+    assert content_hash(rows.assign(version=2)) == digest
+    # any one value changed, a column renamed or a row gone: another hash
+    for k, column in enumerate(["need_id", "unit_name", "window_start", "distance_km"]):
+        changed = rows.copy()
+        changed.loc[k % 3, column] = rows.loc[(k + 1) % 3, column]
+        assert content_hash(changed) != digest, column
+    assert content_hash(rows.rename(columns={"unit_name": "unit"})) != digest
+    assert content_hash(rows.iloc[:2]) != digest

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pandas as pd
+import pytest
 
 from lifecycle.escalation import EscalationPolicy, escalate
 from matching.plan import plan_cycle
@@ -160,13 +161,17 @@ def test_fairness_report_per_community_and_grid():
     assert f.loc[("grid", "G1"), "served"] == 1 and f.loc[("grid", "G2"), "served"] == 0
 
 
-def test_the_costs_of_the_build_are_the_costs_of_the_breakdown_to_the_last_bit():
-    # the build prices tens of millions of pairs in cache-sized chunks; the breakdown of a
-    # chosen pair must give the very same number (chunk edges included), both equal to the same
-    # arithmetic done on whole arrays
+@pytest.mark.parametrize("threads", [1, 3])
+def test_the_costs_of_the_build_are_the_costs_of_the_breakdown_to_the_last_bit(threads, monkeypatch):
+    # the build prices tens of millions of pairs in cache-sized chunks shared by threads; the
+    # breakdown of a chosen pair must give the very same number (chunk and thread edges
+    # included), both equal to the same arithmetic done on whole arrays
     import numpy as np
 
+    from matching import problem
     from matching.problem import CostParts
+
+    monkeypatch.setattr(problem, "price_threads", lambda: threads)
 
     rng = np.random.default_rng(7)
     n, m, e = 50, 40, 1_000

@@ -229,6 +229,15 @@ def _days(values: pd.Series) -> np.ndarray:
     return out
 
 
+def _ranks(order: np.ndarray, dtype: np.dtype) -> np.ndarray | None:
+    """Each position's rank in ``order`` (an argsort), or None when every rank is the position."""
+    if (order == np.arange(len(order))).all():
+        return None
+    rank = np.empty(len(order), dtype=dtype)
+    rank[order] = np.arange(len(order))
+    return rank
+
+
 def _join(
     need_key: np.ndarray, offer_key: np.ndarray, needs_idx: np.ndarray, offers_idx: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -368,17 +377,16 @@ def build_problem(
             n_declined = np.bincount(pn, minlength=n_needs)
 
     # pairs in (need_id, offer_id) order: rank ids once, sort integer keys
+    # (the store reads both in id order: then a rank is the position, and no pair is looked up)
     need_ids = needs["need_id"].to_numpy()
     by_need_id = np.argsort(need_ids, kind="stable")
-    need_rank = np.empty(n_needs, dtype=pn.dtype)
-    need_rank[by_need_id] = np.arange(n_needs)
+    need_rank = _ranks(by_need_id, pn.dtype)
     offer_ids = offers["offer_id"].astype(object).to_numpy()
     by_id = np.argsort(offer_ids, kind="stable")
-    offer_rank = np.empty(n_offers, dtype=po.dtype)
-    offer_rank[by_id] = np.arange(n_offers)
-    key = need_rank[pn].astype(np.int64)
+    offer_rank = _ranks(by_id, po.dtype)
+    key = (pn if need_rank is None else need_rank[pn]).astype(np.int64)
     key *= max(n_offers, 1)
-    key += offer_rank[po]
+    key += po if offer_rank is None else offer_rank[po]
     order = np.argsort(key, kind="stable")
     del key
     pn, po, scope = pn[order], po[order], scope[order]
@@ -402,10 +410,14 @@ def build_problem(
             # categoricals: tens of millions of rows name a few hundred thousand needs and offers
             # (codes, not a string per row); the codes are ranks, in range by construction
             "need_id": pd.Categorical.from_codes(
-                need_rank[pn], categories=pd.Index(need_ids[by_need_id]), validate=False
+                pn if need_rank is None else need_rank[pn],
+                categories=pd.Index(need_ids[by_need_id]),
+                validate=False,
             ),
             "offer_id": pd.Categorical.from_codes(
-                offer_rank[po], categories=pd.Index(offer_ids[by_id]), validate=False
+                po if offer_rank is None else offer_rank[po],
+                categories=pd.Index(offer_ids[by_id]),
+                validate=False,
             ),
             "cost": cost,
         },
@@ -413,7 +425,7 @@ def build_problem(
     )
     # rule 5 (reported only; the solver drops such edges itself)
     affordable = cost <= penalty.to_numpy()[pn]
-    n_cost = np.bincount(pn[affordable], minlength=n_needs)
+    n_cost = n_declined if affordable.all() else np.bincount(pn[affordable], minlength=n_needs)
     funnel = pd.DataFrame(
         {
             "need_id": need_ids,

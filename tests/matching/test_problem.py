@@ -196,3 +196,40 @@ def test_the_costs_of_the_build_are_the_costs_of_the_breakdown_to_the_last_bit(t
         assert np.array_equal(whole["distance_km"], np.round(dist, 3))
         assert np.array_equal(parts.of(pn, po, parts.scope, step=64)["cost"], expected)
         assert np.array_equal(parts.of(pn, po, parts.scope, detail=False, step=64)["cost"], expected)
+
+
+def test_the_problem_is_the_same_whatever_order_the_needs_and_offers_come_in():
+    # the store reads both in id order and the build then skips its rank lookups; any other
+    # order must give the same pairs, costs and funnel
+    import numpy as np
+
+    from matching.problem import build_problem
+
+    rng = np.random.default_rng(3)
+    grids = ["G1", "G2", "G3"]
+    needs = pd.DataFrame(
+        [_need(i, item="AB"[i % 2], grid=grids[i % 3], level=i % 3, urgency=1 + i % 3) for i in range(60)]
+    )
+    needs["x_km"] = rng.random(60) * 5
+    offers = pd.DataFrame(
+        [
+            _offer(f"O{k:02d}", item="AB"[k % 2], level=("grid", "community")[k % 2], area=grids[k % 3], x=k / 7)
+            for k in range(25)
+        ]
+    )
+    offers.loc[offers["area_level"] == "community", "area_id"] = "C1"
+    declined = pd.DataFrame({"need_id": [0, 5], "unit_id": ["U00", "U01"]})
+
+    def pairs(n: pd.DataFrame, o: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        p = build_problem(n, o, PERIOD, CostModel(), declined)
+        edges = p.edges.astype({"need_id": int, "offer_id": str}).reset_index(drop=True)
+        return edges, p.funnel.sort_index()
+
+    in_order, funnel = pairs(needs, offers)
+    assert len(in_order) > 100 and in_order["cost"].nunique() > 10
+    for seed in (1, 2):
+        shuffled, shuffled_funnel = pairs(
+            needs.sample(frac=1, random_state=seed), offers.sample(frac=1, random_state=seed)
+        )
+        pd.testing.assert_frame_equal(shuffled, in_order)
+        pd.testing.assert_frame_equal(shuffled_funnel, funnel)

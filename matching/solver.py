@@ -338,8 +338,11 @@ def prepare_blocks(
     pen, cap = coded.penalty, coded.capacity
     # edges that can never be chosen: costlier than leaving the need unserved, or no capacity
     keep = (coded.e_cost <= pen[coded.e_need]) & (cap[coded.e_offer] > 0)
-    e_need, e_offer, e_cost = coded.e_need[keep], coded.e_offer[keep], coded.e_cost[keep]
-    e_row = coded.row[keep]
+    if keep.all():  # the usual week (every pair affordable, every place open): no copies
+        e_need, e_offer, e_cost, e_row = coded.e_need, coded.e_offer, coded.e_cost, coded.row
+    else:
+        e_need, e_offer, e_cost = coded.e_need[keep], coded.e_offer[keep], coded.e_cost[keep]
+        e_row = coded.row[keep]
     del coded, keep  # the unfiltered copies go before the blocks are cut
     no_sizes = np.zeros(0, dtype=np.int64)
     blocks, sizes = _components(e_need, e_offer, e_cost, cap, pen) if len(e_need) else ([], no_sizes)

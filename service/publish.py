@@ -329,15 +329,6 @@ def publish_rows(
         )
     version = (latest.version + 1) if latest else 1
     rows = rows.assign(version=version)[columns]
-    document = {
-        "cycle_id": cycle_id,
-        "version": version,
-        "generated_at": datetime.now().isoformat(timespec="seconds"),
-        "row_count": len(rows),
-        "rows": json_records(rows),
-    }
-    if check:
-        check(rows, document)
     if latest is None:
         diff = {
             "added": [_key(x) for x in rows[key]],
@@ -348,6 +339,27 @@ def publish_rows(
     else:
         prev = pd.read_parquet(cycle_dir / f"v{latest.version:04d}" / f"{stem}.parquet")
         diff = diff_rows(prev.reindex(columns=rows.columns), rows, key)
+        if not any(diff["counts"].values()):
+            # the same rows under another digest (the latest was hashed another way, by an
+            # earlier threelists): no new version; the latest takes this digest
+            store_pub.set_content_hash(session, latest, digest)
+            return PublishResult(
+                cycle_id,
+                latest.version,
+                False,
+                cycle_dir / f"v{latest.version:04d}",
+                latest.row_count,
+                latest.diff,
+            )
+    document = {
+        "cycle_id": cycle_id,
+        "version": version,
+        "generated_at": datetime.now().isoformat(timespec="seconds"),
+        "row_count": len(rows),
+        "rows": json_records(rows),
+    }
+    if check:
+        check(rows, document)
     diff["previous_version"] = latest.version if latest else None
     final = cycle_dir / f"v{version:04d}"
     tmp = cycle_dir / f".v{version:04d}.tmp"

@@ -71,6 +71,12 @@ def latest_publication(session: Session, kind: str, cycle_id: str) -> Publicatio
     )
 
 
+def set_content_hash(session: Session, publication: Publication, content_hash: str) -> None:
+    """Store another digest of a version's unchanged rows (taken in the caller's transaction)."""
+    publication.content_hash = content_hash
+    session.flush()
+
+
 def record_publication(
     session: Session,
     kind: str,

@@ -44,6 +44,21 @@ def test_match_publishes_once_and_rerun_is_idempotent(prefect_harness, tiny, env
     assert latest["version"] == 1 and latest["row_count"] == 2
 
 
+def test_the_same_rows_under_an_earlier_digest_make_no_new_version(prefect_harness, tiny, env):
+    # a list published by an earlier threelists, whose content hash was computed another way
+    match_cycle(cycle_day=DAY)
+    with tiny() as s, s.begin():
+        s.scalars(select(Publication)).one().content_hash = "0" * 64
+    again = match_cycle(cycle_day=DAY)
+    assert (again["version"], again["new_version"]) == (1, False)
+    with tiny() as s:
+        publication = s.scalars(select(Publication)).one()
+    assert publication.content_hash != "0" * 64  # the version took the digest of today's hash
+    latest = json.loads((env.published_dir / CYCLE / "latest.json").read_text(encoding="utf-8"))
+    assert (latest["version"], latest["content_hash"]) == (1, publication.content_hash)
+    assert sorted(p.name for p in (env.published_dir / CYCLE).iterdir()) == ["latest.json", "v0001"]
+
+
 def test_decline_rematches_to_another_unit_and_publishes_a_diff(prefect_harness, tiny, env):
     match_cycle(cycle_day=DAY)
     urgent = _need_id(tiny, "T-1")

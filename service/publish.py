@@ -38,6 +38,7 @@ from lifecycle.vocabulary import LIST_HEADERS_ZH
 from service.masking import mask_name, mask_phone
 from settings import pause_point
 from store import publication as store_pub
+from store.models import Publication
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "data_contracts" / "service_list.schema.json"
 HEADERS_ZH = LIST_HEADERS_ZH
@@ -319,14 +320,7 @@ def publish_rows(
     latest = store_pub.latest_publication(session, kind, cycle_id)
     digest = content_hash(rows, key)
     if latest is not None and latest.content_hash == digest:
-        return PublishResult(
-            cycle_id,
-            latest.version,
-            False,
-            cycle_dir / f"v{latest.version:04d}",
-            latest.row_count,
-            latest.diff,
-        )
+        return _unchanged(cycle_id, cycle_dir, latest)
     version = (latest.version + 1) if latest else 1
     rows = rows.assign(version=version)[columns]
     if latest is None:
@@ -343,14 +337,7 @@ def publish_rows(
             # the same rows under another digest (the latest was hashed another way, by an
             # earlier threelists): no new version; the latest takes this digest
             store_pub.set_content_hash(session, latest, digest)
-            return PublishResult(
-                cycle_id,
-                latest.version,
-                False,
-                cycle_dir / f"v{latest.version:04d}",
-                latest.row_count,
-                latest.diff,
-            )
+            return _unchanged(cycle_id, cycle_dir, latest)
     document = {
         "cycle_id": cycle_id,
         "version": version,
@@ -373,6 +360,12 @@ def publish_rows(
     if before_commit:
         before_commit()
     return PublishResult(cycle_id, version, True, final, len(rows), diff, [final / f.name for f in files])
+
+
+def _unchanged(cycle_id: str, cycle_dir: Path, latest: Publication) -> PublishResult:
+    """The result of a publication that wrote nothing: the latest version stands."""
+    path = cycle_dir / f"v{latest.version:04d}"
+    return PublishResult(cycle_id, latest.version, False, path, latest.row_count, latest.diff)
 
 
 def finish_publication(session: Session, kind: str, cycle_id: str, published_dir: Path) -> None:

@@ -43,8 +43,6 @@ NEED_COLUMNS = [
     "preferred_start",
     "preferred_end",
 ]
-# threads that price a city's pairs (numpy's steps run outside the GIL); more than the CPUs gains nothing
-PRICE_THREADS = 4
 OFFER_COLUMNS = [
     "offer_id",
     "unit_id",
@@ -59,6 +57,8 @@ OFFER_COLUMNS = [
     "rating",
     "area_subdistrict_id",
 ]
+# threads that price a city's pairs (numpy's steps run outside the GIL); more than the CPUs gains nothing
+PRICE_THREADS = 4
 
 
 @dataclass(frozen=True)

@@ -202,25 +202,27 @@ def csv_body(rows: pd.DataFrame) -> str:
     instead of pandas' 0.57-0.84 s. Anything else (floats, booleans, dates, a value to quote, one
     column, whose empty values pandas quotes) takes pandas' own path.
     """
+    body = _arrow_csv_body(rows) if len(rows.columns) >= 2 else None
+    return rows.to_csv(index=False, header=False) if body is None else body
+
+
+def _arrow_csv_body(rows: pd.DataFrame) -> str | None:
+    """The CSV body by Arrow, or None where Arrow's text would differ from pandas'."""
     import pyarrow as pa
     import pyarrow.compute as pc
     from pyarrow import csv as pa_csv
 
-    if len(rows.columns) < 2 or any(
-        not (pd.api.types.is_integer_dtype(t) or pd.api.types.is_string_dtype(t)) for t in rows.dtypes
-    ):
-        return rows.to_csv(index=False, header=False)
     try:
         table = pa.Table.from_pandas(rows, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # an object column that is not all text
-        return rows.to_csv(index=False, header=False)
+        return None
     for column in table.columns:
         if pa.types.is_integer(column.type):
             continue
         if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-            return rows.to_csv(index=False, header=False)
+            return None  # floats, booleans, dates, all-missing: pandas formats them its own way
         if pc.any(pc.match_substring_regex(column, '[,"\r\n]')).as_py():
-            return rows.to_csv(index=False, header=False)
+            return None
     out = pa.BufferOutputStream()
     pa_csv.write_csv(table, out, pa_csv.WriteOptions(include_header=False, quoting_style="none"))
     return out.getvalue().to_pybytes().decode("utf-8")

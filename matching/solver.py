@@ -471,17 +471,18 @@ def _pack_small(
     has_edges[e_need] = True
     size = np.bincount(labels[:n_needs][has_edges], minlength=n_labels)
     small = np.flatnonzero((size > 0) & (size < PACK_BELOW))
+    sizes = size[size > 0]
     if len(small) < PACK_MIN_COMPONENTS:  # a few: each its own block (packing would save < 0.1 s)
-        return labels, size[size > 0]
+        return labels, sizes
     before = np.cumsum(size[small]) - size[small]  # needs of the small components before each
     remap = np.arange(n_labels, dtype=np.int64)
     remap[small] = n_labels + before // PACK_NEEDS
-    return remap[labels], size[size > 0]
+    return remap[labels], sizes
 
 
 def _components(
     e_need: np.ndarray, e_offer: np.ndarray, e_cost: np.ndarray, cap: np.ndarray, pen: np.ndarray
-) -> tuple[list[Block], int]:
+) -> tuple[list[Block], np.ndarray]:
     """Split the edge list into connected components (a need and an offer meet only through an
     edge), the small ones packed together (:func:`_pack_small`): (blocks, needs per component).
 

@@ -27,6 +27,7 @@ import pandas as pd
 
 from lifecycle.escalation import EscalationPolicy, priority_factor
 from lifecycle.vocabulary import LEVEL_NAMES
+from matching.solver import within
 
 NEED_COLUMNS = [
     "need_id",
@@ -229,6 +230,67 @@ def _days(values: pd.Series) -> np.ndarray:
     return out
 
 
+# the window rule looks pairs up in a table of (preferred dates, offer window) combinations
+# while it has at most this many cells (a week's needs and offers hold a few dozen of each)
+WINDOW_TABLE_CELLS = 1 << 22
+
+
+def _date_ranges(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's code among the distinct (start, end) day pairs (NaN: open), and those pairs."""
+    shift = 1 << 30  # days since the epoch, shifted above 0: 0 stands for NaN
+
+    def part(days: np.ndarray) -> np.ndarray:
+        return np.where(np.isnan(days), 0, days + shift).astype(np.int64)
+
+    codes, keys = pd.factorize(part(start) * (1 << 31) + part(end))
+
+    def back(values: np.ndarray) -> np.ndarray:
+        return np.where(values == 0, np.nan, values - shift).astype(float)
+
+    return codes.astype(np.int32), back(keys // (1 << 31)), back(keys % (1 << 31))
+
+
+def _window_fits(
+    pn: np.ndarray,
+    po: np.ndarray,
+    offer_window: tuple[np.ndarray, np.ndarray],
+    need_dates: tuple[np.ndarray, np.ndarray],
+    period: tuple[float, float],
+) -> np.ndarray | None:
+    """Per pair: the offer's window overlaps the cycle and the need's preferred dates (each end
+    of those only where given; an offer with no window never fits). None when every pair fits.
+
+    Needs and offers share a few dozen distinct date ranges: the rule is decided once per
+    (need range, offer range) and each pair looks its answer up (20M pairs: 1.1 s of gathers
+    per pair -> one lookup), unless there are too many combinations for a small table.
+    """
+    w_start, w_end = offer_window
+    pref_s, pref_e = need_dates
+    n_code, n_s, n_e = _date_ranges(pref_s, pref_e)
+    o_code, o_s, o_e = _date_ranges(w_start, w_end)
+    if len(n_s) * len(o_s) <= WINDOW_TABLE_CELLS:
+        o_in = (o_s <= period[1]) & (o_e >= period[0])
+        table = (
+            o_in[None, :]
+            & (np.isnan(n_s)[:, None] | (o_e[None, :] >= n_s[:, None]))
+            & (np.isnan(n_e)[:, None] | (o_s[None, :] <= n_e[:, None]))
+        )
+        if table.all():
+            return None
+        at = n_code[pn].astype(np.int64)
+        at *= len(o_s)
+        at += o_code[po]
+        fits = table.ravel()[at]
+        return None if fits.all() else fits
+    fits = ((w_start <= period[1]) & (w_end >= period[0]))[po]
+    asks = np.flatnonzero(fits & (~np.isnan(pref_s) | ~np.isnan(pref_e))[pn])
+    if len(asks):
+        a_need, a_offer = pn[asks], po[asks]
+        s_, e_ = pref_s[a_need], pref_e[a_need]
+        fits[asks] = (np.isnan(s_) | (w_end[a_offer] >= s_)) & (np.isnan(e_) | (w_start[a_offer] <= e_))
+    return None if fits.all() else fits
+
+
 def _ranks(order: np.ndarray, dtype: np.dtype) -> np.ndarray | None:
     """Each position's rank in ``order`` (an argsort), or None when every rank is the position."""
     if (order == np.arange(len(order))).all():
@@ -337,19 +399,17 @@ def build_problem(
     po = np.concatenate(pair_offer) if pair_offer else np.zeros(0, dtype=np.int32)
     scope = np.concatenate(pair_scope) if pair_scope else np.zeros(0, dtype=np.int8)
 
-    # rule 3: time windows overlap the cycle and the need's preferred dates (when given); the
-    # cycle test is per offer, the preferred dates only for the pairs of needs that gave them
+    # rule 3: time windows overlap the cycle and the need's preferred dates (when given)
     p_start = float(np.datetime64(period[0], "D").astype("int64"))
     p_end = float(np.datetime64(period[1], "D").astype("int64"))
-    w_start, w_end = _days(offers["window_start"]), _days(offers["window_end"])
-    pref_s, pref_e = _days(needs["preferred_start"]), _days(needs["preferred_end"])
-    fits = ((w_start <= p_end) & (w_end >= p_start))[po]
-    asks = np.flatnonzero(fits & (~np.isnan(pref_s) | ~np.isnan(pref_e))[pn])
-    if len(asks):
-        a_need, a_offer = pn[asks], po[asks]
-        s_, e_ = pref_s[a_need], pref_e[a_need]
-        fits[asks] = (np.isnan(s_) | (w_end[a_offer] >= s_)) & (np.isnan(e_) | (w_start[a_offer] <= e_))
-    if fits.all():  # the usual week: every offer's window is open (no copies of 20M pairs)
+    fits = _window_fits(
+        pn,
+        po,
+        (_days(offers["window_start"]), _days(offers["window_end"])),
+        (_days(needs["preferred_start"]), _days(needs["preferred_end"])),
+        (p_start, p_end),
+    )
+    if fits is None:  # the usual week: every pair's window fits (no copies of 20M pairs)
         n_window = n_scope
     else:
         pn, po, scope = pn[fits], po[fits], scope[fits]
@@ -424,8 +484,14 @@ def build_problem(
         copy=False,
     )
     # rule 5 (reported only; the solver drops such edges itself)
-    affordable = cost <= penalty.to_numpy()[pn]
-    n_cost = n_declined if affordable.all() else np.bincount(pn[affordable], minlength=n_needs)
+    # (a need's dearest pair against its penalty first: no lookup per pair when all are affordable)
+    pen = penalty.to_numpy()
+    in_pair_order = need_rank is None  # pairs run need by need, in position or in id order
+    per_need = n_declined if in_pair_order else n_declined[by_need_id]
+    if within(cost, per_need, pen if in_pair_order else pen[by_need_id]):
+        n_cost = n_declined
+    else:
+        n_cost = np.bincount(pn[cost <= pen[pn]], minlength=n_needs)
     funnel = pd.DataFrame(
         {
             "need_id": need_ids,

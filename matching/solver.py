@@ -327,6 +327,18 @@ class Prepared:
     e_row: np.ndarray  # per kept edge: its row in the input edges
 
 
+def within(values: np.ndarray, runs: np.ndarray, limit: np.ndarray) -> bool:
+    """Whether every value is at most its run's limit: ``values`` come in consecutive runs of
+    ``runs[k]`` values (some empty), each with its ``limit[k]``. One pass, no lookup per value."""
+    if int(runs.sum()) != len(values):
+        raise ValueError("the runs must cover the values exactly")
+    has = runs > 0
+    if not has.any():
+        return True
+    starts = (np.cumsum(runs) - runs)[has]
+    return bool((np.maximum.reduceat(values, starts) <= limit[has]).all())
+
+
 def prepare_blocks(
     edges: pd.DataFrame,
     capacity: pd.Series,
@@ -337,13 +349,17 @@ def prepare_blocks(
     coded = code_inputs(edges, capacity, penalty, positions)
     pen, cap = coded.penalty, coded.capacity
     # edges that can never be chosen: costlier than leaving the need unserved, or no capacity
-    keep = (coded.e_cost <= pen[coded.e_need]) & (cap[coded.e_offer] > 0)
-    if keep.all():  # the usual week (every pair affordable, every place open): no copies
+    # (the usual week, every pair affordable and every place open, is told without a lookup per
+    # pair and makes no copies: edges come sorted by need, each need's dearest against its penalty)
+    affordable = within(coded.e_cost, np.bincount(coded.e_need, minlength=len(pen)), pen)
+    if affordable and (cap > 0).all():
         e_need, e_offer, e_cost, e_row = coded.e_need, coded.e_offer, coded.e_cost, coded.row
     else:
+        keep = (coded.e_cost <= pen[coded.e_need]) & (cap[coded.e_offer] > 0)
         e_need, e_offer, e_cost = coded.e_need[keep], coded.e_offer[keep], coded.e_cost[keep]
         e_row = coded.row[keep]
-    del coded, keep  # the unfiltered copies go before the blocks are cut
+        del keep
+    del coded  # the unfiltered copies go before the blocks are cut
     no_sizes = np.zeros(0, dtype=np.int64)
     blocks, sizes = _components(e_need, e_offer, e_cost, cap, pen) if len(e_need) else ([], no_sizes)
     stats: dict[str, float] = {

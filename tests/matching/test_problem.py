@@ -233,3 +233,43 @@ def test_the_problem_is_the_same_whatever_order_the_needs_and_offers_come_in():
         )
         pd.testing.assert_frame_equal(shuffled, in_order)
         pd.testing.assert_frame_equal(shuffled_funnel, funnel)
+
+
+@pytest.mark.parametrize("table_cells", [1 << 22, 0])
+def test_the_window_rule_decides_each_pair_as_its_dates_say(table_cells, monkeypatch):
+    # the build decides the rule once per (preferred dates, offer window) combination and looks
+    # each pair up; with no room for the table, pair by pair. Both must be the rule itself: the
+    # offer's window overlaps the cycle and the need's preferred dates, each end only where given
+    import numpy as np
+
+    from matching import problem
+
+    monkeypatch.setattr(problem, "WINDOW_TABLE_CELLS", table_cells)
+    rng = np.random.default_rng(11)
+    n, m, e = 300, 200, 5_000
+    period = (20_000.0, 20_006.0)
+
+    def days(size: int, missing: float) -> np.ndarray:
+        d = rng.integers(19_990, 20_020, size).astype(float)
+        d[rng.random(size) < missing] = np.nan
+        return d
+
+    w_start = days(m, 0.02)
+    w_end = w_start + rng.integers(-2, 25, m)  # some windows end before they start
+    pref_s, pref_e = days(n, 0.5), days(n, 0.5)
+    pn, po = rng.integers(0, n, e), rng.integers(0, m, e)
+    expected = np.array(
+        [
+            w_start[o] <= period[1]
+            and w_end[o] >= period[0]
+            and (np.isnan(pref_s[k]) or w_end[o] >= pref_s[k])
+            and (np.isnan(pref_e[k]) or w_start[o] <= pref_e[k])
+            for k, o in zip(pn, po, strict=True)
+        ]
+    )
+    assert 0 < expected.sum() < e
+    got = problem._window_fits(pn, po, (w_start, w_end), (pref_s, pref_e), period)
+    assert got is not None and np.array_equal(got, expected)
+    # every pair fits: no per-pair answer at all
+    fit = np.flatnonzero(expected)
+    assert problem._window_fits(pn[fit], po[fit], (w_start, w_end), (pref_s, pref_e), period) is None

@@ -394,3 +394,19 @@ def test_component_labels_are_scipys_on_the_whole_graph(n_needs, n_offers, per_n
     count, labels = solver_module.component_labels(e_need, e_offer, n_needs, n_offers)
     assert count == expected[0]
     np.testing.assert_array_equal(labels, expected[1])
+
+
+def test_within_tells_whether_every_value_is_at_most_its_runs_limit():
+    # the build and prepare_blocks ask this of 20M pairs (runs = needs, limit = penalty) instead
+    # of looking each pair's penalty up; it must agree with the lookup, empty runs included
+    from matching.solver import within
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        runs = rng.integers(0, 4, rng.integers(1, 12))
+        values = rng.integers(0, 10, int(runs.sum())).astype(float)
+        limit = rng.integers(0, 12, len(runs)).astype(float)
+        expected = bool((values <= np.repeat(limit, runs)).all())
+        assert within(values, runs, limit) is expected
+    with pytest.raises(ValueError, match="cover"):
+        within(np.zeros(3), np.array([1, 1]), np.zeros(2))

@@ -120,6 +120,17 @@ class Coded:
     row: np.ndarray  # per coded edge: its row in the input edges
 
 
+def _sorted_pairs(a: np.ndarray, b: np.ndarray, step: int = 1 << 20) -> bool:
+    """Whether the pairs (a[k], b[k]) strictly increase, looked at a chunk at a time (a city's
+    20M pairs as one 64-bit key: 160 MB of fresh memory, ~0.15 s of page faults alone)."""
+    for s in range(0, max(len(a) - 1, 0), step):
+        e = min(s + step + 1, len(a))
+        a0, a1, b0, b1 = a[s : e - 1], a[s + 1 : e], b[s : e - 1], b[s + 1 : e]
+        if not ((a1 > a0) | ((a1 == a0) & (b1 > b0))).all():
+            return False
+    return True
+
+
 def check_inputs(edges: pd.DataFrame, capacity: pd.Series, penalty: pd.Series) -> None:
     """Raise ``ValueError`` naming the first problem found in the solver's inputs."""
     code_inputs(edges, capacity, penalty)
@@ -179,9 +190,9 @@ def code_inputs(
         raise ValueError(f"edges name offer ids with no capacity: {pd.unique(unknown)[:5].tolist()}")
     # positions fit 32 bits (2 billion needs or offers): half the memory of 64-bit at 1M x 200k
     index = np.int32 if max(len(penalty), len(capacity), len(edges)) < 2**31 else np.int64
-    key = e_need.astype(np.int64) * max(len(capacity), 1) + e_offer
-    row = np.arange(len(key), dtype=index)
-    if len(key) and not (key[1:] > key[:-1]).all():  # not yet sorted (or duplicated): sort
+    row = np.arange(len(e_need), dtype=index)
+    if not _sorted_pairs(e_need, e_offer):  # not yet sorted (or duplicated): sort
+        key = e_need.astype(np.int64) * max(len(capacity), 1) + e_offer
         order = np.argsort(key, kind="stable")
         key, row = key[order], order
         e_need, e_offer, cost = e_need[order], e_offer[order], cost[order]

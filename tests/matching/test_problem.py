@@ -273,3 +273,24 @@ def test_the_window_rule_decides_each_pair_as_its_dates_say(table_cells, monkeyp
     # every pair fits: no per-pair answer at all
     fit = np.flatnonzero(expected)
     assert problem._window_fits(pn[fit], po[fit], (w_start, w_end), (pref_s, pref_e), period) is None
+
+
+def test_pricing_refuses_a_pair_outside_the_needs_and_offers():
+    # the pricing gathers clip for speed; a position out of range must still be an error
+    import numpy as np
+
+    from matching.problem import CostParts
+
+    parts = CostParts(
+        np.zeros(3), np.zeros(3), np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(4, np.int8), np.zeros(4), 1.0
+    )
+    ok = np.array([0, 1, 2, 2]), np.array([0, 1, 1, 0])
+    assert len(parts.of(*ok, np.zeros(4, np.int8))["cost"]) == 4
+    for pn, po, scope in (
+        (np.array([0, 1, 3, 2]), ok[1], np.zeros(4, np.int8)),
+        (ok[0], np.array([0, -1, 1, 0]), np.zeros(4, np.int8)),
+        (ok[0], ok[1], np.array([0, 4, 0, 0], np.int8)),
+        (ok[0], ok[1], np.zeros(3, np.int8)),
+    ):
+        with pytest.raises(IndexError):
+            parts.of(pn, po, scope)

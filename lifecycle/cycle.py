@@ -60,14 +60,6 @@ def need_context(needs: pd.DataFrame | None) -> Context:
     }
 
 
-def _with(context: Context, ids: list[int], **extra: Any) -> Context:
-    """The context of these needs, each with ``extra`` (values may be per-need mappings)."""
-    return {
-        n: {**context.get(n, {}), **{k: v[n] if isinstance(v, dict) else v for k, v in extra.items()}}
-        for n in ids
-    }
-
-
 @dataclass
 class DispatchWrite:
     """What to write so the cycle's dispatched assignments equal the plan."""
@@ -121,7 +113,8 @@ def plan_dispatch(
         N.DISPATCHED,
         A.DISPATCHED,
         reason="本期重新匹配，改派其他资源",
-        context=_with(ctx, redispatched, cycle_id=cycle_id, unit_id=unit_of),
+        context=ctx,
+        fields={"cycle_id": cycle_id, "unit_id": unit_of},
         **common,
     )
     w.changes += changes_for(
@@ -130,7 +123,8 @@ def plan_dispatch(
         N.DISPATCHED,
         A.DISPATCHED,
         reason="本期重新匹配，暂未派出",
-        context=_with(ctx, back, cycle_id=cycle_id),
+        context=ctx,
+        fields={"cycle_id": cycle_id},
         **common,
     )
     was_dropped = set(dropped)
@@ -141,7 +135,8 @@ def plan_dispatch(
         N.OPEN,
         None,
         reason="社区派单",
-        context=_with(ctx, fresh, cycle_id=cycle_id, unit_id=unit_of),
+        context=ctx,
+        fields={"cycle_id": cycle_id, "unit_id": unit_of},
         **common,
     )
     w.changes += dispatched
@@ -238,15 +233,14 @@ def plan_unserved(
             None,
             at=at,
             actor=actor,
-            context=_with(
-                ctx,
-                ids,
-                cycle_id=cycle_id,
-                reason=dict(zip(ids, up["detail"].astype(str), strict=True)),
-                level_from=dict(zip(ids, up["from_level"].astype(int).tolist(), strict=True)),
-                level_to=dict(zip(ids, up["escalation_level"].astype(int).tolist(), strict=True)),
-                why=dict(zip(ids, up["why"].astype(str), strict=True)),
-            ),
+            context=ctx,
+            fields={
+                "cycle_id": cycle_id,
+                "reason": dict(zip(ids, up["detail"].astype(str), strict=True)),
+                "level_from": dict(zip(ids, up["from_level"].astype(int).tolist(), strict=True)),
+                "level_to": dict(zip(ids, up["escalation_level"].astype(int).tolist(), strict=True)),
+                "why": dict(zip(ids, up["why"].astype(str), strict=True)),
+            },
         )
     w.counts = {
         "unserved": len(w.rows),

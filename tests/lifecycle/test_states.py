@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lifecycle.changes import change, history_rows, prefect_events
+from lifecycle.changes import NeedChange, change, history_rows, prefect_events
 from lifecycle.states import (
     ACTIVE_ASSIGNMENT,
     DONE_NEED,
@@ -180,3 +180,24 @@ def test_changes_for_many_needs_take_each_needs_own_context_over_the_shared_fiel
     assert made[1].step == one.step and made[1].at == AT and made[1].actor == "m"
     with pytest.raises(IllegalTransition):
         changes_for(Action.DISPATCH, [1], N.CLOSED, None, at=AT, actor="m")
+    # fields for all, each a value or a mapping by need id, over the needs' own context
+    both = changes_for(
+        Action.DISPATCH,
+        [1, 2],
+        N.OPEN,
+        None,
+        at=AT,
+        actor="m",
+        reason="社区派单",
+        context={1: {"grid_id": "G1", "unit_id": "UX"}, 2: {"reason": "升级到社区后派单"}},
+        fields={"cycle_id": "2026-W48", "unit_id": {1: "UA", 2: "UB"}},
+    )
+    expected = [
+        NeedChange(1, one.step, AT, "m", one.reason, cycle_id="2026-W48", unit_id="UA", grid_id="G1"),
+        NeedChange(2, one.step, AT, "m", "升级到社区后派单", cycle_id="2026-W48", unit_id="UB"),
+    ]
+    assert both == expected and [hash(c) for c in both] == [hash(c) for c in expected]
+    assert [vars(c) for c in both] == [vars(c) for c in expected]
+    for bad in ({"context": {1: {"grid": "G1"}}}, {"fields": {"units": "UA"}}):
+        with pytest.raises(TypeError, match="no field"):
+            changes_for(Action.DISPATCH, [1], N.OPEN, None, at=AT, actor="m", **bad)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 from sqlalchemy import (
     Boolean,
@@ -250,5 +251,38 @@ def update_rows(session: Session, table: Table, rows: list[dict[str, Any]], key:
             conn.exec_driver_sql(sql, tuple(values))
             continue
         sets = ", ".join(f"{q.quote(c)} = {mark}" for c in columns)
+        shared = _keys_by_values(values) if conn.dialect.name == "sqlite" else None
+        if shared is not None:  # a few sets of values: one statement each, its keys as a JSON array
+            sql = f"UPDATE {name} SET {sets} WHERE {q.quote(key)} IN (SELECT value FROM json_each({mark}))"
+            for new_values, keys in shared.items():
+                conn.exec_driver_sql(sql, (*new_values, orjson.dumps(keys).decode()))
+            continue
         sql = f"UPDATE {name} SET {sets} WHERE {q.quote(key)} = {mark}"
         conn.exec_driver_sql(sql, list(zip(*values, strict=True)))
+
+
+# from this many rows an update whose rows share a few sets of values (a cycle's 97k needs made
+# "dispatched") is one statement per set on SQLite, if each set has this many rows on average:
+# 97k rows 0.73-0.82 s -> 0.38 s
+SHARED_UPDATE_ROWS = 1000
+ROWS_PER_SHARED_SET = 10
+
+
+def _keys_by_values(values: list[list[Any]]) -> dict[tuple[Any, ...], list[Any]] | None:
+    """The keys (last column) by the values they are set to, when the rows are many and share a
+    few sets of values, and every key is a whole number or text (JSON's) named once; else None."""
+    *columns, keys = values
+    if len(keys) < SHARED_UPDATE_ROWS or not {type(k) for k in keys} <= {int, str}:
+        return None
+    if len(set(keys)) != len(keys):  # a key set twice: row by row, the last row wins
+        return None
+    most = max(1, len(keys) // ROWS_PER_SHARED_SET)
+    out: dict[tuple[Any, ...], list[Any]] = {}
+    try:
+        for new_values, k in zip(zip(*columns, strict=True), keys, strict=True):
+            out.setdefault(new_values, []).append(k)
+            if len(out) > most:
+                return None
+    except TypeError:  # a value that cannot be a dictionary key
+        return None
+    return out

@@ -107,6 +107,43 @@ def test_update_rows_by_key_with_different_column_sets(tiny):
     assert [tuple(r) for r in got] == [(ids[0], "dispatched", 0), (ids[1], "open", 2), (ids[2], "closed", 0)]
 
 
+def test_an_update_of_many_rows_to_a_few_values_sets_each_row_as_row_by_row(tiny, monkeypatch):
+    # on SQLite, rows sharing their new values go as one statement per set of values (their keys
+    # as a JSON array); the result must be the row-by-row one, and a key named twice keeps the
+    # row-by-row order (its last row wins)
+    from sqlalchemy import event
+
+    import store.db
+
+    monkeypatch.setattr(store.db, "SHARED_UPDATE_ROWS", 3)
+    monkeypatch.setattr(store.db, "ROWS_PER_SHARED_SET", 1)
+    ids = _need_ids(tiny)
+    assert len(ids) >= 3
+    statements: list[str] = []
+    with tiny() as s, s.begin():
+        event.listen(s.connection(), "before_cursor_execute", lambda *a: statements.append(a[2]))
+        rows = [{"id": n, "status": "dispatched" if k % 2 else "closed"} for k, n in enumerate(ids)]
+        update_rows(s, Need.__table__, rows)
+        # the same key twice, to different values: row by row, in order
+        update_rows(
+            s,
+            Need.__table__,
+            [
+                {"id": ids[0], "escalation_level": 1},
+                {"id": ids[1], "escalation_level": 1},
+                {"id": ids[0], "escalation_level": 2},
+            ],
+        )
+        dialect = s.connection().dialect.name
+    with tiny() as s:
+        got = dict(s.execute(select(Need.id, Need.status)).all())
+        levels = dict(s.execute(select(Need.id, Need.escalation_level)).all())
+    assert got == {n: "dispatched" if k % 2 else "closed" for k, n in enumerate(ids)}
+    assert (levels[ids[0]], levels[ids[1]]) == (2, 1)
+    if dialect == "sqlite":
+        assert sum("json_each" in q for q in statements) == 2  # closed, dispatched
+
+
 def test_bulk_writes_roll_back_with_the_transaction(tiny):
     ids = _need_ids(tiny)
     with pytest.raises(RuntimeError), tiny() as s, s.begin():

@@ -417,11 +417,9 @@ def build_problem(
         (_days(needs["preferred_start"]), _days(needs["preferred_end"])),
         (p_start, p_end),
     )
-    if fits is None:  # the usual week: every pair's window fits (no copies of 20M pairs)
-        n_window = n_scope
-    else:
-        pn, po, scope = pn[fits], po[fits], scope[fits]
-        n_window = np.bincount(pn, minlength=n_needs)
+    # the pairs a rule removes leave with the sort's gathers below (no copies of 20M pairs here)
+    keep = fits  # None: every pair is still in (the usual week: every window fits)
+    n_window = n_scope if fits is None else np.bincount(pn[fits], minlength=n_needs)
 
     # rule 4: never offer a need again to a unit that declined it
     n_declined = n_window  # unless a decline removes pairs
@@ -436,13 +434,13 @@ def build_problem(
         # (2 % of a city's needs declined: 2.6 s -> 0.1 s)
         touched = np.zeros(n_needs, dtype=bool)
         touched[d_need[ok]] = True
-        at = np.flatnonzero(touched[pn])
+        at = np.flatnonzero(touched[pn] if keep is None else touched[pn] & keep)
         drop = at[np.isin(pn[at].astype(np.int64) * n_units + unit_codes[po[at]], bad)]
         if len(drop):
-            keep = np.ones(len(pn), dtype=bool)
+            if keep is None:
+                keep = np.ones(len(pn), dtype=bool)
             keep[drop] = False
-            pn, po, scope = pn[keep], po[keep], scope[keep]
-            n_declined = np.bincount(pn, minlength=n_needs)
+            n_declined = n_window - np.bincount(pn[drop], minlength=n_needs)
 
     # pairs in (need_id, offer_id) order: rank ids once, sort integer keys
     # (the store reads both in id order: then a rank is the position, and no pair is looked up)
@@ -457,6 +455,8 @@ def build_problem(
     key += po if offer_rank is None else offer_rank[po]
     order = np.argsort(key, kind="stable")
     del key
+    if keep is not None:  # what rules 3 and 4 removed (the kept pairs' order is the same)
+        order = order[keep[order]]
     pn, po, scope = pn[order], po[order], scope[order]
 
     rating = (

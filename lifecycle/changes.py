@@ -113,18 +113,21 @@ def _made(fields: dict[str, object]) -> NeedChange:
 
 def history_rows(changes: Iterable[NeedChange]) -> list[dict[str, object]]:
     """Rows for the append-only ``need_events`` table."""
-    return [
-        {
-            "need_id": c.need_id,
-            "at": c.at,
-            "actor": c.actor,
-            "from_status": None if c.step.need_from is None else str(c.step.need_from),
-            "to_status": str(c.step.need_to),
-            "cycle_id": c.cycle_id,
-            "reason": c.reason,
-        }
-        for c in changes
-    ]
+    columns = history_columns(list(changes))
+    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def history_columns(changes: list[NeedChange]) -> dict[str, list[object]]:
+    """The rows of :func:`history_rows` as columns (a cycle's 97k changes: no dict per row)."""
+    return {
+        "need_id": [c.need_id for c in changes],
+        "at": [c.at for c in changes],
+        "actor": [c.actor for c in changes],
+        "from_status": [None if c.step.need_from is None else str(c.step.need_from) for c in changes],
+        "to_status": [str(c.step.need_to) for c in changes],
+        "cycle_id": [c.cycle_id for c in changes],
+        "reason": [c.reason for c in changes],
+    }
 
 
 @lru_cache(maxsize=4096)

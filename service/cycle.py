@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from lifecycle.changes import NeedChange, history_rows
+from lifecycle.changes import NeedChange, history_columns
 from lifecycle.cycle import Context, as_first_seen, need_context, plan_dispatch, plan_unserved
 from lifecycle.states import CAPACITY_USED, NOT_AGAIN, AssignmentStatus, CycleStatus, NeedStatus
 from lifecycle.vocabulary import LEVEL_NAMES
@@ -132,7 +132,7 @@ def save_plan(
     if scope is not None:
         prior = prior[prior["need_id"].isin(scope)]
     u = plan_unserved(cycle_id, unserved, escalation, prior, at=now, actor=actor, context=context)
-    store_cycle.write_unserved(session, cycle_id, u.rows, u.need_levels, history_rows(u.changes), scope)
+    store_cycle.write_unserved(session, cycle_id, u.rows, u.need_levels, history_columns(u.changes), scope)
     return counts | u.counts, changes + u.changes
 
 
@@ -150,6 +150,6 @@ def dispatch(
     current = store_cycle.read_cycle_assignments(session, cycle_id, str(AssignmentStatus.DISPATCHED), scope)
     d = plan_dispatch(cycle_id, current, chosen, at=at or datetime.now(), actor=actor, context=context)
     store_cycle.write_dispatch(
-        session, d.drop_assignment_ids, d.add_assignments, d.need_status, history_rows(d.changes)
+        session, d.drop_assignment_ids, d.add_assignments, d.need_status, history_columns(d.changes)
     )
     return d.counts, d.changes

@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from store.db import insert_rows, read_frame, update_rows
+from store.db import Rows, insert_rows, read_frame, update_rows
 from store.models import (
     Assignment,
     Community,
@@ -347,7 +347,7 @@ def write_dispatch(
     drop_assignment_ids: list[int],
     add_assignments: pd.DataFrame | list[dict[str, Any]],
     need_status: list[dict[str, Any]],
-    history: list[dict[str, Any]],
+    history: Rows,
 ) -> None:
     """Delete, insert and update exactly what ``lifecycle.cycle.plan_dispatch`` returned."""
     for part in _chunks(drop_assignment_ids):
@@ -363,7 +363,7 @@ def write_unserved(
     cycle_id: str,
     rows: list[dict[str, Any]],
     need_levels: list[dict[str, Any]],
-    history: list[dict[str, Any]],
+    history: Rows,
     scope: pd.Series | None = None,
 ) -> None:
     """Replace this cycle's unserved rows (``scope``'s needs only, if given) and write the levels."""
@@ -386,10 +386,9 @@ def update_needs(session: Session, rows: list[dict[str, Any]]) -> None:
         update_rows(session, Need.__table__, rows)
 
 
-def append_history(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Append rows to the need's history (``need_events``)."""
-    if rows:
-        insert_rows(session, NeedEvent.__table__, rows)
+def append_history(session: Session, rows: Rows) -> None:
+    """Append rows (or columns) to the needs' history (``need_events``)."""
+    insert_rows(session, NeedEvent.__table__, rows)
 
 
 def grid_communities(session: Session) -> dict[str, str]:

@@ -177,32 +177,46 @@ def _placeholder(dialect: Dialect) -> str | None:
     return {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
 
 
-def _columns_of(rows: pd.DataFrame | list[dict[str, Any]]) -> dict[str, list[Any]]:
+Rows = pd.DataFrame | list[dict[str, Any]] | dict[str, list[Any]]
+
+
+def _columns_of(rows: Rows) -> dict[str, list[Any]]:
+    """The rows as a list per column: a frame's columns, dicts' keys, or columns as given."""
     if isinstance(rows, pd.DataFrame):
         return {
             c: (rows[c].dt.to_pydatetime().tolist() if rows[c].dtype.kind == "M" else rows[c].tolist())
             for c in rows.columns
         }
+    if isinstance(rows, dict):
+        if len({len(v) for v in rows.values()}) > 1:
+            raise ValueError("columns must all have the same length")
+        return {k: list(v) for k, v in rows.items()}
     keys = list(rows[0]) if rows else []
     if any(r.keys() != rows[0].keys() for r in rows):
         raise ValueError("rows must all have the same keys")
     return {k: [r[k] for r in rows] for k in keys}
 
 
-def insert_rows(session: Session, table: Table, rows: pd.DataFrame | list[dict[str, Any]]) -> None:
+def _row_count(rows: Rows) -> int:
+    return len(next(iter(rows.values()), [])) if isinstance(rows, dict) else len(rows)
+
+
+def insert_rows(session: Session, table: Table, rows: Rows) -> None:
     """INSERT many rows as one driver ``executemany`` in the session's transaction.
 
-    Values are converted column by column with each column type's own bind conversion, so
-    hundreds of thousands of rows cost no per-row statement processing (no ORM, no Row).
+    ``rows``: a frame, dicts with the same keys, or a list per column. Values are converted
+    column by column with each column type's own bind conversion, so hundreds of thousands of
+    rows cost no per-row statement processing (no ORM, no Row).
     """
-    if not len(rows):
+    if not _row_count(rows):
         return
     conn = session.connection()
     mark = _placeholder(conn.dialect)
     columns = _columns_of(rows)
     defaulted = [c for c in table.columns if c.name not in columns and c.default is not None]
     if mark is None or defaulted:  # a driver we do not know, or defaults to fill: SQLAlchemy's way
-        session.execute(insert(table), rows if isinstance(rows, list) else rows.to_dict("records"))
+        records = [dict(zip(columns, r, strict=True)) for r in zip(*columns.values(), strict=True)]
+        session.execute(insert(table), records)
         return
     q = conn.dialect.identifier_preparer
     names = ", ".join(q.quote(c) for c in columns)

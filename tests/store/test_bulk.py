@@ -48,6 +48,41 @@ def test_insert_rows_keeps_types_nulls_and_text(tiny):
     ]
 
 
+def test_insert_rows_takes_columns_as_it_takes_rows(tiny):
+    # a cycle's history goes in as a list per column (97k changes: no dict per row); the table
+    # must hold what the same rows as dicts give, and columns of unequal length are refused
+    from lifecycle.changes import changes_for, history_columns, history_rows
+    from lifecycle.states import Action, NeedStatus
+
+    ids = _need_ids(tiny)
+    at = datetime(2026, 11, 23, 8, 30, 0)
+    made = changes_for(
+        Action.DISPATCH,
+        ids,
+        NeedStatus.OPEN,
+        None,
+        at=at,
+        actor="match-cycle",
+        fields={"cycle_id": None, "reason": {n: f"派单 {n}" for n in ids}},
+    )
+    columns, rows = history_columns(made), history_rows(made)
+    assert rows == [dict(zip(columns, r, strict=True)) for r in zip(*columns.values(), strict=True)]
+    read = select(NeedEvent.need_id, NeedEvent.at, NeedEvent.from_status, NeedEvent.to_status, NeedEvent.reason)
+    with tiny() as s, s.begin():
+        insert_rows(s, NeedEvent.__table__, columns)
+    with tiny() as s:
+        from_columns = s.execute(read.order_by(NeedEvent.id)).all()
+        s.execute(NeedEvent.__table__.delete())
+        s.commit()
+    with tiny() as s, s.begin():
+        insert_rows(s, NeedEvent.__table__, rows)
+    with tiny() as s:
+        assert s.execute(read.order_by(NeedEvent.id)).all() == from_columns
+    assert [tuple(r) for r in from_columns] == [(n, at, "open", "dispatched", f"派单 {n}") for n in ids]
+    with pytest.raises(ValueError, match="same length"), tiny() as s, s.begin():
+        insert_rows(s, NeedEvent.__table__, {**columns, "reason": columns["reason"][:-1]})
+
+
 def test_insert_rows_from_a_frame_makes_nan_null(tiny):
     ids = _need_ids(tiny)
     with tiny() as s, s.begin():

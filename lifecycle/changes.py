@@ -9,8 +9,10 @@ that ``tasks/events.py`` sends; nothing here talks to Prefect or the database.
 from __future__ import annotations
 
 import dataclasses
+import gc
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
@@ -87,15 +89,30 @@ def changes_for(
     base = {**_DEFAULTS, "step": first.step, "at": at, "actor": actor, "reason": first.reason}
     out = []
     none: Mapping[str, object] = {}
-    for n in need_ids:
-        n = int(n)
-        made = {**base, **context.get(n, none), **shared, "need_id": n}
-        for k, v in per_need:
-            made[k] = v[n]
-        if len(made) != len(_FIELDS):  # a need's context named something a change does not have
-            raise TypeError(f"NeedChange has no field(s) {sorted(set(made) - set(_FIELDS))}")
-        out.append(_made(made))
+    # a week's 97k changes make no reference cycles: the cyclic collector's passes over the
+    # cycle's other objects while they are made (0.3-0.5 s of 0.85-1.1 s) wait until they are made
+    with _collector_paused():
+        for n in need_ids:
+            n = int(n)
+            made = {**base, **context.get(n, none), **shared, "need_id": n}
+            for k, v in per_need:
+                made[k] = v[n]
+            if len(made) != len(_FIELDS):  # a need's context named something a change does not have
+                raise TypeError(f"NeedChange has no field(s) {sorted(set(made) - set(_FIELDS))}")
+            out.append(_made(made))
     return out
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off inside (and on again after, if it was on)."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(NeedChange))

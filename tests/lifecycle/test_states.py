@@ -201,3 +201,24 @@ def test_changes_for_many_needs_take_each_needs_own_context_over_the_shared_fiel
     for bad in ({"context": {1: {"grid": "G1"}}}, {"fields": {"units": "UA"}}):
         with pytest.raises(TypeError, match="no field"):
             changes_for(Action.DISPATCH, [1], N.OPEN, None, at=AT, actor="m", **bad)
+
+
+def test_making_many_changes_leaves_the_garbage_collector_as_it_was():
+    # changes_for pauses the cyclic collector while it makes a week's changes; it must be on
+    # again after (also when a change fails), and stay off if the caller had turned it off
+    import gc
+
+    from lifecycle.changes import changes_for
+
+    assert gc.isenabled()
+    changes_for(Action.DISPATCH, range(1, 50), N.OPEN, None, at=AT, actor="m")
+    assert gc.isenabled()
+    with pytest.raises(TypeError):
+        changes_for(Action.DISPATCH, [1], N.OPEN, None, at=AT, actor="m", context={1: {"grid": "G1"}})
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        changes_for(Action.DISPATCH, [1], N.OPEN, None, at=AT, actor="m")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

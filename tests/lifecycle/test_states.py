@@ -157,18 +157,12 @@ def test_a_batch_carries_the_labels_of_every_need_it_names():
 
 def test_changes_for_many_needs_take_each_needs_own_context_over_the_shared_fields():
     """One check for all; a need's context (its own reason, level, unit) overrides what they share."""
+    from functools import partial
+
     from lifecycle.changes import changes_for
 
-    made = changes_for(
-        Action.DISPATCH,
-        [1, 2],
-        N.OPEN,
-        None,
-        at=AT,
-        actor="m",
-        reason="社区派单",
-        context={2: {"reason": "升级到社区后派单", "unit_id": "UA", "level_to": 1}},
-    )
+    dispatch_two = partial(changes_for, Action.DISPATCH, [1, 2], N.OPEN, None, at=AT, actor="m", reason="社区派单")
+    made = dispatch_two(context={2: {"reason": "升级到社区后派单", "unit_id": "UA", "level_to": 1}})
     one = change(Action.DISPATCH, 1, N.OPEN, None, at=AT, actor="m", reason="社区派单")
     assert made[0] == one
     assert (made[1].need_id, made[1].reason, made[1].unit_id, made[1].level_to) == (
@@ -181,14 +175,7 @@ def test_changes_for_many_needs_take_each_needs_own_context_over_the_shared_fiel
     with pytest.raises(IllegalTransition):
         changes_for(Action.DISPATCH, [1], N.CLOSED, None, at=AT, actor="m")
     # fields for all, each a value or a mapping by need id, over the needs' own context
-    both = changes_for(
-        Action.DISPATCH,
-        [1, 2],
-        N.OPEN,
-        None,
-        at=AT,
-        actor="m",
-        reason="社区派单",
+    both = dispatch_two(
         context={1: {"grid_id": "G1", "unit_id": "UX"}, 2: {"reason": "升级到社区后派单"}},
         fields={"cycle_id": "2026-W48", "unit_id": {1: "UA", 2: "UB"}},
     )

@@ -9,7 +9,7 @@ import pytest
 from prefect.events import Event
 from pydantic import ValidationError
 
-from lifecycle.changes import change, prefect_events
+from lifecycle.changes import changes_for, prefect_events
 from lifecycle.states import Action
 from lifecycle.states import NeedStatus as N
 
@@ -28,20 +28,18 @@ def test_a_city_list_s_batch_events_are_the_events_prefect_would_build(env, monk
     monkeypatch.setattr(EventsWorker, "instance", lambda *_: worker)
     monkeypatch.setattr("prefect.events.utilities.should_emit_events", lambda: True)
     monkeypatch.setattr(events.store_cycle, "grid_communities", lambda _session: COMMUNITIES)
-    changes = [
-        change(
-            Action.DISPATCH,
-            n,
-            N.OPEN,
-            None,
-            at=AT,
-            actor="weekly",
-            cycle_id="2026-W48",
-            grid_id=("G1", "G2")[n % 2],
-            unit_id=f"U{n % 7}",
-        )
-        for n in range(1, 3001)  # more than one event each: batches of needs
-    ]
+    needs = range(1, 3001)  # more than one event each: batches of needs
+    # made as a cycle makes its list (lifecycle.changes.changes_for)
+    changes = changes_for(
+        Action.DISPATCH,
+        needs,
+        N.OPEN,
+        None,
+        at=AT,
+        actor="weekly",
+        context={n: {"grid_id": ("G1", "G2")[n % 2]} for n in needs},
+        fields={"cycle_id": "2026-W48", "unit_id": {n: f"U{n % 7}" for n in needs}},
+    )
     sent = events.announce(changes)
     worker.drain()
     got = [e for client in AssertingEventsClient.all for e in getattr(client, "events", [])]

@@ -46,6 +46,11 @@ class NeedChange:
         return self.step.event
 
 
+# what changes_for fills in, and what it lets a change be made of
+_FIELDS = tuple(f.name for f in dataclasses.fields(NeedChange))
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(NeedChange) if f.default is not dataclasses.MISSING}
+
+
 def change(
     action: Action | str,
     need_id: int,
@@ -84,8 +89,9 @@ def changes_for(
     context, fields = context or {}, fields or {}
     shared = {k: v for k, v in fields.items() if not isinstance(v, Mapping)}
     per_need = [(k, v) for k, v in fields.items() if isinstance(v, Mapping)]
-    if set(fields) - set(_FIELDS):
-        raise TypeError(f"NeedChange has no field(s) {sorted(set(fields) - set(_FIELDS))}")
+    unknown = set(fields) - set(_FIELDS)
+    if unknown:
+        raise TypeError(f"NeedChange has no field(s) {sorted(unknown)}")
     base = {**_DEFAULTS, "step": first.step, "at": at, "actor": actor, "reason": first.reason}
     out = []
     none: Mapping[str, object] = {}
@@ -113,10 +119,6 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_on:
             gc.enable()
-
-
-_FIELDS = tuple(f.name for f in dataclasses.fields(NeedChange))
-_DEFAULTS = {f.name: f.default for f in dataclasses.fields(NeedChange) if f.default is not dataclasses.MISSING}
 
 
 def _made(fields: dict[str, object]) -> NeedChange:

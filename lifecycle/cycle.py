@@ -141,7 +141,8 @@ def plan_dispatch(
     )
     w.changes += dispatched
     status_to = {c.need_id: str(c.step.need_to) for c in w.changes}
-    w.need_status = [{"id": n, "status": s} for n, s in status_to.items() if n not in redispatched]
+    stays = set(redispatched)  # a set: a re-run that moves 30k needs took 5.2 s against a list
+    w.need_status = [{"id": n, "status": s} for n, s in status_to.items() if n not in stays]
     if len(add):
         assignment_status = str(dispatched[0].step.assignment_to) if dispatched else str(A.DISPATCHED)
         w.add_assignments = pd.DataFrame(

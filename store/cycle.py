@@ -331,13 +331,13 @@ def read_cycle_assignments(
     session: Session, cycle_id: str, status: str, scope: pd.Series | None = None
 ) -> pd.DataFrame:
     """This cycle's assignments in ``status`` (id, need_id, offer_id), only ``scope``'s needs if given."""
-    current = pd.DataFrame(
-        session.execute(
-            select(Assignment.id, Assignment.need_id, Assignment.offer_id).where(
-                Assignment.cycle_id == cycle_id, Assignment.status == status
-            )
-        ).all(),
-        columns=["id", "need_id", "offer_id"],
+    # a re-run reads back the week's 97k dispatches: the driver's tuples, not a Row each (0.5 s)
+    current = read_frame(
+        session,
+        select(Assignment.id, Assignment.need_id, Assignment.offer_id).where(
+            Assignment.cycle_id == cycle_id, Assignment.status == status
+        ),
+        text_as_object=True,
     )
     return current[current["need_id"].isin(scope)] if scope is not None else current
 

@@ -10,7 +10,9 @@ offers, declines), build (eligibility, costs, blocks), solve (exact, per block),
 The baseline in the same run is the greedy dispatcher on the same problem.
 
 Then the same week's second run: units decline 2 % of the list through the response path, the
-cycle runs again (re-deciding its own dispatches) and publishes version 2 with its diff.
+cycle runs again (re-deciding its own dispatches) and publishes version 2 with its diff. And a
+third: 30 % of the offers lose their places (a week's plans change), so the re-run moves tens of
+thousands of needs to other offers or back to the pool, and version 3 says so.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
 DECLINE_SHARE = 0.02  # of the first run's list, declined before the second run
+CLOSED_SHARE = 0.30  # of the offers, their places gone before the third run
 
 
 def run(url: str, size: float, work: Path) -> dict[str, float]:
@@ -57,7 +60,7 @@ def run(url: str, size: float, work: Path) -> dict[str, float]:
     from store import intake as store_intake
     from store.cycle import period_of
     from store.db import empty_tables, session_factory, upgrade_database
-    from store.models import Assignment, Need
+    from store.models import Assignment, Need, Offer
     from store.reference import load_district_registry, load_taxonomy
     from tasks.events import announce
 
@@ -146,6 +149,18 @@ def run(url: str, size: float, work: Path) -> dict[str, float]:
     out |= {f"2: {k}": v for k, v in times.items()}
     out["_version_2"] = pub.version
     out["_diff_2"] = pub.diff["counts"]
+    # the third run: CLOSED_SHARE of the offers lose their places, the cycle re-decides the week
+    with sessions() as s, s.begin():
+        ids = pd.Series(s.scalars(select(Offer.id).order_by(Offer.id)).all())
+        gone = ids.sample(frac=CLOSED_SHARE, random_state=2).tolist()
+        for k in range(0, len(gone), 10_000):  # PostgreSQL takes at most 65,535 parameters
+            s.execute(update(Offer).where(Offer.id.in_(gone[k : k + 10_000])).values(capacity_per_cycle=0))
+    times, _, plan3, changes3, pub = _cycle(sessions, cycle_id, period, settings.published_dir, "bench-3")
+    out |= {f"3: {k}": v for k, v in times.items()}
+    out["_served_3"] = len(plan3.chosen)
+    out["_changes_3"] = len(changes3)
+    out["_version_3"] = pub.version
+    out["_diff_3"] = pub.diff["counts"]
     return out
 
 
@@ -251,6 +266,15 @@ def main() -> None:
             + ", ".join(f"{k} {r[f'2: {k}']:.2f}" for k in stages)
             + f" s; around the solver {around_2:.2f} s = {around_2 / r['2: solve']:.1f}x; "
             f"version {r['_version_2']}: {r['_diff_2']}"
+        )
+        total_3 = sum(r[f"3: {k}"] for k in stages)
+        around_3 = total_3 - r["3: solve"]
+        print(
+            f"  third run, {CLOSED_SHARE:.0%} of the offers closed: {r['_served_3']:,} served, "
+            f"{r['_changes_3']:,} need changes; "
+            + ", ".join(f"{k} {r[f'3: {k}']:.2f}" for k in stages)
+            + f" s; around the solver {around_3:.2f} s = {around_3 / r['3: solve']:.1f}x; "
+            f"version {r['_version_3']}: {r['_diff_3']}"
         )
 
 

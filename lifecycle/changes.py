@@ -48,7 +48,9 @@ class NeedChange:
 
 # what changes_for fills in, and what it lets a change be made of
 _FIELDS = tuple(f.name for f in dataclasses.fields(NeedChange))
-_DEFAULTS = {f.name: f.default for f in dataclasses.fields(NeedChange) if f.default is not dataclasses.MISSING}
+_DEFAULTS = {
+    f.name: f.default for f in dataclasses.fields(NeedChange) if f.default is not dataclasses.MISSING
+}
 
 
 def change(
@@ -97,7 +99,7 @@ def changes_for(
     none: Mapping[str, object] = {}
     # a week's 97k changes make no reference cycles: the cyclic collector's passes over the
     # cycle's other objects while they are made (0.3-0.5 s of 0.85-1.1 s) wait until they are made
-    with _collector_paused():
+    with collector_paused():
         for n in need_ids:
             n = int(n)
             made = {**base, **context.get(n, none), **shared, "need_id": n}
@@ -110,8 +112,13 @@ def changes_for(
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off inside (and on again after, if it was on)."""
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off inside (and on again after, if it was on).
+
+    For loops that make a city's worth of small containers (a change, a row or a diff entry per
+    need) and no reference cycles: each few hundred new containers start a collection, which
+    also walks the cycle's large frames of objects (a diff of 34k changed rows: 0.97-1.38 s with
+    the collector, 0.58 s without)."""
     was_on = gc.isenabled()
     gc.disable()
     try:

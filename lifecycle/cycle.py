@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lifecycle.changes import NeedChange, changes_for
+from lifecycle.changes import NeedChange, changes_for, collector_paused
 from lifecycle.states import Action, AssignmentStatus, NeedStatus
 
 N, A = NeedStatus, AssignmentStatus
@@ -142,7 +142,8 @@ def plan_dispatch(
     w.changes += dispatched
     status_to = {c.need_id: str(c.step.need_to) for c in w.changes}
     stays = set(redispatched)  # a set: a re-run that moves 30k needs took 5.2 s against a list
-    w.need_status = [{"id": n, "status": s} for n, s in status_to.items() if n not in stays]
+    with collector_paused():  # a row per need
+        w.need_status = [{"id": n, "status": s} for n, s in status_to.items() if n not in stays]
     if len(add):
         assignment_status = str(dispatched[0].step.assignment_to) if dispatched else str(A.DISPATCHED)
         w.add_assignments = pd.DataFrame(
@@ -207,21 +208,22 @@ def plan_unserved(
     none = {"escalated_to": None, "escalated_from": None, "escalated_why": None}
     w = UnservedWrite()
     columns = [unserved[c].tolist() for c in ("need_id", "reason", "detail", "penalty")]
-    for n, reason, detail, penalty in zip(*columns, strict=True):
-        n = int(n)
-        step = keep[n] if n in keep else decided.get(n, none)
-        w.rows.append(
-            {
-                "cycle_id": cycle_id,
-                "need_id": n,
-                "reason": reason,
-                "detail": detail,
-                "penalty": float(penalty),
-                "escalated_to": None if step["escalated_to"] is None else int(step["escalated_to"]),
-                "escalated_from": None if step["escalated_from"] is None else int(step["escalated_from"]),
-                "escalated_why": step["escalated_why"],
-            }
-        )
+    with collector_paused():  # a row per unserved need
+        for n, reason, detail, penalty in zip(*columns, strict=True):
+            n = int(n)
+            step = keep[n] if n in keep else decided.get(n, none)
+            w.rows.append(
+                {
+                    "cycle_id": cycle_id,
+                    "need_id": n,
+                    "reason": reason,
+                    "detail": detail,
+                    "penalty": float(penalty),
+                    "escalated_to": None if step["escalated_to"] is None else int(step["escalated_to"]),
+                    "escalated_from": None if step["escalated_from"] is None else int(step["escalated_from"]),
+                    "escalated_why": step["escalated_why"],
+                }
+            )
     if len(esc):
         w.need_levels = [
             {"id": int(n), "escalation_level": int(lv), "cycles_unserved": int(cu)}

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from data_contracts.suites import SERVICE_LIST_COLUMNS, Reference
 from data_contracts.validate import validate_rows
+from lifecycle.changes import collector_paused
 from lifecycle.states import LISTED
 from lifecycle.vocabulary import LIST_HEADERS_ZH
 from service.masking import mask_name, mask_phone
@@ -112,12 +113,36 @@ def _cell_texts(values: pd.Series) -> np.ndarray:
     return texts
 
 
+def _texts_differ(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Per position: whether the two values' texts (:func:`_cell_texts`) differ.
+
+    Two columns of one plain type are compared as values, which for them is comparing texts:
+    whole numbers and booleans, text (missing equal to missing), floats (NaN equal to NaN, and
+    0.0 unequal to -0.0, whose texts differ). Any other pair of columns is compared as text.
+    """
+    same = a.dtype == b.dtype
+    if same and isinstance(a.dtype, np.dtype) and a.dtype.kind in "iub":
+        return a.to_numpy() != b.to_numpy()
+    if same and isinstance(a.dtype, np.dtype) and a.dtype.kind == "f":
+        x, y = a.to_numpy(), b.to_numpy()
+        with np.errstate(invalid="ignore"):
+            return ((x != y) & ~(np.isnan(x) & np.isnan(y))) | (
+                (x == 0) & (y == 0) & (np.signbit(x) != np.signbit(y))
+            )
+    if isinstance(a.dtype, pd.StringDtype) and isinstance(b.dtype, pd.StringDtype):
+        missing_a, missing_b = a.isna().to_numpy(), b.isna().to_numpy()
+        values_differ = (a.to_numpy(dtype=object) != b.to_numpy(dtype=object)) & ~missing_a & ~missing_b
+        return values_differ | (missing_a != missing_b)
+    return _cell_texts(a) != _cell_texts(b)  # elementwise on text (None equals None)
+
+
 def diff_rows(prev: pd.DataFrame, cur: pd.DataFrame, key: str = "need_id") -> dict[str, Any]:
     """Rows added, removed and changed (by ``key``) between two versions, with what changed.
 
     A field changed when its text differs; a value missing in both versions has not changed (it
-    shows as null). Compared column by column over the rows both versions have: a city's list
-    of 97k rows with 170 changes in 1.15 s (row by row: 91 s).
+    shows as null). Compared column by column over the rows both versions have, as values where
+    that is the same as text, and only the changed cells turned into text: a city's list of 97k
+    rows with 34k changed rows in 1.3-1.5 s -> (row by row: 91 s for 170 changes).
     """
     cols = [c for c in cur.columns if c not in ("version",)]
     p = prev[cols].set_index(key) if len(prev) else pd.DataFrame(columns=cols).set_index(key)
@@ -125,19 +150,33 @@ def diff_rows(prev: pd.DataFrame, cur: pd.DataFrame, key: str = "need_id") -> di
     added = sorted(set(c.index) - set(p.index))
     removed = sorted(set(p.index) - set(c.index))
     both = sorted(set(c.index) & set(p.index))
+    at_p, at_c = p.index.get_indexer(both), c.index.get_indexer(both)
     fields = list(c.columns)
-    before = [_cell_texts(p.loc[both, f]) for f in fields]
-    after = [_cell_texts(c.loc[both, f]) for f in fields]
+    before = [p[f].iloc[at_p].reset_index(drop=True) for f in fields]
+    after = [c[f].iloc[at_c].reset_index(drop=True) for f in fields]
     differs = np.zeros((len(fields), len(both)), dtype=bool)
     for k, (a, b) in enumerate(zip(before, after, strict=True)):
-        differs[k] = a != b  # elementwise on text (None equals None)
-    changed = [
-        {
-            key: _key(both[r]),
-            "fields": {f: [before[k][r], after[k][r]] for k, f in enumerate(fields) if differs[k, r]},
-        }
-        for r in np.flatnonzero(differs.any(axis=0))
-    ]
+        differs[k] = _texts_differ(a, b)
+    rows = np.flatnonzero(differs.any(axis=0))
+    with collector_paused():  # a container or two per changed cell, no cycles
+        # the texts of the changed cells only
+        texts = {}
+        for k in range(len(fields)):
+            hit = rows[differs[k, rows]]
+            if len(hit):
+                texts[k] = dict(
+                    zip(
+                        hit.tolist(),
+                        zip(_cell_texts(before[k].iloc[hit]), _cell_texts(after[k].iloc[hit]), strict=True),
+                        strict=True,
+                    )
+                )
+        # which fields changed, per changed row, as Python booleans (not a numpy lookup per cell)
+        flags = differs[:, rows].T.tolist()
+        changed = [
+            {key: _key(both[r]), "fields": {f: list(texts[k][r]) for k, f in enumerate(fields) if hit[k]}}
+            for r, hit in zip(rows.tolist(), flags, strict=True)
+        ]
     return {
         "added": [_key(x) for x in added],
         "removed": [_key(x) for x in removed],

@@ -104,3 +104,36 @@ def test_the_content_hash_ignores_order_and_version_and_sees_every_value() -> No
         assert content_hash(changed) != digest, column
     assert content_hash(rows.rename(columns={"unit_name": "unit"})) != digest
     assert content_hash(rows.iloc[:2]) != digest
+
+
+def test_columns_compared_as_values_give_the_texts_answer_for_every_kind_of_column() -> None:
+    # the same columns in both versions (compared as values) and columns whose type changed
+    # between versions (compared as text): each cell's verdict is the row-by-row text diff's
+    prev = pd.DataFrame(
+        {
+            "need_id": [1, 2, 3, 4, 5],
+            "km": [0.0, np.nan, 1.5, np.nan, 2.0],
+            "slots": [1, 2, 3, 4, 5],
+            "ok": [True, False, True, False, True],
+            "name": pd.Series(["甲", None, "丙", None, "戊"], dtype="str"),
+            "count": [1, 2, 3, 4, 5],  # whole numbers now, floats next version: "1" vs "1.0"
+            "mixed": pd.Series([1, "2", None, 4.0, "五"], dtype=object),
+            "version": 1,
+        }
+    )
+    cur = prev.assign(
+        km=[-0.0, np.nan, 1.5, 3.0, np.nan],  # 0.0 -> -0.0 is a new text; NaN -> NaN is not
+        slots=[1, 2, 30, 4, 5],
+        ok=[True, True, True, False, True],
+        name=pd.Series(["甲", None, "乙", "丁", None], dtype="str"),
+        count=[1.0, 2.0, 3.0, 4.0, 5.5],
+        mixed=pd.Series([1.0, "2", None, 4.0, "五"], dtype=object),
+        version=2,
+    )
+    diff = diff_rows(prev, cur)
+    assert diff == _row_by_row(prev, cur, "need_id")
+    assert diff["changed"][0] == {
+        "need_id": 1,
+        "fields": {"km": ["0.0", "-0.0"], "count": ["1", "1.0"], "mixed": ["1", "1.0"]},
+    }
+    assert diff["counts"]["changed"] == 5

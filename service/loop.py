@@ -35,11 +35,17 @@ def _reject(
 
 
 def apply_response(
-    session: Session, row: dict[str, Any], actor: str, changes: list[NeedChange] | None = None
+    session: Session,
+    row: dict[str, Any],
+    actor: str,
+    changes: list[NeedChange] | None = None,
+    locked: bool = False,
 ) -> str | None:
     """Apply one unit response; return a reason (Chinese) when it must be rejected instead.
-    The change made is appended to ``changes``."""
-    a = session.get(Assignment, int(row["assignment_id"]), with_for_update=True)
+    The change made is appended to ``changes``. ``locked``: the caller locked and loaded the
+    assignment and its need (``store.loop.lock_assignments``)."""
+    lock = None if locked else True
+    a = session.get(Assignment, int(row["assignment_id"]), with_for_update=lock)
     if a is None:
         return f"派单编号 {row['assignment_id']} 不存在"
     if a.unit_id != row["unit_id"]:
@@ -47,7 +53,7 @@ def apply_response(
     action = row["action"]
     if action not in (Action.ACCEPT, Action.DECLINE, Action.COMPLETE):
         return f"派单 {a.id}：单位不能“{action}”"
-    need = session.get(Need, a.need_id, with_for_update=True)
+    need = session.get(Need, a.need_id, with_for_update=lock)
     at = pd.Timestamp(row["responded_at"]).to_pydatetime() if row.get("responded_at") else datetime.now()
     try:
         c = change_of(
@@ -85,6 +91,14 @@ def apply_response(
     return None
 
 
+def _whole(value: Any) -> int | None:
+    """An assignment id as a whole number, or None where it is not one (the row is rejected later)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def load_rows(
     session: Session, dataset: str, good: pd.DataFrame, file_id: int | None, actor: str
 ) -> dict[str, Any]:
@@ -96,17 +110,23 @@ def load_rows(
         seen = store_loop.known_ids(
             session, UnitResponse.response_id, [str(r["response_id"]) for r in records]
         )
+        # the file's assignments and needs locked and loaded at once, then applied in order
+        held = store_loop.lock_assignments(
+            session, sorted({_whole(r["assignment_id"]) for r in records} - {None})
+        )
         for r in sorted(records, key=lambda r: (str(r.get("responded_at") or ""), r["row_number"])):
             if str(r["response_id"]) in seen:
                 counts["already_loaded"] += 1
                 continue
-            reason = apply_response(session, {**r, "_file_id": file_id}, actor, counts["changes"])
+            row = {**r, "_file_id": file_id}
+            reason = apply_response(session, row, actor, counts["changes"], locked=True)
             if reason:
                 counts["rejected"].append(_reject(r, "response_id", "transition", reason, "action"))
             else:
                 counts["loaded"] += 1
                 seen.add(str(r["response_id"]))
-                session.flush()
+        session.flush()
+        del held  # applied and flushed: the session need not keep them any longer
     elif dataset == "survey_answers":
         seen = store_loop.known_ids(session, SurveyAnswer.source_ref, [str(r["answer_id"]) for r in records])
         for r in records:

@@ -21,6 +21,26 @@ def known_ids(session: Session, column: Any, ids: list[str]) -> set[str]:
     return seen
 
 
+def lock_assignments(session: Session, ids: list[int]) -> list[Assignment | Need]:
+    """Lock these assignments and their needs for update and load them into the session, in a
+    few statements: a file of responses names thousands, and a ``get ... FOR UPDATE`` pair each
+    was most of applying one. Loaded afresh (objects the session holds take the rows' state).
+
+    Returns the objects: the session holds what it loaded only weakly, so the caller keeps them
+    while it works on them (else ``session.get`` loads each again)."""
+    fresh = {"populate_existing": True}
+    loaded: list[Assignment] = []
+    for k in range(0, len(ids), 10_000):  # PostgreSQL allows 65,535 parameters
+        q = select(Assignment).where(Assignment.id.in_(ids[k : k + 10_000])).with_for_update()
+        loaded += session.scalars(q.execution_options(**fresh)).all()
+    need_ids = sorted({a.need_id for a in loaded})
+    needs: list[Need] = []
+    for k in range(0, len(need_ids), 10_000):
+        q = select(Need).where(Need.id.in_(need_ids[k : k + 10_000])).with_for_update()
+        needs += session.scalars(q.execution_options(**fresh)).all()
+    return [*loaded, *needs]
+
+
 def overdue_assignments(
     session: Session,
     dispatched: str,

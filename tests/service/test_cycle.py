@@ -322,3 +322,54 @@ def test_urgent_need_is_matched_the_day_it_arrives_as_a_new_version_of_the_week(
         env.published_dir / CYCLE / latest["path"] / "service_list.csv", encoding="utf-8-sig"
     )
     assert latest["version"] == 2 and _need_id(tiny, "URG-1") in set(listed["need_id"])
+
+
+def test_a_file_of_responses_applies_in_time_order_and_refuses_what_it_must(prefect_harness, tiny, env):
+    from service.loop import load_rows
+
+    match_cycle(cycle_day=DAY)
+    with tiny() as s:
+        a1, a2 = s.scalars(select(Assignment).order_by(Assignment.id)).all()
+    rows = [
+        # written out of order: the completion comes after the acceptance it needs
+        ("R-2", a1.id, a1.unit_id, "complete", None, "2026-11-18 10:00:00", "2026-11-18"),
+        ("R-1", a1.id, a1.unit_id, "accept", None, "2026-11-17 09:00:00", None),
+        ("R-3", a2.id, a2.unit_id, "decline", "人手不足", "2026-11-17 09:30:00", None),
+        ("R-4", 999_999, "UA", "accept", None, "2026-11-17 09:40:00", None),  # no such dispatch
+        ("R-5", a2.id, a2.unit_id, "accept", None, "2026-11-17 10:00:00", None),  # already declined
+    ]
+    good = pd.DataFrame(
+        rows,
+        columns=[
+            "response_id",
+            "assignment_id",
+            "unit_id",
+            "action",
+            "reason",
+            "responded_at",
+            "completed_on",
+        ],
+    ).assign(row_number=range(1, len(rows) + 1))
+    with tiny() as s, s.begin():
+        counts = load_rows(s, "responses", good, None, "test")
+    assert counts["loaded"] == 3 and counts["already_loaded"] == 0
+    assert sorted(r["source_ref"] for r in counts["rejected"]) == ["R-4", "R-5"]
+    assert (
+        "999999 不存在"
+        in next(r for r in counts["rejected"] if r["source_ref"] == "R-4")["reasons"][0]["reason"]
+    )
+    assert [(c.need_id, c.step.action) for c in counts["changes"]] == [
+        (a1.need_id, "accept"),
+        (a2.need_id, "decline"),
+        (a1.need_id, "complete"),
+    ]
+    with tiny() as s:
+        after = {a.id: (a.status, a.note) for a in s.scalars(select(Assignment))}
+        need_status = {
+            n.id: n.status for n in s.scalars(select(Need).where(Need.id.in_([a1.need_id, a2.need_id])))
+        }
+    assert after[a1.id][0] == "completed" and after[a2.id] == ("declined", "人手不足")
+    assert need_status == {a1.need_id: "completed", a2.need_id: "open"}
+    with tiny() as s, s.begin():  # the same file again: nothing applied twice
+        again = load_rows(s, "responses", good, None, "test")
+    assert again["loaded"] == 0 and again["already_loaded"] == 3 and len(again["rejected"]) == 2

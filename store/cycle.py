@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from store.db import Rows, insert_rows, read_frame, update_rows
+from store.db import Rows, in_chunks, insert_rows, read_frame, update_rows
 from store.models import (
     Assignment,
     Community,
@@ -86,11 +86,6 @@ def cycle_summary(session: Session, cycle_id: str) -> dict[str, Any] | None:
         "new_version": False,
         "service_list": pub.path if pub else "",
     }
-
-
-def _chunks(ids: list[int], size: int = 10_000) -> list[list[int]]:
-    """PostgreSQL allows 65,535 parameters per statement: IN lists go in chunks."""
-    return [ids[k : k + size] for k in range(0, len(ids), size)]
 
 
 def cycle_id_for(day: date) -> str:
@@ -350,7 +345,7 @@ def write_dispatch(
     history: Rows,
 ) -> None:
     """Delete, insert and update exactly what ``lifecycle.cycle.plan_dispatch`` returned."""
-    for part in _chunks(drop_assignment_ids):
+    for part in in_chunks(drop_assignment_ids):
         session.execute(delete(Assignment).where(Assignment.id.in_(part)))
     if len(add_assignments):
         insert_rows(session, Assignment.__table__, add_assignments)
@@ -370,7 +365,7 @@ def write_unserved(
     if scope is None:
         session.execute(delete(UnservedNeed).where(UnservedNeed.cycle_id == cycle_id))
     else:
-        for part in _chunks([int(n) for n in scope]):
+        for part in in_chunks([int(n) for n in scope]):
             session.execute(
                 delete(UnservedNeed).where(UnservedNeed.cycle_id == cycle_id, UnservedNeed.need_id.in_(part))
             )

@@ -95,6 +95,11 @@ def empty_tables(url: str | None = None) -> None:
                 conn.execute(text(f"DELETE FROM {t}"))
 
 
+def in_chunks(ids: list[Any], size: int = 10_000) -> list[list[Any]]:
+    """PostgreSQL allows 65,535 parameters per statement: IN lists go in chunks."""
+    return [ids[k : k + size] for k in range(0, len(ids), size)]
+
+
 def read_frame(session: Session, stmt: Select, text_as_object: bool = False) -> pd.DataFrame:
     """A select's rows as a frame, built column by column from the driver's own tuples.
 

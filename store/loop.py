@@ -10,14 +10,15 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from store.db import in_chunks
 from store.models import Assignment, Cycle, Household, Need, Unit
 
 
 def known_ids(session: Session, column: Any, ids: list[str]) -> set[str]:
     """Which of ``ids`` are already recorded (in chunks: PostgreSQL allows 65,535 parameters)."""
     seen: set[str] = set()
-    for k in range(0, len(ids), 10_000):
-        seen |= set(session.scalars(select(column).where(column.in_(ids[k : k + 10_000]))))
+    for part in in_chunks(ids):
+        seen |= set(session.scalars(select(column).where(column.in_(part))))
     return seen
 
 
@@ -28,17 +29,21 @@ def lock_assignments(session: Session, ids: list[int]) -> list[Assignment | Need
 
     Returns the objects: the session holds what it loaded only weakly, so the caller keeps them
     while it works on them (else ``session.get`` loads each again)."""
-    fresh = {"populate_existing": True}
-    loaded: list[Assignment] = []
-    for k in range(0, len(ids), 10_000):  # PostgreSQL allows 65,535 parameters
-        q = select(Assignment).where(Assignment.id.in_(ids[k : k + 10_000])).with_for_update()
-        loaded += session.scalars(q.execution_options(**fresh)).all()
-    need_ids = sorted({a.need_id for a in loaded})
-    needs: list[Need] = []
-    for k in range(0, len(need_ids), 10_000):
-        q = select(Need).where(Need.id.in_(need_ids[k : k + 10_000])).with_for_update()
-        needs += session.scalars(q.execution_options(**fresh)).all()
-    return [*loaded, *needs]
+
+    def locked(model: type[Assignment] | type[Need], keys: list[int]) -> list[Any]:
+        return [
+            obj
+            for part in in_chunks(keys)
+            for obj in session.scalars(
+                select(model)
+                .where(model.id.in_(part))
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ]
+
+    assignments = locked(Assignment, ids)
+    return [*assignments, *locked(Need, sorted({a.need_id for a in assignments}))]
 
 
 def overdue_assignments(

@@ -258,24 +258,25 @@ def main() -> None:
             f"  Prefect events: {r['_changes']:,} need changes as {r['_events']:,} events in "
             f"{r['events']:.2f} s = {100 * r['events'] / cycle_total:.1f}% of the cycle (target <= 10%)"
         )
-        stages = ("read", "build", "solve", "explain", "write", "publish")
-        total_2 = sum(r[f"2: {k}"] for k in stages)
-        around_2 = total_2 - r["2: solve"]
         print(
             f"  second run: {r['_declines']:,} declines loaded in {r['declines']:.2f} s, then "
-            + ", ".join(f"{k} {r[f'2: {k}']:.2f}" for k in stages)
-            + f" s; around the solver {around_2:.2f} s = {around_2 / r['2: solve']:.1f}x; "
-            f"version {r['_version_2']}: {r['_diff_2']}"
+            + _later_run(r, 2)
         )
-        total_3 = sum(r[f"3: {k}"] for k in stages)
-        around_3 = total_3 - r["3: solve"]
         print(
             f"  third run, {CLOSED_SHARE:.0%} of the offers closed: {r['_served_3']:,} served, "
-            f"{r['_changes_3']:,} need changes; "
-            + ", ".join(f"{k} {r[f'3: {k}']:.2f}" for k in stages)
-            + f" s; around the solver {around_3:.2f} s = {around_3 / r['3: solve']:.1f}x; "
-            f"version {r['_version_3']}: {r['_diff_3']}"
+            f"{r['_changes_3']:,} need changes; " + _later_run(r, 3)
         )
+
+
+def _later_run(r: dict[str, Any], k: int) -> str:
+    """A later run's stages, its ratio and the version it published, as one line's end."""
+    stages = ("read", "build", "solve", "explain", "write", "publish")
+    around = sum(r[f"{k}: {s}"] for s in stages) - r[f"{k}: solve"]
+    return (
+        ", ".join(f"{s} {r[f'{k}: {s}']:.2f}" for s in stages)
+        + f" s; around the solver {around:.2f} s = {around / r[f'{k}: solve']:.1f}x; "
+        + f"version {r[f'_version_{k}']}: {r[f'_diff_{k}']}"
+    )
 
 
 if __name__ == "__main__":

@@ -195,16 +195,16 @@ def plan_unserved(
     ids = [int(n) for n in up.index]
     # the escalations decided now, by need: a shortage leaves tens of thousands of needs unserved
     # (a frame lookup per need: 43k unserved needs 1.4-1.6 s)
-    decided = {
-        n: {"escalated_to": int(to), "escalated_from": int(fr), "escalated_why": str(why)}
-        for n, to, fr, why in zip(
-            ids,
-            up["escalation_level"].tolist() if len(up) else [],
-            up["from_level"].tolist() if len(up) else [],
-            up["why"].tolist() if len(up) else [],
-            strict=True,
-        )
-    }
+    decided = (
+        {
+            n: {"escalated_to": int(to), "escalated_from": int(fr), "escalated_why": str(why)}
+            for n, to, fr, why in zip(
+                ids, up["escalation_level"], up["from_level"], up["why"].tolist(), strict=True
+            )
+        }
+        if ids
+        else {}
+    )
     none = {"escalated_to": None, "escalated_from": None, "escalated_why": None}
     w = UnservedWrite()
     columns = [unserved[c].tolist() for c in ("need_id", "reason", "detail", "penalty")]

@@ -117,7 +117,7 @@ class Coded:
     e_cost: np.ndarray
     capacity: np.ndarray
     penalty: np.ndarray
-    row: np.ndarray  # per coded edge: its row in the input edges
+    row: np.ndarray | None  # per coded edge: its row in the input edges (None: the same row)
 
 
 def _sorted_pairs(a: np.ndarray, b: np.ndarray, step: int = 1 << 20) -> bool:
@@ -156,7 +156,9 @@ def code_inputs(
         raise ValueError("capacity has duplicate offer ids")
     if not penalty.index.is_unique:
         raise ValueError("penalty has duplicate need ids")
-    cost = pd.to_numeric(edges["cost"], errors="coerce").to_numpy(dtype=float)
+    cost = edges["cost"]
+    # float costs as they are (a city's 20M costs copied by ``to_numeric``: 152 MiB of fresh memory)
+    cost = cost.to_numpy() if cost.dtype == np.float64 else pd.to_numeric(cost, errors="coerce").to_numpy(float)
     if np.isnan(cost).any():
         bad = edges.loc[np.isnan(cost), ["need_id", "offer_id"]].iloc[0].tolist()
         raise ValueError(f"edges.cost has NaN or non-numeric values (first at need/offer {bad})")
@@ -190,7 +192,7 @@ def code_inputs(
         raise ValueError(f"edges name offer ids with no capacity: {pd.unique(unknown)[:5].tolist()}")
     # positions fit 32 bits (2 billion needs or offers): half the memory of 64-bit at 1M x 200k
     index = np.int32 if max(len(penalty), len(capacity), len(edges)) < 2**31 else np.int64
-    row = np.arange(len(e_need), dtype=index)
+    row = None  # the edges come sorted: each coded edge is its own row
     if not _sorted_pairs(e_need, e_offer):  # not yet sorted (or duplicated): sort
         key = e_need.astype(np.int64) * max(len(capacity), 1) + e_offer
         order = np.argsort(key, kind="stable")
@@ -206,7 +208,7 @@ def code_inputs(
         cost,
         cap.to_numpy(dtype=np.int64),
         pen.to_numpy(dtype=float),
-        row.astype(index, copy=False),
+        None if row is None else row.astype(index, copy=False),
     )
 
 
@@ -335,7 +337,7 @@ class Prepared:
     e_cost: np.ndarray
     blocks: list[Block]
     stats: dict[str, float]
-    e_row: np.ndarray  # per kept edge: its row in the input edges
+    e_row: np.ndarray | None  # per kept edge: its row in the input edges (None: the same row)
 
 
 def within(values: np.ndarray, runs: np.ndarray, limit: np.ndarray) -> bool:
@@ -368,7 +370,7 @@ def prepare_blocks(
     else:
         keep = (coded.e_cost <= pen[coded.e_need]) & (cap[coded.e_offer] > 0)
         e_need, e_offer, e_cost = coded.e_need[keep], coded.e_offer[keep], coded.e_cost[keep]
-        e_row = coded.row[keep]
+        e_row = np.flatnonzero(keep) if coded.row is None else coded.row[keep]
         del keep
     del coded  # the unfiltered copies go before the blocks are cut
     no_sizes = np.zeros(0, dtype=np.int64)
@@ -426,7 +428,7 @@ def assemble(prepared: Prepared, results: list[tuple[np.ndarray, np.ndarray]]) -
     unserved = pd.Index(need_ids[unserved_idx], name="need_id")
     by_need = np.argsort(pairs["need_id"].to_numpy(), kind="stable")
     pairs = pairs.iloc[by_need].reset_index(drop=True)
-    edge_rows = prepared.e_row[pos][by_need]
+    edge_rows = (pos if prepared.e_row is None else prepared.e_row[pos])[by_need]
     return Assignment(
         pairs=pairs,
         unserved=unserved.sort_values(),

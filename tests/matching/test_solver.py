@@ -428,3 +428,35 @@ def test_pairs_are_told_sorted_across_the_chunks_they_are_looked_at_in():
             a, b, expected = key // 10, key % 10, True
         for step in (1, 2, 3, 7, 1 << 20):
             assert _sorted_pairs(a, b, step) is expected
+
+
+@pytest.mark.parametrize("shape", ["sorted", "filtered", "shuffled", "integer costs"])
+def test_each_pair_names_the_input_edge_it_chose(shape):
+    # the explanation reads a pair's cost breakdown from the edge row the solver names; the row
+    # is told without an index array when the edges come sorted and all stay in, and taken from
+    # the sort or the filter otherwise
+    from matching.solver import prepare_blocks
+
+    edges, cap, pen = random_instance(2000, 500, seed=11)
+    edges = edges.sort_values(["need_id", "offer_id"], ignore_index=True)
+    pen = pen + float(edges["cost"].max())  # every pair affordable ...
+    if shape == "filtered":  # ... but some dearer than leaving the need unserved, or closed
+        edges.loc[edges.index % 7 == 0, "cost"] = pen.max() + 1
+        cap = cap.copy()
+        cap.iloc[::9] = 0
+    elif shape == "shuffled":
+        edges = edges.sample(frac=1.0, random_state=4, ignore_index=True)
+    elif shape == "integer costs":
+        edges["cost"] = (edges["cost"] * 10).round().astype(np.int64)
+    result = solve_assignment(edges, cap, pen)
+    chosen = edges.iloc[result.edge_rows].reset_index(drop=True)
+    assert len(result.pairs) > 0
+    assert chosen["need_id"].tolist() == result.pairs["need_id"].tolist()
+    assert chosen["offer_id"].tolist() == result.pairs["offer_id"].tolist()
+    assert np.array_equal(chosen["cost"].to_numpy(float), result.pairs["cost"].to_numpy(float))
+    prepared = prepare_blocks(edges, cap, pen)
+    if shape == "sorted":  # a city's 20M float costs are the solver's own, not a copy
+        assert prepared.e_row is None
+        assert np.shares_memory(prepared.e_cost, edges["cost"].to_numpy())
+    else:
+        assert prepared.e_row is not None

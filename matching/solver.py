@@ -158,7 +158,9 @@ def code_inputs(
         raise ValueError("penalty has duplicate need ids")
     cost = edges["cost"]
     # float costs as they are (a city's 20M costs copied by ``to_numeric``: 152 MiB of fresh memory)
-    cost = cost.to_numpy() if cost.dtype == np.float64 else pd.to_numeric(cost, errors="coerce").to_numpy(float)
+    cost = (
+        cost.to_numpy() if cost.dtype == np.float64 else pd.to_numeric(cost, errors="coerce").to_numpy(float)
+    )
     if np.isnan(cost).any():
         bad = edges.loc[np.isnan(cost), ["need_id", "offer_id"]].iloc[0].tolist()
         raise ValueError(f"edges.cost has NaN or non-numeric values (first at need/offer {bad})")

@@ -540,17 +540,19 @@ def _components(
         # take each need's run of edges in that order; a block ends where the component changes
         by_label = np.argsort(need_label, kind="stable")
         first, runs, need_label = first[by_label], runs[by_label], need_label[by_label]
-        order = ranges(first, runs)
         cut = np.flatnonzero(need_label[1:] != need_label[:-1]) + 1
-        parts = np.split(order, np.cumsum(runs)[cut - 1])
         need_parts = np.split(np.arange(len(first)), cut)
     else:
-        parts, need_parts = [np.arange(len(e_need))], [np.arange(len(first))]
+        need_parts = [np.arange(len(first))]
     # the nodes of each (component, kind), in id order: groups 2L (needs) and 2L+1 (offers)
     group_of_start = group[starts]
     ends = np.r_[starts[1:], n]
     blocks = []
-    for idx, at in zip(parts, need_parts, strict=True):
+    for at in need_parts:
+        # the block's edges, its needs' runs in turn, found block by block: the edges of all
+        # blocks in one order were three 20M-pair temporaries of fresh memory (~0.5 GB); one
+        # block takes the edges as they are (its costs are the problem's, not a copy)
+        idx = ranges(first[at], runs[at]) if len(need_parts) > 1 else slice(None)
         k = int(np.searchsorted(group_of_start, 2 * int(need_label[at[0]])))
         needs = node_order[starts[k] : ends[k]]
         offers = node_order[starts[k + 1] : ends[k + 1]] - n_needs
@@ -560,7 +562,7 @@ def _components(
                 offers,
                 # a block's needs with edges are all of its needs, in id order: 0, 1, 2, ...
                 np.repeat(np.arange(len(at), dtype=e_need.dtype), runs[at]),
-                local[n_needs + e_offer[idx]],
+                local[n_needs:][e_offer[idx]],
                 e_cost[idx],
                 cap[offers],
                 pen[needs],

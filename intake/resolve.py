@@ -226,7 +226,11 @@ class Directory:
         if community:  # grids with names of their own ("幸福里网格") in the community's sheet
             t = plain(text).lower()
             found |= {
-                g for (c, key), g in self._grid_local.items() if c == community and len(key) >= 2 and key in t
+                g
+                for (c, key), g in self._grid_local.items()
+                # a numbered grid's key is its number ("11"): only the pattern above finds it, not
+                # any "11" in the text (a date, "2026/11/20", in the title named 第11网格)
+                if c == community and len(key) >= 2 and not key.isdigit() and key in t
             }
         return found.pop() if len(found) == 1 else None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
@@ -438,3 +439,23 @@ def test_values_longer_than_the_store_keeps_are_asked_about(sessions, env, regis
     assert any("联系人" in reason and "50" in reason for reason, _ in quarantined[3])
     assert any("需求编号" in reason and "100" in reason for reason, _ in quarantined[4])
     assert any("来源" in reason and "32" in reason for reason, _ in quarantined[5])
+
+
+def test_a_date_in_a_community_sheet_s_title_names_no_grid():
+    # "填表日期：2026/11/20" holds "11": the community's 第11网格 is not the sheet's grid
+    from intake.resolve import Directory
+
+    directory = Directory(
+        communities=pd.DataFrame({"id": ["C001"], "name": ["安竹社区"]}),
+        grids=pd.DataFrame(
+            {
+                "id": ["C001-G01", "C001-G11", "C001-G99"],
+                "community_id": ["C001"] * 3,
+                "name": ["第1网格", "第11网格", "幸福里网格"],
+            }
+        ),
+        items=pd.DataFrame({"code": ["ELDER.HOME.MEALS"], "name_zh": ["助餐送餐"]}),
+    )
+    assert directory.grid_in("安竹社区居民需求登记表 填表日期：2026/11/20") is None
+    assert directory.grid_in("安竹社区第11网格居民需求登记表 填表日期：2026/11/20") == "C001-G11"
+    assert directory.grid_in("安竹社区幸福里网格需求表") == "C001-G99"  # a grid's own name

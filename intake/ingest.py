@@ -267,6 +267,8 @@ def _read(x: _Prepared) -> None:
     x.table = table
     vocab = vocabulary(dataset)
     x.report.messages += [_column_message(u, vocab) for u in table.unmapped_headers]
+    if table.meta.get("footer_rows"):
+        x.report.messages.append(f"{table.meta['footer_rows']} 是合计或签名行，不是数据，未导入")
     read = [f"“{t['name']}”（{t['rows']} 行）" for t in table.sheets]
     if read:
         x.report.messages.append(f"导入了 {len(read)} 个表头相同的工作表：{'、'.join(read)}")
@@ -316,6 +318,13 @@ def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None, today
         x.report.messages.append(
             f"表中没有“登记时间”列：全部按收到文件的日期 {today.isoformat()} 登记（等待天数从这天算起）"
         )
+    if "item" in missing and dataset == "needs" and "description" in table.present and directory is not None:
+        # no item column, but a description of each need: when descriptions name items ("助餐"),
+        # each row's item is read from its own (resolve_needs: a row whose description names none
+        # clearly is quarantined and says so); when none does, the column is asked for, as before
+        texts = rows["description"].dropna().drop_duplicates()
+        if any(directory.item_in_text(t)[0] for t in texts):
+            missing.remove("item")
     if "grid_id" in missing and dataset == "needs" and directory is not None:
         # one grid's sheets: the sheet's name, title or file name says which grid
         if all(directory.grid_in(_context(x, sheet)) for sheet in _sheets(table)):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass, replace
 from html.parser import HTMLParser
@@ -139,7 +140,10 @@ def _stack(parts: list[tuple[str, RawTable, int]]) -> RawTable:
                 unmapped.append(u)
         present += [c for c in table.present if c not in present]
     first = parts[0][1]
-    meta = {k: v for k, v in first.meta.items() if k != "title"}
+    meta = {k: v for k, v in first.meta.items() if k not in ("title", "footer_rows")}
+    footers = [f"工作表“{n}”{t.meta['footer_rows']}" for n, t, _ in parts if t.meta.get("footer_rows")]
+    if footers:
+        meta["footer_rows"] = "；".join(footers)
     sheets = tuple(
         {"name": n, "title": t.meta.get("title", ""), "rows": str(len(t.rows))} for n, t, _ in parts
     )
@@ -453,11 +457,18 @@ def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> Raw
         header, first = two, first + 1
     cols = _map_headers(header, dataset)
     width = len(cols.fields)
-    rows, numbers = [], []
+    rows, numbers, footers = [], [], []
     for offset, row in enumerate(grid[first:], start=first + 1):
-        if any(str(c).strip() for c in row):  # blank rows (trailing or between blocks) are not rows
-            rows.append(row)
-            numbers.append(offset)
+        cells = [str(c).strip() for c in row if str(c).strip()]
+        if not cells:  # blank rows (trailing or between blocks) are not rows
+            continue
+        if _is_footer(cells, width):
+            footers.append(f"第 {offset} 行“{' '.join(cells)[:30]}”")
+            continue
+        rows.append(row)
+        numbers.append(offset)
+    if footers:
+        meta = {**meta, "footer_rows": "、".join(footers)}
     data: dict[str, pd.Series] = {}
     for j, field in enumerate(cols.fields):
         if field is None:
@@ -471,6 +482,16 @@ def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> Raw
     if any(e is not None for e in extra):
         data["_extra_cells"] = pd.Series(extra, dtype=object)
     return _frame(pd.DataFrame(data), np.asarray(numbers, dtype="int64"), dataset, cols.unmapped, meta)
+
+
+# what a hand-made sheet writes under its rows: a total (合计 12 人) or who filled it in and
+# checked it (填表人：张三 审核人：李四); such a row holds a few cells of a wider table
+FOOTER = re.compile(r"(合计|总计|小计|共计|填表人|填报人|制表人|审核人|统计人|负责人)")
+
+
+def _is_footer(cells: list[str], width: int) -> bool:
+    """Whether a row's non-blank ``cells`` are a sheet's total or signature line, not a record."""
+    return len(cells) <= max(3, width // 2) and FOOTER.match("".join(cells[0].split())) is not None
 
 
 def _join_text(a: pd.Series, b: pd.Series) -> pd.Series:

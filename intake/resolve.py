@@ -39,6 +39,9 @@ ANY_TIME = {
     "-",
     "—",
 }
+# a description this short is compared with the item names as a whole (close variants count);
+# a longer one only names an item by holding its full name
+DESCRIBED_ITEM_CHARS = 8
 ITEM_ACCEPT = 0.75  # similarity at or above which a written item name is taken as the item
 ITEM_MARGIN = 0.1  # ... and only when the runner-up is this much further away
 ITEM_SUGGEST = 0.34  # below this no suggestion is offered
@@ -320,6 +323,25 @@ class Directory:
         shown = "、".join(f"“{names[c]}”（{c}）" for c in close)
         return None, f"是否指：{shown}？请改为目录中的名称或编码"
 
+    def item_in_text(self, text: object) -> tuple[str | None, str | None]:
+        """The item a need's description names clearly: (code, None) when the text is an item's
+        name or a close variant (“助餐”, “理发”), or holds the full name of exactly one item
+        (“需要助餐送餐服务”); (None, hint) otherwise. A long text is only searched for full names
+        (compared as a whole with every name it would cost a fuzzy match per item and row)."""
+        raw = plain(text)
+        if not raw:
+            return None, None
+        if len(raw) <= DESCRIBED_ITEM_CHARS:
+            return self.item(raw)
+        low = raw.lower()
+        named = sorted({code for code, name in self.item_names.items() if plain(name).lower() in low})
+        if len(named) == 1:
+            return named[0], None
+        if named:
+            shown = "、".join(f"“{self.item_names[c]}”（{c}）" for c in named[:3])
+            return None, f"写到了不止一项：{shown}"
+        return None, "请填写服务事项目录中的名称或编码（见 reference/taxonomy.csv）"
+
     @cached_property
     def _subdistricts(self) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -471,6 +493,8 @@ def resolve_needs(
 
     items = each_value([(t,) for t in out["item"]], out["row_number"], item, "item", hints)
     out["item"] = pd.Series(items, index=out.index, dtype=object)
+    if "description" in out:
+        notes += items_from_descriptions(out, directory, hints)
 
     if "household_id" in out:
         households = []
@@ -490,6 +514,10 @@ def resolve_needs(
                 hints.setdefault(int(n), {})["contact_phone"] = (
                     f"Excel 把号码存成了科学计数法（{phone}），后几位已丢失：请在原表中把该列设为“文本”格式，"
                     "重新填写完整号码"
+                )
+            elif phone is not None and len(re.findall(r"\d{7,}", str(phone))) > 1:
+                hints.setdefault(int(n), {})["contact_phone"] = (
+                    f"一格里写了几个号码（{phone}）：请只留一个最常用的号码"
                 )
 
     if "urgency" not in present:
@@ -527,6 +555,41 @@ def resolve_needs(
             out[missing_ref], source, [s for s, m in zip(scope, missing_ref, strict=True) if m]
         )
     return Resolved(out, hints, notes, derived_refs=int(missing_ref.sum()))
+
+
+def items_from_descriptions(
+    out: pd.DataFrame, directory: Directory, hints: dict[int, dict[str, str]]
+) -> list[str]:
+    """Rows with no item whose description names one (a grid worker's 需求内容 “助餐”, a hotline's
+    来电内容 “需要上门理发”) take that item, in place, when the description names it clearly: the
+    whole text is an item's name or a close variant, or holds one item's full name
+    (:meth:`Directory.item_in_text`). Any other such row keeps no item and says why.
+    Returns the note for the operator."""
+    blank = out["item"].isna() & out["description"].notna()
+    if not blank.any():
+        return []
+    memo: dict[str, tuple[str | None, str | None]] = {}
+    taken: dict[str, str] = {}  # description -> item code, for the note
+    for k in out.index[blank]:
+        text = str(out.at[k, "description"]).strip()
+        if text not in memo:
+            memo[text] = directory.item_in_text(text)
+        code, why = memo[text]
+        if code:
+            out.at[k, "item"] = code
+            taken.setdefault(text, code)
+        else:
+            shown = text if len(text) <= 20 else f"{text[:20]}…"
+            hints.setdefault(int(out.at[k, "row_number"]), {})["item"] = (
+                f"没有填写服务事项，需求描述“{shown}”也没有明确对应目录中的一项"
+                f"（{why or '请填写服务事项'}）：请补填服务事项"
+            )
+    if not taken:
+        return []
+    n = int(out.loc[blank, "item"].notna().sum())
+    names = directory.item_names
+    examples = "、".join(f"“{t}”→“{names[c]}”" for t, c in list(taken.items())[:3])
+    return [f"{n} 行没有填写服务事项：按需求描述中写明的服务登记（{examples}），请核对"]
 
 
 def each_value(

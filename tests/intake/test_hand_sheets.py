@@ -441,6 +441,43 @@ def test_values_longer_than_the_store_keeps_are_asked_about(sessions, env, regis
     assert any("来源" in reason and "32" in reason for reason, _ in quarantined[5])
 
 
+def test_a_sheet_that_names_the_service_only_in_its_description(sessions, env, registry):
+    # a grid worker's 需求内容 column and no 服务事项 column: a description that names an item
+    # clearly is that item; one that does not is asked about; the total under the rows is no need
+    folder = env.inbox_dir / "needs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "安竹社区_需求登记.csv"
+    rows = [
+        ["安竹社区居民需求登记表", "", "", "", "", ""],
+        ["序号", "居民姓名", "联系方式", "所在网格", "需求内容", "登记时间"],
+        ["1", "甲", "13800000001", "第1网格", "助餐", "2026-11-10"],  # an item's short name
+        ["2", "乙", "13800000002", "第1网格", "每周需要助餐送餐服务", "2026-11-10"],  # its full name
+        ["3", "丙", "13800000003", "第2网格", "陪同看病", "2026-11-10"],  # close to one: asked
+        ["4", "丁", "13800000004", "第2网格", "想找人聊聊天", "2026-11-10"],  # names none: asked
+        ["5", "戊", "13800000005 / 13900000005", "第2网格", "理发", "2026-11-10"],  # two phones
+        ["合计", "5人", "", "", "", ""],
+        ["填表人：张三", "", "审核人：李四", "", "", ""],
+    ]
+    path.write_bytes(csv_bytes(rows))
+    r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    assert (r.status, r.rows_read, r.loaded, r.quarantined) == ("partial", 5, 2, 3)
+    needs = _needs(sessions)
+    assert needs["甲"][1] == needs["乙"][1] == "ELDER.HOME.MEALS"
+    assert any("按需求描述中写明的服务登记" in m and "“助餐”→“助餐送餐”" in m for m in r.messages)
+    (footer,) = [m for m in r.messages if "合计或签名行" in m]
+    assert "第 8 行“合计 5人”" in footer and "第 9 行“填表人：张三 审核人：李四”" in footer
+    quarantined = _quarantined(sessions, path.name)
+    assert sorted(quarantined) == [5, 6, 7]
+    ((reason, hint),) = quarantined[5]
+    assert "服务事项" in reason and "陪同看病" in hint and "陪同就医" in hint
+    ((reason, hint),) = quarantined[6]
+    assert "服务事项" in reason and "想找人聊聊天" in hint
+    assert all("几个号码" in hint for reason, hint in quarantined[7])
+    with sessions() as s:  # the rows not loaded are kept whole, the footer rows are not rows
+        raws = s.scalars(select(QuarantinedRow.raw)).all()
+    assert sorted(x["contact_name"] for x in raws) == ["丁", "丙", "戊"]
+
+
 def test_a_date_in_a_community_sheet_s_title_names_no_grid():
     # "填表日期：2026/11/20" holds "11": the community's 第11网格 is not the sheet's grid
     from intake.resolve import Directory

@@ -154,6 +154,19 @@ LOOKUPS = {
     "has_need": YES_NO,
     "survey_opt_out": YES_NO,
 }
+# counts written with their unit or period ("5人", "每周3次", "10 人次/周"): the number is meant
+COUNT_FIELDS = {"capacity_per_cycle"}
+_COUNT = re.compile(r"(?:每周|每期|每次|周)?(\d+)(?:人次|人|次|个|名|位|户|份|场|单)?(?:/(?:周|期))?")
+
+
+def clean_count(value: str | None) -> str | None:
+    """A count as its digits when the text is a number with a unit word around it, else as written."""
+    if value is None:
+        return None
+    m = _COUNT.fullmatch("".join(value.split()))
+    return m.group(1) if m else value
+
+
 # where a row is in its file (its sheet and row there), not what it says: never cleaned or compared
 LOCATION_COLUMNS = ("row_number", "_sheet", "_sheet_row")
 # free text keeps its own punctuation (full-width commas are right in Chinese prose)
@@ -251,6 +264,8 @@ def normalize_rows(rows: pd.DataFrame, today: date | None = None) -> pd.DataFram
             continue
         if col in DATE_FIELDS:
             fn: Callable[[str | None], str | None] = lambda v: clean_date(nfkc(v), today=today)  # noqa: E731
+        elif col in COUNT_FIELDS:
+            fn = lambda v: clean_count(nfkc(v))  # noqa: E731
         elif col in LOOKUPS:
             table = LOOKUPS[col]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from datetime import date
 
 import pandas as pd
 
@@ -160,10 +161,39 @@ def resolve_offers(rows: pd.DataFrame, directory: Directory) -> Resolved:
         index=out.index,
         dtype=object,
     )
+    open_ended = _open_ended_windows(out)
+    if open_ended:
+        notes.append(f"{open_ended} 条资源的结束日期写的是“长期”等：按开始日期起一年登记，到期前请重新报送")
     made = _derive_ids(out, "offer_id", "O", ["unit_id", "item", "area_level", "area_id", "window_start"])
     if made:
         notes.append(f"{made} 条资源没有资源编号：已按单位、事项、服务范围和开始日期生成稳定编号")
     return Resolved(out, hints, notes, derived_refs=made)
+
+
+# an end date written as "for as long as it lasts": the offer runs a year from its start (as the
+# joint meeting's pledges do), and the unit is asked to send it again before then
+OPEN_END = {"长期", "长期有效", "持续", "持续有效", "不限", "无限期", "常年", "长年", "至今"}
+
+
+def _open_ended_windows(out: pd.DataFrame) -> int:
+    """Fill an open-ended ``window_end`` with the day a year after ``window_start``; how many."""
+    done = 0
+    for k in out.index:
+        end, start = out.at[k, "window_end"], out.at[k, "window_start"]
+        if end is None or plain(end) not in OPEN_END or not isinstance(start, str):
+            continue
+        try:
+            first = date.fromisoformat(start)
+        except ValueError:
+            continue  # the contract says what is wrong with the start
+        last = (
+            first.replace(year=first.year + 1)
+            if (first.month, first.day) != (2, 29)
+            else date(first.year + 1, 2, 28)
+        )
+        out.at[k, "window_end"] = last.isoformat()
+        done += 1
+    return done
 
 
 def _area(

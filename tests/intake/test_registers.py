@@ -141,6 +141,32 @@ def test_a_hand_made_offers_sheet_names_units_items_and_areas(sessions, env, reg
     assert again.loaded == 4
 
 
+def test_an_offers_sheet_with_weekly_places_in_words_an_open_end_and_a_total(sessions, env, registry):
+    # 每周名额 "5人": the week is the cycle, the number is meant; 结束日期 "长期": a year from the
+    # start, said so; "5-10人" is asked about; the total under the rows is no offer
+    _ingest(sessions, env, _csv(env, "units", "共建单位.csv", UNITS), "units", "units_register")
+    offers = [
+        ["安竹社区共建单位资源清单"],
+        ["序号", "单位名称", "服务事项", "每周名额", "服务范围", "开始日期", "结束日期"],
+        ["1", "安竹社区卫生服务中心", "健康咨询", "5人", "安竹社区", "2026/11/1", "2027/1/31"],
+        ["2", "平春物业公司", "水管维修", "每周3次", "第2网格", "2026/11/1", "长期"],
+        ["3", "楼长志愿队", "独居老人探访", "5-10人", "全街道", "2026/11/1", "2027/1/31"],
+        ["合计", "", "", "8", "", "", ""],
+    ]
+    path = _csv(env, "offers", "资源清单.csv", offers)
+    r = _ingest(sessions, env, path, "offers", "units_register")
+    assert (r.rows_read, r.loaded, r.quarantined) == (3, 2, 1)
+    assert not [m for m in r.messages if "未识别" in m]  # 序号 and 每周名额 are known columns
+    assert any("第 6 行“合计 8”" in m for m in r.messages)
+    assert any("“长期”" in m and "一年" in m for m in r.messages)
+    with sessions() as s:
+        units = {u.id: u.name for u in s.scalars(select(Unit))}
+        got = {units[o.unit_id]: (o.capacity_per_cycle, o.window_end) for o in s.scalars(select(Offer))}
+    assert got == {"安竹社区卫生服务中心": (5, date(2027, 1, 31)), "平春物业公司": (3, date(2027, 11, 1))}
+    ((reason, _),) = _reasons(sessions, path.name)["楼长志愿队"]
+    assert "每期服务次数" in reason
+
+
 def test_a_units_reply_sheet_names_the_unit_and_carries_no_reply_id(tiny, env):
     from store.models import Assignment
     from tests.conftest import match_week

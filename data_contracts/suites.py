@@ -14,6 +14,8 @@ from lifecycle.vocabulary import FIELD_ZH, UNIT_KIND_ZH
 from store.reference import Reference  # what the store knows (re-exported for the suites)
 
 PHONE_REGEX = r"^(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
+# a unit may give its service line: 95598, 12345, 96119, 400/800 numbers
+UNIT_PHONE_REGEX = r"^(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8}|[48]00\d{7}|9[56]\d{3,4}|12\d{3})$"
 DATE_REGEX = r"^\d{4}-\d{2}-\d{2}$"
 DATETIME_REGEX = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
 INT_REGEX = r"^\d+$"
@@ -150,7 +152,11 @@ def units_suite(ref: Reference) -> gx.ExpectationSuite:
         in_set("community_id", ref.communities, "不是本街道已登记的社区"),
         matches("x_km", NUMBER_REGEX, "应为数字（公里）"),
         matches("y_km", NUMBER_REGEX, "应为数字（公里）"),
-        matches("contact_phone", PHONE_REGEX, "应为11位手机号或带区号的座机号"),
+        matches(
+            "contact_phone",
+            UNIT_PHONE_REGEX,
+            "应为手机号、带区号的座机号或服务热线（如 95598、400 开头的号码）",
+        ),
         no_extra_cells(),
     ):
         suite.add_expectation(e)

@@ -267,6 +267,10 @@ def _read(x: _Prepared) -> None:
     x.table = table
     vocab = vocabulary(dataset)
     x.report.messages += [_column_message(u, vocab) for u in table.unmapped_headers]
+    if table.meta.get("numbered_blank_rows"):
+        x.report.messages.append(
+            f"{table.meta['numbered_blank_rows']} 行只有序号、没有内容（表格预留的空行），未导入"
+        )
     if table.meta.get("footer_rows"):
         x.report.messages.append(f"{table.meta['footer_rows']} 是合计或签名行，不是数据，未导入")
     read = [f"“{t['name']}”（{t['rows']} 行）" for t in table.sheets]

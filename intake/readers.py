@@ -140,7 +140,10 @@ def _stack(parts: list[tuple[str, RawTable, int]]) -> RawTable:
                 unmapped.append(u)
         present += [c for c in table.present if c not in present]
     first = parts[0][1]
-    meta = {k: v for k, v in first.meta.items() if k not in ("title", "footer_rows")}
+    meta = {k: v for k, v in first.meta.items() if k not in ("title", "footer_rows", "numbered_blank_rows")}
+    numbered = sum(int(t.meta.get("numbered_blank_rows", 0)) for _, t, _ in parts)
+    if numbered:
+        meta["numbered_blank_rows"] = str(numbered)
     footers = [f"工作表“{n}”{t.meta['footer_rows']}" for n, t, _ in parts if t.meta.get("footer_rows")]
     if footers:
         meta["footer_rows"] = "；".join(footers)
@@ -457,10 +460,14 @@ def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> Raw
         header, first = two, first + 1
     cols = _map_headers(header, dataset)
     width = len(cols.fields)
-    rows, numbers, footers = [], [], []
+    rows, numbers, footers, numbered = [], [], [], 0
     for offset, row in enumerate(grid[first:], start=first + 1):
         cells = [str(c).strip() for c in row if str(c).strip()]
         if not cells:  # blank rows (trailing or between blocks) are not rows
+            continue
+        filled = {cols.fields[j] if j < width else None for j, c in enumerate(row) if str(c).strip()}
+        if filled == {"sheet_no"}:  # a template's numbered lines left empty (序号 1-50, 12 used)
+            numbered += 1
             continue
         if _is_footer(cells, width):
             footers.append(f"第 {offset} 行“{' '.join(cells)[:30]}”")
@@ -469,6 +476,8 @@ def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> Raw
         numbers.append(offset)
     if footers:
         meta = {**meta, "footer_rows": "、".join(footers)}
+    if numbered:
+        meta = {**meta, "numbered_blank_rows": str(numbered)}
     data: dict[str, pd.Series] = {}
     for j, field in enumerate(cols.fields):
         if field is None:

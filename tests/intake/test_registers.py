@@ -295,3 +295,20 @@ def test_unit_kinds_as_registers_write_them():
     assert unit_kind(None, "楼长志愿队") == ("volunteers", None)  # the kind said by the name
     code, hint = unit_kind("其他")
     assert code is None and "医疗机构" in hint
+
+
+def test_units_replies_and_places_as_units_write_them():
+    # 是否接单 answered 是/否, a visit reported as 已上门, places with their unit (每周3次)
+    import pandas as pd
+
+    from intake.normalize import normalize_rows
+
+    rows = pd.DataFrame(
+        {
+            "action": ["是", "否", "已上门", "处理完毕", "人手紧张"],
+            "capacity_per_cycle": ["每周3次", "5人", "10 人次/周", "3", "5-10人"],
+        }
+    )
+    got = normalize_rows(rows)
+    assert got["action"].tolist() == ["accept", "decline", "complete", "complete", "人手紧张"]
+    assert got["capacity_per_cycle"].tolist() == ["3", "5", "10", "3", "5-10人"]  # a range is asked

@@ -21,7 +21,7 @@ from prefect.settings import (
     get_current_settings,
 )
 
-from lifecycle.changes import NeedChange, prefect_events
+from lifecycle.changes import NeedChange, collector_paused, prefect_events
 from settings import get_settings
 from store import cycle as store_cycle
 from store.db import session_factory
@@ -49,14 +49,26 @@ def announce(changes: list[NeedChange]) -> int:
         return 0
     with session_factory(get_settings().database_url)() as session:
         community_of = store_cycle.grid_communities(session)
-    sent, delivered = 0, None
     now = datetime.now(UTC)
     limits = (
         PREFECT_EVENTS_MAXIMUM_LABELS_PER_RESOURCE.value(),
         PREFECT_EVENTS_MAXIMUM_RELATED_RESOURCES.value(),
         get_current_settings().server.events.maximum_size_bytes,
     )
-    for e in prefect_events(changes, community_of):
+    # a city's week builds ~100k small objects and no cycles; with the collector on, each few
+    # hundred start a collection that walks the cycle's frames (97k changes: 1.25-1.40 s -> 0.84-0.88 s)
+    with collector_paused():
+        sent = _send(prefect_events(changes, community_of), now, limits)
+    global _emitted
+    with _count_lock:
+        _emitted += sent
+    return sent
+
+
+def _send(events: list[dict[str, object]], now: datetime, limits: tuple[int, int, int]) -> int:
+    """Send the events, the first through ``emit_event``; how many were sent."""
+    sent, delivered = 0, None
+    for e in events:
         occurred = e.pop("occurred")
         payload = dict(e["payload"])  # type: ignore[arg-type]
         # the feed is when threelists recorded the change; when it happened goes in the payload
@@ -71,9 +83,6 @@ def announce(changes: list[NeedChange]) -> int:
                 sent += 1
         except Exception as exc:  # an event feed down never fails the work
             log.warning("could not emit %s: %s", e["event"], exc)
-    global _emitted
-    with _count_lock:
-        _emitted += sent
     return sent
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from lifecycle.changes import NeedChange, history_columns
+from lifecycle.changes import NeedChange, collector_paused, history_columns
 from lifecycle.cycle import Context, as_first_seen, need_context, plan_dispatch, plan_unserved
 from lifecycle.states import CAPACITY_USED, NOT_AGAIN, AssignmentStatus, CycleStatus, NeedStatus
 from lifecycle.vocabulary import LEVEL_NAMES
@@ -126,13 +126,20 @@ def save_plan(
     the events' context (grid, item, urgency). Returns counts and the changes made.
     """
     now, context = datetime.now(), need_context(needs)
-    counts, changes = dispatch(session, cycle_id, chosen, actor, scope, context, at=now)
+    # the week's rows, changes and bound values (~100k of each, no cycles) made with no collection
+    # walking the pool and the rows made so far each few hundred objects (the write stage at 97k
+    # needs: 3.11-3.86 s -> 2.74-3.08 s)
+    with collector_paused():
+        counts, changes = dispatch(session, cycle_id, chosen, actor, scope, context, at=now)
     pause_point("match:mid-write")
-    prior = store_cycle.read_unserved(session, cycle_id)
-    if scope is not None:
-        prior = prior[prior["need_id"].isin(scope)]
-    u = plan_unserved(cycle_id, unserved, escalation, prior, at=now, actor=actor, context=context)
-    store_cycle.write_unserved(session, cycle_id, u.rows, u.need_levels, history_columns(u.changes), scope)
+    with collector_paused():
+        prior = store_cycle.read_unserved(session, cycle_id)
+        if scope is not None:
+            prior = prior[prior["need_id"].isin(scope)]
+        u = plan_unserved(cycle_id, unserved, escalation, prior, at=now, actor=actor, context=context)
+        store_cycle.write_unserved(
+            session, cycle_id, u.rows, u.need_levels, history_columns(u.changes), scope
+        )
     return counts | u.counts, changes + u.changes
 
 

@@ -462,10 +462,11 @@ def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> Raw
     width = len(cols.fields)
     rows, numbers, footers, numbered = [], [], [], 0
     for offset, row in enumerate(grid[first:], start=first + 1):
-        cells = [str(c).strip() for c in row if str(c).strip()]
+        texts = [str(c).strip() for c in row]
+        cells = [t for t in texts if t]
         if not cells:  # blank rows (trailing or between blocks) are not rows
             continue
-        filled = {cols.fields[j] if j < width else None for j, c in enumerate(row) if str(c).strip()}
+        filled = {cols.fields[j] if j < width else None for j, t in enumerate(texts) if t}
         if filled == {"sheet_no"}:  # a template's numbered lines left empty (序号 1-50, 12 used)
             numbered += 1
             continue

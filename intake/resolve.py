@@ -568,27 +568,26 @@ def items_from_descriptions(
     blank = out["item"].isna() & out["description"].notna()
     if not blank.any():
         return []
-    memo: dict[str, tuple[str | None, str | None]] = {}
-    taken: dict[str, str] = {}  # description -> item code, for the note
-    for k in out.index[blank]:
-        text = str(out.at[k, "description"]).strip()
-        if text not in memo:
-            memo[text] = directory.item_in_text(text)
-        code, why = memo[text]
+
+    def described(text: str) -> tuple[str | None, str | None]:
+        code, why = directory.item_in_text(text)
         if code:
-            out.at[k, "item"] = code
-            taken.setdefault(text, code)
-        else:
-            shown = text if len(text) <= 20 else f"{text[:20]}…"
-            hints.setdefault(int(out.at[k, "row_number"]), {})["item"] = (
-                f"没有填写服务事项，需求描述“{shown}”也没有明确对应目录中的一项"
-                f"（{why or '请填写服务事项'}）：请补填服务事项"
-            )
+            return code, None
+        shown = text if len(text) <= 20 else f"{text[:20]}…"
+        return None, (
+            f"没有填写服务事项，需求描述“{shown}”也没有明确对应目录中的一项"
+            f"（{why or '请填写服务事项'}）：请补填服务事项"
+        )
+
+    texts = [str(t).strip() for t in out.loc[blank, "description"]]
+    codes = each_value([(t,) for t in texts], out.loc[blank, "row_number"], described, "item", hints)
+    out.loc[blank, "item"] = pd.Series(codes, index=out.index[blank], dtype=object)
+    taken = {t: c for t, c in zip(texts, codes, strict=True) if c}  # description -> item, for the note
     if not taken:
         return []
-    n = int(out.loc[blank, "item"].notna().sum())
     names = directory.item_names
     examples = "、".join(f"“{t}”→“{names[c]}”" for t, c in list(taken.items())[:3])
+    n = sum(c is not None for c in codes)
     return [f"{n} 行没有填写服务事项：按需求描述中写明的服务登记（{examples}），请核对"]
 
 

@@ -13,9 +13,10 @@ from great_expectations import expectations as gxe
 from lifecycle.vocabulary import FIELD_ZH, UNIT_KIND_ZH
 from store.reference import Reference  # what the store knows (re-exported for the suites)
 
-PHONE_REGEX = r"^(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
-# a unit may give its service line: 95598, 12345, 96119, 400/800 numbers
-UNIT_PHONE_REGEX = r"^(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8}|[48]00\d{7}|9[56]\d{3,4}|12\d{3})$"
+_PHONE = r"1[3-9]\d{9}|0\d{2,3}-?\d{7,8}"  # a mobile, or a landline with its area code
+PHONE_REGEX = rf"^(?:{_PHONE})$"
+# a unit may also give its service line: 95598, 12345, 96119, 400/800 numbers
+UNIT_PHONE_REGEX = rf"^(?:{_PHONE}|[48]00\d{{7}}|9[56]\d{{3,4}}|12\d{{3}})$"
 DATE_REGEX = r"^\d{4}-\d{2}-\d{2}$"
 DATETIME_REGEX = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
 INT_REGEX = r"^\d+$"

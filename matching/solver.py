@@ -156,10 +156,12 @@ def code_inputs(
         raise ValueError("capacity has duplicate offer ids")
     if not penalty.index.is_unique:
         raise ValueError("penalty has duplicate need ids")
-    cost = edges["cost"]
     # float costs as they are (a city's 20M costs copied by ``to_numeric``: 152 MiB of fresh memory)
+    given = edges["cost"]
     cost = (
-        cost.to_numpy() if cost.dtype == np.float64 else pd.to_numeric(cost, errors="coerce").to_numpy(float)
+        given.to_numpy()
+        if given.dtype == np.float64
+        else pd.to_numeric(given, errors="coerce").to_numpy(float)
     )
     if np.isnan(cost).any():
         bad = edges.loc[np.isnan(cost), ["need_id", "offer_id"]].iloc[0].tolist()

@@ -294,3 +294,28 @@ def test_pricing_refuses_a_pair_outside_the_needs_and_offers():
     ):
         with pytest.raises(IndexError):
             parts.of(pn, po, scope)
+
+
+@pytest.mark.parametrize("sizes", [(500, 300), (1 << 40, 1 << 30)])  # one 64-bit key; too wide for one
+def test_the_pairs_come_out_in_rank_order_with_their_scope(sizes):
+    # the build sorts one key per pair made of (need rank, offer rank, scope); the level joins hand
+    # in sorted runs, some pairs are removed by the window and decline rules
+    import numpy as np
+
+    from matching.problem import _in_id_order
+
+    rng = np.random.default_rng(5)
+    flat = rng.choice(500 * 300, 6_000, replace=False)
+    runs = np.array_split(rng.permutation(flat), 3)  # three levels, each sorted by itself
+    rn = np.concatenate([np.sort(r) // 300 for r in runs]).astype(np.int32)
+    ro = np.concatenate([np.sort(r) % 300 for r in runs]).astype(np.int32)
+    scope = np.repeat(np.arange(3, dtype=np.int8), [len(r) for r in runs])
+    keep = rng.random(len(rn)) < 0.8
+    for kept in (None, keep):
+        at = np.arange(len(rn)) if kept is None else np.flatnonzero(kept)
+        order = at[np.lexsort((ro[at], rn[at]))]
+        got_n, got_o, got_s = _in_id_order(rn.copy(), ro.copy(), scope.copy(), kept, sizes, step=1_000)
+        assert got_n.dtype == rn.dtype and got_o.dtype == ro.dtype and got_s.dtype == np.int8
+        assert np.array_equal(got_n, rn[order])
+        assert np.array_equal(got_o, ro[order])
+        assert np.array_equal(got_s, scope[order])

@@ -366,26 +366,57 @@ def _in_id_order(
     return rn, ro, scope
 
 
-def _join(
-    need_key: np.ndarray, offer_key: np.ndarray, needs_idx: np.ndarray, offers_idx: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All (need, offer) position pairs with equal keys, and per need its number of pairs: one
-    sort of the offers, ranges per need."""
+def _ranges(need_key: np.ndarray, offer_key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per need, its range of offers with an equal key: (offers in key order, each need's first
+    place in that order, its number of offers). One sort of the offers, two searches per need."""
     order = np.argsort(offer_key, kind="stable")
     sorted_key = offer_key[order]
     lo = np.searchsorted(sorted_key, need_key, side="left")
-    hi = np.searchsorted(sorted_key, need_key, side="right")
-    count = hi - lo
-    total = int(count.sum())
-    # 32-bit positions while they fit: the pairs are the cycle's largest arrays
-    index = np.int32 if max(total, len(offer_key)) < 2**31 else np.int64
-    pair_need = np.repeat(needs_idx.astype(index, copy=False), count)
-    at = np.repeat((lo - (np.cumsum(count) - count)).astype(index), count)
-    at += np.arange(total, dtype=index)
+    return order, lo, np.searchsorted(sorted_key, need_key, side="right") - lo
+
+
+def _fill(
+    out: tuple[np.ndarray, np.ndarray],
+    ranges: tuple[np.ndarray, np.ndarray, np.ndarray],
+    needs_idx: np.ndarray,
+    offers_idx: np.ndarray,
+) -> None:
+    """Write the (need, offer) position pairs of ``ranges`` (see :func:`_ranges`) into ``out``,
+    two arrays of their total length, need by need.
+
+    Each array is made by one running sum over steps written at the needs' first pairs: no
+    repeat, arange or concatenation of tens of millions of pairs (fresh memory is the join's main
+    cost: each 20M-pair temporary is ~0.1-0.4 s of page faults).
+    """
+    out_need, out_offer = out
+    order, lo, count = ranges
+    has = np.flatnonzero(count)
+    if len(has) == 0:
+        return
+    first = np.cumsum(count[has]) - count[has]  # each need's first pair
+    lo_has = lo[has]
+    # the need: steps from one need's position to the next
+    out_need[:] = 0
+    out_need[first] = np.diff(needs_idx[has], prepend=0)
+    np.add.accumulate(out_need, out=out_need)
+    # the offer's place in key order: +1 within a need, a jump to the next need's first place
+    out_offer[:] = 1
+    out_offer[first] = lo_has - np.concatenate(([0], lo_has[:-1] + count[has][:-1] - 1))
+    np.add.accumulate(out_offer, out=out_offer)
     # the offers in key order first (a few hundred thousand), then one gather per pair, in place
-    # (fresh memory is the join's main cost: each 20M-pair temporary is ~0.1 s of page faults)
-    np.take(offers_idx.astype(index, copy=False)[order], at, out=at, mode="clip")  # in range: lo..hi-1
-    return pair_need, at, count
+    np.take(offers_idx.astype(out_offer.dtype, copy=False)[order], out_offer, out=out_offer, mode="clip")
+
+
+def _join(
+    need_key: np.ndarray, offer_key: np.ndarray, needs_idx: np.ndarray, offers_idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All (need, offer) position pairs with equal keys, and per need its number of pairs."""
+    ranges = _ranges(need_key, offer_key)
+    total = int(ranges[2].sum())
+    index = np.int32 if max(total, len(offer_key), len(need_key)) < 2**31 else np.int64
+    out = (np.empty(total, dtype=index), np.empty(total, dtype=index))
+    _fill(out, ranges, needs_idx, offers_idx)
+    return out[0], out[1], ranges[2]
 
 
 def build_problem(
@@ -431,42 +462,45 @@ def build_problem(
     offer_level = offers["area_level"].astype(object).to_numpy()
     need_pos = np.arange(n_needs, dtype=np.int32 if n_needs < 2**31 else np.int64)
 
-    # rules 1+2: one join per covering level on (item, area id), sparse by construction
-    pair_need, pair_offer, pair_scope = [], [], []
+    # rules 1+2: one join per covering level on (item, area id), sparse by construction; each
+    # level's pairs are written straight into the pair arrays (no per-level copies to join up)
+    levels = []
     n_scope = np.zeros(n_needs, dtype=np.int64)  # pairs per need, counted as they are made
     for k, level in enumerate(LEVEL_NAMES):
         at_level = np.flatnonzero((offer_level == level) & (offer_area >= 0) & (offer_item >= 0))
         if len(at_level) == 0 or n_needs == 0:
             continue
-        pn, po, count = _join(
-            need_item * n_area + need_area[level],
-            offer_item[at_level] * n_area + offer_area[at_level],
-            need_pos,
-            at_level,
+        ranges = _ranges(
+            need_item * n_area + need_area[level], offer_item[at_level] * n_area + offer_area[at_level]
         )
-        n_scope += count
-        pair_need.append(pn)
-        pair_offer.append(po)
-        pair_scope.append(np.full(len(pn), k, dtype=np.int8))
+        n_scope += ranges[2]
+        levels.append((k, at_level, ranges, int(ranges[2].sum())))
     # at the subdistrict desk: community-wide offers of the subdistrict's other communities
+    far_need, far_offer = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     far = np.flatnonzero(needs["escalation_level"].to_numpy() >= model.policy.cross_community_level)
     comm = np.flatnonzero((offer_level == "community") & (offer_item >= 0))
     comm = comm[offer_sub[comm] >= 0] if offer_sub is not None else comm
     if len(far) and len(comm) and offer_sub is not None:
-        pn, po, _ = _join(
+        far_need, far_offer, _ = _join(
             need_item[far] * n_area + need_area["subdistrict"][far],
             offer_item[comm] * n_area + offer_sub[comm],
             far,
             comm,
         )
-        other = need_area["community"][pn] != offer_area[po]
-        n_scope += np.bincount(pn[other], minlength=n_needs)
-        pair_need.append(pn[other])
-        pair_offer.append(po[other])
-        pair_scope.append(np.full(int(other.sum()), len(LEVEL_NAMES), dtype=np.int8))
-    pn = np.concatenate(pair_need) if pair_need else np.zeros(0, dtype=np.int32)
-    po = np.concatenate(pair_offer) if pair_offer else np.zeros(0, dtype=np.int32)
-    scope = np.concatenate(pair_scope) if pair_scope else np.zeros(0, dtype=np.int8)
+        other = need_area["community"][far_need] != offer_area[far_offer]
+        far_need, far_offer = far_need[other], far_offer[other]
+        n_scope += np.bincount(far_need, minlength=n_needs)
+    total = sum(m for *_, m in levels) + len(far_need)
+    # 32-bit positions while they fit: the pairs are the cycle's largest arrays
+    index = np.int32 if max(total, n_needs, n_offers) < 2**31 else np.int64
+    pn, po = np.empty(total, dtype=index), np.empty(total, dtype=index)
+    scope = np.empty(total, dtype=np.int8)
+    at = 0
+    for k, at_level, ranges, m in levels:
+        _fill((pn[at : at + m], po[at : at + m]), ranges, need_pos, at_level)
+        scope[at : at + m] = k
+        at += m
+    pn[at:], po[at:], scope[at:] = far_need, far_offer, len(LEVEL_NAMES)
 
     # rule 3: time windows overlap the cycle and the need's preferred dates (when given)
     p_start = float(np.datetime64(period[0], "D").astype("int64"))

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from data_contracts.suites import MAX_LENGTH
 from data_contracts.validate import Validation, validate_rows
-from intake.mapping import vocabulary
+from intake.mapping import DATASET_ZH, vocabulary
 from intake.needs import load_need_rows, load_needs
 from intake.normalize import DATE_FIELDS, DATETIME_FIELDS, NO_SUCH_DAY, normalize_rows
 from intake.readers import SHEET, SHEET_ROW, RawTable, UnreadableFile, read_table
@@ -426,6 +426,8 @@ def _column_message(u: dict[str, str | None], vocab: Any) -> str:
     header, field_ = u["header"], u.get("suggestion")
     if u.get("duplicate_of"):
         return f"列“{header}”与列“{u['duplicate_of']}”都对应“{vocab.labels[field_]}”，只导入了“{u['duplicate_of']}”列"
+    if u.get("not_kept"):
+        return f"列“{header}”未导入：{DATASET_ZH.get(str(u['not_kept']), '本表')}不登记这一项"
     hint = (
         f"最接近的是“{vocab.labels[field_]}”；如确是该列，请在 reference/headers.csv 的 {field_} 一行加上“{header}”"
         if field_

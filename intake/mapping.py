@@ -94,5 +94,29 @@ def vocabulary(dataset: str) -> Vocabulary:
     return _load(path, path.stat().st_mtime)[dataset]
 
 
+# what each dataset is called in the messages people read
+DATASET_ZH = {
+    "needs": "居民需求表",
+    "offers": "资源清单",
+    "units": "共建单位名单",
+    "responses": "派单回复表",
+    "survey_answers": "回访答卷",
+}
+
+
+def kept_elsewhere(dataset: str, header: object) -> bool:
+    """Whether ``header`` is a word of another dataset's field that ``dataset`` has no field for
+    (a units register's 联系人, a needs sheet's 拒单原因): the column is understood, it just is not
+    kept here, and the closest of this dataset's fields (联系电话) would be a wrong suggestion."""
+    path = headers_path()
+    every = _load(path, path.stat().st_mtime)
+    mine, key = every[dataset], header_key(header)
+    return any(
+        (field := vocab.words.get(key)) is not None and field not in mine.labels
+        for name, vocab in every.items()
+        if name != dataset
+    )
+
+
 def field_label(dataset: str, field: str) -> str:
     return vocabulary(dataset).labels.get(field, field)

@@ -86,20 +86,25 @@ def test_a_hand_made_unit_register_loads_with_kinds_communities_places_and_ids(s
 
 def test_a_register_with_service_lines_template_rows_and_a_signature(sessions, env, registry):
     # a utility's service line (95598) and a 400 number are its phone; 国企 is a company; the
-    # template's numbered empty lines and the signature under the table are not units
+    # template's numbered empty lines and the signature under the table are not units; the unit's
+    # contact person and the services it offers are understood, not kept here (and 联系人 is not
+    # taken for 联系电话)
     rows = [
         ["安竹社区共建单位名单"],
-        ["序号", "单位名称", "单位性质", "所在社区", "联系电话"],
-        ["1", "安竹供电所", "国企", "安竹社区", "95598"],
-        ["2", "平春家政服务公司", "企业", "平春", "400-123-4567"],
-        ["3", "", "", "", ""],
-        ["4", "", "", "", ""],
-        ["填表人：张三", "", "审核人：李四", "", ""],
+        ["序号", "单位名称", "单位性质", "所在社区", "联系人", "联系电话", "可提供服务"],
+        ["1", "安竹供电所", "国企", "安竹社区", "赵师傅", "95598", "电路维修"],
+        ["2", "平春家政服务公司", "企业", "平春", "钱经理", "400-123-4567", ""],
+        ["3", "", "", "", "", "", ""],
+        ["4", "", "", "", "", "", ""],
+        ["填表人：张三", "", "审核人：李四", "", "", "", ""],
     ]
     r = _ingest(sessions, env, _csv(env, "units", "共建单位名单.csv", rows), "units", "units_register")
     assert (r.status, r.rows_read, r.loaded, r.quarantined) == ("loaded", 2, 2, 0)
     assert any(m.startswith("2 行只有序号") for m in r.messages)
     assert any("第 7 行“填表人：张三 审核人：李四”" in m for m in r.messages)
+    assert "列“联系人”未导入：共建单位名单不登记这一项" in r.messages
+    assert "列“可提供服务”未导入：共建单位名单不登记这一项" in r.messages
+    assert not any("最接近" in m for m in r.messages)
     with sessions() as s:
         got = {u.name: (u.kind, u.contact_phone) for u in s.scalars(select(Unit))}
     assert got == {"安竹供电所": ("company", "95598"), "平春家政服务公司": ("company", "4001234567")}

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from functools import partial
 
 import pandas as pd
 
@@ -183,6 +184,24 @@ def clean_count(value: str | None) -> str | None:
     return m.group(1) if m else value
 
 
+# around a coded answer, what a person adds without changing it: a bracketed note ("特急（独居）"),
+# an exclamation or a full stop ("紧急！", "已完成。")
+_ASIDE = re.compile(r"[(\[【][^)\]】]*[)\]】]|[!.。~…,;、]+")
+
+
+def coded(value: object, table: dict[str, object]) -> str | None:
+    """A coded answer (urgency, area level, done, action, ...) as its code when ``table`` knows
+    it, as written or without a note or punctuation around it; anything else as written, for the
+    contract to report."""
+    text = nfkc(value)
+    if not text:
+        return text
+    if text.lower() in table:
+        return str(table[text.lower()])
+    bare = "".join(_ASIDE.sub("", text).split()).lower()
+    return str(table[bare]) if bare and bare in table else text
+
+
 # where a row is in its file (its sheet and row there), not what it says: never cleaned or compared
 LOCATION_COLUMNS = ("row_number", "_sheet", "_sheet_row")
 # free text keeps its own punctuation (full-width commas are right in Chinese prose)
@@ -240,7 +259,16 @@ def _vector_phones(values: pd.Series) -> pd.Series:
     lost = text.str.fullmatch(SCIENTIFIC, na=False)  # kept as written, for the contract to report
     out = text.str.replace(r"[\s\-()（）—_·.]", "", regex=True).where(~lost, text)
     out = out.str.replace(r"^(?:\+86|0086)", "", regex=True).str.replace(r"^86(?=1\d{10}$)", "", regex=True)
+    # one number with words saying whose it is ("13812345678（本人）", "儿子13812345678"): the number.
+    # Two numbers, or an extension ("转801"), stay as written for the contract (and a hint) to ask
+    noted = out.str.fullmatch(_NOTED_PHONE, na=False)
+    if noted.any():
+        out = out.where(~noted, out[noted].str.replace(r"\D", "", regex=True))
     return _objects(out.where(out != ""))
+
+
+# a single phone number among words (no other digit, no Latin letter): who answers it, not part of it
+_NOTED_PHONE = r"[^\dA-Za-z]*(?:1[3-9]\d{9}|0\d{9,11})[^\dA-Za-z]*"
 
 
 def _vector_datetimes(values: pd.Series, today: date | None) -> pd.Series:
@@ -283,11 +311,7 @@ def normalize_rows(rows: pd.DataFrame, today: date | None = None) -> pd.DataFram
         elif col in COUNT_FIELDS:
             fn = lambda v: clean_count(nfkc(v))  # noqa: E731
         elif col in LOOKUPS:
-            table = LOOKUPS[col]
-
-            def fn(v: object, table: dict = table) -> str | None:
-                text = nfkc(v)
-                return str(table.get(text.lower(), text)) if text else text
+            fn = partial(coded, table=LOOKUPS[col])
         else:
             fn = nfkc
         out[col] = _by_unique(out[col], fn)

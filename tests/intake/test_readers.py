@@ -119,3 +119,39 @@ def test_answers_and_replies_as_people_say_them_are_coded():
     assert out["satisfaction"].tolist() == ["5", "4", "3", "2", "好"]  # unknown: as written, for the contract
     assert out["done"].tolist() == ["yes", "no", "partly", "yes", "不知道"]
     assert out["action"].tolist() == ["accept", "decline", "complete", "accept", "再说"]
+
+
+def test_a_note_or_an_exclamation_around_an_answer_or_a_phone_keeps_its_meaning():
+    # "紧急！", "特急（独居）", "13812345678（本人）", "儿子：139...": what is meant is plain; a word
+    # the scale does not have, two numbers or an extension stay as written for the contract to ask
+    import pandas as pd
+
+    from intake.normalize import normalize_rows
+
+    rows = pd.DataFrame(
+        {
+            "row_number": [1, 2, 3, 4, 5, 6],
+            "urgency": ["紧急！", "特急（独居）", "一般。", "中", "非常紧急！！", "★"],
+            "done": ["已完成。", "没解决!", "是（已上门）", "不知道", "否", "√"],
+            "contact_phone": [
+                "13812345678（本人）",
+                "儿子：139 1234 5678",
+                "座机 0571-87654321",
+                "0571-8765 4321转801",
+                "0571-87654321/13812345678",
+                "1.39123E+10",
+            ],
+        },
+        dtype=object,
+    )
+    out = normalize_rows(rows)
+    assert out["urgency"].tolist() == ["2", "3", "1", "中", "3", "★"]
+    assert out["done"].tolist() == ["yes", "no", "yes", "不知道", "no", "yes"]
+    assert out["contact_phone"].tolist() == [
+        "13812345678",
+        "13912345678",
+        "057187654321",
+        "057187654321转801",
+        "057187654321/13812345678",
+        "1.39123E+10",
+    ]

@@ -77,16 +77,23 @@ SATISFACTION = {
 }
 
 _SEP = r"\s*[-/.年]\s*"
+# Excel's long date in a Chinese locale adds the weekday: 2026年11月3日星期二, 2026/11/3（周二）
+_WEEKDAY = r"(?:\s*\(?(?:星期|周|礼拜)[一二三四五六日天]\)?)?"
+# a time as people write it: 9:30, 9:30:00, 9时30分, 下午3点, 3点半, 9:30:00 AM
+_PART_OF_DAY = r"上午|下午|晚上|中午|早上|凌晨"
+_TIME = (
+    rf"(?:[ T]*(?:(?P<part>{_PART_OF_DAY})\s*)?(?P<h>\d{{1,2}})\s*[:时点]\s*(?P<mi>半|\d{{1,2}})?\s*"
+    r"(?:[:分]\s*(?P<s>\d{1,2})?\s*秒?)?(?:\.\d+)?(?:\s*(?P<ampm>[AaPp]\.?[Mm]\.?))?)?"
+)
 _FULL_DATE = re.compile(
-    rf"^(\d{{4}}){_SEP}(\d{{1,2}})\s*[-/.月]\s*(\d{{1,2}})\s*[日号]?"
-    r"(?:[ T]*(?:(上午|下午|晚上)\s*)?(\d{1,2})\s*[:时点]\s*(\d{1,2})?\s*(?:[:分]\s*(\d{1,2})?\s*秒?)?(?:\.\d+)?)?"
-    r"(?:\s*(?:上午|下午|晚上))?$"  # "2026年11月5日上午": the day, without an hour
+    rf"^(?P<y>\d{{4}}){_SEP}(?P<mo>\d{{1,2}})\s*[-/.月]\s*(?P<d>\d{{1,2}})\s*[日号]?{_WEEKDAY}{_TIME}"
+    rf"(?:\s*(?:{_PART_OF_DAY}))?$"  # "2026年11月5日上午": the day, without an hour
 )
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-_SHORT_DATE = re.compile(
-    r"^(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?"
-    r"(?:[ T]*(?:(上午|下午|晚上)\s*)?(\d{1,2})\s*[:时点]\s*(\d{1,2})?\s*分?)?$"
-)
+_SHORT_DATE = re.compile(rf"^(?P<mo>\d{{1,2}})\s*[-/.月]\s*(?P<d>\d{{1,2}})\s*[日号]?{_WEEKDAY}{_TIME}$")
+# month/day/year or day/month/year, as an English-locale Excel writes it: taken only when one of
+# the two is over 12 (11/25/2026, 25/11/2026); 3/11/2026 could be either, and is asked about
+_SLASHED_YEAR_LAST = re.compile(rf"^(?P<a>\d{{1,2}})/(?P<b>\d{{1,2}})/(?P<y>\d{{4}}){_TIME}$")
 _EXCEL_SERIAL = re.compile(r"^(\d{5})(?:\.(\d+))?$")
 
 
@@ -98,11 +105,18 @@ def nfkc(value: object) -> str | None:
     return text or None
 
 
-def _hour(h: str | None, half: str | None) -> int:
-    hour = int(h or 0)
-    if half in ("下午", "晚上") and hour < 12:
+def _time(m: re.Match[str]) -> tuple[int, int, int]:
+    """(hour, minute, second) of a match of ``_TIME`` (midnight when it has no time)."""
+    hour = int(m["h"] or 0)
+    part, ampm = m["part"], (m["ampm"] or "").replace(".", "").lower()
+    if (part in ("下午", "晚上") or ampm == "pm") and hour < 12:
         hour += 12
-    return hour
+    elif part == "中午" and hour < 11:  # 中午1点 is 13:00, 中午12点 noon
+        hour += 12
+    elif ampm == "am" and hour == 12:
+        hour = 0
+    minute = 30 if m["mi"] == "半" else int(m["mi"] or 0)
+    return hour, minute, int(m["s"] or 0)
 
 
 NO_SUCH_DAY = "（无此日期）"
@@ -111,8 +125,9 @@ NO_SUCH_DAY = "（无此日期）"
 def clean_date(value: str | None, with_time: bool = False, today: date | None = None) -> str | None:
     """ISO ``YYYY-MM-DD`` (or ``YYYY-MM-DD HH:MM:SS``) for a date as people write it.
 
-    2026-11-03, 2026/11/3, 2026.11.3, 2026年11月3日, 20261103, an Excel serial day number,
-    each with an optional time (9:30, 9时30分, 下午3点); "11-3" or "11月3日" take the year of
+    2026-11-03, 2026/11/3, 2026.11.3, 2026年11月3日(星期二), 20261103, an Excel serial day number,
+    11/25/2026 or 25/11/2026 (not 3/11/2026: either could be meant), each with an optional time
+    (9:30, 9时30分, 下午3点, 3点半, 9:30:00 AM); "11-3" or "11月3日" take the year of
     ``today`` (the day the sheet arrived), or the year before when that would be in the future.
     A value that is not recognisably a date is returned as given, for the contract to report; a
     date that does not exist (2026-11-31, 2月30日) is returned marked with ``NO_SUCH_DAY``.
@@ -122,13 +137,17 @@ def clean_date(value: str | None, with_time: bool = False, today: date | None = 
     y = mo = d = None
     hh = mi = ss = 0
     if m := _FULL_DATE.match(value):
-        y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
-        hh, mi, ss = _hour(m.group(5), m.group(4)), int(m.group(6) or 0), int(m.group(7) or 0)
+        y, mo, d = int(m["y"]), int(m["mo"]), int(m["d"])
+        hh, mi, ss = _time(m)
     elif m := _COMPACT_DATE.match(value):
         y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    elif (m := _SLASHED_YEAR_LAST.match(value)) and (int(m["a"]) > 12) != (int(m["b"]) > 12):
+        a, b = int(m["a"]), int(m["b"])
+        y, mo, d = int(m["y"]), min(a, b), max(a, b)
+        hh, mi, ss = _time(m)
     elif (m := _SHORT_DATE.match(value)) and today is not None:
-        mo, d = int(m.group(1)), int(m.group(2))
-        hh, mi = _hour(m.group(4), m.group(3)), int(m.group(5) or 0)
+        mo, d = int(m["mo"]), int(m["d"])
+        hh, mi, ss = _time(m)
         y = today.year
         with contextlib.suppress(ValueError):
             if date(y, mo, d) > today + timedelta(days=7):

@@ -155,3 +155,31 @@ def test_a_note_or_an_exclamation_around_an_answer_or_a_phone_keeps_its_meaning(
         "057187654321/13812345678",
         "1.39123E+10",
     ]
+
+
+def test_dates_and_times_as_excel_and_people_write_them():
+    # Excel's Chinese long date (with the weekday), an English-locale export (AM/PM, month/day
+    # first), 3点半 and 中午; a day-month order that could be either stays as written (asked about)
+    from datetime import date
+
+    import pandas as pd
+
+    from intake.normalize import normalize_rows
+
+    written = {
+        "2026年11月3日星期二": "2026-11-03 00:00:00",
+        "2026/11/3（周二）": "2026-11-03 00:00:00",
+        "2026年11月3日 星期二 下午3点": "2026-11-03 15:00:00",
+        "2026/11/3下午3点半": "2026-11-03 15:30:00",
+        "2026-11-3 中午1点": "2026-11-03 13:00:00",
+        "2026/11/3 9:30:00 AM": "2026-11-03 09:30:00",
+        "2026/11/3 12:30 PM": "2026-11-03 12:30:00",
+        "11/25/2026 12:10:00 AM": "2026-11-25 00:10:00",
+        "25/11/2026 14:05": "2026-11-25 14:05:00",
+        "11月3日下午3点半": "2026-11-03 15:30:00",
+        "3/11/2026": "3/11/2026",
+        "11/3/2026 9:30 PM": "11/3/2026 9:30 PM",
+    }
+    rows = pd.DataFrame({"row_number": range(1, len(written) + 1), "reported_at": list(written)}, dtype=object)
+    out = normalize_rows(rows, today=date(2026, 11, 20))
+    assert dict(zip(written, out["reported_at"], strict=True)) == written

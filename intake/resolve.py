@@ -80,11 +80,14 @@ def plain(text: object) -> str:
 
 
 def grid_key(text: object) -> str:
-    """A grid name as compared: 第３网格 / 第三网格 / 3网格 / 3号网格 -> "3"; other names kept."""
+    """A grid name as compared: 第３网格 / 第三网格 / 3网格 / 3号网格 / 03网格 / 网格3 -> "3"; other
+    names kept."""
     t = _cn_number(plain(text))
     t = re.sub(r"网格$|格$", "", t)
+    t = re.sub(r"^网格(?=\d)", "", t)  # 网格3, 网格三
     t = re.sub(r"第(?=\d)", "", t)
     t = re.sub(r"(?<=\d)号", "", t)
+    t = re.sub(r"(?<!\d)0+(?=\d)", "", t)  # 03网格, 第03网格
     return t.lower()
 
 
@@ -130,7 +133,13 @@ class Directory:
 
     @cached_property
     def _grid_ids(self) -> dict[str, str]:
-        return {str(g).upper(): g for g in self.grids["id"]}
+        """Grid ids as written, and without their separators (C001G03 for C001-G03) where that
+        names one grid only."""
+        ids = {str(g).upper(): g for g in self.grids["id"]}
+        bare: dict[str, list[str]] = {}
+        for key, g in ids.items():
+            bare.setdefault(re.sub(r"[-_.\s]", "", key), []).append(g)
+        return {**{k: v[0] for k, v in bare.items() if len(v) == 1}, **ids}
 
     @cached_property
     def _grid_full(self) -> dict[str, str]:
@@ -242,7 +251,7 @@ class Directory:
         if text is None:
             return None, None
         raw = plain(text)
-        hit = self._grid_ids.get(raw.upper())
+        hit = self._grid_ids.get(raw.upper()) or self._grid_ids.get(re.sub(r"[-_.\s]", "", raw.upper()))
         if hit:
             return hit, None
         key = grid_key(raw)

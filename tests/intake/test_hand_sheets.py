@@ -496,3 +496,27 @@ def test_a_date_in_a_community_sheet_s_title_names_no_grid():
     assert directory.grid_in("安竹社区居民需求登记表 填表日期：2026/11/20") is None
     assert directory.grid_in("安竹社区第11网格居民需求登记表 填表日期：2026/11/20") == "C001-G11"
     assert directory.grid_in("安竹社区幸福里网格需求表") == "C001-G99"  # a grid's own name
+
+
+def test_grids_written_with_a_leading_zero_the_word_first_or_an_id_without_its_dash():
+    from intake.resolve import Directory
+
+    directory = Directory(
+        communities=pd.DataFrame({"id": ["C001", "C002"], "name": ["安竹社区", "平春社区"]}),
+        grids=pd.DataFrame(
+            {
+                "id": ["C001-G03", "C001-G10", "C002-G03"],
+                "community_id": ["C001", "C001", "C002"],
+                "name": ["第3网格", "第10网格", "第3网格"],
+            }
+        ),
+        items=pd.DataFrame({"code": ["ELDER.HOME.MEALS"], "name_zh": ["助餐送餐"]}),
+    )
+    for written in ("03网格", "第03网格", "网格3", "网格三", "安竹社区03网格"):
+        assert directory.grid(written, "C001") == ("C001-G03", None), written
+    assert directory.grid("010网格", "C001") == ("C001-G10", None)
+    for written in ("C001G03", "c001_g03", "C002G03"):
+        assert directory.grid(written, None)[0] == written.upper().replace("_", "-")[:4] + "-G03"
+    # without a community, a number is in both communities: asked, not guessed
+    gid, hint = directory.grid("03网格", None)
+    assert gid is None and "多个社区" in hint

@@ -30,6 +30,7 @@ from intake.resolve import Directory, Resolved, resolve_needs
 from intake.resources import resolve_offers, resolve_responses, resolve_units
 from lifecycle.changes import NeedChange
 from lifecycle.states import QuarantineStatus
+from reference import item_words_path, load_item_words
 from service import loop as closed_loop
 from store import intake as store_intake
 from store.models import SourceFile
@@ -482,15 +483,16 @@ RESOLVED: dict[str, Callable[[pd.DataFrame, Directory], Resolved]] = {
     "offers": resolve_offers,
     "responses": resolve_responses,
 }
-_DIRECTORIES: dict[int, Directory] = {}
+_DIRECTORIES: dict[tuple[int, str, float | None], Directory] = {}
 
 
 def _directory(session: Session) -> Directory:
     frames = store_intake.directory_frames(session)
-    key = id(frames)
+    words = item_words_path()
+    key = (id(frames), str(words), words.stat().st_mtime if words.exists() else None)  # edits apply next file
     if key not in _DIRECTORIES:
         _DIRECTORIES.clear()
-        _DIRECTORIES[key] = Directory(**frames)
+        _DIRECTORIES[key] = Directory(**frames, item_words=load_item_words(words))
     return _DIRECTORIES[key]
 
 

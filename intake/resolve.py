@@ -117,6 +117,8 @@ class Directory:
     )
     subdistricts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["id", "name"]))
     units: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["id", "name", "community_id"]))
+    # everyday words for items (修水管 for 水管维修: ``reference/item_words.csv``), item code -> words
+    item_words: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @cached_property
     def _communities(self) -> dict[str, str]:
@@ -197,6 +199,37 @@ class Directory:
     @cached_property
     def item_names(self) -> dict[str, str]:
         return dict(zip(self.items["code"], self.items["name_zh"], strict=True))
+
+    @cached_property
+    def _words(self) -> dict[str, str]:
+        """Each everyday word of an item in the catalogue -> its code (a word two items claim: neither)."""
+        claimed: dict[str, set[str]] = {}
+        for code, words in self.item_words.items():
+            if code not in self.item_names:
+                continue
+            for w in words:
+                for key in {plain(w).lower(), item_key(w)}:
+                    if key:
+                        claimed.setdefault(key, set()).add(code)
+        return {key: next(iter(codes)) for key, codes in claimed.items() if len(codes) == 1}
+
+    @cached_property
+    def _spelled(self) -> list[tuple[str, str]]:
+        """(text, code) for every item name and everyday word of two characters or more, longest
+        first: what a longer text may hold."""
+        out = {(plain(n).lower(), c) for c, n in self.item_names.items()}
+        out |= {(w, c) for w, c in self._words.items()}
+        return sorted(((t, c) for t, c in out if len(t) >= 2), key=lambda x: -len(x[0]))
+
+    def items_named_in(self, text: str) -> list[str]:
+        """The items whose name or everyday word ``text`` holds (a word inside a longer one
+        counts once: 帮忙修水管 holds 修水管, not also 水管)."""
+        low, found = plain(text).lower(), set()
+        for spelled, code in self._spelled:
+            if spelled in low:
+                found.add(code)
+                low = low.replace(spelled, "\0")
+        return sorted(found)
 
     @cached_property
     def _households_by_phone(self) -> dict[tuple[str, str], str]:
@@ -306,13 +339,22 @@ class Directory:
         return None, raw
 
     def item(self, text: object) -> tuple[str | None, str | None]:
-        """(item code, None) for a code, a name or a close variant; (None, hint) otherwise."""
+        """(item code, None) for a code, a name, an everyday word (修水管), a text holding one
+        item's name or word (帮忙修水管) or a close variant; (None, hint) otherwise."""
         if text is None:
             return None, None
         raw = plain(text)
-        hit = self._items.get(raw.lower()) or self._items.get(item_key(raw))
+        hit = (
+            self._items.get(raw.lower())
+            or self._items.get(item_key(raw))
+            or self._words.get(raw.lower())
+            or self._words.get(item_key(raw))
+        )
         if hit:
             return hit, None
+        named = self.items_named_in(raw)  # 帮忙修水管, 上门理发: one item's name or word inside
+        if len(named) == 1:
+            return named[0], None
         key = item_key(raw)
         names = self.item_names
         scored = []
@@ -334,16 +376,16 @@ class Directory:
 
     def item_in_text(self, text: object) -> tuple[str | None, str | None]:
         """The item a need's description names clearly: (code, None) when the text is an item's
-        name or a close variant (“助餐”, “理发”), or holds the full name of exactly one item
-        (“需要助餐送餐服务”); (None, hint) otherwise. A long text is only searched for full names
-        (compared as a whole with every name it would cost a fuzzy match per item and row)."""
+        name or a close variant (“助餐”, “理发”), or holds the full name or an everyday word of
+        exactly one item (“需要助餐送餐服务”, “家里水管漏水了”); (None, hint) otherwise. A long text
+        is only searched for names and words (compared as a whole with every name it would cost a
+        fuzzy match per item and row)."""
         raw = plain(text)
         if not raw:
             return None, None
         if len(raw) <= DESCRIBED_ITEM_CHARS:
             return self.item(raw)
-        low = raw.lower()
-        named = sorted({code for code, name in self.item_names.items() if plain(name).lower() in low})
+        named = self.items_named_in(raw)
         if len(named) == 1:
             return named[0], None
         if named:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -27,3 +28,24 @@ def kind_categories(path: Path | None = None) -> dict[str, list[str]]:
     """kind -> the category codes its trade can offer."""
     df = load_unit_kinds_frame(path)
     return {k: list(g["category_code"]) for k, g in df.groupby("kind", sort=False)}
+
+
+ITEM_WORDS_CSV = Path(__file__).resolve().parent / "item_words.csv"
+
+
+def item_words_path() -> Path:
+    return Path(os.environ.get("THREELISTS_ITEM_WORDS_CSV") or ITEM_WORDS_CSV)
+
+
+def load_item_words(path: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """The everyday words people write for each catalogue item (修水管, 陪诊 for 水管维修,
+    陪同就医): item_code -> words. A district adds its own; codes not in its catalogue are unused."""
+    path = path or item_words_path()
+    if not path.exists():
+        return {}
+    df = pd.read_csv(path, dtype=str, encoding="utf-8-sig").fillna("")
+    return {
+        str(code).strip(): tuple(w.strip() for w in str(words).split("|") if w.strip())
+        for code, words in zip(df["item_code"], df["words"], strict=True)
+        if str(code).strip()
+    }

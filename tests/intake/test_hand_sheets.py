@@ -452,7 +452,7 @@ def test_a_sheet_that_names_the_service_only_in_its_description(sessions, env, r
         ["序号", "居民姓名", "联系方式", "所在网格", "需求内容", "登记时间"],
         ["1", "甲", "13800000001", "第1网格", "助餐", "2026-11-10"],  # an item's short name
         ["2", "乙", "13800000002", "第1网格", "每周需要助餐送餐服务", "2026-11-10"],  # its full name
-        ["3", "丙", "13800000003", "第2网格", "陪同看病", "2026-11-10"],  # close to one: asked
+        ["3", "丙", "13800000003", "第2网格", "陪同买药", "2026-11-10"],  # close to one: asked
         ["4", "丁", "13800000004", "第2网格", "想找人聊聊天", "2026-11-10"],  # names none: asked
         ["5", "戊", "13800000005 / 13900000005", "第2网格", "理发", "2026-11-10"],  # two phones
         ["合计", "5人", "", "", "", ""],
@@ -469,7 +469,7 @@ def test_a_sheet_that_names_the_service_only_in_its_description(sessions, env, r
     quarantined = _quarantined(sessions, path.name)
     assert sorted(quarantined) == [5, 6, 7]
     ((reason, hint),) = quarantined[5]
-    assert "服务事项" in reason and "陪同看病" in hint and "陪同就医" in hint
+    assert "服务事项" in reason and "陪同买药" in hint and "陪同就医" in hint
     ((reason, hint),) = quarantined[6]
     assert "服务事项" in reason and "想找人聊聊天" in hint
     assert all("几个号码" in hint for reason, hint in quarantined[7])
@@ -520,3 +520,51 @@ def test_grids_written_with_a_leading_zero_the_word_first_or_an_id_without_its_d
     # without a community, a number is in both communities: asked, not guessed
     gid, hint = directory.grid("03网格", None)
     assert gid is None and "多个社区" in hint
+
+
+def test_everyday_words_for_items_from_the_reference_file(sessions, env, registry, tmp_path, monkeypatch):
+    # 修水管, 陪同看病, 上门理发 are what people write for 水管维修, 陪同就医, 助浴理发: the words
+    # come from reference/item_words.csv (a district edits it); a word two items claim is neither's
+    from intake.resolve import Directory
+    from reference import load_item_words
+
+    words = load_item_words()
+    directory = Directory(
+        communities=pd.DataFrame({"id": ["C001"], "name": ["安竹社区"]}),
+        grids=pd.DataFrame({"id": ["C001-G01"], "community_id": ["C001"], "name": ["第1网格"]}),
+        items=pd.DataFrame(
+            {
+                "code": ["REPAIR.UTIL.PIPE", "ELDER.DAILY.ESCORT", "ELDER.DAILY.BATH", "ELDER.HOME.MEALS"],
+                "name_zh": ["水管维修", "陪同就医", "助浴理发", "助餐送餐"],
+            }
+        ),
+        item_words={**words, "ELDER.HOME.MEALS": ("送饭", "帮忙"), "REPAIR.UTIL.PIPE": ("修水管", "帮忙")},
+    )
+    assert directory.item("修水管") == ("REPAIR.UTIL.PIPE", None)
+    assert directory.item("帮忙修水管") == ("REPAIR.UTIL.PIPE", None)  # holds one item's word
+    assert directory.item("陪同看病") == ("ELDER.DAILY.ESCORT", None)
+    assert directory.item("上门理发") == ("ELDER.DAILY.BATH", None)
+    assert directory.item("帮忙")[0] is None  # claimed by two items
+    assert directory.item_in_text("家里的水龙头漏水了，老人自己修不了")[0] is None  # no word for it here
+    assert directory.item_in_text("老人腿脚不便，想请人帮忙修水管")[0] == "REPAIR.UTIL.PIPE"
+    code, hint = directory.item_in_text("每天送饭上门，另外要上门理发")
+    assert code is None and "助浴理发" in hint and "助餐送餐" in hint
+
+    # through a sheet: the district's own file of words
+    own = tmp_path / "item_words.csv"
+    own.write_text("item_code,words\nREPAIR.UTIL.PIPE,下水道堵了|修水管\n", encoding="utf-8")
+    monkeypatch.setenv("THREELISTS_ITEM_WORDS_CSV", str(own))
+    folder = env.inbox_dir / "needs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "安竹社区_第1网格.csv"
+    rows = [
+        ["居民姓名", "联系电话", "所在网格", "服务事项", "登记时间"],
+        ["甲", "13800000011", "第1网格", "下水道堵了", "2026-11-10"],
+        ["乙", "13800000012", "第1网格", "修水管", "2026-11-10"],
+        ["丙", "13800000013", "第1网格", "陪诊", "2026-11-10"],  # not in this district's words
+    ]
+    path.write_bytes(csv_bytes(rows))
+    r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    assert (r.rows_read, r.loaded, r.quarantined) == (3, 2, 1)
+    needs = _needs(sessions)
+    assert needs["甲"][1] == needs["乙"][1] == "REPAIR.UTIL.PIPE"

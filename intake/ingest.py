@@ -316,6 +316,8 @@ def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None, today
     vocab = vocabulary(dataset)
     x.report.rows_read = len(rows)
     missing = [f for f in vocab.required if f not in table.present]
+    if dataset == "offers" and "window" in table.present:  # 服务期限 "2026.11.1-2027.1.31": both dates
+        missing = [f for f in missing if f not in ("window_start", "window_end")]
     if dataset == "needs" and "reported_at" in missing:
         # a list of current needs with no date column: registered the day it arrived, and said so
         missing.remove("reported_at")

@@ -335,3 +335,54 @@ def normalize_rows(rows: pd.DataFrame, today: date | None = None) -> pd.DataFram
             fn = nfkc
         out[col] = _by_unique(out[col], fn)
     return out
+
+
+# a date range in one cell, as offers sheets write their 服务期限: "2026.11.1-2027.1.31",
+# "2026年11月1日至2027年1月31日", "2026年11月-2027年1月" (whole months), "2026/11/1~长期"
+_RANGE_SEP = re.compile(r"\s*(?:至|到|~|～|—|–|-{1,2})\s*")
+_MONTH = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?(?:份)?$")
+_MONTH_NO_YEAR = re.compile(r"^(\d{1,2})\s*月(?:份)?(?:底)?$")
+
+
+def _range_end(text: str, first: bool, after: date | None = None) -> str | None:
+    """One end of a range as an ISO day (a month: its first or last day; a day without its year:
+    the year of ``after``, or the next when that would be before it), or None."""
+    if m := _MONTH.fullmatch(text):
+        y, mo = int(m.group(1)), int(m.group(2))
+        if not 1 <= mo <= 12:
+            return None
+        day = date(y, mo, 1) if first else (date(y + mo // 12, mo % 12 + 1, 1) - timedelta(days=1))
+        return day.isoformat()
+    if after is not None and (m := _MONTH_NO_YEAR.fullmatch(text)) and 1 <= int(m.group(1)) <= 12:
+        mo = int(m.group(1))
+        y = after.year if mo >= after.month else after.year + 1
+        return (date(y + mo // 12, mo % 12 + 1, 1) - timedelta(days=1)).isoformat()
+    if after is not None and (m := _SHORT_DATE.fullmatch(text)) and not m["h"]:
+        try:
+            day = date(after.year, int(m["mo"]), int(m["d"]))
+            return (day if day >= after else day.replace(year=after.year + 1)).isoformat()
+        except ValueError:
+            return None
+    out = clean_date(text)
+    return out if out and re.fullmatch(r"\d{4}-\d{2}-\d{2}", out) else None
+
+
+def split_date_range(
+    value: object, open_words: set[str] | frozenset[str] = frozenset()
+) -> tuple[str, str] | None:
+    """(start, end) of a date range written in one cell, start as an ISO day and end as an ISO day
+    or one of ``open_words`` ("长期"); None when the text is not a range of days."""
+    text = nfkc(value)
+    if not text:
+        return None
+    for m in _RANGE_SEP.finditer(text):
+        left, right = text[: m.start()].strip(), text[m.end() :].strip()
+        start = _range_end(left, first=True)
+        if start is None:
+            continue
+        if "".join(right.split()) in open_words:
+            return start, right
+        end = _range_end(right, first=False, after=date.fromisoformat(start))
+        if end is not None:
+            return start, end
+    return None

@@ -18,6 +18,7 @@ from datetime import date
 
 import pandas as pd
 
+from intake.normalize import split_date_range
 from intake.resolve import Directory, Resolved, each_value, plain
 from lifecycle.vocabulary import AREA_ZH, UNIT_KIND_ZH
 
@@ -174,6 +175,9 @@ def resolve_offers(rows: pd.DataFrame, directory: Directory) -> Resolved:
         index=out.index,
         dtype=object,
     )
+    ranged = _windows_from_ranges(out, hints)
+    if ranged:
+        notes.append(f"{ranged} 条资源的服务期限写在一格里：已拆为开始日期和结束日期")
     open_ended = _open_ended_windows(out)
     if open_ended:
         notes.append(f"{open_ended} 条资源的结束日期写的是“长期”等：按开始日期起一年登记，到期前请重新报送")
@@ -186,6 +190,33 @@ def resolve_offers(rows: pd.DataFrame, directory: Directory) -> Resolved:
 # an end date written as "for as long as it lasts": the offer runs a year from its start (as the
 # joint meeting's pledges do), and the unit is asked to send it again before then
 OPEN_END = {"长期", "长期有效", "持续", "持续有效", "不限", "无限期", "常年", "长年", "至今"}
+
+
+def _windows_from_ranges(out: pd.DataFrame, hints: dict[int, dict[str, str]]) -> int:
+    """Where a row has no start or end date but a 服务期限 cell ("2026.11.1-2027.1.31"), the two
+    dates from it; how many rows. A cell that is no range of days is asked about. The range
+    column itself is dropped (the store keeps the two dates)."""
+    if "window" not in out:
+        return 0
+    for column in ("window_start", "window_end"):
+        if column not in out:
+            out[column] = None
+    done = 0
+    for k, n, text in zip(out.index, out["row_number"], out.pop("window"), strict=True):
+        if text is None or (out.at[k, "window_start"] is not None and out.at[k, "window_end"] is not None):
+            continue
+        split = split_date_range(text, OPEN_END)
+        if split is None:
+            hints.setdefault(int(n), {})["window_start"] = (
+                f"服务期限“{text}”不是起止日期：请写成“2026-11-01至2027-01-31”，或填开始日期和结束日期两列"
+            )
+            continue
+        if out.at[k, "window_start"] is None:
+            out.at[k, "window_start"] = split[0]
+        if out.at[k, "window_end"] is None:
+            out.at[k, "window_end"] = split[1]
+        done += 1
+    return done
 
 
 def _open_ended_windows(out: pd.DataFrame) -> int:

@@ -180,6 +180,27 @@ def test_dates_and_times_as_excel_and_people_write_them():
         "3/11/2026": "3/11/2026",
         "11/3/2026 9:30 PM": "11/3/2026 9:30 PM",
     }
-    rows = pd.DataFrame({"row_number": range(1, len(written) + 1), "reported_at": list(written)}, dtype=object)
+    rows = pd.DataFrame(
+        {"row_number": range(1, len(written) + 1), "reported_at": list(written)}, dtype=object
+    )
     out = normalize_rows(rows, today=date(2026, 11, 20))
     assert dict(zip(written, out["reported_at"], strict=True)) == written
+
+
+def test_a_range_of_days_in_one_cell_is_its_two_ends():
+    from intake.normalize import split_date_range
+
+    cases = {
+        "2026.11.1-2027.1.31": ("2026-11-01", "2027-01-31"),
+        "2026-11-01-2027-01-31": ("2026-11-01", "2027-01-31"),  # the dashes of the dates themselves
+        "2026年11月1日至2027年1月31日": ("2026-11-01", "2027-01-31"),
+        "2026年11月-2027年1月": ("2026-11-01", "2027-01-31"),  # whole months
+        "2026年11月至12月": ("2026-11-01", "2026-12-31"),
+        "2026.11.20-12.5": ("2026-11-20", "2026-12-05"),  # the end's year is the start's
+        "2026.11.20-1.5": ("2026-11-20", "2027-01-05"),  # ... or the next
+        "2026/11/1~长期": ("2026-11-01", "长期"),
+        "2026-11-01": None,
+        "每周六上午": None,
+        "2026.13-2027.1": None,
+    }
+    assert {t: split_date_range(t, {"长期"}) for t in cases} == cases

@@ -193,6 +193,34 @@ def test_an_offers_sheet_with_weekly_places_in_words_an_open_end_and_a_total(ses
     assert "每期服务次数" in reason
 
 
+def test_an_offers_sheet_with_its_dates_as_one_range_in_a_cell(sessions, env, registry):
+    # 服务期限 "2026.11.1-2027.1.31", whole months, "至", an open end: the two dates; a time of the
+    # week ("每周六上午") is no range of days and is asked about
+    _ingest(sessions, env, _csv(env, "units", "共建单位.csv", UNITS), "units", "units_register")
+    offers = [
+        ["单位名称", "服务事项", "每期名额", "服务范围", "服务期限"],
+        ["安竹社区卫生服务中心", "健康咨询", "5", "安竹社区", "2026.11.1-2027.1.31"],
+        ["平春物业公司", "水管维修", "3", "第2网格", "2026年11月-2027年1月"],
+        ["楼长志愿队", "独居老人探访", "4", "全街道", "2026年11月1日至长期"],
+        ["安竹社区卫生服务中心", "助餐", "2", "安竹社区", "每周六上午"],
+    ]
+    path = _csv(env, "offers", "资源清单.csv", offers)
+    r = _ingest(sessions, env, path, "offers", "units_register")
+    assert (r.rows_read, r.loaded, r.quarantined) == (4, 3, 1)
+    assert any(m.startswith("3 条资源的服务期限写在一格里") for m in r.messages)
+    with sessions() as s:
+        units = {u.id: u.name for u in s.scalars(select(Unit))}
+        got = {units[o.unit_id]: (o.window_start, o.window_end) for o in s.scalars(select(Offer))}
+    assert got == {
+        "安竹社区卫生服务中心": (date(2026, 11, 1), date(2027, 1, 31)),
+        "平春物业公司": (date(2026, 11, 1), date(2027, 1, 31)),
+        "楼长志愿队": (date(2026, 11, 1), date(2027, 11, 1)),
+    }
+    reasons = _reasons(sessions, path.name)["安竹社区卫生服务中心"]  # no start, no end: both said
+    assert [r for r, _ in reasons] == ["缺少必填项“开始日期”", "缺少必填项“结束日期”"]
+    assert "每周六上午" in reasons[0][1] and "至" in reasons[0][1]
+
+
 def test_a_units_reply_sheet_names_the_unit_and_carries_no_reply_id(tiny, env):
     from store.models import Assignment
     from tests.conftest import match_week

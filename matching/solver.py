@@ -368,8 +368,8 @@ def prepare_blocks(
     # edges that can never be chosen: costlier than leaving the need unserved, or no capacity
     # (the usual week, every pair affordable and every place open, is told without a lookup per
     # pair and makes no copies: edges come sorted by need, each need's dearest against its penalty)
-    affordable = within(coded.e_cost, np.bincount(coded.e_need, minlength=len(pen)), pen)
-    if affordable and (cap > 0).all():
+    # (places first: a week with offers closed filters anyway, without the per-need check's 0.3 s)
+    if (cap > 0).all() and within(coded.e_cost, np.bincount(coded.e_need, minlength=len(pen)), pen):
         e_need, e_offer, e_cost, e_row = coded.e_need, coded.e_offer, coded.e_cost, coded.row
     else:
         keep = (coded.e_cost <= pen[coded.e_need]) & (cap[coded.e_offer] > 0)

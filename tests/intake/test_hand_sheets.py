@@ -534,8 +534,14 @@ def test_everyday_words_for_items_from_the_reference_file(sessions, env, registr
         grids=pd.DataFrame({"id": ["C001-G01"], "community_id": ["C001"], "name": ["第1网格"]}),
         items=pd.DataFrame(
             {
-                "code": ["REPAIR.UTIL.PIPE", "ELDER.DAILY.ESCORT", "ELDER.DAILY.BATH", "ELDER.HOME.MEALS"],
-                "name_zh": ["水管维修", "陪同就医", "助浴理发", "助餐送餐"],
+                "code": [
+                    "REPAIR.UTIL.PIPE",
+                    "ELDER.DAILY.ESCORT",
+                    "ELDER.DAILY.BATH",
+                    "ELDER.HOME.MEALS",
+                    "ELDER.HOME.VISIT",
+                ],
+                "name_zh": ["水管维修", "陪同就医", "助浴理发", "助餐送餐", "独居老人探访"],
             }
         ),
         item_words={**words, "ELDER.HOME.MEALS": ("送饭", "帮忙"), "REPAIR.UTIL.PIPE": ("修水管", "帮忙")},
@@ -547,6 +553,9 @@ def test_everyday_words_for_items_from_the_reference_file(sessions, env, registr
     assert directory.item("帮忙")[0] is None  # claimed by two items
     assert directory.item_in_text("家里的水龙头漏水了，老人自己修不了")[0] is None  # no word for it here
     assert directory.item_in_text("老人腿脚不便，想请人帮忙修水管")[0] == "REPAIR.UTIL.PIPE"
+    # who the resident is (独居老人) names no service: the meals are what is asked for
+    assert directory.item_in_text("独居老人，腿脚不便，每天需要助餐送餐")[0] == "ELDER.HOME.MEALS"
+    assert directory.item_in_text("希望社区定期上门探望独居老人")[0] == "ELDER.HOME.VISIT"
     code, hint = directory.item_in_text("每天送饭上门，另外要上门理发")
     assert code is None and "助浴理发" in hint and "助餐送餐" in hint
 

@@ -368,7 +368,14 @@ class Directory:
         best, runner = scored[0], scored[1] if len(scored) > 1 else (0.0, None)
         if best[0] >= ITEM_ACCEPT and best[0] - runner[0] >= ITEM_MARGIN:
             return best[1], None
-        close = [c for s, c in scored if s >= max(ITEM_SUGGEST, best[0] - ITEM_MARGIN)][:3]
+        # what to ask: the names, and the everyday words (a typo of a word, "心里咨询" for 心理咨询,
+        # suggests its item; a word is only taken as written, never by likeness)
+        like: dict[str, float] = {c: sc for sc, c in scored}
+        for word, code in self._words.items():
+            like[code] = max(like[code], difflib.SequenceMatcher(None, key, word).ratio())
+        ranked = sorted(((sc, c) for c, sc in like.items()), reverse=True)
+        top = ranked[0][0]
+        close = [c for sc, c in ranked if sc >= max(ITEM_SUGGEST, top - ITEM_MARGIN)][:3]
         if not close:
             return None, "请填写服务事项目录中的名称或编码（见 reference/taxonomy.csv）"
         shown = "、".join(f"“{names[c]}”（{c}）" for c in close)

@@ -90,8 +90,13 @@ def _load(path: Path, mtime: float) -> dict[str, Vocabulary]:
 
 def vocabulary(dataset: str) -> Vocabulary:
     """The dataset's vocabulary, re-read when the file changes (edits apply to the next run)."""
+    return _vocabularies()[dataset]
+
+
+def _vocabularies() -> dict[str, Vocabulary]:
+    """Every dataset's vocabulary, re-read when the file changes."""
     path = headers_path()
-    return _load(path, path.stat().st_mtime)[dataset]
+    return _load(path, path.stat().st_mtime)
 
 
 # what each dataset is called in the messages people read
@@ -108,8 +113,7 @@ def kept_elsewhere(dataset: str, header: object) -> bool:
     """Whether ``header`` is a word of another dataset's field that ``dataset`` has no field for
     (a units register's 联系人, a needs sheet's 拒单原因): the column is understood, it just is not
     kept here, and the closest of this dataset's fields (联系电话) would be a wrong suggestion."""
-    path = headers_path()
-    every = _load(path, path.stat().st_mtime)
+    every = _vocabularies()
     mine, key = every[dataset], header_key(header)
     return any(
         (field := vocab.words.get(key)) is not None and field not in mine.labels

@@ -6,6 +6,7 @@ operator's own text.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import re
 import unicodedata
@@ -351,12 +352,11 @@ def _range_end(text: str, first: bool, after: date | None = None) -> str | None:
         y, mo = int(m.group(1)), int(m.group(2))
         if not 1 <= mo <= 12:
             return None
-        day = date(y, mo, 1) if first else (date(y + mo // 12, mo % 12 + 1, 1) - timedelta(days=1))
-        return day.isoformat()
+        return date(y, mo, 1 if first else calendar.monthrange(y, mo)[1]).isoformat()
     if after is not None and (m := _MONTH_NO_YEAR.fullmatch(text)) and 1 <= int(m.group(1)) <= 12:
         mo = int(m.group(1))
         y = after.year if mo >= after.month else after.year + 1
-        return (date(y + mo // 12, mo % 12 + 1, 1) - timedelta(days=1)).isoformat()
+        return date(y, mo, calendar.monthrange(y, mo)[1]).isoformat()
     if after is not None and (m := _SHORT_DATE.fullmatch(text)) and not m["h"]:
         try:
             day = date(after.year, int(m["mo"]), int(m["d"]))

@@ -344,15 +344,10 @@ class Directory:
         if text is None:
             return None, None
         raw = plain(text)
-        hit = (
-            self._items.get(raw.lower())
-            or self._items.get(item_key(raw))
-            or self._words.get(raw.lower())
-            or self._words.get(item_key(raw))
-        )
+        hit = self._items.get(raw.lower()) or self._items.get(item_key(raw))
         if hit:
             return hit, None
-        named = self.items_named_in(raw)  # 帮忙修水管, 上门理发: one item's name or word inside
+        named = self.items_named_in(raw)  # 修水管, 帮忙修水管, 上门理发: one item's name or word in it
         if len(named) == 1:
             return named[0], None
         key = item_key(raw)

@@ -10,6 +10,7 @@ import pandas as pd
 from sqlalchemy import DateTime, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from store.db import in_chunks
 from store.models import (
     Community,
     Grid,
@@ -34,10 +35,8 @@ def known_source_file(session: Session, sha256: str) -> SourceFile | None:
 def known_checksums(session: Session, digests: list[str]) -> set[str]:
     """Which of these checksums are files loaded before."""
     found: set[str] = set()
-    for k in range(0, len(digests), 5000):
-        found |= set(
-            session.scalars(select(SourceFile.sha256).where(SourceFile.sha256.in_(digests[k : k + 5000])))
-        )
+    for part in in_chunks(digests, 5000):
+        found |= set(session.scalars(select(SourceFile.sha256).where(SourceFile.sha256.in_(part))))
     return found
 
 
@@ -140,8 +139,7 @@ def directory_frames(session: Session) -> dict[str, pd.DataFrame]:
 def opt_out_households(session: Session, household_ids: list[str]) -> int:
     """Mark households that asked for no more visits and surveys; returns how many were not yet."""
     changed = 0
-    for k in range(0, len(household_ids), 10_000):
-        part = household_ids[k : k + 10_000]
+    for part in in_chunks(household_ids):
         changed += session.execute(
             update(Household)
             .where(Household.id.in_(part), Household.survey_opt_out.is_(False))
@@ -186,12 +184,12 @@ def save_quarantine(
     bad = [{**b, "source_ref": str(b["source_ref"])[:size] if b.get("source_ref") else None} for b in bad]
     refs = sorted({b["source_ref"] for b in bad if b.get("source_ref")})
     waiting: set[tuple] = set()
-    for k in range(0, len(refs), 10_000):  # PostgreSQL: at most 65,535 parameters per statement
+    for part in in_chunks(refs):
         rows = session.execute(
             select(QuarantinedRow.source_ref, QuarantinedRow.raw).where(
                 QuarantinedRow.dataset == dataset,
                 QuarantinedRow.status == open_status,
-                QuarantinedRow.source_ref.in_(refs[k : k + 10_000]),
+                QuarantinedRow.source_ref.in_(part),
             )
         )
         waiting |= {(ref, json.dumps(raw, sort_keys=True, ensure_ascii=False)) for ref, raw in rows}
@@ -236,13 +234,13 @@ def supersede_quarantine(
     if not source_refs:
         return 0
     total = 0
-    for start in range(0, len(source_refs), 5000):
+    for part in in_chunks(source_refs, 5000):
         res = session.execute(
             update(QuarantinedRow)
             .where(
                 QuarantinedRow.dataset == dataset,
                 QuarantinedRow.status == open_status,
-                QuarantinedRow.source_ref.in_(source_refs[start : start + 5000]),
+                QuarantinedRow.source_ref.in_(part),
             )
             .values(status=superseded_status, superseded_by_file_id=file_id)
         )
@@ -253,12 +251,10 @@ def supersede_quarantine(
 def known_need_sources(session: Session, refs: list[str]) -> set[tuple[str, str]]:
     """Which (source, source_ref) pairs with these references are loaded already."""
     known: set[tuple[str, str]] = set()
-    for start in range(0, len(refs), 5000):
+    for part in in_chunks(refs, 5000):
         known |= set(
             session.execute(
-                select(NeedSource.source, NeedSource.source_ref).where(
-                    NeedSource.source_ref.in_(refs[start : start + 5000])
-                )
+                select(NeedSource.source, NeedSource.source_ref).where(NeedSource.source_ref.in_(part))
             ).all()
         )
     return known
@@ -271,10 +267,10 @@ def read_needs_of(
     found = []
     cols = (Need.id, Need.household_id, Need.contact_phone, Need.grid_id, Need.item_code, Need.submitted_at)
     for key_col, keys in ((Need.household_id, households), (Need.contact_phone, phones)):
-        for start in range(0, len(keys), 2000):
+        for part in in_chunks(keys, 2000):
             found += session.execute(
                 select(*cols).where(
-                    key_col.in_(keys[start : start + 2000]),
+                    key_col.in_(part),
                     Need.status.in_(statuses),
                     Need.submitted_at >= since,
                 )
@@ -325,8 +321,8 @@ def insert_needs(session: Session, rows: pd.DataFrame, status: str) -> list[int]
         refs = sorted({p["source_ref"] for p in payload})
         found = [
             r
-            for k in range(0, len(refs), 5000)
-            for r in session.execute(cols.where(Need.source_ref.in_(refs[k : k + 5000])))
+            for part in in_chunks(refs, 5000)
+            for r in session.execute(cols.where(Need.source_ref.in_(part)))
         ]
     found_ids = {(src, ref): i for i, src, ref in found}
     return [found_ids[(p["source"], p["source_ref"])] for p in payload]
@@ -405,10 +401,8 @@ def load_offers(session: Session, rows: pd.DataFrame, file_id: int | None) -> in
 
 def _registered_phones(session: Session, household_ids: list[str]) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
-    for k in range(0, len(household_ids), 10_000):
+    for part in in_chunks(household_ids):
         out |= dict(
-            session.execute(
-                select(Household.id, Household.phone).where(Household.id.in_(household_ids[k : k + 10_000]))
-            ).all()
+            session.execute(select(Household.id, Household.phone).where(Household.id.in_(part))).all()
         )
     return out

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from store.db import in_chunks
 from store.models import Need, NeedEvent, QuarantinedRow, SourceFile
 
 
@@ -35,10 +36,10 @@ def closed_needs_with_contact(session: Session, closed_status: str, closed_befor
 
 def clear_contacts(session: Session, need_ids: list[int]) -> int:
     """Remove the resident's name, phone and free-text description from these needs."""
-    for k in range(0, len(need_ids), 10_000):
+    for part in in_chunks(need_ids):
         session.execute(
             update(Need)
-            .where(Need.id.in_(need_ids[k : k + 10_000]))
+            .where(Need.id.in_(part))
             .values(contact_name=None, contact_phone=None, description="")
         )
     return len(need_ids)

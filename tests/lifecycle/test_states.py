@@ -161,7 +161,9 @@ def test_changes_for_many_needs_take_each_needs_own_context_over_the_shared_fiel
 
     from lifecycle.changes import changes_for
 
-    dispatch_two = partial(changes_for, Action.DISPATCH, [1, 2], N.OPEN, None, at=AT, actor="m", reason="社区派单")
+    dispatch_two = partial(
+        changes_for, Action.DISPATCH, [1, 2], N.OPEN, None, at=AT, actor="m", reason="社区派单"
+    )
     made = dispatch_two(context={2: {"reason": "升级到社区后派单", "unit_id": "UA", "level_to": 1}})
     one = change(Action.DISPATCH, 1, N.OPEN, None, at=AT, actor="m", reason="社区派单")
     assert made[0] == one

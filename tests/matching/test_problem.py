@@ -213,7 +213,9 @@ def test_the_problem_is_the_same_whatever_order_the_needs_and_offers_come_in():
     needs["x_km"] = rng.random(60) * 5
     offers = pd.DataFrame(
         [
-            _offer(f"O{k:02d}", item="AB"[k % 2], level=("grid", "community")[k % 2], area=grids[k % 3], x=k / 7)
+            _offer(
+                f"O{k:02d}", item="AB"[k % 2], level=("grid", "community")[k % 2], area=grids[k % 3], x=k / 7
+            )
             for k in range(25)
         ]
     )
@@ -282,7 +284,14 @@ def test_pricing_refuses_a_pair_outside_the_needs_and_offers():
     from matching.problem import CostParts
 
     parts = CostParts(
-        np.zeros(3), np.zeros(3), np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(4, np.int8), np.zeros(4), 1.0
+        np.zeros(3),
+        np.zeros(3),
+        np.zeros(2),
+        np.zeros(2),
+        np.zeros(2),
+        np.zeros(4, np.int8),
+        np.zeros(4),
+        1.0,
     )
     ok = np.array([0, 1, 2, 2]), np.array([0, 1, 1, 0])
     assert len(parts.of(*ok, np.zeros(4, np.int8))["cost"]) == 4

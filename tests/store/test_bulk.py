@@ -67,7 +67,9 @@ def test_insert_rows_takes_columns_as_it_takes_rows(tiny):
     )
     columns, rows = history_columns(made), history_rows(made)
     assert rows == [dict(zip(columns, r, strict=True)) for r in zip(*columns.values(), strict=True)]
-    read = select(NeedEvent.need_id, NeedEvent.at, NeedEvent.from_status, NeedEvent.to_status, NeedEvent.reason)
+    read = select(
+        NeedEvent.need_id, NeedEvent.at, NeedEvent.from_status, NeedEvent.to_status, NeedEvent.reason
+    )
     with tiny() as s, s.begin():
         insert_rows(s, NeedEvent.__table__, columns)
     with tiny() as s:

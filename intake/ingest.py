@@ -334,7 +334,7 @@ def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None, today
             missing.remove("item")
     if "grid_id" in missing and dataset == "needs" and directory is not None:
         # one grid's sheets: the sheet's name, title or file name says which grid
-        if all(directory.grid_in(_context(x, sheet)) for sheet in _sheets(table)):
+        if all(directory.grid_in(context) for context in _contexts(x, directory).values()):
             missing.remove("grid_id")
     if missing:
         _reject_for_columns(x, missing, vocab)
@@ -361,10 +361,17 @@ def _resolve_by_sheet(x: _Prepared, rows: pd.DataFrame, directory: Directory) ->
     assert table is not None
     source = table.meta.get("source", x.source)
     parts, derived = [], 0
+    contexts = _contexts(x, directory)
     for sheet in _sheets(table):
         part = rows[rows[SHEET] == sheet["name"]] if table.sheets else rows
+        context = contexts[sheet["name"]]
         resolved = resolve_needs(
-            part, directory, source=source, context=_context(x, sheet), present=table.present
+            part,
+            directory,
+            source=source,
+            context=context,
+            present=table.present,
+            context_is="表头标题/文件名" if context == _context(x, sheet) else LENT,
         )
         parts.append(resolved.rows)
         x.hints.update(resolved.hints)
@@ -423,6 +430,24 @@ def _sheets(table: RawTable) -> tuple[dict[str, str], ...]:
 def _context(x: _Prepared, sheet: dict[str, str]) -> str:
     """What names a sheet's community or grid: its title, its name and the file's name."""
     return " ".join([sheet["title"], sheet["name"], x.path.stem])
+
+
+# where a sheet's community came from when it names none itself (see _contexts)
+LENT = "同一文件其他工作表的标题（本表的标题、表名和文件名没有写社区）"
+
+
+def _contexts(x: _Prepared, directory: Directory) -> dict[str, str]:
+    """Each sheet's context (:func:`_context`), by sheet name. A workbook kept one sheet per grid
+    often names its community once, in the first sheet's title: a sheet that names no community
+    takes the one community the workbook's other sheets name (none when they name several)."""
+    assert x.table is not None
+    contexts = {sheet["name"]: _context(x, sheet) for sheet in _sheets(x.table)}
+    named = {c: directory.community_in(c) for c in contexts.values()}
+    communities = {cid for cid in named.values() if cid}
+    if len(communities) != 1:
+        return contexts
+    name = directory.community_names.get(next(iter(communities)), next(iter(communities)))
+    return {k: c if named[c] else f"{c} {name}" for k, c in contexts.items()}
 
 
 def _column_message(u: dict[str, str | None], vocab: Any) -> str:

@@ -494,11 +494,12 @@ def resolve_needs(
     source: str,
     context: str = "",
     present: list[str] | None = None,
+    context_is: str = "表头标题/文件名",
 ) -> Resolved:
     """Fill grid_id, item, household_id, urgency and source_ref from what a sheet wrote.
 
-    ``context`` is the sheet's title and file name (the community a community's sheet is about);
-    ``present`` the fields the sheet has a column for.
+    ``context`` is the sheet's title and file name (the community a community's sheet is about),
+    ``context_is`` what it is, as the notes name it; ``present`` the fields the sheet has a column for.
     """
     out = rows.copy()
     hints: dict[int, dict[str, str]] = {}
@@ -519,7 +520,7 @@ def resolve_needs(
     if sheet_grid and blank.any():
         out.loc[blank, "grid_id"] = sheet_grid
         notes.append(
-            f"{int(blank.sum())} 行没有填写网格：按工作表名/表头标题/文件名中的“{directory.grid_label[sheet_grid]}”登记"
+            f"{int(blank.sum())} 行没有填写网格：按工作表名/{context_is}中的“{directory.grid_label[sheet_grid]}”登记"
         )
     keys = list(zip(out["grid_id"], row_community, strict=True))
     out["grid_id"] = pd.Series(
@@ -537,7 +538,7 @@ def resolve_needs(
         used = sum(k in by_title for k in keys)
         if used:
             notes.append(
-                f"{used} 行的网格按表头标题/文件名中的“{directory.community_names.get(sheet_community, sheet_community)}”识别"
+                f"{used} 行的网格按{context_is}中的“{directory.community_names.get(sheet_community, sheet_community)}”识别"
             )
 
     def item(text: object) -> tuple[object, str | None]:

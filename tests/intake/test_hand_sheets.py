@@ -293,6 +293,56 @@ def test_a_grid_sheet_without_a_grid_column_takes_its_grid_from_its_name_or_titl
     assert any("行没有填写网格" in m for m in r.messages)
 
 
+@pytest.mark.parametrize("grid_column", [True, False])
+def test_a_workbook_names_its_community_once_for_all_its_grid_sheets(sessions, env, registry, grid_column):
+    """A community's workbook, one sheet per grid, names the community only in its first sheet's
+    title: its other sheets' grids are that community's. When the sheets name two communities,
+    a sheet naming none is not guessed."""
+    folder = env.inbox_dir / "needs"
+    folder.mkdir(parents=True, exist_ok=True)
+    header = ["姓名", "联系电话", *(["网格"] if grid_column else []), "需求类别", "紧急程度", "登记日期"]
+
+    def row(name: str, phone: str, grid: str) -> list[str]:
+        return [name, phone, *([grid] if grid_column else []), "助餐", "一般", "2026-11-10"]
+
+    sheets = {
+        "第1网格": [["安竹社区居民需求登记表"], header, row("甲", "13800000001", "第1网格")],
+        "第2网格": [header, row("乙", "13800000002", "第2网格")],  # no title: the workbook's community
+    }
+    r = ingest_file(
+        sessions,
+        _workbook(folder / "需求登记.xlsx", sheets),
+        "needs",
+        "grid_sheet",
+        env.archive_dir,
+        today=ARRIVED,
+    )
+    assert (r.rows_read, r.loaded, r.quarantined) == (2, 2, 0)
+    needs = _needs(sessions)
+    assert (needs["甲"][0], needs["乙"][0]) == ("C001-G01", "C001-G02")
+    (lent,) = [m for m in r.messages if m.startswith("工作表“第2网格”")]
+    assert "同一文件其他工作表的标题" in lent and "安竹社区" in lent
+
+    # two communities named: the sheet that names none is asked about (or, without a grid column,
+    # the file is refused for it), every row kept
+    sheets["第1网格"][0] = ["平春社区居民需求登记表"]
+    sheets["第3网格"] = [["安竹社区居民需求登记表"], header, row("丙", "13800000003", "第3网格")]
+    r = ingest_file(
+        sessions,
+        _workbook(folder / "需求登记2.xlsx", sheets),
+        "needs",
+        "grid_sheet",
+        env.archive_dir,
+        today=ARRIVED,
+    )
+    if grid_column:
+        assert (r.rows_read, r.loaded, r.quarantined) == (3, 2, 1)
+        (problem,) = r.problems
+        assert problem["sheet"] == "第2网格" and "多个社区都有" in problem["hint"]
+    else:
+        assert (r.status, r.rows_read, r.loaded, r.quarantined) == ("rejected", 3, 0, 3)
+
+
 def test_phones_excel_turned_into_numbers_and_a_day_with_half_day(sessions, env, registry):
     folder = env.inbox_dir / "needs"
     folder.mkdir(parents=True, exist_ok=True)

@@ -44,6 +44,8 @@ ANY_TIME = {
 DESCRIBED_ITEM_CHARS = 8
 ITEM_ACCEPT = 0.75  # similarity at or above which a written item name is taken as the item
 ITEM_MARGIN = 0.1  # ... and only when the runner-up is this much further away
+# what people put between several services written in one cell ("助餐、理发", "助餐+陪诊", "助餐和理发")
+ITEM_LIST = re.compile(r"[、，,/／+＋;；&＆]|以及|和")
 ITEM_SUGGEST = 0.34  # below this no suggestion is offered
 
 _CN_DIGITS = {
@@ -332,10 +334,15 @@ class Directory:
         return sorted(out, key=lambda x: len(x[0]), reverse=True)
 
     def _split_community(self, raw: str) -> tuple[str | None, str]:
+        """(community, the rest) of a grid written with its community before it ("和平社区第3网格")
+        or after it in brackets ("第3网格（和平）"); (None, raw) when it names none."""
         low = raw.lower()
         for prefix, cid in self._community_prefixes:
             if low.startswith(prefix) and len(raw) > len(prefix):
                 return cid, raw[len(prefix) :].lstrip("社区-_ ")
+        after = re.fullmatch(r"(.+?)\s*[(（\[【](.+?)[)）\]】]", raw)
+        if after and (cid := self.community(after.group(2))):
+            return cid, after.group(1)
         return None, raw
 
     def item(self, text: object) -> tuple[str | None, str | None]:
@@ -347,9 +354,15 @@ class Directory:
         hit = self._items.get(raw.lower()) or self._items.get(item_key(raw))
         if hit:
             return hit, None
+        listed = self._listed_items(raw)  # "助餐、理发": each part an item of its own
+        if len(listed) == 1:  # "助餐/送餐": two words for one item
+            return listed[0], None
         named = self.items_named_in(raw)  # 修水管, 帮忙修水管, 上门理发: one item's name or word in it
-        if len(named) == 1:
+        if len(named) == 1 and not listed:
             return named[0], None
+        if len(listed) > 1 or len(named) > 1:  # one need is one item: which one is not guessed
+            shown = "、".join(f"“{self.item_names[c]}”" for c in (listed if len(listed) > 1 else named))
+            return None, f"一格写了不止一项服务（{shown}）：请每项服务写一行（同一位居民可以写几行）"
         key = item_key(raw)
         names = self.item_names
         scored = []
@@ -375,6 +388,20 @@ class Directory:
             return None, "请填写服务事项目录中的名称或编码（见 reference/taxonomy.csv）"
         shown = "、".join(f"“{names[c]}”（{c}）" for c in close)
         return None, f"是否指：{shown}？请改为目录中的名称或编码"
+
+    def _listed_items(self, text: str) -> list[str]:
+        """The items of a cell that lists several services (:data:`ITEM_LIST` between them), in the
+        order written, when at least two of its parts are items; else [] (a name that holds a
+        separator is not split: it was found whole before)."""
+        parts = [p.strip() for p in ITEM_LIST.split(text)]
+        parts = [p for p in parts if p]
+        if len(parts) < 2:
+            return []
+        codes = [self.item(p)[0] for p in parts]
+        found = [c for c in codes if c]
+        if len(found) < 2:
+            return []
+        return list(dict.fromkeys(found))
 
     def item_in_text(self, text: object) -> tuple[str | None, str | None]:
         """The item a need's description names clearly: (code, None) when the text is an item's

@@ -417,6 +417,38 @@ def test_more_header_words_communities_use_out_of_the_box(sessions, env, registr
     assert _needs(sessions)["甲"][:3] == ("C001-G01", "ELDER.HOME.MEALS", 2)
 
 
+def test_several_services_in_one_cell_are_asked_about_and_a_community_after_the_grid_is_read(
+    sessions, env, registry
+):
+    """One need is one service: a cell listing two ("助餐、理发") is asked about, naming both,
+    instead of keeping one and losing the other; two words for one service ("助餐/送餐") are
+    that service. A grid followed by its community in brackets is that community's grid."""
+    folder = env.inbox_dir / "needs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "需求.csv"
+    header = ["姓名", "联系电话", "网格", "服务项目", "紧急程度", "登记日期"]
+    rows = [
+        ["甲", "13800000001", "安竹社区第1网格", "助餐、理发", "一般", "2026-11-10"],
+        ["乙", "13800000002", "安竹社区第1网格", "助餐+陪诊", "一般", "2026-11-10"],
+        ["丙", "13800000003", "安竹社区第1网格", "修水管和陪同看病", "一般", "2026-11-10"],
+        ["丁", "13800000004", "安竹社区第1网格", "助餐/送餐", "一般", "2026-11-10"],
+        ["戊", "13800000005", "第2网格（安竹）", "理发", "一般", "2026-11-10"],
+        ["己", "13800000006", "第3网格(安竹社区)", "上门理发", "一般", "2026-11-10"],
+    ]
+    path.write_bytes(csv_bytes([header, *rows]))
+    r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    assert (r.rows_read, r.loaded, r.quarantined) == (6, 3, 3)
+    needs = _needs(sessions)
+    assert needs["丁"][:2] == ("C001-G01", "ELDER.HOME.MEALS")
+    assert needs["戊"][:2] == ("C001-G02", "ELDER.DAILY.BATH")
+    assert needs["己"][:2] == ("C001-G03", "ELDER.DAILY.BATH")
+    hints = {p["row_number"]: p["hint"] for p in r.problems if p["column"] == "item"}
+    assert set(hints) == {2, 3, 4}
+    assert "助餐送餐" in hints[2] and "助浴理发" in hints[2] and "每项服务写一行" in hints[2]
+    assert "助餐送餐" in hints[3] and "陪同就医" in hints[3]
+    assert "水管维修" in hints[4] and "陪同就医" in hints[4]
+
+
 def test_a_hotline_export_without_a_date_column_is_registered_the_day_it_arrived(sessions, env, registry):
     folder = env.inbox_dir / "needs"
     folder.mkdir(parents=True, exist_ok=True)

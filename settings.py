@@ -9,8 +9,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parent
+# the district's wall-clock time: schedules, run names, and times a sheet writes with an offset
+DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def _path(env: str, default: Path) -> Path:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from prefect.runtime import flow_run
 
-DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
+from settings import DISTRICT_TZ
 
 
 def run_started() -> datetime:

@@ -24,7 +24,7 @@ from data_contracts.suites import MAX_LENGTH
 from data_contracts.validate import Validation, validate_rows
 from intake.mapping import DATASET_ZH, vocabulary
 from intake.needs import load_need_rows, load_needs
-from intake.normalize import DATE_FIELDS, DATETIME_FIELDS, NO_SUCH_DAY, normalize_rows
+from intake.normalize import DATE_FIELDS, DATETIME_FIELDS, MONTH_ONLY, NO_SUCH_DAY, normalize_rows
 from intake.readers import SHEET, SHEET_ROW, RawTable, UnreadableFile, read_table
 from intake.resolve import Directory, Resolved, resolve_needs
 from intake.resources import resolve_offers, resolve_responses, resolve_units
@@ -351,6 +351,8 @@ def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None, today
         if column in rows:
             for n in rows.loc[rows[column].astype(str).str.endswith(NO_SUCH_DAY), "row_number"]:
                 x.hints.setdefault(int(n), {})[column] = "没有这一天（如 11月31日、2月30日）：请核对后重填"
+            for n in rows.loc[rows[column].astype(str).str.fullmatch(MONTH_ONLY), "row_number"]:
+                x.hints.setdefault(int(n), {})[column] = "只写到了月份：请写到哪一天（如 2026-11-03）"
     x.rows = rows.drop(columns=[SHEET, SHEET_ROW], errors="ignore")
 
 

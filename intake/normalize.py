@@ -16,6 +16,8 @@ from functools import partial
 
 import pandas as pd
 
+from settings import DISTRICT_TZ
+
 URGENCY = {
     **dict.fromkeys(["一般", "普通", "正常", "常规", "不急", "低", "否", "normal", "low", "1"], 1),
     **dict.fromkeys(["紧急", "急", "加急", "较急", "很急", "高", "是", "urgent", "high", "2"], 2),
@@ -96,6 +98,11 @@ _SHORT_DATE = re.compile(rf"^(?P<mo>\d{{1,2}})\s*[-/.月]\s*(?P<d>\d{{1,2}})\s*[
 # the two is over 12 (11/25/2026, 25/11/2026); 3/11/2026 could be either, and is asked about
 _SLASHED_YEAR_LAST = re.compile(rf"^(?P<a>\d{{1,2}})/(?P<b>\d{{1,2}})/(?P<y>\d{{4}}){_TIME}$")
 _EXCEL_SERIAL = re.compile(r"^(\d{5})(?:\.(\d+))?$")
+# a platform's ISO 8601 moment with its offset (2026-11-03T09:30:00+08:00, ...Z): district time
+_ISO_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$")
+# a date written in Chinese numerals (二〇二六年十一月三日, 十一月三日下午三点): the numbers, not a weekday's
+_CN_DIGIT = {c: k for k, c in enumerate("〇一二三四五六七八九")} | {"零": 0, "两": 2}
+_CN_NUMBER = re.compile(rf"(?<!星期)(?<!周)(?<!礼拜)[{''.join(_CN_DIGIT)}十]+")
 
 
 def nfkc(value: object) -> str | None:
@@ -137,6 +144,11 @@ def clean_date(value: str | None, with_time: bool = False, today: date | None = 
         return None
     y = mo = d = None
     hh = mi = ss = 0
+    if _ISO_OFFSET.match(value):
+        with contextlib.suppress(ValueError):
+            moment = datetime.fromisoformat(value.replace(" ", "T", 1).replace(" ", ""))
+            local = moment.astimezone(DISTRICT_TZ).replace(tzinfo=None)
+            return local.strftime("%Y-%m-%d %H:%M:%S") if with_time else local.strftime("%Y-%m-%d")
     if m := _FULL_DATE.match(value):
         y, mo, d = int(m["y"]), int(m["mo"]), int(m["d"])
         hh, mi, ss = _time(m)
@@ -158,12 +170,30 @@ def clean_date(value: str | None, with_time: bool = False, today: date | None = 
         ts = ts.round("min")
         return ts.strftime("%Y-%m-%d %H:%M:%S") if with_time else ts.strftime("%Y-%m-%d")
     if y is None:
-        return value
+        arabic = _CN_NUMBER.sub(_cn_number, value) if ("年" in value or "月" in value) else value
+        return clean_date(arabic, with_time, today) if arabic != value and _looks_dated(arabic) else value
     try:
         ts = datetime(y, mo, d, hh, mi, ss)  # type: ignore[arg-type]
     except ValueError:  # a day that does not exist (11月31日): marked, so no contract takes it for a date
         return f"{value}{NO_SUCH_DAY}"
     return ts.strftime("%Y-%m-%d %H:%M:%S") if with_time else ts.strftime("%Y-%m-%d")
+
+
+def _cn_number(m: re.Match[str]) -> str:
+    """One run of Chinese numerals as digits: 二〇二六 -> 2026 (digit by digit), 十一 -> 11,
+    二十五 -> 25, 三十 -> 30, 两 -> 2."""
+    text = m.group(0)
+    if "十" not in text:
+        return "".join(str(_CN_DIGIT[c]) for c in text)
+    tens, _, ones = text.partition("十")
+    if len(tens) > 1 or len(ones) > 1 or "十" in ones:
+        return text  # not a number of days, months or hours
+    return str((_CN_DIGIT[tens] if tens else 1) * 10 + (_CN_DIGIT[ones] if ones else 0))
+
+
+def _looks_dated(text: str) -> bool:
+    """Whether a text turned from Chinese numerals is now a date a pattern reads."""
+    return bool(_FULL_DATE.match(text) or _SHORT_DATE.match(text))
 
 
 ID_FIELDS = {
@@ -341,6 +371,8 @@ def normalize_rows(rows: pd.DataFrame, today: date | None = None) -> pd.DataFram
 # a date range in one cell, as offers sheets write their 服务期限: "2026.11.1-2027.1.31",
 # "2026年11月1日至2027年1月31日", "2026年11月-2027年1月" (whole months), "2026/11/1~长期"
 _RANGE_SEP = re.compile(r"\s*(?:至|到|~|～|—|–|-{1,2})\s*")
+# a year and month with no day (2026年11月, 2026-11, 二〇二六年十一月): no date, asked with a hint
+MONTH_ONLY = rf"\d{{4}}\s*[-/.年]\s*\d{{1,2}}\s*月?(?:份)?|[{''.join(_CN_DIGIT)}]{{4}}年[{''.join(_CN_DIGIT)}十]{{1,3}}月(?:份)?"
 _MONTH = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?(?:份)?$")
 _MONTH_NO_YEAR = re.compile(r"^(\d{1,2})\s*月(?:份)?(?:底)?$")
 

@@ -485,10 +485,11 @@ def test_preferred_times_in_words_or_impossible_dates(sessions, env, registry):
         ["乙", "13800000002", "第1网格", "理发", "", "2026-11-10", "周末上午", ""],  # words: kept
         ["丙", "13800000003", "第1网格", "助餐", "", "2026-11-10", "2026-11-31", ""],  # no such day
         ["丁", "13800000004", "第1网格", "助餐", "", "2026-02-30 10:00", "", ""],  # nor this one
+        ["戊", "13800000005", "第1网格", "助餐", "", "2026年11月", "", ""],  # which day: asked
     ]
     path.write_bytes(csv_bytes(rows))
     r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
-    assert (r.rows_read, r.loaded, r.quarantined) == (4, 2, 2)
+    assert (r.rows_read, r.loaded, r.quarantined) == (5, 2, 3)
     with sessions() as s:
         got = {n.contact_name: (n.preferred_start, n.description) for n in s.scalars(select(Need))}
     assert got["甲"] == (None, "午饭") and got["乙"] == (None, "期望时间：周末上午")
@@ -497,6 +498,8 @@ def test_preferred_times_in_words_or_impossible_dates(sessions, env, registry):
     assert "期望开始日期" in reason and "没有这一天" in hint
     ((reason, hint),) = quarantined[5]
     assert "登记时间" in reason and "没有这一天" in hint
+    ((reason, hint),) = quarantined[6]
+    assert "登记时间" in reason and "只写到了月份" in hint
 
 
 def test_values_longer_than_the_store_keeps_are_asked_about(sessions, env, registry):

@@ -187,6 +187,35 @@ def test_dates_and_times_as_excel_and_people_write_them():
     assert dict(zip(written, out["reported_at"], strict=True)) == written
 
 
+def test_a_platform_moment_with_its_offset_and_a_date_in_chinese_numerals():
+    # an export's ISO 8601 moment with its offset is district time (Asia/Shanghai); a date written
+    # in Chinese numerals is its numbers (not a weekday's); a year and month with no day is asked
+    from datetime import date
+
+    import pandas as pd
+
+    from intake.normalize import MONTH_ONLY, normalize_rows
+
+    written = {
+        "2026-11-03T09:30:00+08:00": "2026-11-03 09:30:00",
+        "2026-11-03T01:30:00Z": "2026-11-03 09:30:00",
+        "2026-11-02T20:30:00.250-05:00": "2026-11-03 09:30:00",
+        "二〇二六年十一月三日": "2026-11-03 00:00:00",
+        "二零二六年十一月三日星期二下午三点半": "2026-11-03 15:30:00",
+        "十一月二十日上午十点": "2026-11-20 10:00:00",
+        "二〇二六年二月三十日": "2026年2月30日（无此日期）",
+        "二〇二六年十一月": "二〇二六年十一月",
+        "2026年11月": "2026年11月",
+    }
+    rows = pd.DataFrame(
+        {"row_number": range(1, len(written) + 1), "reported_at": list(written)}, dtype=object
+    )
+    out = normalize_rows(rows, today=date(2026, 11, 21))
+    assert dict(zip(written, out["reported_at"], strict=True)) == written
+    months = out["reported_at"].str.fullmatch(MONTH_ONLY)
+    assert months.tolist() == [False] * 7 + [True, True]
+
+
 def test_a_range_of_days_in_one_cell_is_its_two_ends():
     from intake.normalize import split_date_range
 

@@ -76,7 +76,11 @@ SATISFACTION = {
     **dict.fromkeys(["基本满意", "一般", "还行", "3分", "3星", "三星"], 3),
     **dict.fromkeys(["不太满意", "不满意", "2分", "2星", "二星", "两星"], 2),
     **dict.fromkeys(["非常不满意", "很不满意", "1分", "1星", "一星"], 1),
+    **dict.fromkeys(["挺满意", "满分"], 4),
+    **dict.fromkeys(["还可以", "还好"], 3),
     **{f"{k}.0": k for k in range(1, 6)},  # a number column of Excel
+    # stars as a form or a hand-made sheet draws them: ★★★★ or ★★★★☆
+    **{"★" * k + "☆" * r: k for k in range(1, 6) for r in {0, 5 - k}},
 }
 
 _SEP = r"\s*[-/.年]\s*"

@@ -108,17 +108,18 @@ def test_answers_and_replies_as_people_say_them_are_coded():
 
     rows = pd.DataFrame(
         {
-            "row_number": [1, 2, 3, 4, 5],
-            "satisfaction": ["非常满意", "4.0", "基本满意", "不满意", "好"],
-            "done": ["已完成", "没解决", "部分解决", "是", "不知道"],
-            "action": ["同意", "退回", "已完成", "accept", "再说"],
+            "row_number": [1, 2, 3, 4, 5, 6, 7],
+            "satisfaction": ["非常满意", "4.0", "基本满意", "不满意", "好", "★★★★☆", "★★★★★"],
+            "done": ["已完成", "没解决", "部分解决", "是", "不知道", "否", "是"],
+            "action": ["同意", "退回", "已完成", "accept", "再说", "拒绝", "接单"],
         },
         dtype=object,
     )
     out = normalize_rows(rows)
-    assert out["satisfaction"].tolist() == ["5", "4", "3", "2", "好"]  # unknown: as written, for the contract
-    assert out["done"].tolist() == ["yes", "no", "partly", "yes", "不知道"]
-    assert out["action"].tolist() == ["accept", "decline", "complete", "accept", "再说"]
+    # unknown: as written, for the contract
+    assert out["satisfaction"].tolist() == ["5", "4", "3", "2", "好", "4", "5"]
+    assert out["done"].tolist() == ["yes", "no", "partly", "yes", "不知道", "no", "yes"]
+    assert out["action"].tolist() == ["accept", "decline", "complete", "accept", "再说", "decline", "accept"]
 
 
 def test_a_note_or_an_exclamation_around_an_answer_or_a_phone_keeps_its_meaning():

@@ -107,6 +107,7 @@ _ISO_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)
 # a date written in Chinese numerals (二〇二六年十一月三日, 十一月三日下午三点): the numbers, not a weekday's
 _CN_DIGIT = {c: k for k, c in enumerate("〇一二三四五六七八九")} | {"零": 0, "两": 2}
 _CN_NUMBER = re.compile(rf"(?<!星期)(?<!周)(?<!礼拜)[{''.join(_CN_DIGIT)}十]+")
+_CN_COUNT = re.compile(rf"[{''.join(_CN_DIGIT)}十]+")  # in a count, 周 is "a week" (每周十份)
 
 
 def nfkc(value: object) -> str | None:
@@ -234,7 +235,8 @@ def clean_count(value: str | None) -> str | None:
     """A count as its digits when the text is a number with a unit word around it, else as written."""
     if value is None:
         return None
-    m = _COUNT.fullmatch("".join(value.split()))
+    text = "".join(value.split())
+    m = _COUNT.fullmatch(text) or _COUNT.fullmatch(_CN_COUNT.sub(_cn_number, text))  # 三, 每周十份
     return m.group(1) if m else value
 
 
@@ -377,6 +379,8 @@ def normalize_rows(rows: pd.DataFrame, today: date | None = None) -> pd.DataFram
 _RANGE_SEP = re.compile(r"\s*(?:至|到|~|～|—|–|-{1,2})\s*")
 # a year and month with no day (2026年11月, 2026-11, 二〇二六年十一月): no date, asked with a hint
 MONTH_ONLY = rf"\d{{4}}\s*[-/.年]\s*\d{{1,2}}\s*月?(?:份)?|[{''.join(_CN_DIGIT)}]{{4}}年[{''.join(_CN_DIGIT)}十]{{1,3}}月(?:份)?"
+# a start with no end: "2026-12-01起", "自2026年12月1日起长期有效", "从12月起"
+_FROM_ON = re.compile(r"(?:自|从)?(?P<day>.+?)\s*(?:起|开始|以后|之后)(?:长期)?(?:有效)?")
 _MONTH = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?(?:份)?$")
 _MONTH_NO_YEAR = re.compile(r"^(\d{1,2})\s*月(?:份)?(?:底)?$")
 
@@ -411,6 +415,10 @@ def split_date_range(
     text = nfkc(value)
     if not text:
         return None
+    if "长期" in open_words and (m := _FROM_ON.fullmatch(text)):  # 2026-12-01起: from then on
+        start = _range_end(m["day"].strip(), first=True)
+        if start is not None:
+            return start, "长期"
     for m in _RANGE_SEP.finditer(text):
         left, right = text[: m.start()].strip(), text[m.end() :].strip()
         start = _range_end(left, first=True)

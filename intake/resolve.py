@@ -362,7 +362,7 @@ class Directory:
             return named[0], None
         if len(listed) > 1 or len(named) > 1:  # one need is one item: which one is not guessed
             shown = "、".join(f"“{self.item_names[c]}”" for c in (listed if len(listed) > 1 else named))
-            return None, f"一格写了不止一项服务（{shown}）：请每项服务写一行（同一位居民可以写几行）"
+            return None, f"一格写了不止一项服务（{shown}）：请每项服务写一行"
         key = item_key(raw)
         names = self.item_names
         scored = []

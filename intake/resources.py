@@ -13,6 +13,7 @@ with a hint per row, and the contract quarantines the row with that hint. A unit
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from datetime import date
 
@@ -272,6 +273,10 @@ def _area(
     where = AREA_ZH.get(level or "", "网格、社区或街道")
     if not raw:
         return (level, None), "本单位没有登记所属社区：请写明服务范围（社区或街道名称）"
+    if re.search(r"\d\s*[、,，和及与]\s*(?:第)?\d", raw):  # 第3、4网格: one offer serves one area
+        return (level, None), (
+            f"“{raw}”写了几个地方：一条资源只对应一个服务范围，请每个网格写一行，或写整个社区"
+        )
     return (level, None), f"找不到名为“{raw}”的{where}：请写已登记的{where}名称或编号"
 
 

@@ -221,6 +221,29 @@ def test_an_offers_sheet_with_its_dates_as_one_range_in_a_cell(sessions, env, re
     assert "每周六上午" in reasons[0][1] and "至" in reasons[0][1]
 
 
+def test_an_offers_sheet_with_two_services_two_grids_or_a_start_and_no_end(sessions, env, registry):
+    # one offer is one service in one area: a cell with two services or two grids is asked about,
+    # saying so; "2026-12-01起" runs from that day on (a year, as "长期" does)
+    _ingest(sessions, env, _csv(env, "units", "共建单位.csv", UNITS), "units", "units_register")
+    offers = [
+        ["单位名称", "服务事项", "每期名额", "服务范围", "服务期限"],
+        ["安竹社区卫生服务中心", "中医义诊、健康咨询", "5", "安竹社区", "2026.11.1-2027.1.31"],
+        ["平春物业公司", "水管维修", "3", "第2、3网格", "2026.11.1-2027.1.31"],
+        ["楼长志愿队", "独居老人探访", "四", "全街道", "自2026年11月1日起"],
+    ]
+    path = _csv(env, "offers", "资源清单.csv", offers)
+    r = _ingest(sessions, env, path, "offers", "units_register")
+    assert (r.rows_read, r.loaded, r.quarantined) == (3, 1, 2)
+    with sessions() as s:
+        ((capacity, start, end),) = s.execute(
+            select(Offer.capacity_per_cycle, Offer.window_start, Offer.window_end)
+        ).all()
+    assert (capacity, start, end) == (4, date(2026, 11, 1), date(2027, 11, 1))
+    hints = {p["row_number"]: p["hint"] for p in r.problems if p["hint"]}
+    assert "不止一项服务" in hints[2] and "中医义诊" in hints[2] and "健康咨询" in hints[2]
+    assert "写了几个地方" in hints[3] and "每个网格写一行" in hints[3]
+
+
 def test_a_units_reply_sheet_names_the_unit_and_carries_no_reply_id(tiny, env):
     from store.models import Assignment
     from tests.conftest import match_week
@@ -338,10 +361,11 @@ def test_units_replies_and_places_as_units_write_them():
 
     rows = pd.DataFrame(
         {
-            "action": ["是", "否", "已上门", "处理完毕", "人手紧张"],
-            "capacity_per_cycle": ["每周3次", "5人", "10 人次/周", "3", "5-10人"],
+            "capacity_per_cycle": ["每周3次", "5人", "10 人次/周", "3", "5-10人", "三", "每周十份", "两人"],
+            "action": ["是", "否", "已上门", "处理完毕", "人手紧张", "是", "否", "是"],
         }
     )
     got = normalize_rows(rows)
-    assert got["action"].tolist() == ["accept", "decline", "complete", "complete", "人手紧张"]
-    assert got["capacity_per_cycle"].tolist() == ["3", "5", "10", "3", "5-10人"]  # a range is asked
+    assert got["action"].tolist()[:5] == ["accept", "decline", "complete", "complete", "人手紧张"]
+    # a range is asked; a number in Chinese numerals is its number
+    assert got["capacity_per_cycle"].tolist() == ["3", "5", "10", "3", "5-10人", "3", "10", "2"]

@@ -267,7 +267,12 @@ def _read(x: _Prepared) -> None:
         return
     x.table = table
     vocab = vocabulary(dataset)
-    x.report.messages += [_column_message(u, vocab) for u in table.unmapped_headers]
+    personal = [u["header"] for u in table.unmapped_headers if u.get("personal")]
+    if personal:  # one line for them all
+        x.report.messages.append(
+            f"列{''.join(f'“{h}”' for h in personal)}未导入：个人信息，三张清单不登记（派单和回访只需姓名和联系电话）"
+        )
+    x.report.messages += [_column_message(u, vocab) for u in table.unmapped_headers if not u.get("personal")]
     if table.meta.get("numbered_blank_rows"):
         x.report.messages.append(
             f"{table.meta['numbered_blank_rows']} 行只有序号、没有内容（表格预留的空行），未导入"

@@ -109,6 +109,24 @@ DATASET_ZH = {
 }
 
 
+# a resident's or a contact's personal details no list needs (the minimum is a name and a phone):
+# never imported, whatever the sheet, and said so (not "map it in headers.csv")
+PERSONAL_NOT_KEPT = frozenset(
+    header_key(w)
+    for w in (
+        *("身份证号", "身份证", "身份证号码", "证件号", "证件号码", "公民身份号码", "证件类型"),
+        *("性别", "年龄", "出生日期", "出生年月", "生日", "民族", "籍贯", "政治面貌", "婚姻状况"),
+        *("户籍", "户籍地", "户籍地址", "银行卡号", "银行账号", "社保卡号", "医保卡号", "收入", "月收入"),
+        *("病史", "既往病史", "健康状况", "残疾证号", "残疾类别", "低保证号"),
+    )
+)
+
+
+def personal_not_kept(header: object) -> bool:
+    """Whether ``header`` is a personal detail threelists never imports (ID number, age, ...)."""
+    return header_key(header) in PERSONAL_NOT_KEPT
+
+
 def kept_elsewhere(dataset: str, header: object) -> bool:
     """Whether ``header`` is a word of another dataset's field that ``dataset`` has no field for
     (a units register's 联系人, a needs sheet's 拒单原因): the column is understood, it just is not

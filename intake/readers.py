@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from intake.mapping import kept_elsewhere, vocabulary
+from intake.mapping import kept_elsewhere, personal_not_kept, vocabulary
 from intake.normalize import LOCATION_COLUMNS
 
 FREE_TEXT_FIELDS = {"description", "note", "comment"}
@@ -42,7 +42,8 @@ class RawTable:
     """Rows as strings under canonical column names, with where each row was in the file."""
 
     rows: pd.DataFrame  # canonical columns + row_number (as an operator counts rows in the file)
-    # header, suggestion (a field), duplicate_of, not_kept (the dataset that keeps no such field)
+    # header, suggestion (a field), duplicate_of, not_kept (the dataset that keeps no such field),
+    # personal (a personal detail no list keeps)
     unmapped_headers: list[dict[str, str | None]]
     meta: dict[str, str]  # title (rows above the header), source (a JSON export's own)
     present: list[str]  # the fields the file has a column for
@@ -425,6 +426,8 @@ def _map_headers(headers: list[object], dataset: str) -> _Columns:
             field = None
         elif field is not None:
             seen.setdefault(field, text)
+        elif text and personal_not_kept(last):
+            unmapped.append({"header": text, "suggestion": None, "duplicate_of": None, "personal": "yes"})
         elif text and kept_elsewhere(dataset, last):
             unmapped.append({"header": text, "suggestion": None, "duplicate_of": None, "not_kept": dataset})
         elif text:

@@ -27,7 +27,7 @@ from intake.needs import load_need_rows, load_needs
 from intake.normalize import DATE_FIELDS, DATETIME_FIELDS, MONTH_ONLY, NO_SUCH_DAY, normalize_rows
 from intake.readers import SHEET, SHEET_ROW, RawTable, UnreadableFile, read_table
 from intake.resolve import Directory, Resolved, resolve_needs
-from intake.resources import resolve_offers, resolve_responses, resolve_units
+from intake.resources import resolve_answers, resolve_offers, resolve_responses, resolve_units
 from lifecycle.changes import NeedChange
 from lifecycle.states import QuarantineStatus
 from reference import item_words_path, load_item_words
@@ -272,7 +272,21 @@ def _read(x: _Prepared) -> None:
         x.report.messages.append(
             f"列{''.join(f'“{h}”' for h in personal)}未导入：个人信息，三张清单不登记（派单和回访只需姓名和联系电话）"
         )
-    x.report.messages += [_column_message(u, vocab) for u in table.unmapped_headers if not u.get("personal")]
+    returned = [u["header"] for u in table.unmapped_headers if u.get("returned")]
+    if returned:
+        x.report.messages.append(
+            f"列{''.join(f'“{h}”' for h in returned)}是{table.unmapped_headers[0].get('returned') or ''}"
+            "原有的列，未导入（只导入回答的内容）"
+        )
+    x.report.messages += [
+        _column_message(u, vocab)
+        for u in table.unmapped_headers
+        if not u.get("personal") and not u.get("returned")
+    ]
+    if table.meta.get("unanswered_rows"):
+        x.report.messages.append(
+            f"{table.meta['unanswered_rows']} 通电话还没有回访结果（是否办结、满意度等都空着）：未导入，仍在待回访清单上"
+        )
     if table.meta.get("numbered_blank_rows"):
         x.report.messages.append(
             f"{table.meta['numbered_blank_rows']} 行只有序号、没有内容（表格预留的空行），未导入"
@@ -323,6 +337,13 @@ def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None, today
     missing = [f for f in vocab.required if f not in table.present]
     if dataset == "offers" and "window" in table.present:  # 服务期限 "2026.11.1-2027.1.31": both dates
         missing = [f for f in missing if f not in ("window_start", "window_end")]
+    if dataset == "survey_answers" and "answered_at" in missing:
+        # the phone team's call list sent back with the answers but no time of the calls
+        missing.remove("answered_at")
+        rows = rows.assign(answered_at=f"{today.isoformat()} 00:00:00")
+        x.report.messages.append(
+            f"表中没有“回访时间”列：全部按收到文件的日期 {today.isoformat()} 登记回访时间"
+        )
     if dataset == "needs" and "reported_at" in missing:
         # a list of current needs with no date column: registered the day it arrived, and said so
         missing.remove("reported_at")
@@ -516,6 +537,7 @@ RESOLVED: dict[str, Callable[[pd.DataFrame, Directory], Resolved]] = {
     "units": resolve_units,
     "offers": resolve_offers,
     "responses": resolve_responses,
+    "survey_answers": resolve_answers,
 }
 _DIRECTORIES: dict[tuple[int, str, float | None], Directory] = {}
 

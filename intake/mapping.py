@@ -122,6 +122,29 @@ PERSONAL_NOT_KEPT = frozenset(
 )
 
 
+# the columns of a list threelists sends out that come back with the answers filled in: the
+# phone team's 回访电话清单 (service.followup.CALL_HEADERS_ZH) returns with 是否办结, 满意度, ...
+RETURNED_LIST = {
+    "survey_answers": (
+        "回访电话清单",
+        frozenset(
+            header_key(w)
+            for w in (
+                *("日期", "版本", "派单编号", "需求编号", "网格", "服务事项", "服务单位", "办结日期"),
+                *("居民称呼", "回访电话", "已提醒次数"),
+            )
+        ),
+    ),
+}
+
+
+def returned_list_column(dataset: str, header: object) -> str | None:
+    """The name of the list threelists sent out that ``header`` is a column of, when a ``dataset``
+    file is that list sent back filled in (its own columns are not imported), else None."""
+    name, words = RETURNED_LIST.get(dataset, ("", frozenset()))
+    return name if header_key(header) in words else None
+
+
 def personal_not_kept(header: object) -> bool:
     """Whether ``header`` is a personal detail threelists never imports (ID number, age, ...)."""
     return header_key(header) in PERSONAL_NOT_KEPT

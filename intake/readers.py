@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from intake.mapping import kept_elsewhere, personal_not_kept, vocabulary
+from intake.mapping import kept_elsewhere, personal_not_kept, returned_list_column, vocabulary
 from intake.normalize import LOCATION_COLUMNS
 
 FREE_TEXT_FIELDS = {"description", "note", "comment"}
@@ -43,7 +43,7 @@ class RawTable:
 
     rows: pd.DataFrame  # canonical columns + row_number (as an operator counts rows in the file)
     # header, suggestion (a field), duplicate_of, not_kept (the dataset that keeps no such field),
-    # personal (a personal detail no list keeps)
+    # personal (a personal detail no list keeps), returned (a column of a list threelists sent out)
     unmapped_headers: list[dict[str, str | None]]
     meta: dict[str, str]  # title (rows above the header), source (a JSON export's own)
     present: list[str]  # the fields the file has a column for
@@ -142,10 +142,12 @@ def _stack(parts: list[tuple[str, RawTable, int]]) -> RawTable:
                 unmapped.append(u)
         present += [c for c in table.present if c not in present]
     first = parts[0][1]
-    meta = {k: v for k, v in first.meta.items() if k not in ("title", "footer_rows", "numbered_blank_rows")}
-    numbered = sum(int(t.meta.get("numbered_blank_rows", 0)) for _, t, _ in parts)
-    if numbered:
-        meta["numbered_blank_rows"] = str(numbered)
+    counted = ("numbered_blank_rows", "unanswered_rows")
+    meta = {k: v for k, v in first.meta.items() if k not in ("title", "footer_rows", *counted)}
+    for key in counted:
+        total = sum(int(t.meta.get(key, 0)) for _, t, _ in parts)
+        if total:
+            meta[key] = str(total)
     footers = [f"工作表“{n}”{t.meta['footer_rows']}" for n, t, _ in parts if t.meta.get("footer_rows")]
     if footers:
         meta["footer_rows"] = "；".join(footers)
@@ -426,6 +428,8 @@ def _map_headers(headers: list[object], dataset: str) -> _Columns:
             field = None
         elif field is not None:
             seen.setdefault(field, text)
+        elif text and (returned := returned_list_column(dataset, last)):
+            unmapped.append({"header": text, "suggestion": None, "duplicate_of": None, "returned": returned})
         elif text and personal_not_kept(last):
             unmapped.append({"header": text, "suggestion": None, "duplicate_of": None, "personal": "yes"})
         elif text and kept_elsewhere(dataset, last):
@@ -456,6 +460,11 @@ def _two_level_header(upper: list[str], lower: list[str], dataset: str) -> list[
     return merged
 
 
+# a list sent back with some lines still blank: the fields an answered line fills in (a line with
+# none of them, only the list's own columns, is a call not made yet: not a record, counted)
+UNANSWERED = {"survey_answers": frozenset({"done", "satisfaction", "comment", "answered_at"})}
+
+
 def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> RawTable:
     head = _header_row(grid, dataset)
     title = " ".join(str(c).strip() for row in grid[:head] for c in row if str(c).strip())
@@ -466,7 +475,7 @@ def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> Raw
         header, first = two, first + 1
     cols = _map_headers(header, dataset)
     width = len(cols.fields)
-    rows, numbers, footers, numbered = [], [], [], 0
+    rows, numbers, footers, numbered, unanswered = [], [], [], 0, 0
     for offset, row in enumerate(grid[first:], start=first + 1):
         texts = [str(c).strip() for c in row]
         cells = [t for t in texts if t]
@@ -475,6 +484,9 @@ def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> Raw
         filled = {cols.fields[j] if j < width else None for j, t in enumerate(texts) if t}
         if filled == {"sheet_no"}:  # a template's numbered lines left empty (序号 1-50, 12 used)
             numbered += 1
+            continue
+        if dataset in UNANSWERED and not filled & UNANSWERED[dataset]:  # a call not made yet
+            unanswered += 1
             continue
         if _is_footer(cells, width):
             footers.append(f"第 {offset} 行“{' '.join(cells)[:30]}”")
@@ -485,6 +497,8 @@ def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> Raw
         meta = {**meta, "footer_rows": "、".join(footers)}
     if numbered:
         meta = {**meta, "numbered_blank_rows": str(numbered)}
+    if unanswered:
+        meta = {**meta, "unanswered_rows": str(unanswered)}
     data: dict[str, pd.Series] = {}
     for j, field in enumerate(cols.fields):
         if field is None:

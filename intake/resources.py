@@ -289,3 +289,16 @@ def resolve_responses(rows: pd.DataFrame, directory: Directory) -> Resolved:
     made = _derive_ids(out, "response_id", "A", ["assignment_id", "unit_id", "action", "completed_on"])
     notes = [f"{made} 条回复没有回复编号：已按派单编号、单位和处理结果生成稳定编号"] if made else []
     return Resolved(out, hints, notes, derived_refs=made)
+
+
+def resolve_answers(rows: pd.DataFrame, directory: Directory) -> Resolved:
+    """Follow-up answers with, when the sheet has none (the phone team's call list sent back filled
+    in), a stable answer id from the call and the answer (the same answer sent again is recognised)."""
+    out = rows.copy()
+    keys = ["survey_id", "done", "satisfaction"]
+    for column in ("answer_id", *keys):
+        if column not in out:
+            out[column] = None
+    made = _derive_ids(out, "answer_id", "F", keys)
+    notes = [f"{made} 条回访没有回访编号：已按问卷编号和回答生成稳定编号"] if made else []
+    return Resolved(out, {}, notes, derived_refs=made)

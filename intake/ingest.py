@@ -272,12 +272,10 @@ def _read(x: _Prepared) -> None:
         x.report.messages.append(
             f"列{''.join(f'“{h}”' for h in personal)}未导入：个人信息，三张清单不登记（派单和回访只需姓名和联系电话）"
         )
-    returned = [u["header"] for u in table.unmapped_headers if u.get("returned")]
+    returned = [u for u in table.unmapped_headers if u.get("returned")]
     if returned:
-        x.report.messages.append(
-            f"列{''.join(f'“{h}”' for h in returned)}是{table.unmapped_headers[0].get('returned') or ''}"
-            "原有的列，未导入（只导入回答的内容）"
-        )
+        named = "".join(f"“{u['header']}”" for u in returned)
+        x.report.messages.append(f"列{named}是{returned[0]['returned']}原有的列，未导入（只导入填写的结果）")
     x.report.messages += [
         _column_message(u, vocab)
         for u in table.unmapped_headers
@@ -286,6 +284,8 @@ def _read(x: _Prepared) -> None:
     if table.meta.get("unanswered_rows"):
         x.report.messages.append(
             f"{table.meta['unanswered_rows']} 通电话还没有回访结果（是否办结、满意度等都空着）：未导入，仍在待回访清单上"
+            if dataset == "survey_answers"
+            else f"{table.meta['unanswered_rows']} 条派单还没有填写处理结果：未导入，派单仍在等待回复"
         )
     if table.meta.get("numbered_blank_rows"):
         x.report.messages.append(

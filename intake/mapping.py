@@ -123,8 +123,16 @@ PERSONAL_NOT_KEPT = frozenset(
 
 
 # the columns of a list threelists sends out that come back with the answers filled in: the
-# phone team's 回访电话清单 (service.followup.CALL_HEADERS_ZH) returns with 是否办结, 满意度, ...
+# phone team's 回访电话清单 (service.followup.CALL_HEADERS_ZH) returns with 是否办结, 满意度, ...;
+# a unit's 派单清单 (service.loop.WORK_ORDER_HEADERS_ZH) with 处理结果, 完成日期, ...
 RETURNED_LIST = {
+    "responses": (
+        "派单清单",
+        frozenset(
+            header_key(w)
+            for w in ("周期", "需求编号", "服务事项", "网格", "户编号", "居民姓名", "联系电话", "需求描述")
+        ),
+    ),
     "survey_answers": (
         "回访电话清单",
         frozenset(

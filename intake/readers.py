@@ -461,8 +461,12 @@ def _two_level_header(upper: list[str], lower: list[str], dataset: str) -> list[
 
 
 # a list sent back with some lines still blank: the fields an answered line fills in (a line with
-# none of them, only the list's own columns, is a call not made yet: not a record, counted)
-UNANSWERED = {"survey_answers": frozenset({"done", "satisfaction", "comment", "answered_at"})}
+# none of them, only the list's own columns, is a call not made or work not answered yet: not a
+# record, counted)
+UNANSWERED = {
+    "survey_answers": frozenset({"done", "satisfaction", "comment", "answered_at"}),
+    "responses": frozenset({"action", "completed_on", "reason", "responded_at", "note"}),
+}
 
 
 def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> RawTable:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from store.db import in_chunks
-from store.models import Assignment, Cycle, Household, Need, Unit
+from store.models import Assignment, Cycle, Household, Item, Need, Unit
 
 
 def known_ids(session: Session, column: Any, ids: list[str]) -> set[str]:
@@ -84,6 +84,7 @@ def work_orders(session: Session, status: str) -> pd.DataFrame:
             Assignment.id.label("assignment_id"),
             Assignment.need_id,
             Need.item_code,
+            Item.name_zh.label("item_name"),
             Need.grid_id,
             Need.household_id,
             Need.contact_name,
@@ -92,6 +93,7 @@ def work_orders(session: Session, status: str) -> pd.DataFrame:
         )
         .join(Need, Need.id == Assignment.need_id)
         .join(Unit, Unit.id == Assignment.unit_id)
+        .join(Item, Item.code == Need.item_code)
         .outerjoin(Household, Household.id == Need.household_id)
         .where(Assignment.status == status)
         .order_by(Assignment.unit_id, Assignment.id)

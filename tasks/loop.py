@@ -9,7 +9,7 @@ from datetime import date
 from prefect import get_run_logger, task
 
 from lifecycle.changes import NeedChange
-from service.loop import accepted_work_orders, record_from_form, release_overdue
+from service.loop import accepted_work_orders, record_from_form, release_overdue, work_order_sheet
 from settings import get_settings
 from store.db import session_factory
 from tasks.events import announce
@@ -38,7 +38,7 @@ def write_unit_work_orders() -> int:
     root = settings.outbox_dir / "units"
     # a unit with no open work keeps no residents' contacts
     open_units = set(orders["unit_id"]) if len(orders) else set()
-    for stale in root.glob("*/work_orders.*") if root.exists() else []:
+    for stale in root.glob("*/work_orders*") if root.exists() else []:
         if stale.parent.name not in open_units:
             stale.unlink()
     for unit_id, part in orders.groupby("unit_id"):
@@ -47,6 +47,10 @@ def write_unit_work_orders() -> int:
         tmp = folder / ".work_orders.csv.tmp"
         part.to_csv(tmp, index=False, encoding="utf-8-sig")
         os.replace(tmp, folder / "work_orders.csv")
+        # for the unit's staff: Chinese headers and the reply columns to fill in and send back
+        tmp = folder / ".work_orders_zh.csv.tmp"
+        work_order_sheet(part).to_csv(tmp, index=False, encoding="utf-8-sig")
+        os.replace(tmp, folder / "work_orders_zh.csv")
         doc = {"unit_id": unit_id, "orders": part.to_dict("records")}
         tmp = folder / ".work_orders.json.tmp"
         tmp.write_text(json.dumps(doc, ensure_ascii=False, default=str), encoding="utf-8")

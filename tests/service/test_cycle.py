@@ -228,6 +228,43 @@ def test_second_match_of_the_same_period_fails_clearly(tiny, env):
         service_cycle.lock(s, CYCLE, (DAY, DAY), owner="run-2")
 
 
+def test_a_units_work_orders_in_chinese_sent_back_filled_in_are_its_replies(prefect_harness, tiny, env):
+    """The unit's staff get their work orders with Chinese headers and empty reply columns; the
+    sheet sent back with 处理结果 and 完成日期 filled in loads as the unit's replies (no reply id,
+    the list's own columns named once, a line left blank still waiting), and once the work is
+    done the unit's files (with the residents' phones) are gone."""
+    from flows.closed_loop import closed_loop
+    from intake.ingest import ingest_file
+
+    match_cycle(cycle_day=DAY)
+    with tiny() as s, s.begin():
+        a = s.scalar(select(Assignment).where(Assignment.unit_id == "UA"))
+        accept = {"assignment_id": a.id, "unit_id": "UA", "responded_at": "2026-11-17 09:00:00"}
+        assert apply_response(s, {**accept, "response_id": "W1", "action": "accept"}, actor="test") is None
+    closed_loop(today=date(2026, 11, 18))
+    folder = env.var_dir / "outbox" / "units" / "UA"
+    sheet = pd.read_csv(folder / "work_orders_zh.csv", dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    assert list(sheet.columns[:3]) == ["周期", "派单编号", "单位编号"] and "联系电话" in sheet.columns
+    assert sheet["服务事项"].tolist() == ["水管维修"] and sheet["处理结果（接单/拒单/已完成）"].tolist() == [
+        ""
+    ]
+    done = sheet.assign(**{"处理结果（接单/拒单/已完成）": "已完成", "完成日期": "2026/11/18"})
+    waiting = sheet.assign(派单编号="999999")  # a line the unit has not answered yet
+    inbox = env.inbox_dir / "responses"
+    inbox.mkdir(parents=True, exist_ok=True)
+    path = inbox / "UA_回复.csv"
+    pd.concat([done, waiting]).to_csv(path, index=False, encoding="utf-8-sig")
+    r = ingest_file(tiny, path, "responses", "unit", env.archive_dir, today=date(2026, 11, 19))
+    assert (r.rows_read, r.loaded, r.quarantined) == (1, 1, 0), r.reasons
+    assert any("派单清单原有的列" in m and "“联系电话”" in m for m in r.messages)
+    assert any(m.startswith("1 条派单还没有填写处理结果") for m in r.messages)
+    with tiny() as s:
+        done_a = s.get(Assignment, a.id)
+        assert (done_a.status, done_a.completed_on) == ("completed", date(2026, 11, 18))
+    closed_loop(today=date(2026, 11, 19))
+    assert not list(folder.glob("work_orders*"))  # done: the residents' contacts are withdrawn
+
+
 def test_work_orders_carry_full_contact_only_for_the_accepting_unit(prefect_harness, tiny, env):
     from flows.closed_loop import closed_loop
 

@@ -44,6 +44,9 @@ ANY_TIME = {
 DESCRIBED_ITEM_CHARS = 8
 ITEM_ACCEPT = 0.75  # similarity at or above which a written item name is taken as the item
 ITEM_MARGIN = 0.1  # ... and only when the runner-up is this much further away
+# words that say how or that help is wanted, not which service ("上门服务": 上门理发? 上门康复护理?):
+# no item is taken for holding one of them
+GENERIC_WORDS = frozenset({"上门", "帮忙", "帮助", "需要", "求助", "其他", "其它", "服务"})
 # what people put between several services written in one cell ("助餐、理发", "助餐+陪诊", "助餐和理发")
 ITEM_LIST = re.compile(r"[、，,/／+＋;；&＆]|以及|和")
 ITEM_SUGGEST = 0.34  # below this no suggestion is offered
@@ -113,7 +116,7 @@ class Directory:
 
     communities: pd.DataFrame  # id, name (and subdistrict_id)
     grids: pd.DataFrame  # id, community_id, name (and x_km, y_km: the grid's centre)
-    items: pd.DataFrame  # code, name_zh
+    items: pd.DataFrame  # code, name_zh (and subcategory_zh, category_zh: the catalogue's groups)
     households: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["id", "grid_id", "phone", "address"])
     )
@@ -196,6 +199,19 @@ class Directory:
             out[str(code).lower()] = code
             out[plain(name).lower()] = code
             out[item_key(name)] = code
+        return out
+
+    @cached_property
+    def _groups(self) -> dict[str, list[str]]:
+        """The catalogue's categories and subcategories by name (养老服务, 水电维修) -> their items."""
+        out: dict[str, list[str]] = {}
+        for column in ("category_zh", "subcategory_zh"):
+            if column not in self.items:
+                continue
+            for name, codes in self.items.groupby(column)["code"]:
+                for key in {plain(name).lower(), item_key(name)}:
+                    if key and key not in self._items:  # an item's own name is that item
+                        out[key] = list(codes)
         return out
 
     @cached_property
@@ -354,6 +370,12 @@ class Directory:
         hit = self._items.get(raw.lower()) or self._items.get(item_key(raw))
         if hit:
             return hit, None
+        group = self._groups.get(raw.lower()) or self._groups.get(item_key(raw))
+        if group and len(group) == 1:  # 就业帮扶: a group of one item
+            return group[0], None
+        if group:
+            shown = "、".join(f"“{self.item_names[c]}”" for c in group)
+            return None, f"“{raw}”是一类服务，请写具体事项：{shown}"
         listed = self._listed_items(raw)  # "助餐、理发": each part an item of its own
         if len(listed) == 1:  # "助餐/送餐": two words for one item
             return listed[0], None
@@ -369,7 +391,7 @@ class Directory:
         for code, name in names.items():
             nk = item_key(name)
             score = difflib.SequenceMatcher(None, key, nk).ratio()
-            if len(key) >= 2 and (key in nk or nk in key):
+            if len(key) >= 2 and key not in GENERIC_WORDS and (key in nk or nk in key):
                 score = max(score, 0.8)
             scored.append((score, code))
         scored.sort(reverse=True)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from store.db import in_chunks
 from store.models import (
+    Category,
     Community,
     Grid,
     Household,
@@ -21,6 +22,7 @@ from store.models import (
     Offer,
     QuarantinedRow,
     SourceFile,
+    Subcategory,
     Subdistrict,
     Survey,
     Unit,
@@ -128,7 +130,17 @@ def directory_frames(session: Session) -> dict[str, pd.DataFrame]:
             "communities": pd.read_sql(select(Community.id, Community.name, Community.subdistrict_id), bind),
             "grids": pd.read_sql(select(Grid.id, Grid.community_id, Grid.name, Grid.x_km, Grid.y_km), bind),
             "units": pd.read_sql(select(Unit.id, Unit.name, Unit.community_id), bind),
-            "items": pd.read_sql(select(Item.code, Item.name_zh), bind),
+            "items": pd.read_sql(
+                select(
+                    Item.code,
+                    Item.name_zh,
+                    Subcategory.name_zh.label("subcategory_zh"),
+                    Category.name_zh.label("category_zh"),
+                )
+                .join(Subcategory, Subcategory.code == Item.subcategory_code)
+                .join(Category, Category.code == Subcategory.category_code),
+                bind,
+            ),
             "households": pd.read_sql(
                 select(Household.id, Household.grid_id, Household.phone, Household.address), bind
             ),

@@ -422,7 +422,8 @@ def test_several_services_in_one_cell_are_asked_about_and_a_community_after_the_
 ):
     """One need is one service: a cell listing two ("助餐、理发") is asked about, naming both,
     instead of keeping one and losing the other; two words for one service ("助餐/送餐") are
-    that service. A grid followed by its community in brackets is that community's grid."""
+    that service; a group of the catalogue ("养老服务") is asked about with its items. A grid
+    followed by its community in brackets is that community's grid."""
     folder = env.inbox_dir / "needs"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "需求.csv"
@@ -434,16 +435,24 @@ def test_several_services_in_one_cell_are_asked_about_and_a_community_after_the_
         ["丁", "13800000004", "安竹社区第1网格", "助餐/送餐", "一般", "2026-11-10"],
         ["戊", "13800000005", "第2网格（安竹）", "理发", "一般", "2026-11-10"],
         ["己", "13800000006", "第3网格(安竹社区)", "上门理发", "一般", "2026-11-10"],
+        # a group of the catalogue is asked about with its items, unless it has one; "上门服务"
+        # says how, not which
+        ["庚", "13800000007", "安竹社区第1网格", "养老服务", "一般", "2026-11-10"],
+        ["辛", "13800000008", "安竹社区第1网格", "就业帮扶", "一般", "2026-11-10"],
+        ["壬", "13800000009", "安竹社区第1网格", "上门服务", "一般", "2026-11-10"],
     ]
     path.write_bytes(csv_bytes([header, *rows]))
     r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
-    assert (r.rows_read, r.loaded, r.quarantined) == (6, 3, 3)
+    assert (r.rows_read, r.loaded, r.quarantined) == (9, 4, 5)
     needs = _needs(sessions)
     assert needs["丁"][:2] == ("C001-G01", "ELDER.HOME.MEALS")
     assert needs["戊"][:2] == ("C001-G02", "ELDER.DAILY.BATH")
     assert needs["己"][:2] == ("C001-G03", "ELDER.DAILY.BATH")
+    assert needs["辛"][:2] == ("C001-G01", "ASSIST.JOBS.SUPPORT")
     hints = {p["row_number"]: p["hint"] for p in r.problems if p["column"] == "item"}
-    assert set(hints) == {2, 3, 4}
+    assert set(hints) == {2, 3, 4, 8, 10}
+    assert "一类服务" in hints[8] and "独居老人探访" in hints[8] and "陪同就医" in hints[8]
+    assert "是否指" in hints[10]
     assert "助餐送餐" in hints[2] and "助浴理发" in hints[2] and "每项服务写一行" in hints[2]
     assert "助餐送餐" in hints[3] and "陪同就医" in hints[3]
     assert "水管维修" in hints[4] and "陪同就医" in hints[4]

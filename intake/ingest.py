@@ -337,13 +337,22 @@ def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None, today
     missing = [f for f in vocab.required if f not in table.present]
     if dataset == "offers" and "window" in table.present:  # 服务期限 "2026.11.1-2027.1.31": both dates
         missing = [f for f in missing if f not in ("window_start", "window_end")]
-    if dataset == "survey_answers" and "answered_at" in missing:
-        # the phone team's call list sent back with the answers but no time of the calls
-        missing.remove("answered_at")
-        rows = rows.assign(answered_at=f"{today.isoformat()} 00:00:00")
-        x.report.messages.append(
-            f"表中没有“回访时间”列：全部按收到文件的日期 {today.isoformat()} 登记回访时间"
+    if dataset == "survey_answers":
+        # the phone team's call list sent back with the answers but not the time of each call:
+        # the day it arrived (the calls were made by then), said so
+        given = (
+            rows["answered_at"] if "answered_at" in rows else pd.Series(None, index=rows.index, dtype=object)
         )
+        blank = given.isna()
+        if blank.any():
+            day = today.isoformat()
+            x.report.messages.append(
+                f"表中没有“回访时间”列：全部按收到文件的日期 {day} 登记回访时间"
+                if "answered_at" in missing
+                else f"{int(blank.sum())} 条回访没有填回访时间：按收到文件的日期 {day} 登记"
+            )
+            rows = rows.assign(answered_at=given.where(~blank, f"{day} 00:00:00"))
+        missing = [f for f in missing if f != "answered_at"]
     if dataset == "needs" and "reported_at" in missing:
         # a list of current needs with no date column: registered the day it arrived, and said so
         missing.remove("reported_at")

@@ -206,6 +206,9 @@ CALL_HEADERS_ZH = {
     "phone": "回访电话",
     "reminders": "已提醒次数",
 }
+# what the phone team writes in on its copy of the list; sent back to inbox/followups, the copy
+# loads as the answers (intake reads these headers; the list's own columns are named, not loaded)
+CALL_FILL_IN_ZH = ("是否办结（是/否/部分）", "满意度（1-5）", "回访时间", "意见建议")
 
 
 def followup_call_rows(session: Session, day: date) -> pd.DataFrame:

@@ -274,8 +274,10 @@ def write_version_files(
     diff: dict[str, Any],
     stem: str = "service_list",
     headers_zh: dict[str, str] | None = None,
+    fill_in_zh: tuple[str, ...] = (),
 ) -> list[Path]:
-    """Write every format of one version into ``folder`` (which nobody reads yet)."""
+    """Write every format of one version into ``folder`` (which nobody reads yet). ``fill_in_zh``:
+    empty columns the file for people adds after the rows' own (what its reader writes in)."""
     folder.mkdir(parents=True, exist_ok=True)
     files = [
         folder / f"{stem}.csv",
@@ -296,7 +298,11 @@ def write_version_files(
     files[3].write_bytes(orjson.dumps(diff, option=orjson.OPT_INDENT_2))
     if headers_zh:
         zh = folder / f"{stem}_zh.csv"
-        write_csv(zh, rows.iloc[:0].rename(columns=headers_zh))
+        if fill_in_zh:
+            people = rows.rename(columns=headers_zh).assign(**dict.fromkeys(fill_in_zh, ""))
+            zh.write_bytes(("\ufeff" + people.to_csv(index=False)).encode("utf-8"))
+        else:
+            write_csv(zh, rows.iloc[:0].rename(columns=headers_zh))
         files.append(zh)
     for f in files:
         with open(f, "rb") as fh:
@@ -355,9 +361,11 @@ def publish_rows(
     columns: list[str],
     check: Callable[[pd.DataFrame, dict[str, Any]], None] | None = None,
     before_commit: Callable[[], None] | None = None,
+    fill_in_zh: tuple[str, ...] = (),
 ) -> PublishResult:
     """Publish ``rows`` as the next version of ``kind`` for ``cycle_id`` under ``cycle_dir`` —
-    unless they equal the latest version's (then nothing is written)."""
+    unless they equal the latest version's (then nothing is written). ``fill_in_zh``: see
+    :func:`write_version_files`."""
     latest = store_pub.latest_publication(session, kind, cycle_id)
     digest = content_hash(rows, key)
     if latest is not None and latest.content_hash == digest:
@@ -392,7 +400,9 @@ def publish_rows(
     final = cycle_dir / f"v{version:04d}"
     tmp = cycle_dir / f".v{version:04d}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    files = write_version_files(tmp, rows, document, diff, stem=stem, headers_zh=headers_zh)
+    files = write_version_files(
+        tmp, rows, document, diff, stem=stem, headers_zh=headers_zh, fill_in_zh=fill_in_zh
+    )
     store_pub.record_publication(session, kind, cycle_id, version, digest, str(final), rows, diff)
     if final.exists():  # left by a run that crashed before its commit: never visible, replace it
         shutil.rmtree(final)

@@ -10,6 +10,7 @@ from prefect import get_run_logger, task
 from lifecycle.changes import NeedChange
 from service.followup import (
     CALL_COLUMNS,
+    CALL_FILL_IN_ZH,
     CALL_HEADERS_ZH,
     chase_unanswered,
     create_due_followups,
@@ -54,6 +55,7 @@ def publish_call_list(today: date) -> PublishResult:
             stem="call_list",
             headers_zh=CALL_HEADERS_ZH,
             columns=CALL_COLUMNS,
+            fill_in_zh=CALL_FILL_IN_ZH,
         )
     with sessions() as session:
         finish_publication(session, "followup_calls", key, folder)

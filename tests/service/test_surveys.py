@@ -189,24 +189,26 @@ def test_unanswered_follow_up_is_chased_then_recorded_as_no_answer(tiny, env):
         assert "未接通" in event.reason
 
 
-def test_the_phone_teams_call_list_sent_back_filled_in_closes_the_service(tiny, env):
-    """The follow-up team fills in the call list threelists gave it (是否办结, 满意度 beside its own
+def test_the_phone_teams_call_list_sent_back_filled_in_closes_the_service(prefect_harness, tiny, env):
+    """The follow-up team fills in the call list threelists gave it (its empty 是否办结, 满意度
     columns) and sends it back: the answers load without an answer id or a call time, the list's
     own columns are named once, a line left blank is a call not made yet (not an error), and the
     same file sent again changes nothing."""
     from intake.ingest import ingest_file
-    from service.followup import CALL_HEADERS_ZH, followup_call_rows
+    from tasks.followup import publish_call_list
 
     match_week(tiny)
     assignment_id = _complete(tiny)
     with tiny() as s, s.begin():
         assert create_due_followups(s, date(2027, 1, 1), delay_days=28) == 1
-    with tiny() as s:
-        calls = followup_call_rows(s, date(2027, 1, 2))
-    assert len(calls) == 1
-    sheet = calls.rename(columns=CALL_HEADERS_ZH)
-    blank = sheet.iloc[:1].assign(问卷编号=999999)  # a line the team has not called yet
-    sheet = pd.concat([sheet.assign(是否办结="已解决", 满意度="★★★★☆"), blank], ignore_index=True)
+    result = publish_call_list(date(2027, 1, 2))
+    sheet = pd.read_csv(
+        result.path / "call_list_zh.csv", dtype=str, encoding="utf-8-sig", keep_default_na=False
+    )
+    assert len(sheet) == 1 and sheet["是否办结（是/否/部分）"].tolist() == [""]
+    blank = sheet.assign(问卷编号="999999")  # a line the team has not called yet
+    answered = sheet.assign(**{"是否办结（是/否/部分）": "已解决", "满意度（1-5）": "★★★★☆"})
+    sheet = pd.concat([answered, blank], ignore_index=True)
     folder = env.inbox_dir / "followups"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "回访结果.csv"
@@ -215,11 +217,12 @@ def test_the_phone_teams_call_list_sent_back_filled_in_closes_the_service(tiny, 
     assert (r.rows_read, r.loaded, r.quarantined) == (1, 1, 0), r.reasons
     assert any("回访电话清单原有的列" in m and "“居民称呼”" in m for m in r.messages)
     assert any(m.startswith("1 通电话还没有回访结果") for m in r.messages)
-    assert any("回访时间" in m and "2027-01-03" in m for m in r.messages)
+    assert any("回访时间" in m and "2027-01-03" in m for m in r.messages)  # the empty column: the day
     with tiny() as s:
         survey = s.scalar(select(Survey))
         a = s.get(Assignment, assignment_id)
         assert (survey.status, a.status, s.get(Need, a.need_id).status) == ("answered", "closed", "closed")
+        assert s.get(Unit, a.unit_id).rating == 4
     again = folder / "回访结果（再次提交）.csv"
     sheet.assign(备注=None).to_csv(again, index=False, encoding="utf-8-sig")  # other bytes, same answers
     r = ingest_file(tiny, again, "survey_answers", "followup", env.archive_dir, today=date(2027, 1, 4))

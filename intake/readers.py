@@ -80,6 +80,8 @@ def read_table(path: Path, dataset: str) -> RawTable:
         return table
     elif suffix == ".json":
         return _from_records(*_read_json(data), dataset)
+    elif suffix in (".jsonl", ".ndjson"):  # JSON Lines: one record per line
+        return _from_records(*_read_json(data, lines=True), dataset)
     else:
         raise UnreadableFile(
             f"不支持的文件类型“{suffix or '无扩展名'}”：请提交 CSV、Excel（xlsx/xls）、ODS 或 JSON 文件"
@@ -354,18 +356,36 @@ def _cell_text(v: object) -> str:
     return str(v)
 
 
-def _read_json(data: bytes) -> tuple[list[dict], dict[str, str]]:
+def _read_json(data: bytes, lines: bool = False) -> tuple[list[dict], dict[str, str]]:
+    """The records of a JSON export: an array of objects, or the one array of objects an API's
+    wrapper holds at any depth ({"code": 0, "data": {"total": 2, "list": [...]}}), its scalars
+    kept as the file's meta; with ``lines``, JSON Lines (one object per line)."""
     try:
-        doc = json.loads(data.decode("utf-8-sig"))
+        text = data.decode("utf-8-sig")
+        doc = [json.loads(line) for line in text.splitlines() if line.strip()] if lines else json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UnreadableFile(f"JSON 无法解析（文件可能被截断）：{exc}") from exc
     meta: dict[str, str] = {}
     if isinstance(doc, dict):
-        meta = {k: str(v) for k, v in doc.items() if isinstance(v, str | int | float)}
-        lists = [v for v in doc.values() if isinstance(v, list)]
-        if len(lists) != 1:
-            raise UnreadableFile("JSON 中找不到唯一的记录列表（应为记录数组，或含一个记录数组的对象）")
-        doc = lists[0]
+        found: list[tuple[str, list]] = []
+
+        def walk(node: dict, path: str, depth: int) -> None:
+            for k, v in node.items():
+                if isinstance(v, str | int | float) and not isinstance(v, bool):
+                    meta.setdefault(str(k), str(v))
+                elif isinstance(v, list) and (not v or all(isinstance(r, dict) for r in v)):
+                    found.append((f"{path}{k}", v))
+                elif isinstance(v, dict) and depth < 4:
+                    walk(v, f"{path}{k}.", depth + 1)
+
+        walk(doc, "", 0)
+        full = [(where, v) for where, v in found if v] or found  # an empty list only when it is all
+        if len(full) != 1:
+            where = "、".join(w for w, _ in full) or "无"
+            raise UnreadableFile(
+                f"JSON 中找不到唯一的记录列表（应为记录数组，或含一个记录数组的对象；找到的数组：{where}）"
+            )
+        doc = full[0][1]
     if not isinstance(doc, list) or not all(isinstance(r, dict) for r in doc):
         raise UnreadableFile("JSON 记录必须是对象数组")
     return doc, meta

@@ -234,3 +234,38 @@ def test_a_range_of_days_in_one_cell_is_its_two_ends():
         "2026.13-2027.1": None,
     }
     assert {t: split_date_range(t, {"长期"}) for t in cases} == cases
+
+
+def test_a_platform_api_wrapper_and_json_lines_give_their_records(tmp_path):
+    # {"code": 0, "data": {"total": 2, "list": [...]}}: the one array of records at any depth, the
+    # wrapper's scalars as the file's meta; JSON Lines: a record per line; two arrays of records
+    # are not guessed between, and the error names them
+    import json
+
+    records = [
+        {
+            "工单编号": "GD-1",
+            "来电人": "甲",
+            "所属网格": "C001-G01",
+            "诉求分类": "助餐",
+            "受理时间": "2026-11-03",
+        },
+        {
+            "工单编号": "GD-2",
+            "来电人": "乙",
+            "所属网格": "C001-G01",
+            "诉求分类": "理发",
+            "受理时间": "2026-11-03",
+        },
+    ]
+    wrapped = tmp_path / "export.json"
+    wrapped.write_text(json.dumps({"code": 0, "msg": "ok", "data": {"total": 2, "list": records}}), "utf-8")
+    t = read_table(wrapped, "needs")
+    assert t.rows["source_ref"].tolist() == ["GD-1", "GD-2"] and t.meta["total"] == "2"
+    lines = tmp_path / "export.jsonl"
+    lines.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", "utf-8")
+    assert read_table(lines, "needs").rows["contact_name"].tolist() == ["甲", "乙"]
+    two = tmp_path / "two.json"
+    two.write_text(json.dumps({"data": {"list": records, "deleted": records[:1]}}), "utf-8")
+    with pytest.raises(UnreadableFile, match=r"data\.list、data\.deleted"):
+        read_table(two, "needs")

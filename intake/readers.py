@@ -556,7 +556,23 @@ def _join_text(a: pd.Series, b: pd.Series) -> pd.Series:
     return pd.Series(out, dtype=object)
 
 
+def _flat(record: dict, prefix: str = "") -> dict[str, object]:
+    """A record with its nested objects as group paths ({"居民": {"姓名": …}} -> "居民/姓名", read
+    by the last part as a survey tool's groups are) and a list of plain values as one text."""
+    out: dict[str, object] = {}
+    for k, v in record.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}/"))
+        elif isinstance(v, list) and all(not isinstance(x, dict | list) for x in v):
+            out[f"{prefix}{k}"] = "、".join(str(x) for x in v if x is not None)
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def _from_records(records: list[dict], meta: dict[str, str], dataset: str) -> RawTable:
+    if any(isinstance(v, dict | list) for rec in records for v in rec.values()):
+        records = [_flat(rec) for rec in records]
     keys: list[str] = []
     for rec in records:
         for k in rec:

@@ -269,3 +269,24 @@ def test_a_platform_api_wrapper_and_json_lines_give_their_records(tmp_path):
     two.write_text(json.dumps({"data": {"list": records, "deleted": records[:1]}}), "utf-8")
     with pytest.raises(UnreadableFile, match=r"data\.list、data\.deleted"):
         read_table(two, "needs")
+
+
+def test_records_with_nested_objects_read_by_their_group_paths(tmp_path):
+    # {"居民": {"姓名": ..., "电话": ...}, "位置": {"网格": ...}}: read as 居民/姓名 and so on, like a
+    # survey tool's groups; a list of plain values ("标签": ["独居", "高龄"]) is one text
+    import json
+
+    record = {
+        "工单编号": "GD-1",
+        "居民": {"姓名": "甲", "电话": "13800000001"},
+        "位置": {"网格": "C001-G01"},
+        "诉求分类": "助餐",
+        "受理时间": "2026-11-03 09:30",
+        "诉求内容": ["送餐", "每天中午"],
+    }
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps({"data": [record]}, ensure_ascii=False), "utf-8")
+    t = read_table(path, "needs")
+    row = t.rows.iloc[0]
+    assert (row["contact_name"], row["contact_phone"], row["grid_id"]) == ("甲", "13800000001", "C001-G01")
+    assert row["description"] == "送餐、每天中午"

@@ -420,7 +420,9 @@ def split_date_range(
         if start is not None:
             return start, "长期"
     for m in _RANGE_SEP.finditer(text):
-        left, right = text[: m.start()].strip(), text[m.end() :].strip()
+        # "自2026年12月1日起至2027年1月31日止", "从…到…": the words around the two ends
+        left = re.sub(r"^(?:自|从)|(?:起|开始)$", "", text[: m.start()].strip()).strip()
+        right = re.sub(r"(?:止|为止|结束)$", "", text[m.end() :].strip()).strip()
         start = _range_end(left, first=True)
         if start is None:
             continue

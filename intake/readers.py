@@ -500,6 +500,9 @@ def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> Raw
     cols = _map_headers(header, dataset)
     width = len(cols.fields)
     rows, numbers, footers, numbered, unanswered = [], [], [], 0, 0
+    # (only on a sheet with a column for an answer: without one, the file is refused for it, every
+    # row kept in quarantine)
+    answers = UNANSWERED.get(dataset, frozenset()) & set(cols.fields)
     for offset, row in enumerate(grid[first:], start=first + 1):
         texts = [str(c).strip() for c in row]
         cells = [t for t in texts if t]
@@ -509,7 +512,7 @@ def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> Raw
         if filled == {"sheet_no"}:  # a template's numbered lines left empty (序号 1-50, 12 used)
             numbered += 1
             continue
-        if dataset in UNANSWERED and not filled & UNANSWERED[dataset]:  # a call not made yet
+        if answers and not filled & answers:  # a call not made yet, work not answered yet
             unanswered += 1
             continue
         if _is_footer(cells, width):

@@ -274,6 +274,15 @@ def test_a_units_reply_sheet_names_the_unit_and_carries_no_reply_id(tiny, env):
         "unit_reply",
     )
     assert (again.loaded, again.already_loaded, again.quarantined) == (0, 2, 0)
+    # a line with no answer at all is work not answered yet: counted, not quarantined; but a sheet
+    # whose result column is not recognised is refused for it with every row kept (none skipped)
+    waiting = [header, [str(ub), "远处物业", "", "", "", ""]]
+    r = _ingest(tiny, env, _csv(env, "responses", "单位回执3.csv", waiting), "responses", "unit_reply")
+    assert (r.rows_read, r.loaded, r.quarantined) == (0, 0, 0)
+    assert any(m.startswith("1 条派单还没有填写处理结果") for m in r.messages)
+    unknown = [["派单编号", "单位名称", "结果"], [str(ua), "近处志愿队", "已完成"], [str(ub), "远处物业", ""]]
+    r = _ingest(tiny, env, _csv(env, "responses", "单位回执4.csv", unknown), "responses", "unit_reply")
+    assert (r.status, r.rows_read, r.quarantined) == ("rejected", 2, 2)
 
 
 def test_a_survey_tools_export_counts_no_need_answers_and_records_opt_outs(sessions, env, registry):

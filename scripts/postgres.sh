@@ -20,4 +20,7 @@ su postgres -c "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname='tl'\"" | grep 
   || su postgres -c "psql -q -c \"CREATE USER tl PASSWORD 'tl' CREATEDB\""
 su postgres -c "psql -tAc \"SELECT 1 FROM pg_database WHERE datname='tl'\"" | grep -q 1 \
   || su postgres -c "createdb -O tl tl"
+# the tests drop the scratch databases they make WITH (FORCE): an autovacuum worker still connected
+# to one is a backend of no role, which only pg_signal_backend may end
+su postgres -c "psql -q -c 'GRANT pg_signal_backend TO tl'" >/dev/null
 echo "postgresql+psycopg://tl:tl@127.0.0.1:5432/tl"

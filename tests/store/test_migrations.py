@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from alembic import command
@@ -24,13 +25,31 @@ def empty_url(tmp_path):
         return
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     name = "tl_migrations_test"
+    _drop(admin, name)  # left by an interrupted run
     with admin.connect() as c:
-        c.execute(text(f"DROP DATABASE IF EXISTS {name}"))
         c.execute(text(f"CREATE DATABASE {name}"))
     yield base.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as c:
-        c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    _drop(admin, name)
     admin.dispose()
+
+
+def _drop(admin, name: str) -> None:
+    """Drop the scratch database. WITH (FORCE) ends the test's own leftover connections; an
+    autovacuum worker that has just connected to it can only be ended with pg_signal_backend
+    (scripts/postgres.sh grants it), and otherwise leaves within moments: then the drop is retried."""
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(20):
+        try:
+            with admin.connect() as c:
+                c.execute(
+                    text(f"DROP DATABASE IF EXISTS {name}" + (" WITH (FORCE)" if attempt % 2 == 0 else ""))
+                )
+            return
+        except DBAPIError:
+            if attempt == 19:
+                raise
+            time.sleep(0.5)
 
 
 def _revisions() -> list[str]:

@@ -378,3 +378,20 @@ def test_units_replies_and_places_as_units_write_them():
     assert got["action"].tolist()[:5] == ["accept", "decline", "complete", "complete", "人手紧张"]
     # a range is asked; a number in Chinese numerals is its number
     assert got["capacity_per_cycle"].tolist() == ["3", "5", "10", "3", "5-10人", "3", "10", "2"]
+
+
+def test_follow_up_answer_headers_as_phone_teams_write_them():
+    # the words a phone team's own sheet uses for the call's time, whether it was done and the score
+    from intake.mapping import vocabulary
+
+    v = vocabulary("survey_answers")
+    written = {
+        "回访日期": "answered_at",
+        "通话时间": "answered_at",
+        "是否解决": "done",
+        "解决情况": "done",
+        "评分": "satisfaction",
+        "满意度（1-5）": "satisfaction",
+        "是否办结（是/否/部分）": "done",
+    }
+    assert {h: v.field_of(h) for h in written} == written

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from lifecycle.vocabulary import CALL_HEADERS_ZH, WORK_ORDER_HEADERS_ZH
+
 HEADERS_CSV = Path(__file__).resolve().parent.parent / "reference" / "headers.csv"
 
 _NOTE = re.compile(r"[(\[【（][^)\]】）]*[)\]】）]$")  # a trailing bracketed note: (必填) （选填）【元】
@@ -122,27 +124,11 @@ PERSONAL_NOT_KEPT = frozenset(
 )
 
 
-# the columns of a list threelists sends out that come back with the answers filled in: the
-# phone team's 回访电话清单 (service.followup.CALL_HEADERS_ZH) returns with 是否办结, 满意度, ...;
-# a unit's 派单清单 (service.loop.WORK_ORDER_HEADERS_ZH) with 处理结果, 完成日期, ...
+# the lists threelists sends out, sent back filled in: a dataset's file may be one of them, and
+# the list's own columns are then named as the list's, not imported (lifecycle.vocabulary)
 RETURNED_LIST = {
-    "responses": (
-        "派单清单",
-        frozenset(
-            header_key(w)
-            for w in ("周期", "需求编号", "服务事项", "网格", "户编号", "居民姓名", "联系电话", "需求描述")
-        ),
-    ),
-    "survey_answers": (
-        "回访电话清单",
-        frozenset(
-            header_key(w)
-            for w in (
-                *("日期", "版本", "派单编号", "需求编号", "网格", "服务事项", "服务单位", "办结日期"),
-                *("居民称呼", "回访电话", "已提醒次数"),
-            )
-        ),
-    ),
+    "responses": ("派单清单", frozenset(map(header_key, WORK_ORDER_HEADERS_ZH.values()))),
+    "survey_answers": ("回访电话清单", frozenset(map(header_key, CALL_HEADERS_ZH.values()))),
 }
 
 

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from lifecycle.changes import NeedChange
 from lifecycle.escalation import escalate
 from lifecycle.states import Action, AssignmentStatus, IllegalTransition, SurveyStatus
-from lifecycle.vocabulary import LIST_HEADERS_ZH
 from service.changes import apply_change, change_of
 from store.models import Assignment, Household, Need, Survey, SurveyAnswer, Unit
 
@@ -194,21 +193,6 @@ CALL_COLUMNS = [
     "phone",
     "reminders",
 ]
-CALL_HEADERS_ZH = {
-    **{
-        k: LIST_HEADERS_ZH[k]
-        for k in ("version", "assignment_id", "need_id", "grid_id", "item_name", "unit_name")
-    },
-    "cycle_id": "日期",
-    "survey_id": "问卷编号",
-    "completed_on": "办结日期",
-    "resident": "居民称呼",
-    "phone": "回访电话",
-    "reminders": "已提醒次数",
-}
-# what the phone team writes in on its copy of the list; sent back to inbox/followups, the copy
-# loads as the answers (intake reads these headers; the list's own columns are named, not loaded)
-CALL_FILL_IN_ZH = ("是否办结（是/否/部分）", "满意度（1-5）", "回访时间", "意见建议")
 
 
 def followup_call_rows(session: Session, day: date) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from lifecycle.changes import NeedChange
 from lifecycle.states import CONTACT_RELEASED, Action, AssignmentStatus, IllegalTransition, QuarantineStatus
-from lifecycle.vocabulary import LIST_HEADERS_ZH
+from lifecycle.vocabulary import WORK_ORDER_HEADERS_ZH, WORK_ORDER_REPLY_ZH
 from service.changes import apply_change, change_of
 from service.followup import apply_answer
 from store import intake as store_intake
@@ -205,23 +205,6 @@ def contact_for_unit(session: Session, assignment_id: int, unit_id: str) -> dict
 def accepted_work_orders(session: Session) -> pd.DataFrame:
     """Accepted, not yet completed work with the resident's full contact (each row for its own unit only)."""
     return store_loop.work_orders(session, str(AssignmentStatus.ACCEPTED))
-
-
-# a unit's work orders for its staff, in Chinese, with the reply columns left to fill in: sent back
-# to inbox/responses, the sheet loads as the unit's replies (its own columns are named, not imported)
-WORK_ORDER_HEADERS_ZH = {
-    "cycle_id": LIST_HEADERS_ZH["cycle_id"],
-    "assignment_id": LIST_HEADERS_ZH["assignment_id"],
-    "unit_id": LIST_HEADERS_ZH["unit_id"],
-    "need_id": LIST_HEADERS_ZH["need_id"],
-    "item_name": LIST_HEADERS_ZH["item_name"],
-    "grid_id": LIST_HEADERS_ZH["grid_id"],
-    "household_id": "户编号",
-    "contact_name": "居民姓名",
-    "contact_phone": "联系电话",
-    "description": "需求描述",
-}
-WORK_ORDER_REPLY_ZH = ["处理结果（接单/拒单/已完成）", "完成日期", "拒单原因", "备注"]
 
 
 def work_order_sheet(orders: pd.DataFrame) -> pd.DataFrame:

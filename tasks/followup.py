@@ -8,10 +8,9 @@ from datetime import date
 from prefect import get_run_logger, task
 
 from lifecycle.changes import NeedChange
+from lifecycle.vocabulary import CALL_FILL_IN_ZH, CALL_HEADERS_ZH
 from service.followup import (
     CALL_COLUMNS,
-    CALL_FILL_IN_ZH,
-    CALL_HEADERS_ZH,
     chase_unanswered,
     create_due_followups,
     followup_call_rows,

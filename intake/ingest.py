@@ -367,15 +367,16 @@ def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None, today
         texts = rows["description"].dropna().drop_duplicates()
         if any(directory.item_in_text(t)[0] for t in texts):
             missing.remove("item")
-    if "grid_id" in missing and dataset == "needs" and directory is not None:
+    contexts = _contexts(x, directory) if dataset == "needs" and directory is not None else {}
+    if "grid_id" in missing and contexts:
         # one grid's sheets: the sheet's name, title or file name says which grid
-        if all(directory.grid_in(context) for context in _contexts(x, directory).values()):
+        if all(directory.grid_in(context) for context in contexts.values()):
             missing.remove("grid_id")
     if missing:
         _reject_for_columns(x, missing, vocab)
         return
     if dataset == "needs" and directory is not None:
-        rows = _resolve_by_sheet(x, rows, directory)
+        rows = _resolve_by_sheet(x, rows, directory, contexts)
         rows = _survey_answers(x, rows)
     elif dataset in RESOLVED and directory is not None:
         resolved = RESOLVED[dataset](rows, directory)
@@ -391,14 +392,15 @@ def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None, today
     x.rows = rows.drop(columns=[SHEET, SHEET_ROW], errors="ignore")
 
 
-def _resolve_by_sheet(x: _Prepared, rows: pd.DataFrame, directory: Directory) -> pd.DataFrame:
+def _resolve_by_sheet(
+    x: _Prepared, rows: pd.DataFrame, directory: Directory, contexts: dict[str, str]
+) -> pd.DataFrame:
     """Needs' ids resolved sheet by sheet: each sheet's name and title say which community (or
     grid) its rows are about, as the file's name does for them all."""
     table = x.table
     assert table is not None
     source = table.meta.get("source", x.source)
     parts, derived = [], 0
-    contexts = _contexts(x, directory)
     for sheet in _sheets(table):
         part = rows[rows[SHEET] == sheet["name"]] if table.sheets else rows
         context = contexts[sheet["name"]]

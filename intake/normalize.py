@@ -378,10 +378,11 @@ def normalize_rows(rows: pd.DataFrame, today: date | None = None) -> pd.DataFram
 # "2026年11月1日至2027年1月31日", "2026年11月-2027年1月" (whole months), "2026/11/1~长期"
 _RANGE_SEP = re.compile(r"\s*(?:至|到|~|～|—|–|-{1,2})\s*")
 # a year and month with no day (2026年11月, 2026-11, 二〇二六年十一月): no date, asked with a hint
-MONTH_ONLY = rf"\d{{4}}\s*[-/.年]\s*\d{{1,2}}\s*月?(?:份)?|[{''.join(_CN_DIGIT)}]{{4}}年[{''.join(_CN_DIGIT)}十]{{1,3}}月(?:份)?"
+_MONTH_TEXT = r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?(?:份)?"
+_MONTH = re.compile(rf"^{_MONTH_TEXT}$")
+MONTH_ONLY = rf"{_MONTH_TEXT}|[{''.join(_CN_DIGIT)}]{{4}}年[{''.join(_CN_DIGIT)}十]{{1,3}}月(?:份)?"
 # a start with no end: "2026-12-01起", "自2026年12月1日起长期有效", "从12月起"
 _FROM_ON = re.compile(r"(?:自|从)?(?P<day>.+?)\s*(?:起|开始|以后|之后)(?:长期)?(?:有效)?")
-_MONTH = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?(?:份)?$")
 _MONTH_NO_YEAR = re.compile(r"^(\d{1,2})\s*月(?:份)?(?:底)?$")
 
 

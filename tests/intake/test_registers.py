@@ -111,7 +111,6 @@ def test_a_register_with_service_lines_template_rows_and_a_signature(sessions, e
 
 
 def test_a_hand_made_offers_sheet_names_units_items_and_areas(sessions, env, registry):
-    _ingest(sessions, env, _csv(env, "units", "共建单位.csv", UNITS), "units", "units_register")
     offers = [
         ["单位名称", "服务事项", "每期名额", "服务范围", "服务区域", "开始日期", "结束日期"],
         ["安竹社区卫生服务中心", "健康咨询", "5", "社区", "安竹社区", "2026/11/1", "2027/1/31"],
@@ -137,8 +136,7 @@ def test_a_hand_made_offers_sheet_names_units_items_and_areas(sessions, env, reg
         ["不存在的单位", "水管维修", "2", "社区", "安竹社区", "2026/11/1", "2027/1/31"],
         ["楼长志愿队", "水管维修", "2", "网格", "第99网格", "2026/11/1", "2027/1/31"],
     ]
-    path = _csv(env, "offers", "资源清单.csv", offers)
-    r = _ingest(sessions, env, path, "offers", "units_register")
+    r, path = _offers_sheet(sessions, env, offers)
     assert (r.rows_read, r.loaded, r.quarantined) == (6, 4, 2)
     with sessions() as s:
         units = {u.id: u.name for u in s.scalars(select(Unit))}
@@ -167,10 +165,16 @@ def test_a_hand_made_offers_sheet_names_units_items_and_areas(sessions, env, reg
     assert again.loaded == 4
 
 
+def _offers_sheet(sessions, env, offers: list[list[str]]):
+    """The units register (UNITS) loaded, then ``offers`` sent as an offers sheet: (report, path)."""
+    _ingest(sessions, env, _csv(env, "units", "共建单位.csv", UNITS), "units", "units_register")
+    path = _csv(env, "offers", "资源清单.csv", offers)
+    return _ingest(sessions, env, path, "offers", "units_register"), path
+
+
 def test_an_offers_sheet_with_weekly_places_in_words_an_open_end_and_a_total(sessions, env, registry):
     # 每周名额 "5人": the week is the cycle, the number is meant; 结束日期 "长期": a year from the
     # start, said so; "5-10人" is asked about; the total under the rows is no offer
-    _ingest(sessions, env, _csv(env, "units", "共建单位.csv", UNITS), "units", "units_register")
     offers = [
         ["安竹社区共建单位资源清单"],
         ["序号", "单位名称", "服务事项", "每周名额", "服务范围", "开始日期", "结束日期"],
@@ -179,8 +183,7 @@ def test_an_offers_sheet_with_weekly_places_in_words_an_open_end_and_a_total(ses
         ["3", "楼长志愿队", "独居老人探访", "5-10人", "全街道", "2026/11/1", "2027/1/31"],
         ["合计", "", "", "8", "", "", ""],
     ]
-    path = _csv(env, "offers", "资源清单.csv", offers)
-    r = _ingest(sessions, env, path, "offers", "units_register")
+    r, path = _offers_sheet(sessions, env, offers)
     assert (r.rows_read, r.loaded, r.quarantined) == (3, 2, 1)
     assert not [m for m in r.messages if "未识别" in m]  # 序号 and 每周名额 are known columns
     assert any("第 6 行“合计 8”" in m for m in r.messages)
@@ -196,7 +199,6 @@ def test_an_offers_sheet_with_weekly_places_in_words_an_open_end_and_a_total(ses
 def test_an_offers_sheet_with_its_dates_as_one_range_in_a_cell(sessions, env, registry):
     # 服务期限 "2026.11.1-2027.1.31", whole months, "至", an open end: the two dates; a time of the
     # week ("每周六上午") is no range of days and is asked about
-    _ingest(sessions, env, _csv(env, "units", "共建单位.csv", UNITS), "units", "units_register")
     offers = [
         ["单位名称", "服务事项", "每期名额", "服务范围", "服务期限"],
         ["安竹社区卫生服务中心", "健康咨询", "5", "安竹社区", "2026.11.1-2027.1.31"],
@@ -204,8 +206,7 @@ def test_an_offers_sheet_with_its_dates_as_one_range_in_a_cell(sessions, env, re
         ["楼长志愿队", "独居老人探访", "4", "全街道", "2026年11月1日至长期"],
         ["安竹社区卫生服务中心", "助餐", "2", "安竹社区", "每周六上午"],
     ]
-    path = _csv(env, "offers", "资源清单.csv", offers)
-    r = _ingest(sessions, env, path, "offers", "units_register")
+    r, path = _offers_sheet(sessions, env, offers)
     assert (r.rows_read, r.loaded, r.quarantined) == (4, 3, 1)
     assert any(m.startswith("3 条资源的服务期限写在一格里") for m in r.messages)
     with sessions() as s:
@@ -224,15 +225,13 @@ def test_an_offers_sheet_with_its_dates_as_one_range_in_a_cell(sessions, env, re
 def test_an_offers_sheet_with_two_services_two_grids_or_a_start_and_no_end(sessions, env, registry):
     # one offer is one service in one area: a cell with two services or two grids is asked about,
     # saying so; "2026-12-01起" runs from that day on (a year, as "长期" does)
-    _ingest(sessions, env, _csv(env, "units", "共建单位.csv", UNITS), "units", "units_register")
     offers = [
         ["单位名称", "服务事项", "每期名额", "服务范围", "服务期限"],
         ["安竹社区卫生服务中心", "中医义诊、健康咨询", "5", "安竹社区", "2026.11.1-2027.1.31"],
         ["平春物业公司", "水管维修", "3", "第2、3网格", "2026.11.1-2027.1.31"],
         ["楼长志愿队", "独居老人探访", "四", "全街道", "自2026年11月1日起"],
     ]
-    path = _csv(env, "offers", "资源清单.csv", offers)
-    r = _ingest(sessions, env, path, "offers", "units_register")
+    r, _ = _offers_sheet(sessions, env, offers)
     assert (r.rows_read, r.loaded, r.quarantined) == (3, 1, 2)
     with sessions() as s:
         ((capacity, start, end),) = s.execute(

@@ -95,6 +95,36 @@ class Settings:
             path.mkdir(parents=True, exist_ok=True)
 
 
+def keep_memory() -> bool:
+    """Keep the memory a run's arrays free within the process, in small pages; whether it was set.
+
+    A cycle builds, solves and explains with arrays of up to a few hundred MiB, freed and taken
+    again stage after stage. By default glibc gives every freed block of 32 MiB or more back to the
+    kernel and numpy asks the kernel for huge pages; taking memory back from the kernel then costs
+    0.85-1.2 s a GiB of system time on this project's VMs, and the kernel's huge-page compaction
+    (THP ``defrag=madvise``, Debian's default) up to 10 s for the first GiB. So the build of a
+    100k-need cycle took 6.8-12.8 s in one process and 2.5-4.0 s with this (``bench_cycle``,
+    docs/benchmarks.md). The price: a run's process keeps its peak memory until it ends (a flow
+    run is a process of its own). ``THREELISTS_KEEP_MEMORY=0`` leaves both defaults; a
+    ``NUMPY_MADVISE_HUGEPAGE`` the operator set is left as set. Not glibc (macOS, musl): only the
+    numpy part.
+    """
+    if os.environ.get("THREELISTS_KEEP_MEMORY", "1") == "0":
+        return False
+    if "NUMPY_MADVISE_HUGEPAGE" not in os.environ:
+        from numpy._core import multiarray
+
+        multiarray._set_madvise_hugepage(False)
+    import ctypes
+    import platform
+
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        libc = ctypes.CDLL(None)
+        libc.mallopt(-4, 0)  # M_MMAP_MAX: large blocks from the heap, not from mmap
+        libc.mallopt(-1, -1)  # M_TRIM_THRESHOLD -1: never give the heap's top back (mallopt(3))
+    return True
+
+
 def get_settings() -> Settings:
     """Read the settings from the environment now (tests change it between calls)."""
     return Settings()

@@ -55,7 +55,7 @@ def run(url: str, size: float, work: Path) -> dict[str, float]:
     from reference import load_taxonomy_frame
     from sample.district import generate_district
     from service.loop import load_rows
-    from settings import get_settings
+    from settings import get_settings, keep_memory
     from store import cycle as store_cycle
     from store import intake as store_intake
     from store.cycle import period_of
@@ -106,6 +106,9 @@ def run(url: str, size: float, work: Path) -> dict[str, float]:
 
     cycle_id, period = store_cycle.cycle_id_for(day), period_of(day)
     out: dict[str, float] = {"load (setup)": load_s}
+    # as a flow run keeps its memory (flows/__init__.py), from here on; the load's own memory went
+    # back to the kernel, so the first run starts as a flow run's fresh process does
+    out["_keep_memory"] = keep_memory()
     # a flow run already has its Prefect API: start the ephemeral one before timing anything
     from prefect.events import emit_event
 
@@ -231,7 +234,8 @@ def main() -> None:
         )
         print(
             f"\n{url.split('://')[0]}: {r['_needs']:,} open needs, {r['_edges']:,} eligible pairs, "
-            f"{r['_served']:,} served, {r['_rows_published']:,} rows published"
+            f"{r['_served']:,} served, {r['_rows_published']:,} rows published; memory kept in the "
+            f"process as in a flow run: {'yes' if r['_keep_memory'] else 'no (THREELISTS_KEEP_MEMORY=0)'}"
         )
         for k in (
             "load (setup)",

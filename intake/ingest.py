@@ -550,17 +550,20 @@ RESOLVED: dict[str, Callable[[pd.DataFrame, Directory], Resolved]] = {
     "responses": resolve_responses,
     "survey_answers": resolve_answers,
 }
-_DIRECTORIES: dict[tuple[int, str, float | None], Directory] = {}
+# the Directory built from the store's frames (the very objects: an id could be reused once they
+# are freed) and the item words file as it was (edits apply from the next file)
+_DIRECTORIES: dict[tuple[str, float | None], tuple[dict[str, pd.DataFrame], Directory]] = {}
 
 
 def _directory(session: Session) -> Directory:
     frames = store_intake.directory_frames(session)
     words = item_words_path()
-    key = (id(frames), str(words), words.stat().st_mtime if words.exists() else None)  # edits apply next file
-    if key not in _DIRECTORIES:
+    key = (str(words), words.stat().st_mtime if words.exists() else None)
+    hit = _DIRECTORIES.get(key)
+    if hit is None or hit[0] is not frames:
         _DIRECTORIES.clear()
-        _DIRECTORIES[key] = Directory(**frames, item_words=load_item_words(words))
-    return _DIRECTORIES[key]
+        hit = _DIRECTORIES[key] = (frames, Directory(**frames, item_words=load_item_words(words)))
+    return hit[1]
 
 
 def _validate_together(sessions: sessionmaker[Session], dataset: str, prepared: list[_Prepared]) -> None:

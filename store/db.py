@@ -82,7 +82,9 @@ def upgrade_database(url: str | None = None, revision: str = "head") -> None:
 def empty_tables(url: str | None = None) -> None:
     """Delete every row of the project's tables (tests and benchmarks start from an empty store)."""
     from store.models import Base
+    from store.reference import forget_registries
 
+    forget_registries()
     close_all_sessions()  # a session left open must not block the truncate
     engine = get_engine(url)
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]

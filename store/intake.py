@@ -27,7 +27,7 @@ from store.models import (
     Survey,
     Unit,
 )
-from store.reference import Reference, upsert
+from store.reference import DIRECTORY_CACHE, REFERENCE_CACHE, Reference, upsert
 
 
 def known_source_file(session: Session, sha256: str) -> SourceFile | None:
@@ -42,7 +42,6 @@ def known_checksums(session: Session, digests: list[str]) -> set[str]:
     return found
 
 
-_REFERENCE_CACHE: dict[tuple, Reference] = {}
 # which registries each dataset's contract refers to
 NEEDED = {
     "needs": {"items", "grids", "households"},
@@ -56,8 +55,9 @@ NEEDED = {
 def reference_sets(session: Session, dataset: str | None = None) -> Reference:
     """What incoming rows of ``dataset`` may refer to, read from the store.
 
-    Cached per database and dataset until a registry's row count changes, so a run over many
-    files reads 100,000 households once, not once per file.
+    Cached per database and dataset until a registry's row count changes or this process writes
+    a registry (``upsert``), so a run over many files reads 100,000 households once, not once per
+    file.
     """
     needed = NEEDED.get(dataset, set().union(*NEEDED.values())) if dataset else set().union(*NEEDED.values())
     models = {
@@ -81,8 +81,8 @@ def reference_sets(session: Session, dataset: str | None = None) -> Reference:
             ),
         )
     key = (str(session.get_bind().url), dataset, counts)
-    if key in _REFERENCE_CACHE:
-        return _REFERENCE_CACHE[key]
+    if key in REFERENCE_CACHE:
+        return REFERENCE_CACHE[key]
     parts: dict[str, frozenset[str]] = {}
     if "items" in needed:
         items = session.execute(select(Item.code, Item.name_zh)).all()
@@ -104,28 +104,26 @@ def reference_sets(session: Session, dataset: str | None = None) -> Reference:
     if "surveys" in needed:
         parts["surveys"] = frozenset(str(i) for i in session.scalars(select(Survey.id)))
     ref = Reference(**parts)
-    if len(_REFERENCE_CACHE) > 32:
-        _REFERENCE_CACHE.clear()
-    _REFERENCE_CACHE[key] = ref
+    if len(REFERENCE_CACHE) > 32:
+        REFERENCE_CACHE.clear()
+    REFERENCE_CACHE[key] = ref
     return ref
-
-
-_DIRECTORY_CACHE: dict[tuple, dict[str, pd.DataFrame]] = {}
 
 
 def directory_frames(session: Session) -> dict[str, pd.DataFrame]:
     """Subdistricts, communities, grids (names, centres), items, households (grid, phone,
     address) and units (name, community) as frames,
-    for resolving what sheets write. Cached per database until a registry's row count changes."""
+    for resolving what sheets write. Cached per database until a registry's row count changes
+    (another process added rows) or this process writes a registry (``upsert``)."""
     counts = tuple(
         session.scalar(select(func.count()).select_from(m)) or 0
         for m in (Subdistrict, Community, Grid, Item, Household, Unit)
     )
     key = (str(session.get_bind().url), counts)
-    if key not in _DIRECTORY_CACHE:
+    if key not in DIRECTORY_CACHE:
         bind = session.connection()
-        _DIRECTORY_CACHE.clear()
-        _DIRECTORY_CACHE[key] = {
+        DIRECTORY_CACHE.clear()
+        DIRECTORY_CACHE[key] = {
             "subdistricts": pd.read_sql(select(Subdistrict.id, Subdistrict.name), bind),
             "communities": pd.read_sql(select(Community.id, Community.name, Community.subdistrict_id), bind),
             "grids": pd.read_sql(select(Grid.id, Grid.community_id, Grid.name, Grid.x_km, Grid.y_km), bind),
@@ -145,7 +143,7 @@ def directory_frames(session: Session) -> dict[str, pd.DataFrame]:
                 select(Household.id, Household.grid_id, Household.phone, Household.address), bind
             ),
         }
-    return _DIRECTORY_CACHE[key]
+    return DIRECTORY_CACHE[key]
 
 
 def opt_out_households(session: Session, household_ids: list[str]) -> int:

@@ -29,6 +29,23 @@ class Reference:
     extra: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
+# what this process last read of the registries, by database (store.intake): the directory sheets
+# are resolved against and the reference sets rows are validated against. Keyed also by the
+# registries' row counts (another process added rows); emptied whenever this process writes a
+# registry, as a unit renamed leaves every count as it was
+DIRECTORY_CACHE: dict[tuple[Any, ...], dict[str, pd.DataFrame]] = {}
+REFERENCE_CACHE: dict[tuple[Any, ...], Reference] = {}
+REGISTRY_TABLES = frozenset(
+    {"subdistricts", "communities", "grids", "households", "units", "items", "subcategories", "categories"}
+)
+
+
+def forget_registries() -> None:
+    """Empty the registry caches (after a registry is written, or the store emptied)."""
+    DIRECTORY_CACHE.clear()
+    REFERENCE_CACHE.clear()
+
+
 def upsert(session: Session, model: type, rows: list[dict[str, Any]], chunk: int = 20000) -> None:
     """Insert rows, updating those whose primary key exists (SQLite and PostgreSQL).
 
@@ -37,6 +54,8 @@ def upsert(session: Session, model: type, rows: list[dict[str, Any]], chunk: int
     if not rows:
         return
     table = model.__table__
+    if table.name in REGISTRY_TABLES:
+        forget_registries()
     pk = [c.name for c in table.primary_key.columns]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -394,3 +394,46 @@ def test_follow_up_answer_headers_as_phone_teams_write_them():
         "是否办结（是/否/部分）": "done",
     }
     assert {h: v.field_of(h) for h in written} == written
+
+
+def test_a_unit_renamed_in_a_register_is_found_by_its_new_name_in_the_same_run(sessions, env, registry):
+    # the directory sheets are resolved against is cached in the process; a register that renames a
+    # unit leaves every registry's row count as it was, and the next sheet must see the new name
+    register = [
+        ["单位编号", "单位名称", "单位类型", "所属社区"],
+        ["U-AZ-1", "安竹社区卫生服务中心", "医院", "安竹社区"],
+        ["U-AZ-2", "楼长志愿队", "志愿队", "安竹社区"],
+    ]
+    offers = [["单位名称", "服务事项", "每期名额", "服务范围", "开始日期", "结束日期"]]
+    _ingest(sessions, env, _csv(env, "units", "登记表1.csv", register), "units", "units_register")
+    r = _ingest(
+        sessions,
+        env,
+        _csv(
+            env,
+            "offers",
+            "资源1.csv",
+            [*offers, ["安竹社区卫生服务中心", "健康咨询", "5", "安竹社区", "2026/11/1", "2027/1/31"]],
+        ),
+        "offers",
+        "units_register",
+    )
+    assert (r.loaded, r.quarantined) == (1, 0), r.problems
+    register[1][1] = "安竹社区卫生服务站"  # renamed, same id: no registry's count changes
+    r = _ingest(sessions, env, _csv(env, "units", "登记表2.csv", register), "units", "units_register")
+    assert r.loaded == 2
+    r = _ingest(
+        sessions,
+        env,
+        _csv(
+            env,
+            "offers",
+            "资源2.csv",
+            [*offers, ["安竹社区卫生服务站", "助浴理发", "2", "安竹社区", "2026/11/1", "2027/1/31"]],
+        ),
+        "offers",
+        "units_register",
+    )
+    assert (r.loaded, r.quarantined) == (1, 0), r.problems
+    with sessions() as s:
+        assert {o.unit_id for o in s.scalars(select(Offer))} == {"U-AZ-1"}

@@ -404,36 +404,20 @@ def test_a_unit_renamed_in_a_register_is_found_by_its_new_name_in_the_same_run(s
         ["U-AZ-1", "安竹社区卫生服务中心", "医院", "安竹社区"],
         ["U-AZ-2", "楼长志愿队", "志愿队", "安竹社区"],
     ]
-    offers = [["单位名称", "服务事项", "每期名额", "服务范围", "开始日期", "结束日期"]]
-    _ingest(sessions, env, _csv(env, "units", "登记表1.csv", register), "units", "units_register")
-    r = _ingest(
-        sessions,
-        env,
-        _csv(
-            env,
-            "offers",
-            "资源1.csv",
-            [*offers, ["安竹社区卫生服务中心", "健康咨询", "5", "安竹社区", "2026/11/1", "2027/1/31"]],
-        ),
-        "offers",
-        "units_register",
-    )
+
+    def send(n: int, unit: str, item: str):
+        _ingest(sessions, env, _csv(env, "units", f"登记表{n}.csv", register), "units", "units_register")
+        offers = [
+            ["单位名称", "服务事项", "每期名额", "服务范围", "开始日期", "结束日期"],
+            [unit, item, "2", "安竹社区", "2026/11/1", "2027/1/31"],
+        ]
+        return _ingest(sessions, env, _csv(env, "offers", f"资源{n}.csv", offers), "offers", "units_register")
+
+    r = send(1, "安竹社区卫生服务中心", "健康咨询")
     assert (r.loaded, r.quarantined) == (1, 0), r.problems
     register[1][1] = "安竹社区卫生服务站"  # renamed, same id: no registry's count changes
-    r = _ingest(sessions, env, _csv(env, "units", "登记表2.csv", register), "units", "units_register")
-    assert r.loaded == 2
-    r = _ingest(
-        sessions,
-        env,
-        _csv(
-            env,
-            "offers",
-            "资源2.csv",
-            [*offers, ["安竹社区卫生服务站", "助浴理发", "2", "安竹社区", "2026/11/1", "2027/1/31"]],
-        ),
-        "offers",
-        "units_register",
-    )
+    r = send(2, "安竹社区卫生服务站", "助浴理发")
     assert (r.loaded, r.quarantined) == (1, 0), r.problems
     with sessions() as s:
         assert {o.unit_id for o in s.scalars(select(Offer))} == {"U-AZ-1"}
+        assert s.get(Unit, "U-AZ-1").name == "安竹社区卫生服务站"

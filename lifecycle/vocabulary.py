@@ -122,15 +122,19 @@ LIST_HEADERS_ZH = {
     "resident_name_masked": "居民（脱敏）",
     "resident_phone_masked": "电话（脱敏）",
 }
+
+
+def _as_listed(*keys: str) -> dict[str, str]:
+    """The service list's own Chinese headers of ``keys``, for a list that shares those columns."""
+    return {k: LIST_HEADERS_ZH[k] for k in keys}
+
+
 # lists threelists sends out that come back filled in: their own columns, and the empty ones to
 # fill in. The phone team's call list (service.followup) returns to inbox/followups as the answers,
 # a unit's work orders (service.loop) to inbox/responses as its replies; intake names their own
 # columns as the list's instead of asking about them (intake.mapping.RETURNED_LIST)
 CALL_HEADERS_ZH = {
-    **{
-        k: LIST_HEADERS_ZH[k]
-        for k in ("version", "assignment_id", "need_id", "grid_id", "item_name", "unit_name")
-    },
+    **_as_listed("version", "assignment_id", "need_id", "grid_id", "item_name", "unit_name"),
     "cycle_id": "日期",
     "survey_id": "问卷编号",
     "completed_on": "办结日期",
@@ -140,10 +144,7 @@ CALL_HEADERS_ZH = {
 }
 CALL_FILL_IN_ZH = ("是否办结（是/否/部分）", "满意度（1-5）", "回访时间", "意见建议")
 WORK_ORDER_HEADERS_ZH = {
-    **{
-        k: LIST_HEADERS_ZH[k]
-        for k in ("cycle_id", "assignment_id", "unit_id", "need_id", "item_name", "grid_id")
-    },
+    **_as_listed("cycle_id", "assignment_id", "unit_id", "need_id", "item_name", "grid_id"),
     "household_id": "户编号",
     "contact_name": "居民姓名",
     "contact_phone": "联系电话",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,7 +33,8 @@ class Reference:
 # what this process last read of the registries, by database (store.intake): the directory sheets
 # are resolved against and the reference sets rows are validated against. Keyed also by the
 # registries' row counts (another process added rows); emptied whenever this process writes a
-# registry, as a unit renamed leaves every count as it was
+# registry, and again when that write is committed or rolled back, as a unit renamed leaves every
+# count as it was
 DIRECTORY_CACHE: dict[tuple[Any, ...], dict[str, pd.DataFrame]] = {}
 REFERENCE_CACHE: dict[tuple[Any, ...], Reference] = {}
 REGISTRY_TABLES = frozenset(
@@ -46,6 +48,21 @@ def forget_registries() -> None:
     REFERENCE_CACHE.clear()
 
 
+def _forget_when_settled(session: Session) -> None:
+    """Empty the registry caches again when ``session``'s transaction ends, either way: another
+    session of this process may have cached the old rows meanwhile, or this one the rows it wrote."""
+    session.info["registries_written"] = True
+    if not session.info.get("registries_heard"):
+        session.info["registries_heard"] = True
+        event.listen(session, "after_commit", _settled)
+        event.listen(session, "after_soft_rollback", _settled)
+
+
+def _settled(session: Session, *_: Any) -> None:
+    if session.info.pop("registries_written", False):
+        forget_registries()
+
+
 def upsert(session: Session, model: type, rows: list[dict[str, Any]], chunk: int = 20000) -> None:
     """Insert rows, updating those whose primary key exists (SQLite and PostgreSQL).
 
@@ -56,6 +73,7 @@ def upsert(session: Session, model: type, rows: list[dict[str, Any]], chunk: int
     table = model.__table__
     if table.name in REGISTRY_TABLES:
         forget_registries()
+        _forget_when_settled(session)
     pk = [c.name for c in table.primary_key.columns]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert

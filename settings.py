@@ -125,6 +125,19 @@ def keep_memory() -> bool:
     return True
 
 
+def hand_back_memory() -> None:
+    """Give the kernel the free memory this process kept (:func:`keep_memory`): before forking
+    workers, which would otherwise each take a private copy of every kept page they write to
+    (their malloc inherits this process's free lists). At 1M needs the solver's pool then peaked
+    at 3.5-3.6 GiB instead of 4.0 (PSS, ``make bench``). glibc's ``malloc_trim(0)``; elsewhere
+    nothing."""
+    import ctypes
+    import platform
+
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        ctypes.CDLL(None).malloc_trim(0)
+
+
 def get_settings() -> Settings:
     """Read the settings from the environment now (tests change it between calls)."""
     return Settings()

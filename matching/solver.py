@@ -49,6 +49,7 @@ from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite
 
 from matching import auction
 from matching.auction import ranges
+from settings import hand_back_memory
 
 # Below this many slot edges a process pool costs more than it saves (measured, see benchmarks/).
 PARALLEL_MIN_SLOT_EDGES = 3_000_000
@@ -269,6 +270,7 @@ def solve_assignment(
     blocks = prepared.blocks
     solve = partial(solve_block, method=method)
     if workers > 1 and prepared.stats.get("slot_edges", 0) >= PARALLEL_MIN_SLOT_EDGES and len(blocks) > 1:
+        hand_back_memory()  # what this process kept: the workers it forks would copy it
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(solve, sorted(blocks, key=lambda b: -b.slot_edges), chunksize=1))
     else:
@@ -294,6 +296,7 @@ class _PartsPool:
         if self.workers < 2 or len(args[0]) < 2:
             return map(fn, *args)
         if self.pool is None:
+            hand_back_memory()
             self.pool = ProcessPoolExecutor(max_workers=self.workers)
         return self.pool.map(fn, *args)
 

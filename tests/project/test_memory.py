@@ -1,4 +1,5 @@
-"""A flow run's process keeps the memory it frees (settings.keep_memory), and the switch turns it off.
+"""A flow run's process keeps the memory it frees (settings.keep_memory), and the switch turns it off;
+the solver hands the kept memory back before it forks its workers (settings.hand_back_memory).
 
 Each case runs in a new interpreter: the settings are process-wide, and what is measured is the
 process's resident memory after a 200 MB array is freed (Linux, /proc/self/statm).
@@ -37,12 +38,34 @@ print(json.dumps({"freed_mib": held - rss(), "huge_pages": bool(multiarray._get_
 """
 
 
+POOL_PROBE = """
+import json, os
+import flows  # a flow run's process: freed memory is kept
+import numpy as np
+from matching import solver
+from matching.instances import random_instance
+
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+edges, cap, pen = random_instance(3000, 600, seed=1)
+solver.solve_assignment(edges, cap, pen, workers=1)  # what the solve itself takes and keeps
+a = np.ones(40_000_000)  # 320 MB, freed: kept
+del a
+kept = rss()
+solver.PARALLEL_MIN_SLOT_EDGES = 0  # the process pool for this small instance's 30 blocks
+solver.solve_assignment(edges, cap, pen, workers=2)
+print(json.dumps({"handed_back_mib": kept - rss()}))
+"""
+
+
 def _probe(**env: str) -> dict[str, float]:
     clean = {
         k: v for k, v in os.environ.items() if k not in ("THREELISTS_KEEP_MEMORY", "NUMPY_MADVISE_HUGEPAGE")
     }
     out = subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", env.pop("probe", PROBE)],
         cwd=PROJECT_ROOT,
         env=clean | env,
         capture_output=True,
@@ -64,3 +87,9 @@ def test_the_switch_leaves_glibc_and_numpy_as_they_are():
     assert default["freed_mib"] > 150, default  # glibc gives a large block back at once
     # numpy's own default (huge pages on Linux 4.6+), and an operator's choice, are left alone
     assert _probe(NUMPY_MADVISE_HUGEPAGE="1")["huge_pages"] is True
+
+
+def test_the_solver_hands_kept_memory_back_before_it_forks_workers():
+    # forked workers inherit the free lists and would each copy every kept page they write to: at
+    # 1M needs the pool's PSS peaked 400-500 MiB higher (make bench, docs/benchmarks.md)
+    assert _probe(probe=POOL_PROBE)["handed_back_mib"] > 250

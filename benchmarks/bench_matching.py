@@ -22,6 +22,9 @@ so the timed run is not sampled.) In the same process it then times OR-Tools'
 min-cost flow solving the same components one by one (its solve calls only, one core) and
 the greedy baseline, checks that all exact objectives agree, and prints the ratios.
 
+Each process keeps the memory it frees, as a flow run's does (``settings.keep_memory``; the
+first line says so): ``THREELISTS_KEEP_MEMORY=0`` measures glibc's and numpy's defaults instead.
+
 Identical runs here differ by 10-40 % (a shared 2-core VM), for us and for OR-Tools, not always
 together. ``--repeat N`` times ours and OR-Tools N times each, alternating, and prints the
 medians and the median of the N paired ratios with their range.
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -83,6 +87,9 @@ def peak_memory(fn: Callable[[], Any], every: float = 0.2) -> tuple[Any, float]:
 def _one(size: str, seed: int, repeat: int = 1) -> dict:
     from benchmarks.oracle import solve_oracle
     from matching import solve_assignment
+    from settings import keep_memory
+
+    kept = keep_memory()  # as in a flow run's process
     from matching.baselines import solve_greedy
     from matching.instances import random_instance
     from matching.solver import choose_method, find_hub, prepare_blocks
@@ -140,6 +147,7 @@ def _one(size: str, seed: int, repeat: int = 1) -> dict:
         "greedy_s": round(t_greedy, 2),
         "greedy_gap_pct": round(100 * (greedy.objective / objective - 1), 2) if objective else 0.0,
         "urgent_unserved": f"{int(unserved.isin(urgent).sum())}/{int(greedy.unserved.isin(urgent).sum())}",
+        "memory_kept": kept,
     }
 
 
@@ -153,6 +161,10 @@ def main() -> None:
     if args.one:
         print(json.dumps(_one(args.one, args.seed, args.repeat)))
         return
+    print(
+        "memory freed is kept by each process, as in a flow run: "
+        + ("no (THREELISTS_KEEP_MEMORY=0)" if os.environ.get("THREELISTS_KEEP_MEMORY") == "0" else "yes")
+    )
     print(
         f"{'instance':>17} {'edges':>10} {'comps':>6} {'blocks':>6} {'largest':>8} {'method':>16} {'ours s':>7} "
         f"{'OR-Tools s':>10} {'x OR-Tools':>10} {'range':>11} {'peak MiB':>9} {'greedy s':>9} {'greedy gap %':>12} "

@@ -129,7 +129,7 @@ def hand_back_memory() -> None:
     """Give the kernel the free memory this process kept (:func:`keep_memory`): before forking
     workers, which would otherwise each take a private copy of every kept page they write to
     (their malloc inherits this process's free lists). At 1M needs the solver's pool then peaked
-    at 3.5-3.6 GiB instead of 4.0 (PSS, ``make bench``). glibc's ``malloc_trim(0)``; elsewhere
+    at 3.5-3.8 GiB instead of 4.0 (PSS, ``make bench``). glibc's ``malloc_trim(0)``; elsewhere
     nothing."""
     import ctypes
     import platform

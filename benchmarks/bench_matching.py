@@ -87,12 +87,12 @@ def peak_memory(fn: Callable[[], Any], every: float = 0.2) -> tuple[Any, float]:
 def _one(size: str, seed: int, repeat: int = 1) -> dict:
     from benchmarks.oracle import solve_oracle
     from matching import solve_assignment
-    from settings import keep_memory
-
-    kept = keep_memory()  # as in a flow run's process
     from matching.baselines import solve_greedy
     from matching.instances import random_instance
     from matching.solver import choose_method, find_hub, prepare_blocks
+    from settings import keep_memory
+
+    keep_memory()  # as in a flow run's process (the first line of main's table says which)
 
     shape, _, dims = size.rpartition(":")
     n_needs, n_offers = map(int, dims.split("x"))
@@ -147,7 +147,6 @@ def _one(size: str, seed: int, repeat: int = 1) -> dict:
         "greedy_s": round(t_greedy, 2),
         "greedy_gap_pct": round(100 * (greedy.objective / objective - 1), 2) if objective else 0.0,
         "urgent_unserved": f"{int(unserved.isin(urgent).sum())}/{int(greedy.unserved.isin(urgent).sum())}",
-        "memory_kept": kept,
     }
 
 

@@ -91,5 +91,5 @@ def test_the_switch_leaves_glibc_and_numpy_as_they_are():
 
 def test_the_solver_hands_kept_memory_back_before_it_forks_workers():
     # forked workers inherit the free lists and would each copy every kept page they write to: at
-    # 1M needs the pool's PSS peaked 400-500 MiB higher (make bench, docs/benchmarks.md)
+    # 1M needs the pool's PSS peaked 250-500 MiB higher (make bench, docs/benchmarks.md)
     assert _probe(probe=POOL_PROBE)["handed_back_mib"] > 250

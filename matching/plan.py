@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from lifecycle.escalation import escalate
@@ -66,6 +67,17 @@ def finish_plan(
     return explain_plan(needs, offers, period, problem, assemble(prepared, results), model or CostModel())
 
 
+def _offer_rows(offers: pd.DataFrame, problem: Problem, solution: Assignment) -> np.ndarray | None:
+    """Each pair's row in ``offers``, when ``offers`` is the frame the problem was built from
+    (:func:`build_problem` keeps its rows as the solver's offer positions; checked id by id):
+    a gather instead of a join on a city's 442k offer ids (0.5 s of the explain). Else None."""
+    if problem.positions is None or solution.edge_rows is None or len(offers) != len(problem.capacity):
+        return None
+    at = problem.positions[1][solution.edge_rows]
+    same = offers["offer_id"].to_numpy()[at] == solution.pairs["offer_id"].to_numpy()
+    return at if bool(np.all(same)) else None
+
+
 def explain_plan(
     needs: pd.DataFrame,
     offers: pd.DataFrame,
@@ -79,7 +91,12 @@ def explain_plan(
     chosen = problem.breakdown(solution.edge_rows)[BREAKDOWN].reset_index(drop=True)
     chosen.insert(0, "need_id", solution.pairs["need_id"].to_numpy())
     chosen.insert(1, "offer_id", solution.pairs["offer_id"].to_numpy())
-    chosen = chosen.merge(offers[["offer_id", "unit_id"]], on="offer_id")
+    at = _offer_rows(offers, problem, solution)
+    if at is not None:  # the ids as the offers hold them (their dtype), as the join gave them
+        for c in ("offer_id", "unit_id"):
+            chosen[c] = pd.Series(offers[c].array.take(at), index=chosen.index, dtype=offers[c].dtype)
+    else:
+        chosen = chosen.merge(offers[["offer_id", "unit_id"]], on="offer_id")
     unserved = explain_unserved(problem, solution)
     first_time = needs.loc[
         ~needs.get("unserved_before_in_cycle", pd.Series(False, index=needs.index)).astype(bool), "need_id"

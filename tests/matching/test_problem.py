@@ -328,3 +328,27 @@ def test_the_pairs_come_out_in_rank_order_with_their_scope(sizes):
         assert np.array_equal(got_n, rn[order])
         assert np.array_equal(got_o, ro[order])
         assert np.array_equal(got_s, scope[order])
+
+
+def test_each_pair_names_its_unit_whether_the_offers_are_the_problems_rows_or_another_order():
+    # the plan gathers each pair's unit by the solver's offer position when handed the frame the
+    # problem was built from (checked id by id), and joins on the offer id otherwise
+    from matching.plan import explain_plan
+    from matching.problem import build_problem
+    from matching.solver import solve_assignment
+
+    needs = pd.DataFrame([_need(i, item="AB"[i % 2]) for i in range(12)])
+    offers = pd.DataFrame([_offer(f"O{k}", item="AB"[k % 2], cap=2, unit=f"U{k % 3}") for k in range(6)])
+    declined = pd.DataFrame(columns=["need_id", "unit_id"])
+    problem = build_problem(needs, offers, PERIOD, CostModel(), declined)
+    solution = solve_assignment(**problem.solver_inputs())
+
+    def chosen(o: pd.DataFrame) -> pd.DataFrame:
+        return explain_plan(needs, o, PERIOD, problem, solution, CostModel()).chosen
+
+    own = chosen(offers)
+    assert len(own) == 12
+    unit_of = dict(zip(offers["offer_id"], offers["unit_id"], strict=True))
+    assert own["unit_id"].tolist() == [unit_of[o] for o in own["offer_id"]]
+    pd.testing.assert_frame_equal(chosen(offers.sample(frac=1, random_state=1)), own)
+    pd.testing.assert_frame_equal(chosen(offers.set_axis(range(100, 106))), own)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parent
@@ -109,20 +110,32 @@ def keep_memory() -> bool:
     ``NUMPY_MADVISE_HUGEPAGE`` the operator set is left as set. Not glibc (macOS, musl): only the
     numpy part.
     """
-    if os.environ.get("THREELISTS_KEEP_MEMORY", "1") == "0":
+    if not keeps_memory():
         return False
     if "NUMPY_MADVISE_HUGEPAGE" not in os.environ:
         from numpy._core import multiarray
 
         multiarray._set_madvise_hugepage(False)
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(-4, 0)  # M_MMAP_MAX: large blocks from the heap, not from mmap
+        libc.mallopt(-1, -1)  # M_TRIM_THRESHOLD -1: never give the heap's top back (mallopt(3))
+    return True
+
+
+def keeps_memory() -> bool:
+    """Whether :func:`keep_memory` keeps it: unless ``THREELISTS_KEEP_MEMORY=0``."""
+    return os.environ.get("THREELISTS_KEEP_MEMORY", "1") != "0"
+
+
+def _glibc() -> Any:
+    """The C library, when it is glibc on Linux (its ``mallopt`` and ``malloc_trim``); else None."""
     import ctypes
     import platform
 
     if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
-        libc = ctypes.CDLL(None)
-        libc.mallopt(-4, 0)  # M_MMAP_MAX: large blocks from the heap, not from mmap
-        libc.mallopt(-1, -1)  # M_TRIM_THRESHOLD -1: never give the heap's top back (mallopt(3))
-    return True
+        return ctypes.CDLL(None)
+    return None
 
 
 def hand_back_memory() -> None:
@@ -131,11 +144,9 @@ def hand_back_memory() -> None:
     (their malloc inherits this process's free lists). At 1M needs the solver's pool then peaked
     at 3.5-3.8 GiB instead of 4.0 (PSS, ``make bench``). glibc's ``malloc_trim(0)``; elsewhere
     nothing."""
-    import ctypes
-    import platform
-
-    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
-        ctypes.CDLL(None).malloc_trim(0)
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 def get_settings() -> Settings:

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,8 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from settings import keeps_memory
 
 DEFAULT_SIZES = (
     "300x1000,50000x10000,200000x40000,1000000x200000,1c:10000x2000,1c:50000x10000,1c:200000x40000,"
@@ -162,7 +163,7 @@ def main() -> None:
         return
     print(
         "memory freed is kept by each process, as in a flow run: "
-        + ("no (THREELISTS_KEEP_MEMORY=0)" if os.environ.get("THREELISTS_KEEP_MEMORY") == "0" else "yes")
+        + ("yes" if keeps_memory() else "no (THREELISTS_KEEP_MEMORY=0)")
     )
     print(
         f"{'instance':>17} {'edges':>10} {'comps':>6} {'blocks':>6} {'largest':>8} {'method':>16} {'ours s':>7} "

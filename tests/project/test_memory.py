@@ -21,15 +21,19 @@ pytestmark = pytest.mark.skipif(
     platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc's malloc on Linux"
 )
 
-PROBE = """
+# each probe starts with this: the process's resident MiB
+RSS = """
 import json, os
-import flows  # what a flow run imports first
-import numpy as np
-from numpy._core import multiarray
 
 def rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+"""
+
+PROBE = """
+import flows  # what a flow run imports first
+import numpy as np
+from numpy._core import multiarray
 
 a = np.ones(25_000_000)  # 200 MB
 held = rss()
@@ -39,15 +43,10 @@ print(json.dumps({"freed_mib": held - rss(), "huge_pages": bool(multiarray._get_
 
 
 POOL_PROBE = """
-import json, os
 import flows  # a flow run's process: freed memory is kept
 import numpy as np
 from matching import solver
 from matching.instances import random_instance
-
-def rss():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 edges, cap, pen = random_instance(3000, 600, seed=1)
 solver.solve_assignment(edges, cap, pen, workers=1)  # what the solve itself takes and keeps
@@ -60,12 +59,12 @@ print(json.dumps({"handed_back_mib": kept - rss()}))
 """
 
 
-def _probe(**env: str) -> dict[str, float]:
+def _probe(script: str = PROBE, **env: str) -> dict[str, float]:
     clean = {
         k: v for k, v in os.environ.items() if k not in ("THREELISTS_KEEP_MEMORY", "NUMPY_MADVISE_HUGEPAGE")
     }
     out = subprocess.run(
-        [sys.executable, "-c", env.pop("probe", PROBE)],
+        [sys.executable, "-c", RSS + script],
         cwd=PROJECT_ROOT,
         env=clean | env,
         capture_output=True,
@@ -92,4 +91,4 @@ def test_the_switch_leaves_glibc_and_numpy_as_they_are():
 def test_the_solver_hands_kept_memory_back_before_it_forks_workers():
     # forked workers inherit the free lists and would each copy every kept page they write to: at
     # 1M needs the pool's PSS peaked 250-500 MiB higher (make bench, docs/benchmarks.md)
-    assert _probe(probe=POOL_PROBE)["handed_back_mib"] > 250
+    assert _probe(POOL_PROBE)["handed_back_mib"] > 250

@@ -56,7 +56,7 @@ def reference_sets(session: Session, dataset: str | None = None) -> Reference:
     """What incoming rows of ``dataset`` may refer to, read from the store.
 
     Cached per database and dataset until a registry's row count changes or this process writes
-    a registry (``upsert``), so a run over many files reads 100,000 households once, not once per
+    a registry (store.reference), so a run over many files reads 100,000 households once, not once per
     file.
     """
     needed = NEEDED.get(dataset, set().union(*NEEDED.values())) if dataset else set().union(*NEEDED.values())
@@ -114,7 +114,7 @@ def directory_frames(session: Session) -> dict[str, pd.DataFrame]:
     """Subdistricts, communities, grids (names, centres), items, households (grid, phone,
     address) and units (name, community) as frames,
     for resolving what sheets write. Cached per database until a registry's row count changes
-    (another process added rows) or this process writes a registry (``upsert``)."""
+    (another process added rows) or this process writes a registry (store.reference)."""
     counts = tuple(
         session.scalar(select(func.count()).select_from(m)) or 0
         for m in (Subdistrict, Community, Grid, Item, Household, Unit)

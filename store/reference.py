@@ -11,9 +11,9 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
-from store.models import Category, Community, Grid, Household, Item, Subcategory, Subdistrict
+from store.models import Category, Community, Grid, Household, Item, Subcategory, Subdistrict, Unit
 
 
 @dataclass(frozen=True)
@@ -32,13 +32,13 @@ class Reference:
 
 # what this process last read of the registries, by database (store.intake): the directory sheets
 # are resolved against and the reference sets rows are validated against. Keyed also by the
-# registries' row counts (another process added rows); emptied whenever this process writes a
-# registry, and again when that write is committed or rolled back, as a unit renamed leaves every
-# count as it was
+# registries' row counts (another process added rows); emptied whenever a session of this process
+# inserts, updates or deletes registry rows, and again when that session's transaction ends (another
+# session may have cached the old rows meanwhile), as a unit renamed leaves every count as it was
 DIRECTORY_CACHE: dict[tuple[Any, ...], dict[str, pd.DataFrame]] = {}
 REFERENCE_CACHE: dict[tuple[Any, ...], Reference] = {}
 REGISTRY_TABLES = frozenset(
-    {"subdistricts", "communities", "grids", "households", "units", "items", "subcategories", "categories"}
+    m.__tablename__ for m in (Subdistrict, Community, Grid, Household, Unit, Item, Subcategory, Category)
 )
 
 
@@ -48,16 +48,18 @@ def forget_registries() -> None:
     REFERENCE_CACHE.clear()
 
 
-def _forget_when_settled(session: Session) -> None:
-    """Empty the registry caches again when ``session``'s transaction ends, either way: another
-    session of this process may have cached the old rows meanwhile, or this one the rows it wrote."""
-    session.info["registries_written"] = True
-    if not session.info.get("registries_heard"):
-        session.info["registries_heard"] = True
-        event.listen(session, "after_commit", _settled)
-        event.listen(session, "after_soft_rollback", _settled)
+@event.listens_for(Session, "do_orm_execute")
+def _registry_written(state: ORMExecuteState) -> None:
+    """A statement of any session that writes a registry: forget now, and when the session settles."""
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if table is not None and table.name in REGISTRY_TABLES:
+            forget_registries()
+            state.session.info["registries_written"] = True
 
 
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
 def _settled(session: Session, *_: Any) -> None:
     if session.info.pop("registries_written", False):
         forget_registries()
@@ -71,9 +73,6 @@ def upsert(session: Session, model: type, rows: list[dict[str, Any]], chunk: int
     if not rows:
         return
     table = model.__table__
-    if table.name in REGISTRY_TABLES:
-        forget_registries()
-        _forget_when_settled(session)
     pk = [c.name for c in table.primary_key.columns]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert

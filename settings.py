@@ -83,6 +83,11 @@ class Settings:
         """Survey forms (XLSForm, printable sheets) and visiting rosters."""
         return self.var_dir / "forms"
 
+    @property
+    def snapshots_dir(self) -> Path:
+        """Column snapshots of large, rarely changed tables (``store.snapshots``): a cache, safe to delete."""
+        return self.var_dir / "snapshots"
+
     def ensure_dirs(self) -> None:
         for path in (
             self.var_dir,

@@ -102,6 +102,8 @@ def run(url: str, size: float, work: Path) -> dict[str, float]:
         frame = need_rows(needs, items, "grid_sheet")
         load_needs(s, frame, None, "bench")
         s.execute(update(Need).values(escalation_level=1))
+    with sessions() as s:  # as the intake does after loading an offers file: their snapshot taken
+        store_cycle.active_offers(s)
     load_s = time.perf_counter() - t
 
     cycle_id, period = store_cycle.cycle_id_for(day), period_of(day)

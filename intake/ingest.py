@@ -32,6 +32,7 @@ from lifecycle.changes import NeedChange
 from lifecycle.states import QuarantineStatus
 from reference import item_words_path, load_item_words
 from service import loop as closed_loop
+from store import cycle as store_cycle
 from store import intake as store_intake
 from store.models import SourceFile
 
@@ -220,6 +221,10 @@ def ingest_files(
             reports.append(report)
             if on_file is not None:
                 on_file(report)
+        if dataset == "offers" and any(r.loaded for r in reports[-len(prepared) :]):
+            # the offers changed: their snapshot is taken now, not in the next cycle's read
+            with sessions() as session:
+                store_cycle.active_offers(session)
     return reports
 
 

@@ -140,6 +140,17 @@ class Offer(Base):
     source_file_id: Mapped[int | None] = mapped_column(ForeignKey("source_files.id"))
 
 
+class ChangeMark(Base):
+    """A table's change mark: triggers (migration 0008) give it a new random token in the same
+    transaction as any insert, update or delete of the table, whoever makes it. A column snapshot
+    of the table (``store.snapshots``) is used only while the token it was read under stands.
+    Bookkeeping, not data: emptying the store keeps these rows."""
+
+    __tablename__ = "change_marks"
+    table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64))
+
+
 # --- needs -----------------------------------------------------------------------------------
 
 

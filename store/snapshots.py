@@ -6,7 +6,8 @@ such a select in an Arrow file under ``var/snapshots`` and reads them from there
 table's change mark (``change_marks``, renewed by triggers in the same transaction as any insert,
 update or delete of the table, whoever makes it) still holds the token the file was read under.
 Anything else (no mark, another token, a file that cannot be read or does not match) reads the
-table and writes the file afresh. The files are a cache: deleting them costs one read each.
+table and writes the file afresh, unless the reading transaction wrote anything itself. The
+files are a cache: deleting them costs one read each.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pyarrow import ipc
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, text
 from sqlalchemy.orm import Session
 
 from store.db import read_frame
@@ -50,8 +51,21 @@ def read_marked(
     frame = _load(path, token)
     if frame is None:
         frame = read_frame(session, stmt, text_as_object)
-        _save(path, token, frame)
+        if not _wrote(session):
+            _save(path, token, frame)
     return frame
+
+
+def _wrote(session: Session) -> bool:
+    """Whether the session's transaction wrote anything: then the token it sees may be its own,
+    uncommitted, and stand for changes it has yet to make (PostgreSQL's trigger renews it once a
+    transaction), so no snapshot is saved under it."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        return bool(session.scalar(text("SELECT txid_current_if_assigned() IS NOT NULL")))
+    if conn.dialect.name == "sqlite":  # the driver begins a transaction at the first write
+        return bool(conn.connection.driver_connection.in_transaction)
+    return True
 
 
 def _key(session: Session, stmt: Select, text_as_object: bool) -> str:

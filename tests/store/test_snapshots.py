@@ -103,12 +103,24 @@ def test_a_session_reads_its_own_uncommitted_change_and_a_rollback_leaves_nothin
     pd.testing.assert_frame_equal(_read(sessions), _live(sessions))
 
 
+def _triggers(sessions) -> int:
+    with sessions() as s:
+        if s.get_bind().dialect.name == "postgresql":
+            return s.scalar(text("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'offers_marked%'"))
+        return s.scalar(
+            text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'offers_marked%'")
+        )
+
+
 def test_the_snapshot_answers_while_the_mark_stands(sessions, env, tiny):
     """What the triggers guard: with the update trigger gone (in a transaction rolled back), a
     changed capacity is not seen, because the snapshot answered."""
     _read(sessions)
+    triggers = _triggers(sessions)
     postgres = get_engine(env.database_url).dialect.name == "postgresql"
     with sessions() as s:
+        # a write first, so that SQLite's driver has begun the transaction the DROP is undone with
+        s.execute(text("UPDATE needs SET urgency = urgency"))
         s.execute(
             text("DROP TRIGGER offers_marked ON offers" if postgres else "DROP TRIGGER offers_marked_update")
         )
@@ -116,9 +128,7 @@ def test_the_snapshot_answers_while_the_mark_stands(sessions, env, tiny):
         assert list(active_offers(s)["capacity"]) == [1, 1]  # the snapshot's
         assert list(read_frame(s, ACTIVE_OFFERS, text_as_object=True)["capacity"]) == [9, 1]
         s.rollback()
-    with sessions() as s:
-        assert s.execute(update(Offer).where(Offer.id == "R-UA").values(capacity_per_cycle=1)).rowcount == 1
-        s.rollback()
+    assert _triggers(sessions) == triggers  # the trigger is back
     pd.testing.assert_frame_equal(_read(sessions), _live(sessions))
 
 
@@ -151,3 +161,24 @@ def test_a_file_of_offers_loaded_leaves_the_snapshot_ready_for_the_next_cycle(se
     with sessions() as s:
         assert _snapshot_tokens(env) == [change_token(s, "offers")]
     pd.testing.assert_frame_equal(_read(sessions), _live(sessions))
+
+
+def test_changes_after_a_read_in_the_same_transaction_are_seen_once_it_commits(sessions, env, tiny):
+    """PostgreSQL renews the mark once a transaction: a read between two changes saves no
+    snapshot under it (the second change would stand behind the first one's token)."""
+    with sessions() as s, s.begin():
+        s.execute(update(Offer).where(Offer.id == "R-UA").values(capacity_per_cycle=4))
+        assert list(active_offers(s)["capacity"]) == [4, 1]
+        s.execute(update(Offer).where(Offer.id == "R-UB").values(capacity_per_cycle=6))
+    assert list(_read(sessions)["capacity"]) == [4, 6]
+    pd.testing.assert_frame_equal(_read(sessions), _live(sessions))
+
+
+def test_a_transaction_that_wrote_anything_saves_no_snapshot(sessions, env, tiny):
+    with sessions() as s, s.begin():
+        s.execute(text("UPDATE needs SET urgency = urgency"))
+        active_offers(s)
+    assert _snapshot_tokens(env) == []
+    _read(sessions)  # a reading session takes it
+    with sessions() as s:
+        assert _snapshot_tokens(env) == [change_token(s, "offers")]

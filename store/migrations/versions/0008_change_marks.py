@@ -4,7 +4,9 @@ A cycle reads every active offer (a city: 442k rows, about 2 s of a 3.5 s read o
 offers change only when a unit's file is loaded. The read keeps a column snapshot of them beside
 the database (``store.snapshots``), valid while the token it was read under stands. The
 triggers renew the token in the same transaction as the change, whoever makes it (the intake,
-an operator's SQL, a test): per row on SQLite, per statement (TRUNCATE included) on PostgreSQL.
+an operator's SQL, a test): per row on SQLite, once per transaction on PostgreSQL (a statement
+trigger, TRUNCATE included). A transaction that wrote anything saves no snapshot
+(``store.snapshots``), so a token renewed once stands for all of its changes.
 
 Revision ID: 0008
 Revises: 0007
@@ -37,10 +39,15 @@ def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     token = POSTGRES_TOKEN if postgres else SQLITE_TOKEN
     if postgres:
+        # once per table and transaction (a setting local to the transaction, undone with it or
+        # with its savepoint): a driver's executemany is a statement per row, and each UPDATE of
+        # the one row would leave a version the next must walk past (442k offers loaded: hours)
         op.execute(
             "CREATE FUNCTION threelists_mark_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF coalesce(current_setting('threelists.marked_' || TG_TABLE_NAME, true), '') = '' THEN "
             f"UPDATE change_marks SET token = {POSTGRES_TOKEN} WHERE table_name = TG_TABLE_NAME; "
-            "RETURN NULL; END $$"
+            "PERFORM set_config('threelists.marked_' || TG_TABLE_NAME, 'yes', true); "
+            "END IF; RETURN NULL; END $$"
         )
     for table in MARKED:
         op.execute(f"INSERT INTO change_marks (table_name, token) VALUES ('{table}', {token})")

@@ -72,8 +72,8 @@ def _key(session: Session, stmt: Select, text_as_object: bool) -> str:
     """One file per database, query and text form."""
     bind = session.get_bind()
     sql = str(stmt.compile(bind, compile_kwargs={"literal_binds": True}))
-    text = f"{bind.url.render_as_string(hide_password=True)}\n{sql}\n{text_as_object}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+    named = f"{bind.url.render_as_string(hide_password=True)}\n{sql}\n{text_as_object}"
+    return hashlib.sha256(named.encode("utf-8")).hexdigest()[:24]
 
 
 def _save(path: Path, token: str, frame: pd.DataFrame) -> None:
@@ -100,9 +100,9 @@ def _to_arrow(values: pd.Series) -> pa.Array:
     """A column as Arrow: text (None as null) dictionary-encoded where values repeat, anything
     else as its numpy array."""
     if values.dtype == object:
-        text = pa.array(values.to_numpy(), type=pa.string())  # raises on anything but text and None
-        coded = text.dictionary_encode()
-        return text if len(coded.dictionary) * 2 > len(text) else coded  # ids: the strings themselves
+        strings = pa.array(values.to_numpy(), type=pa.string())  # raises on anything but text and None
+        coded = strings.dictionary_encode()
+        return strings if len(coded.dictionary) * 2 > len(strings) else coded  # ids: the strings themselves
     array = values.to_numpy()
     if not isinstance(array, np.ndarray) or array.dtype == object:
         raise TypeError(f"column {values.name} is {values.dtype}")

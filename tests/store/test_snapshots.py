@@ -133,11 +133,15 @@ def test_the_snapshot_answers_while_the_mark_stands(sessions, env, tiny):
 
 
 def test_missing_values_keep_their_form(sessions, env, tiny):
-    """Text and dates that are NULL come back as None and NaT, as the table's own read gives them."""
+    """Text and dates that are NULL come back as None and NaT, as the table's own read gives them,
+    whether the text repeats (kept as a dictionary) or not (kept as plain strings)."""
+    with sessions() as s, s.begin():
+        s.add(tiny_offer("R-UC", "UB"))
     stmt = select(
         Offer.id,
         null().label("no_value"),
         case((Offer.id == "R-UA", Offer.unit_id), else_=None).label("some_text"),
+        case((Offer.id != "R-UB", Offer.id), else_=None).label("distinct_text"),
         case((Offer.id == "R-UA", Offer.window_start), else_=None).label("some_date"),
         literal(1.5).label("number"),
     ).order_by(Offer.id)
@@ -146,10 +150,9 @@ def test_missing_values_keep_their_form(sessions, env, tiny):
         read_marked(s, "offers", stmt, env.snapshots_dir, text_as_object=True)
         cached = read_marked(s, "offers", stmt, env.snapshots_dir, text_as_object=True)
     pd.testing.assert_frame_equal(cached, live)
-    assert cached["some_text"].tolist() == ["UA", None] and cached["some_date"].isna().tolist() == [
-        False,
-        True,
-    ]
+    assert cached["some_text"].tolist() == ["UA", None, None]
+    assert cached["distinct_text"].tolist() == ["R-UA", None, "R-UC"]
+    assert cached["some_date"].isna().tolist() == [False, True, True]
 
 
 def test_a_file_of_offers_loaded_leaves_the_snapshot_ready_for_the_next_cycle(sessions, env, registry):

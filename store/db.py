@@ -81,14 +81,14 @@ def upgrade_database(url: str | None = None, revision: str = "head") -> None:
 
 def empty_tables(url: str | None = None) -> None:
     """Delete every row of the project's tables (tests and benchmarks start from an empty store)."""
-    from store.models import Base
+    from store.models import Base, ChangeMark
     from store.reference import forget_registries
 
     forget_registries()
     close_all_sessions()  # a session left open must not block the truncate
     engine = get_engine(url)
     # the change marks are bookkeeping (emptying a marked table renews its token through its triggers)
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name != "change_marks"]
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name != ChangeMark.__tablename__]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SET LOCAL lock_timeout = '20s'"))

@@ -9,16 +9,25 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
+from data_contracts.suites import SERVICE_LIST_COLUMNS
 from flows.match_cycle import match_cycle
 from service import cycle as service_cycle
 from service.loop import apply_response, contact_for_unit
-from service.publish import finish_publication, publish_service_list
+from service.publish import (
+    HEADERS_ZH,
+    ContractViolation,
+    check_contract,
+    finish_publication,
+    publish_rows,
+    publish_service_list,
+)
 from store import cycle as store_cycle
 from store.models import (
     Assignment,
     Need,
     NeedEvent,
     Publication,
+    PublishedRow,
 )
 from tests.conftest import CYCLE, DAY, assignment_set, tiny_offer
 
@@ -143,6 +152,40 @@ def test_crash_between_writing_and_commit_leaves_previous_version(prefect_harnes
     with tiny() as s, s.begin():
         result = publish_service_list(s, CYCLE, env.published_dir)
     assert result.version == 2 and result.created
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "says"),
+    [
+        ("resident_phone_masked", "13900000001", "JSON Schema"),  # a phone left unmasked
+        ("window_end", "2000-01-01", "数据约定"),  # a window that ends before it starts
+    ],
+)
+def test_a_list_that_breaks_its_contract_publishes_nothing(prefect_harness, tiny, env, column, value, says):
+    match_cycle(cycle_day=DAY)
+    folder = env.published_dir / CYCLE
+    names, pointer = sorted(p.name for p in folder.iterdir()), (folder / "latest.json").read_bytes()
+    rows = pd.read_parquet(folder / "v0001" / "service_list.parquet").drop(columns="version")
+    rows.loc[0, column] = value
+    with pytest.raises(ContractViolation, match=says), tiny() as s, s.begin():
+        publish_rows(
+            s,
+            "service_list",
+            CYCLE,
+            rows,
+            folder,
+            key="need_id",
+            stem="service_list",
+            headers_zh=HEADERS_ZH,
+            columns=SERVICE_LIST_COLUMNS,
+            check=check_contract,
+        )
+    # no version folder, not even a temporary one; the pointer, versions and rows as they were
+    assert sorted(p.name for p in folder.iterdir()) == names
+    assert (folder / "latest.json").read_bytes() == pointer
+    with tiny() as s:
+        assert [p.version for p in s.scalars(select(Publication))] == [1]
+        assert len(s.scalars(select(PublishedRow.need_id)).all()) == len(rows)
 
 
 def test_published_formats_mask_personal_data(prefect_harness, tiny, env):

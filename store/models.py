@@ -272,9 +272,10 @@ class UnservedNeed(Base):
     """Why a need stayed unserved in a cycle (no eligible offer, or capacity taken)."""
 
     __tablename__ = "unserved_needs"
+    # the unique constraint's index also finds the rows of its first column (no index of its own)
     __table_args__ = (UniqueConstraint("cycle_id", "need_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    cycle_id: Mapped[str] = mapped_column(ForeignKey("cycles.id"), index=True)
+    cycle_id: Mapped[str] = mapped_column(ForeignKey("cycles.id"))
     need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"))
     reason: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text)
@@ -289,9 +290,10 @@ class ReviewRemoval(Base):
     again in that cycle (the need goes back to the pool)."""
 
     __tablename__ = "review_removals"
+    # the unique constraint's index also finds the rows of its first column (no index of its own)
     __table_args__ = (UniqueConstraint("cycle_id", "need_id", "unit_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    cycle_id: Mapped[str] = mapped_column(ForeignKey("cycles.id"), index=True)
+    cycle_id: Mapped[str] = mapped_column(ForeignKey("cycles.id"))
     need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"))
     unit_id: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
@@ -319,9 +321,10 @@ class PublishedRow(Base):
     """The service list as a table consumers query: the rows of every published version."""
 
     __tablename__ = "published_service_list"
+    # the unique constraint's index also finds the rows of its first column (no index of its own)
     __table_args__ = (UniqueConstraint("publication_id", "need_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id"), index=True)
+    publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id"))
     cycle_id: Mapped[str] = mapped_column(String(32))
     version: Mapped[int] = mapped_column(Integer)
     assignment_id: Mapped[int | None] = mapped_column(Integer)

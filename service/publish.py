@@ -402,7 +402,7 @@ def publish_rows(
     # the contract is checked while the version is written where nobody reads it yet (the files
     # under a temporary name, the rows in the caller's open transaction): a breach removes the
     # files and raises, and the caller's rollback takes the rows. GX's pandas work and the
-    # writers' (Arrow, the database driver) share the two cores: 0.3-0.5 s of a 97k-row list's
+    # writers' (Arrow, the database driver) share the two cores: 0.2-0.5 s of a 97k-row list's
     # 3.7 s, measured alternating on the cycle benchmark's district
     with ThreadPoolExecutor(1, thread_name_prefix="contract") as checker:
         # (its own frame object: the writers only read theirs too)

@@ -9,7 +9,7 @@ into one B-tree fewer: 0.19 s -> 0.13 s in SQLite itself (within the noise of a 
 
 Revision ID: 0009
 Revises: 0008
-Create Date: 2026-12-04 23:30:00
+Create Date: 2026-12-04 23:10:00
 """
 
 from collections.abc import Sequence

@@ -267,9 +267,7 @@ def active_offers(session: Session) -> pd.DataFrame:
     """The active offers in id order (``ACTIVE_OFFERS``), from their snapshot while no offer
     changed since it was taken (``store.snapshots``); a load that changed them calls this after
     its commit, so that the next cycle finds the snapshot ready."""
-    return read_marked(
-        session, Offer.__tablename__, ACTIVE_OFFERS, get_settings().snapshots_dir, text_as_object=True
-    )
+    return read_marked(session, ACTIVE_OFFERS, get_settings().snapshots_dir, text_as_object=True)
 
 
 def read_offers(session: Session, cycle_id: str, held: tuple[str, ...]) -> pd.DataFrame:

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pyarrow import ipc
-from sqlalchemy import Select, select, text
+from sqlalchemy import Select, Table, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.util import find_tables
 
 from store.db import read_frame
 from store.models import ChangeMark
@@ -35,15 +36,15 @@ def change_token(session: Session, table: str) -> str | None:
     return session.scalar(select(ChangeMark.token).where(ChangeMark.table_name == table))
 
 
-def read_marked(
-    session: Session, table: str, stmt: Select, folder: Path, text_as_object: bool = False
-) -> pd.DataFrame:
+def read_marked(session: Session, stmt: Select, folder: Path, text_as_object: bool = False) -> pd.DataFrame:
     """``read_frame(session, stmt, text_as_object)``, from the table's snapshot while its change mark stands.
 
-    ``stmt`` must read ``table`` alone (its rows change only when the table does). The token is
-    read first: a change committed between the two reads leaves a file stamped with a token that
-    is already gone, never one that stands over rows it does not hold.
+    ``stmt`` must read one table alone, anywhere in it (its rows then change only when that table
+    does): a statement that reads any other table raises ``ValueError``. The token is read first:
+    a change committed between the two reads leaves a file stamped with a token that is already
+    gone, never one that stands over rows it does not hold.
     """
+    table = _table_of(stmt)
     token = change_token(session, table)
     if token is None:
         return read_frame(session, stmt, text_as_object)
@@ -54,6 +55,16 @@ def read_marked(
         if not _wrote(session):
             _save(path, token, frame)
     return frame
+
+
+def _table_of(stmt: Select) -> str:
+    """The one table ``stmt`` reads (its FROM, joins, subqueries and columns); ValueError otherwise."""
+    tables = {
+        t.name for t in find_tables(stmt, check_columns=True, include_aliases=True) if isinstance(t, Table)
+    }
+    if len(tables) != 1:
+        raise ValueError(f"a snapshot reads one table alone; this statement reads {sorted(tables)}")
+    return tables.pop()
 
 
 def _wrote(session: Session) -> bool:

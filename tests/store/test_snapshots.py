@@ -13,7 +13,7 @@ from sqlalchemy import case, delete, literal, null, select, text, update
 
 from store.cycle import ACTIVE_OFFERS, active_offers
 from store.db import get_engine, read_frame
-from store.models import Offer
+from store.models import Offer, Unit
 from store.reference import upsert
 from store.snapshots import TOKEN_KEY, change_token, read_marked
 from tests.conftest import copy_to_inbox, tiny_offer
@@ -147,8 +147,8 @@ def test_missing_values_keep_their_form(sessions, env, tiny):
     ).order_by(Offer.id)
     with sessions() as s:
         live = read_frame(s, stmt, text_as_object=True)
-        read_marked(s, "offers", stmt, env.snapshots_dir, text_as_object=True)
-        cached = read_marked(s, "offers", stmt, env.snapshots_dir, text_as_object=True)
+        read_marked(s, stmt, env.snapshots_dir, text_as_object=True)
+        cached = read_marked(s, stmt, env.snapshots_dir, text_as_object=True)
     pd.testing.assert_frame_equal(cached, live)
     assert cached["some_text"].tolist() == ["UA", None, None]
     assert cached["distinct_text"].tolist() == ["R-UA", None, "R-UC"]
@@ -185,3 +185,13 @@ def test_a_transaction_that_wrote_anything_saves_no_snapshot(sessions, env, tiny
     _read(sessions)  # a reading session takes it
     with sessions() as s:
         assert _snapshot_tokens(env) == [change_token(s, "offers")]
+
+
+def test_a_statement_that_reads_another_table_is_refused(sessions, env, tiny):
+    """Its rows could change while the offers' mark stands: no snapshot would know."""
+    with_unit = select(Offer.id, Unit.name).join(Unit, Unit.id == Offer.unit_id)
+    with_subquery = select(Offer.id).where(Offer.unit_id.in_(select(Unit.id).where(Unit.active)))
+    for stmt in (with_unit, with_subquery):
+        with sessions() as s, pytest.raises(ValueError, match="units"):
+            read_marked(s, stmt, env.snapshots_dir)
+    assert list(env.snapshots_dir.glob("*.arrow")) == []

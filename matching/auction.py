@@ -41,6 +41,11 @@ import numpy as np
 
 THETA = 4
 SEQUENTIAL = 16  # below this many active needs or slots, work one at a time
+# Reverse rounds: up to REVERSE_FEW_OFFERS offers with at least REVERSE_MANY spare slots (those
+# with the most) fill up to REVERSE_TAKE of them in one round, the others one (see _best_needs)
+REVERSE_TAKE = 64
+REVERSE_MANY = 2
+REVERSE_FEW_OFFERS = 128
 UNSERVED = -2  # a need's slot when it is left unserved
 NONE = -1  # a need's slot while it is bidding
 NEG = np.iinfo(np.int64).min // 4  # "no such option" in value comparisons (no overflow on sums)
@@ -389,49 +394,54 @@ def _reverse_rounds(prob: AuctionProblem, st: AuctionState, offers: _Offers, eps
     A spare slot of offer ``j`` looks at the needs that may use ``j``: need ``i`` would move for
     any price below ``beta_i = -c_ij - profit_i``. The slot takes the best such need at a price
     ``eps`` under the second best's ``beta`` (never below 0), or, if no need would come even
-    at price 0, drops its price to 0 and stays spare. A need that moves frees its old slot.
-    Rounds take one slot per offer; a need wanted by several slots takes the best deal.
+    at price 0, drops its price to 0 and stays spare; an offer's other spare slots then drop
+    too. An offer with several spare slots takes its best needs into all of them in one round
+    (see :func:`_best_needs`): a shortage on large offers left thousands of spare slots on a
+    hundred offers after a phase, and one slot an offer a round took 490 rounds where it now
+    takes 28. A need wanted by several offers takes the best deal; the slots it leaves bid
+    again, and so does a priced slot a moving need frees.
     """
     price, holder, own = st.price, st.holder, st.own
-    starts, order = prob.by_offer
-    need_by_offer, cost_by_offer = prob.by_offer_need_cost
+    _, order = prob.by_offer
+    need_by_offer, _ = prob.by_offer_need_cost
     pending = np.flatnonzero((holder == NONE) & (price > 0))
     while len(pending):
         if len(pending) <= SEQUENTIAL:
             _reverse_one_by_one(prob, st, offers, eps, list(pending))
             return
         s_off = prob.slot_offer[pending]
-        pick = np.lexsort((-price[pending], s_off))
+        pick = np.lexsort((-price[pending], s_off))  # each offer's spare slots, dearest first
         pending, s_off = pending[pick], s_off[pick]
-        first = _starts_of_runs(s_off)
-        spare, s_off = pending[first], s_off[first]
-        later = pending[~first]
-        counts = starts[s_off + 1] - starts[s_off]
-        at = ranges(starts[s_off], counts)  # positions in by-offer order
-        needs = need_by_offer[at]
-        beta = -cost_by_offer[at] - st.profit[needs]
-        seg = np.cumsum(counts) - counts
-        best = np.maximum.reduceat(beta, seg)
-        hit = np.where(beta == np.repeat(best, counts), np.arange(len(beta)), len(beta))
-        arg = np.minimum.reduceat(hit, seg)
-        beta2 = beta.copy()
-        beta2[arg] = NEG
-        second = np.maximum.reduceat(beta2, seg)
-        idle = best - eps <= 0
-        price[spare[idle]] = 0
-        go = ~idle
-        if not go.any():
-            offers.refresh(s_off, price)
+        first = np.flatnonzero(_starts_of_runs(s_off))
+        s_offers = s_off[first]
+        if len(first) == len(pending):  # one spare slot an offer
+            group, at, new_price = _best_need(prob, st, s_offers, eps)
+            slot = pending[group]
+            idle = np.ones(len(pending), dtype=bool)
+            idle[group] = False
+            price[pending[idle]] = 0
+            later = pending[:0]
+        else:
+            k = np.diff(first, append=len(pending))
+            group, rank, at, new_price, want = _best_needs(prob, st, s_offers, k, eps)
+            slot = pending[first[group] + rank]
+            # an offer's slots after those it fills: 0 if it ran out of needs, else next round
+            takers = np.bincount(group, minlength=len(s_offers))
+            after = np.arange(len(pending)) - np.repeat(first, k) >= np.repeat(takers, k)
+            out_of_needs = np.repeat(takers < want, k)
+            price[pending[after & out_of_needs]] = 0
+            later = pending[after & ~out_of_needs]
+        if len(group) == 0:
+            offers.refresh(s_offers, price)
             pending = later
             continue
-        slot, edge, need = spare[go], order[at[arg[go]]], needs[arg[go]]
-        new_price = np.maximum(0, second[go] - eps)
+        edge, need = order[at], need_by_offer[at]
         gain = -prob.cost[edge] - new_price
-        take = np.lexsort((-gain, need))
+        take = np.lexsort((-gain, need))  # a need several offers want: the best deal
         slot, edge, need, new_price = slot[take], edge[take], need[take], new_price[take]
-        first = _starts_of_runs(need)
-        lost = slot[~first]
-        slot, edge, need, new_price = slot[first], edge[first], need[first], new_price[first]
+        best = _starts_of_runs(need)
+        lost = slot[~best]
+        slot, edge, need, new_price = slot[best], edge[best], need[best], new_price[best]
         old = own[need]
         freed = old[old >= 0]
         holder[freed] = NONE
@@ -440,8 +450,75 @@ def _reverse_rounds(prob: AuctionProblem, st: AuctionState, offers: _Offers, eps
         own[need] = slot
         st.own_edge[need] = edge
         st.profit[need] = -prob.cost[edge] - new_price
-        offers.refresh(np.concatenate((s_off, prob.slot_offer[freed])), price)
+        offers.refresh(np.concatenate((s_offers, prob.slot_offer[freed])), price)
         pending = np.concatenate((later, lost, freed[price[freed] > 0]))
+
+
+def _best_need(
+    prob: AuctionProblem, st: AuctionState, offers_: np.ndarray, eps: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For one spare slot of each offer: the need it takes, at ``eps`` under the second best
+    need's ``beta`` (at least 0), if the best need's ``beta`` is above ``eps``. Returns (the
+    offers that take one, as positions in ``offers_``; the need's edge, as a position in
+    ``by_offer`` order; the price), from two reductions over the offers' needs."""
+    starts, _ = prob.by_offer
+    need_by_offer, cost_by_offer = prob.by_offer_need_cost
+    lo = starts[offers_]
+    counts = starts[offers_ + 1] - lo
+    at = ranges(lo, counts)
+    beta = -cost_by_offer[at] - st.profit[need_by_offer[at]]
+    seg = np.cumsum(counts) - counts
+    best = np.maximum.reduceat(beta, seg)
+    hit = np.where(beta == np.repeat(best, counts), np.arange(len(beta)), len(beta))
+    arg = np.minimum.reduceat(hit, seg)
+    beta[arg] = NEG
+    second = np.maximum.reduceat(beta, seg)
+    taking = np.flatnonzero(best > eps)
+    return taking, at[arg[taking]], np.maximum(0, second[taking] - eps)
+
+
+def _best_needs(
+    prob: AuctionProblem, st: AuctionState, offers_: np.ndarray, k: np.ndarray, eps: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For ``k[g]`` spare slots of offer ``offers_[g]``: the needs they take.
+
+    Up to ``REVERSE_FEW_OFFERS`` offers with at least ``REVERSE_MANY`` spare slots, those with
+    the most, fill up to ``want = min(k, REVERSE_TAKE)`` of them at once, one offer at a time:
+    the offer takes its ``t <= want`` best needs among those whose ``beta`` is above ``eps``,
+    all at one price, ``beta_(t+1) - eps`` (the next need's ``beta`` less ``eps``), or 0 when no
+    other need is above ``eps``. A need taken gains ``beta - price >= eps``, and a need not
+    taken has ``beta`` at most ``price + eps``: it stays within ``eps`` of what the offer now
+    asks, as when the slots bid one by one. The other offers fill one slot each
+    (:func:`_best_need`, ``want = 1``).
+
+    Returns per need taken (its offer's position ``g``, its rank among that offer's takes, its
+    edge as a position in ``by_offer`` order, its price) and ``want`` per offer.
+    """
+    starts, _ = prob.by_offer
+    need_by_offer, cost_by_offer = prob.by_offer_need_cost
+    many = np.flatnonzero(k >= REVERSE_MANY)
+    if len(many) > REVERSE_FEW_OFFERS:  # the offers with the most spare slots
+        many = np.sort(many[np.argpartition(-k[many], REVERSE_FEW_OFFERS)[:REVERSE_FEW_OFFERS]])
+    want = np.ones(len(offers_), dtype=np.int64)
+    want[many] = np.minimum(k[many], REVERSE_TAKE)
+    single = np.flatnonzero(want == 1)
+    taking, at, price = _best_need(prob, st, offers_[single], eps)
+    groups, ranks, ats, prices = [single[taking]], [np.zeros(len(taking), dtype=np.int64)], [at], [price]
+    for g in many:
+        lo, hi = starts[offers_[g]], starts[offers_[g] + 1]
+        beta = -cost_by_offer[lo:hi] - st.profit[need_by_offer[lo:hi]]
+        above = np.flatnonzero(beta > eps)
+        t = min(int(want[g]), len(above))
+        p = 0
+        if len(above) > t:
+            part = np.argpartition(-beta[above], t)
+            p = int(beta[above[part[t]]]) - eps
+            above = above[part[:t]]
+        groups.append(np.full(t, g))
+        ranks.append(np.arange(t))
+        ats.append(lo + above)
+        prices.append(np.full(t, p, dtype=np.int64))
+    return np.concatenate(groups), np.concatenate(ranks), np.concatenate(ats), np.concatenate(prices), want
 
 
 def _reverse_one_by_one(

@@ -52,6 +52,8 @@ def test_auction_matches_highs_lp(seed):
         (8_000, 2_000, {}),  # 30 items, 30 components
         (3_000, 3_000, {"items": 2, "capacity": (1, 2)}),  # more capacity than needs
         (5_000, 40, {"items": 1, "capacity": (50, 200)}),  # a few large offers (canteens)
+        # ... fewer places than needs: reverse rounds fill many spare slots of an offer at once
+        (6_000, 25, {"items": 1, "degree": (5, 20), "capacity": (50, 200)}),
     ],
 )
 def test_auction_matches_ortools_min_cost_flow(n_needs, n_offers, shape):
@@ -171,3 +173,83 @@ def test_levelled_prices_keep_the_certificate_and_only_take_needs_off_the_rebid_
     assert np.array_equal(offers.low, low) and np.array_equal(st.price, low[prob.slot_offer])
     assert np.all(st.profit >= profit)
     assert not len(auction.violations(prob, st, offers, eps))
+
+
+def test_an_offer_fills_its_spare_slots_with_its_best_needs_in_one_reverse_round():
+    """40 spare slots of one offer, priced from an earlier phase, and 100 unserved needs: the
+    slots take the 40 needs that gain most, at one price (eps under the 41st need's gain), in
+    one round, and every need is then within eps of its best choice."""
+    rng = np.random.default_rng(7)
+    n, places, eps = 100, 40, 3
+    gain = rng.permutation(np.arange(10, 10 + 7 * n, 7))  # distinct gains, 7 apart
+    cost = rng.integers(0, 50, n)
+    prob = auction.AuctionProblem(
+        indptr=np.arange(n + 1),
+        offer=np.zeros(n, dtype=np.int64),
+        cost=cost.astype(np.int64),
+        penalty=(cost + gain).astype(np.int64),
+        slot_start=np.zeros(1, dtype=np.int64),
+        n_slots=np.array([places]),
+    )
+    st = auction.initial_state(prob)
+    st.own[:] = auction.UNSERVED
+    st.price[:] = 10_000  # above every gain: a price from an earlier phase
+    offers = auction._Offers(prob, st.price)
+    calls = []
+    real = auction._best_needs
+
+    def counted(*args):
+        calls.append(args[3].copy())
+        return real(*args)
+
+    auction._best_needs = counted
+    try:
+        auction._reverse_rounds(prob, st, offers, eps)
+    finally:
+        auction._best_needs = real
+    assert [k.tolist() for k in calls] == [[places]]  # one round for all 40 slots
+    best = np.argsort(-gain)[:places]
+    assert set(st.holder.tolist()) == set(best.tolist())
+    next_gain = np.sort(gain)[::-1][places]
+    assert (st.price == next_gain - eps).all()
+    assert np.all(st.profit[best] - (-prob.penalty[best]) >= eps)  # each need taken gains eps
+    assert not len(auction.violations(prob, st, offers, eps))
+
+
+def test_reverse_rounds_after_a_phase_fill_or_free_every_priced_spare_slot(monkeypatch):
+    """A shortage on a few large offers: after the second phase's bids, hundreds of an offer's
+    slots are spare with the first phase's price. The reverse rounds leave no spare slot
+    priced and every need within eps of its best choice, in far fewer rounds than an offer
+    has spare slots (one slot an offer a round needed at least that many)."""
+    edges, cap, pen = random_instance(3_000, 12, seed=0, items=1, degree=(3, 8), capacity=(50, 200))
+    block = prepare_blocks(edges, cap, pen).blocks[0]
+    prob, _ = auction.integer_problem(
+        block.need_local, block.offer_local, block.cost, block.capacity, block.penalty
+    )
+    st = auction.initial_state(prob)
+    offers = auction._Offers(prob, st.price)
+    eps = int(prob.cost.max() - prob.cost.min()) // 4
+    auction._bid_rounds(prob, st, offers, np.flatnonzero(st.own == auction.NONE), eps)
+    auction._reverse_rounds(prob, st, offers, eps)
+    eps //= 4  # the next phase, as auction() runs it
+    auction._level_prices(prob, st, offers)
+    auction._bid_rounds(
+        prob, st, offers, auction._unplace(st, auction.violations(prob, st, offers, eps)), eps
+    )
+    spare = (st.holder == auction.NONE) & (st.price > 0)
+    most = int(np.bincount(prob.slot_offer[spare]).max())
+    assert most >= 100  # the case this is for
+    rounds = []
+    for name in ("_best_need", "_best_needs"):
+        real = getattr(auction, name)
+        monkeypatch.setattr(auction, name, lambda *a, _real=real: rounds.append(1) or _real(*a))
+    profit = st.profit.copy()
+    auction._reverse_rounds(prob, st, offers, eps)
+    assert len(rounds) < most // 4
+    assert not ((st.holder == auction.NONE) & (st.price > 0)).any()
+    assert not len(auction.violations(prob, st, offers, eps))
+    assert np.all(st.profit >= profit)
+    held = st.holder[st.holder >= 0]
+    assert len(np.unique(held)) == len(held)
+    assert np.array_equal(np.flatnonzero(st.own >= 0), np.sort(held))
+    assert np.array_equal(st.own[held], np.flatnonzero(st.holder >= 0))

@@ -450,7 +450,7 @@ def _reverse_rounds(prob: AuctionProblem, st: AuctionState, offers: _Offers, eps
         own[need] = slot
         st.own_edge[need] = edge
         st.profit[need] = -prob.cost[edge] - new_price
-        offers.refresh(np.concatenate((s_offers, prob.slot_offer[freed])), price)
+        offers.refresh(s_offers, price)  # (a freed slot keeps its price: its offer's are as they were)
         pending = np.concatenate((later, lost, freed[price[freed] > 0]))
 
 
@@ -556,10 +556,8 @@ def _reverse_one_by_one(
         own_edge[i] = edges[a]
         st.profit[i] = -cost[edges[a]] - price[s]
         offers.refresh_one(j, price)
-        if old >= 0:
-            offers.refresh_one(int(prob.slot_offer[old]), price)
-            if price[old] > 0:
-                stack.append(old)
+        if old >= 0 and price[old] > 0:  # (its offer's prices are as they were)
+            stack.append(old)
 
 
 def certify(prob: AuctionProblem, st: AuctionState, scale: int) -> bool:

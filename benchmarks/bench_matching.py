@@ -10,9 +10,11 @@ N/40 places, which joins all 30 items into one component (solved by pricing the 
 ``1b:NxM`` is one component of a few large offers (50-200 places each, like canteens or a
 hospital's clinic hours): many identical slots per offer, which once made the auction re-run
 most of its bidding in every phase, and below 10k needs made LAPJVsp's graph one column per place
-(``1b:6000x72``); ``g:NxM`` is a city of units that serve single grids: N/3 service items of 1-3
-offers each, so tens of thousands of components of a few needs, which the solver packs into
-blocks of ~256 needs (OR-Tools is timed on the same blocks).
+(``1b:6000x72``); with fewer offers it is short of places (``1b:50000x150``: 19k places for 50k
+needs), which leaves many of an offer's places spare with a price between the auction's phases;
+``g:NxM`` is a city of units that serve single grids: N/3 service items of 1-3 offers each, so
+tens of thousands of components of a few needs, which the solver packs into blocks of ~256 needs
+(OR-Tools is timed on the same blocks).
 
 Each size runs in its own process. Our solver is timed alone; peak memory comes from a second,
 identical run sampled meanwhile: the proportional set size (PSS) of this process and its pool
@@ -46,7 +48,7 @@ from settings import keeps_memory
 
 DEFAULT_SIZES = (
     "300x1000,50000x10000,200000x40000,1000000x200000,1c:10000x2000,1c:50000x10000,1c:200000x40000,"
-    "1h:20000x4000,1h:100000x20000,1b:6000x72,1b:50000x600,g:50000x30000"
+    "1h:20000x4000,1h:100000x20000,1b:6000x72,1b:50000x600,1b:50000x150,g:50000x30000"
 )
 ONE_COMPONENT = {"items": 1, "degree": (5, 40), "capacity": (1, 7)}
 LARGE_OFFERS = {"items": 1, "degree": (5, 40), "capacity": (50, 200)}

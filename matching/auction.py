@@ -507,17 +507,18 @@ def _best_needs(
     for g in many:
         lo, hi = starts[offers_[g]], starts[offers_[g] + 1]
         beta = -cost_by_offer[lo:hi] - st.profit[need_by_offer[lo:hi]]
-        above = np.flatnonzero(beta > eps)
-        t = min(int(want[g]), len(above))
-        p = 0
-        if len(above) > t:
-            part = np.argpartition(-beta[above], t)
-            p = int(beta[above[part[t]]]) - eps
-            above = above[part[:t]]
-        groups.append(np.full(t, g))
-        ranks.append(np.arange(t))
-        ats.append(lo + above)
-        prices.append(np.full(t, p, dtype=np.int64))
+        w = int(want[g])
+        if hi - lo > w:  # its w best and the next one's beta
+            part = np.argpartition(-beta, w)
+            top, after = part[:w], int(beta[part[w]])
+        else:
+            top, after = np.arange(hi - lo), NEG
+        top = top[beta[top] > eps]
+        p = after - eps if len(top) == w and after > eps else 0
+        groups.append(np.full(len(top), g))
+        ranks.append(np.arange(len(top)))
+        ats.append(lo + top)
+        prices.append(np.full(len(top), p, dtype=np.int64))
     return np.concatenate(groups), np.concatenate(ranks), np.concatenate(ats), np.concatenate(prices), want
 
 

@@ -148,20 +148,27 @@ def test_components_of_offers_with_many_places_go_to_the_auction():
     assert len(block.needs) < 10_000 and choose_method(block) == "auction"
 
 
-def test_levelled_prices_keep_the_certificate_and_only_take_needs_off_the_rebid_list():
-    """Between phases every slot of an offer comes down to its cheapest slot's price: the dual
-    bound and the assignment stay, holders only gain, and no need newly counts as worse off."""
-    # fewer places than needs (prices above 0), one phase of the auction at a coarse eps
-    edges, cap, pen = random_instance(3_000, 20, seed=3, items=1, capacity=(50, 200))
+def _one_phase(instance, fraction: int):
+    """The auction's state after one phase (bids, then reverse rounds) at eps = cost range /
+    ``fraction``, on the one component of ``instance``: (problem, state, offers, eps)."""
+    edges, cap, pen = instance
     block = prepare_blocks(edges, cap, pen).blocks[0]
     prob, _ = auction.integer_problem(
         block.need_local, block.offer_local, block.cost, block.capacity, block.penalty
     )
     st = auction.initial_state(prob)
     offers = auction._Offers(prob, st.price)
-    eps = int(prob.cost.max() - prob.cost.min()) // 64
+    eps = int(prob.cost.max() - prob.cost.min()) // fraction
     auction._bid_rounds(prob, st, offers, np.flatnonzero(st.own == auction.NONE), eps)
     auction._reverse_rounds(prob, st, offers, eps)
+    return prob, st, offers, eps
+
+
+def test_levelled_prices_keep_the_certificate_and_only_take_needs_off_the_rebid_list():
+    """Between phases every slot of an offer comes down to its cheapest slot's price: the dual
+    bound and the assignment stay, holders only gain, and no need newly counts as worse off."""
+    # fewer places than needs (prices above 0), one phase of the auction at a coarse eps
+    prob, st, offers, eps = _one_phase(random_instance(3_000, 20, seed=3, items=1, capacity=(50, 200)), 64)
     assert not len(auction.violations(prob, st, offers, eps))  # ε-complementary slackness
     before = set(auction.violations(prob, st, offers, 0))
     profit, low = st.profit.copy(), offers.low.copy()
@@ -221,16 +228,8 @@ def test_reverse_rounds_after_a_phase_fill_or_free_every_priced_spare_slot(monke
     slots are spare with the first phase's price. The reverse rounds leave no spare slot
     priced and every need within eps of its best choice, in far fewer rounds than an offer
     has spare slots (one slot an offer a round needed at least that many)."""
-    edges, cap, pen = random_instance(3_000, 12, seed=0, items=1, degree=(3, 8), capacity=(50, 200))
-    block = prepare_blocks(edges, cap, pen).blocks[0]
-    prob, _ = auction.integer_problem(
-        block.need_local, block.offer_local, block.cost, block.capacity, block.penalty
-    )
-    st = auction.initial_state(prob)
-    offers = auction._Offers(prob, st.price)
-    eps = int(prob.cost.max() - prob.cost.min()) // 4
-    auction._bid_rounds(prob, st, offers, np.flatnonzero(st.own == auction.NONE), eps)
-    auction._reverse_rounds(prob, st, offers, eps)
+    instance = random_instance(3_000, 12, seed=0, items=1, degree=(3, 8), capacity=(50, 200))
+    prob, st, offers, eps = _one_phase(instance, 4)
     eps //= 4  # the next phase, as auction() runs it
     auction._level_prices(prob, st, offers)
     auction._bid_rounds(

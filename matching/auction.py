@@ -128,6 +128,22 @@ def ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.repeat(starts - offsets, counts) + np.arange(total)
 
 
+def _max_per_segment(values: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For segments of ``values`` laid side by side (``counts`` long, each at least 1): each one's
+    largest value, the position of its first occurrence, and the segments' starts."""
+    seg = np.cumsum(counts) - counts
+    best = np.maximum.reduceat(values, seg)
+    hit = np.where(values == np.repeat(best, counts), np.arange(len(values)), len(values))
+    return best, np.minimum.reduceat(hit, seg), seg
+
+
+def _beta(prob: AuctionProblem, st: AuctionState, at: np.ndarray | slice) -> np.ndarray:
+    """What each need would pay to move to an offer, ``-c_ij - profit_i``, for edges ``at`` in
+    ``by_offer`` order (positions or one offer's slice)."""
+    need_by_offer, cost_by_offer = prob.by_offer_need_cost
+    return -cost_by_offer[at] - st.profit[need_by_offer[at]]
+
+
 class _Offers:
     """Per offer: its cheapest slot (and its price) and the second-cheapest price."""
 
@@ -192,11 +208,7 @@ def _best_two(
         is_own = offers.low_slot[e_off] == mine
         price = np.where(is_own, offers.second[e_off], price)
     val = -prob.cost[idx] - price
-    seg = np.cumsum(counts) - counts
-    best = np.maximum.reduceat(val, seg)
-    pos = np.arange(len(idx))
-    hit = np.where(val == np.repeat(best, counts), pos, len(idx))
-    arg = np.minimum.reduceat(hit, seg)
+    best, arg, seg = _max_per_segment(val, counts)
     # second best: the same offer's next slot, or another edge, or staying unserved
     own_sec = offers.second[e_off[arg]]
     val2 = val.copy()
@@ -462,15 +474,11 @@ def _best_need(
     offers that take one, as positions in ``offers_``; the need's edge, as a position in
     ``by_offer`` order; the price), from two reductions over the offers' needs."""
     starts, _ = prob.by_offer
-    need_by_offer, cost_by_offer = prob.by_offer_need_cost
     lo = starts[offers_]
     counts = starts[offers_ + 1] - lo
     at = ranges(lo, counts)
-    beta = -cost_by_offer[at] - st.profit[need_by_offer[at]]
-    seg = np.cumsum(counts) - counts
-    best = np.maximum.reduceat(beta, seg)
-    hit = np.where(beta == np.repeat(best, counts), np.arange(len(beta)), len(beta))
-    arg = np.minimum.reduceat(hit, seg)
+    beta = _beta(prob, st, at)
+    best, arg, seg = _max_per_segment(beta, counts)
     beta[arg] = NEG
     second = np.maximum.reduceat(beta, seg)
     taking = np.flatnonzero(best > eps)
@@ -495,7 +503,6 @@ def _best_needs(
     edge as a position in ``by_offer`` order, its price) and ``want`` per offer.
     """
     starts, _ = prob.by_offer
-    need_by_offer, cost_by_offer = prob.by_offer_need_cost
     many = np.flatnonzero(k >= REVERSE_MANY)
     if len(many) > REVERSE_FEW_OFFERS:  # the offers with the most spare slots
         many = np.sort(many[np.argpartition(-k[many], REVERSE_FEW_OFFERS)[:REVERSE_FEW_OFFERS]])
@@ -506,7 +513,7 @@ def _best_needs(
     groups, ranks, ats, prices = [single[taking]], [np.zeros(len(taking), dtype=np.int64)], [at], [price]
     for g in many:
         lo, hi = starts[offers_[g]], starts[offers_[g] + 1]
-        beta = -cost_by_offer[lo:hi] - st.profit[need_by_offer[lo:hi]]
+        beta = _beta(prob, st, slice(lo, hi))
         w = int(want[g])
         if hi - lo > w:  # its w best and the next one's beta
             part = np.argpartition(-beta, w)
@@ -529,7 +536,7 @@ def _reverse_one_by_one(
     price, holder, own, own_edge = st.price, st.holder, st.own, st.own_edge
     starts, order = prob.by_offer
     cost = prob.cost
-    need_by_offer, cost_by_offer = prob.by_offer_need_cost
+    need_by_offer, _ = prob.by_offer_need_cost
     while stack:
         s = stack.pop()
         if holder[s] != NONE or price[s] <= 0:
@@ -538,7 +545,7 @@ def _reverse_one_by_one(
         lo, hi = starts[j], starts[j + 1]
         edges = order[lo:hi]
         needs = need_by_offer[lo:hi]
-        beta = -cost_by_offer[lo:hi] - st.profit[needs]
+        beta = _beta(prob, st, slice(lo, hi))
         a = int(np.argmax(beta))
         best = int(beta[a])
         if best - eps <= 0:

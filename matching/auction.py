@@ -426,23 +426,15 @@ def _reverse_rounds(prob: AuctionProblem, st: AuctionState, offers: _Offers, eps
         pending, s_off = pending[pick], s_off[pick]
         first = np.flatnonzero(_starts_of_runs(s_off))
         s_offers = s_off[first]
-        if len(first) == len(pending):  # one spare slot an offer
-            group, at, new_price = _best_need(prob, st, s_offers, eps)
-            slot = pending[group]
-            idle = np.ones(len(pending), dtype=bool)
-            idle[group] = False
-            price[pending[idle]] = 0
-            later = pending[:0]
-        else:
-            k = np.diff(first, append=len(pending))
-            group, rank, at, new_price, want = _best_needs(prob, st, s_offers, k, eps)
-            slot = pending[first[group] + rank]
-            # an offer's slots after those it fills: 0 if it ran out of needs, else next round
-            takers = np.bincount(group, minlength=len(s_offers))
-            after = np.arange(len(pending)) - np.repeat(first, k) >= np.repeat(takers, k)
-            out_of_needs = np.repeat(takers < want, k)
-            price[pending[after & out_of_needs]] = 0
-            later = pending[after & ~out_of_needs]
+        k = np.diff(first, append=len(pending))
+        group, rank, at, new_price, want = _best_needs(prob, st, s_offers, k, eps)
+        slot = pending[first[group] + rank]
+        # an offer's slots after those it fills: 0 if it ran out of needs, else next round
+        takers = np.bincount(group, minlength=len(s_offers))
+        after = np.arange(len(pending)) - np.repeat(first, k) >= np.repeat(takers, k)
+        out_of_needs = np.repeat(takers < want, k)
+        price[pending[after & out_of_needs]] = 0
+        later = pending[after & ~out_of_needs]
         if len(group) == 0:
             offers.refresh(s_offers, price)
             pending = later
@@ -507,6 +499,9 @@ def _best_needs(
     if len(many) > REVERSE_FEW_OFFERS:  # the offers with the most spare slots
         many = np.sort(many[np.argpartition(-k[many], REVERSE_FEW_OFFERS)[:REVERSE_FEW_OFFERS]])
     want = np.ones(len(offers_), dtype=np.int64)
+    if not len(many):  # (most rounds after a phase's first few)
+        taking, at, price = _best_need(prob, st, offers_, eps)
+        return taking, np.zeros(len(taking), dtype=np.int64), at, price, want
     want[many] = np.minimum(k[many], REVERSE_TAKE)
     single = np.flatnonzero(want == 1)
     taking, at, price = _best_need(prob, st, offers_[single], eps)

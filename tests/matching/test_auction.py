@@ -182,7 +182,20 @@ def test_levelled_prices_keep_the_certificate_and_only_take_needs_off_the_rebid_
     assert not len(auction.violations(prob, st, offers, eps))
 
 
-def test_an_offer_fills_its_spare_slots_with_its_best_needs_in_one_reverse_round():
+def _rounds(monkeypatch) -> list[list[int]]:
+    """The reverse rounds run from now on: per round, its offers' spare slots."""
+    rounds: list[list[int]] = []
+    real = auction._best_needs
+
+    def counted(prob, st, offers_, k, eps):
+        rounds.append(k.tolist())
+        return real(prob, st, offers_, k, eps)
+
+    monkeypatch.setattr(auction, "_best_needs", counted)
+    return rounds
+
+
+def test_an_offer_fills_its_spare_slots_with_its_best_needs_in_one_reverse_round(monkeypatch):
     """40 spare slots of one offer, priced from an earlier phase, and 100 unserved needs: the
     slots take the 40 needs that gain most, at one price (eps under the 41st need's gain), in
     one round, and every need is then within eps of its best choice."""
@@ -202,19 +215,9 @@ def test_an_offer_fills_its_spare_slots_with_its_best_needs_in_one_reverse_round
     st.own[:] = auction.UNSERVED
     st.price[:] = 10_000  # above every gain: a price from an earlier phase
     offers = auction._Offers(prob, st.price)
-    calls = []
-    real = auction._best_needs
-
-    def counted(*args):
-        calls.append(args[3].copy())
-        return real(*args)
-
-    auction._best_needs = counted
-    try:
-        auction._reverse_rounds(prob, st, offers, eps)
-    finally:
-        auction._best_needs = real
-    assert [k.tolist() for k in calls] == [[places]]  # one round for all 40 slots
+    rounds = _rounds(monkeypatch)
+    auction._reverse_rounds(prob, st, offers, eps)
+    assert rounds == [[places]]  # one round for all 40 slots
     best = np.argsort(-gain)[:places]
     assert set(st.holder.tolist()) == set(best.tolist())
     next_gain = np.sort(gain)[::-1][places]
@@ -238,10 +241,7 @@ def test_reverse_rounds_after_a_phase_fill_or_free_every_priced_spare_slot(monke
     spare = (st.holder == auction.NONE) & (st.price > 0)
     most = int(np.bincount(prob.slot_offer[spare]).max())
     assert most >= 100  # the case this is for
-    rounds = []
-    for name in ("_best_need", "_best_needs"):
-        real = getattr(auction, name)
-        monkeypatch.setattr(auction, name, lambda *a, _real=real: rounds.append(1) or _real(*a))
+    rounds = _rounds(monkeypatch)
     profit = st.profit.copy()
     auction._reverse_rounds(prob, st, offers, eps)
     assert len(rounds) < most // 4

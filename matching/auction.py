@@ -46,6 +46,11 @@ SEQUENTIAL = 16  # below this many active needs or slots, work one at a time
 REVERSE_TAKE = 64
 REVERSE_MANY = 2
 REVERSE_FEW_OFFERS = 128
+# Offers with at least CACHE_MIN needs keep their CACHE_K best needs between reverse rounds
+# (see _BestNeeds): a one-by-one step scanned all of an offer's needs (7,500 in one component of
+# 50,000 needs and 150 offers), tens of thousands of times a phase
+CACHE_MIN = 1024
+CACHE_K = 32
 UNSERVED = -2  # a need's slot when it is left unserved
 NONE = -1  # a need's slot while it is bidding
 NEG = np.iinfo(np.int64).min // 4  # "no such option" in value comparisons (no overflow on sums)
@@ -411,15 +416,17 @@ def _reverse_rounds(prob: AuctionProblem, st: AuctionState, offers: _Offers, eps
     (see :func:`_best_needs`): a shortage on large offers left thousands of spare slots on a
     hundred offers after a phase, and one slot an offer a round took 490 rounds where it now
     takes 28. A need wanted by several offers takes the best deal; the slots it leaves bid
-    again, and so does a priced slot a moving need frees.
+    again, and so does a priced slot a moving need frees. Needs only gain here (each one moves
+    for at least ``eps``), so an offer's best needs are kept between rounds (:class:`_BestNeeds`).
     """
     price, holder, own = st.price, st.holder, st.own
     _, order = prob.by_offer
     need_by_offer, _ = prob.by_offer_need_cost
     pending = np.flatnonzero((holder == NONE) & (price > 0))
+    kept = _BestNeeds(prob, st) if len(pending) else None
     while len(pending):
         if len(pending) <= SEQUENTIAL:
-            _reverse_one_by_one(prob, st, offers, eps, list(pending))
+            _reverse_one_by_one(prob, st, offers, eps, list(pending), kept)
             return
         s_off = prob.slot_offer[pending]
         pick = np.lexsort((-price[pending], s_off))  # each offer's spare slots, dearest first
@@ -427,7 +434,7 @@ def _reverse_rounds(prob: AuctionProblem, st: AuctionState, offers: _Offers, eps
         first = np.flatnonzero(_starts_of_runs(s_off))
         s_offers = s_off[first]
         k = np.diff(first, append=len(pending))
-        group, rank, at, new_price, want = _best_needs(prob, st, s_offers, k, eps)
+        group, rank, at, new_price, want = _best_needs(prob, st, s_offers, k, eps, kept)
         slot = pending[first[group] + rank]
         # an offer's slots after those it fills: 0 if it ran out of needs, else next round
         takers = np.bincount(group, minlength=len(s_offers))
@@ -458,27 +465,113 @@ def _reverse_rounds(prob: AuctionProblem, st: AuctionState, offers: _Offers, eps
         pending = np.concatenate((later, lost, freed[price[freed] > 0]))
 
 
+class _BestNeeds:
+    """During one phase's reverse rounds: for each offer with at least ``CACHE_MIN`` needs, the
+    ``CACHE_K`` needs of highest ``beta`` when its needs were last scanned, and the next
+    ``beta`` then (``bound``).
+
+    In the reverse rounds a need only moves to gain at least ``eps``, so profits only rise and
+    every ``beta`` only falls: a need not kept still has ``beta <= bound``. The kept needs'
+    ``beta`` priced again (``CACHE_K`` values, not thousands) answer for the offer as long as
+    enough of them are still at least ``bound``; the offer's needs are scanned again when not.
+    Where a kept need is the best but the next one's ``beta`` is only known to be at most
+    ``bound``, ``bound`` stands in for it: the slot's price is then at most ``eps`` higher than
+    the exact rule would set, every need taken still gains at least ``eps`` and every need not
+    taken stays within ``eps`` of the price, which is all the auction needs.
+    """
+
+    def __init__(self, prob: AuctionProblem, st: AuctionState) -> None:
+        self.prob, self.st = prob, st
+        starts, _ = prob.by_offer
+        big = np.flatnonzero(np.diff(starts) >= CACHE_MIN)
+        self.row = np.full(len(prob.n_slots), -1, dtype=np.int64)
+        self.row[big] = np.arange(len(big))
+        self.offer = big
+        self.pos = np.zeros((len(big), CACHE_K), dtype=np.int64)  # positions in by_offer order
+        self.bound = np.full(len(big), FAR, dtype=np.int64)  # FAR: not scanned yet
+
+    def kept(self, offers_: np.ndarray) -> np.ndarray:
+        """Which of ``offers_`` keep their best needs."""
+        return self.row[offers_] >= 0
+
+    def _scan(self, r: int) -> None:
+        starts, _ = self.prob.by_offer
+        lo, hi = int(starts[self.offer[r]]), int(starts[self.offer[r] + 1])
+        beta = _beta(self.prob, self.st, slice(lo, hi))
+        part = np.argpartition(-beta, CACHE_K)
+        self.pos[r] = lo + part[:CACHE_K]
+        self.bound[r] = beta[part[CACHE_K]]
+
+    def top(self, j: int, w: int, eps: int) -> tuple[np.ndarray, int]:
+        """Offer ``j``'s best needs with ``beta`` above ``eps``, at most ``w < CACHE_K`` of them,
+        best first, as positions in ``by_offer`` order; and a bound on every other need's
+        ``beta``, exact when one of the kept needs is the next."""
+        r = int(self.row[j])
+        if self.bound[r] == FAR:
+            self._scan(r)
+        while True:
+            pos = self.pos[r]
+            beta = _beta(self.prob, self.st, pos)
+            o = np.argsort(-beta, kind="stable")
+            beta, pos = beta[o], pos[o]
+            bound = int(self.bound[r])
+            if beta[w] >= bound or bound <= eps:  # the first w + 1 are the offer's best
+                top = pos[:w][beta[:w] > eps]
+                return top, max(int(beta[w]), bound)
+            self._scan(r)
+
+    def best_two(self, offers_: np.ndarray, eps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For offers that keep their needs: the best need's ``beta``, its position in ``by_offer``
+        order, and a bound on every other need's ``beta`` (see :meth:`top`)."""
+        rows = self.row[offers_]
+        for r in rows[self.bound[rows] == FAR]:
+            self._scan(int(r))
+        while True:
+            pos = self.pos[rows]
+            beta = _beta(self.prob, self.st, pos)
+            a = np.argmax(beta, axis=1)
+            at = np.arange(len(rows))
+            best, where = beta[at, a], pos[at, a]
+            beta[at, a] = NEG
+            bound = self.bound[rows]
+            second = beta.max(axis=1)
+            stale = np.flatnonzero((second < bound) & (bound > eps))
+            if len(stale) == 0:
+                return best, where, np.maximum(second, bound)
+            for r in rows[stale]:
+                self._scan(int(r))
+
+
 def _best_need(
-    prob: AuctionProblem, st: AuctionState, offers_: np.ndarray, eps: int
+    prob: AuctionProblem, st: AuctionState, offers_: np.ndarray, eps: int, kept: _BestNeeds
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For one spare slot of each offer: the need it takes, at ``eps`` under the second best
     need's ``beta`` (at least 0), if the best need's ``beta`` is above ``eps``. Returns (the
     offers that take one, as positions in ``offers_``; the need's edge, as a position in
-    ``by_offer`` order; the price), from two reductions over the offers' needs."""
+    ``by_offer`` order; the price), from two reductions over the offers' needs, or from the
+    needs an offer keeps (:class:`_BestNeeds`)."""
     starts, _ = prob.by_offer
-    lo = starts[offers_]
-    counts = starts[offers_ + 1] - lo
-    at = ranges(lo, counts)
-    beta = _beta(prob, st, at)
-    best, arg, seg = _max_per_segment(beta, counts)
-    beta[arg] = NEG
-    second = np.maximum.reduceat(beta, seg)
+    best, at, second = (np.empty(len(offers_), dtype=np.int64) for _ in range(3))
+    big = kept.kept(offers_)
+    small = np.flatnonzero(~big)
+    if len(small):
+        lo = starts[offers_[small]]
+        counts = starts[offers_[small] + 1] - lo
+        edges = ranges(lo, counts)
+        beta = _beta(prob, st, edges)
+        best[small], arg, seg = _max_per_segment(beta, counts)
+        at[small] = edges[arg]
+        beta[arg] = NEG
+        second[small] = np.maximum.reduceat(beta, seg)
+    if len(small) < len(offers_):
+        big = np.flatnonzero(big)
+        best[big], at[big], second[big] = kept.best_two(offers_[big], eps)
     taking = np.flatnonzero(best > eps)
-    return taking, at[arg[taking]], np.maximum(0, second[taking] - eps)
+    return taking, at[taking], np.maximum(0, second[taking] - eps)
 
 
 def _best_needs(
-    prob: AuctionProblem, st: AuctionState, offers_: np.ndarray, k: np.ndarray, eps: int
+    prob: AuctionProblem, st: AuctionState, offers_: np.ndarray, k: np.ndarray, eps: int, kept: _BestNeeds
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """For ``k[g]`` spare slots of offer ``offers_[g]``: the needs they take.
 
@@ -500,64 +593,79 @@ def _best_needs(
         many = np.sort(many[np.argpartition(-k[many], REVERSE_FEW_OFFERS)[:REVERSE_FEW_OFFERS]])
     want = np.ones(len(offers_), dtype=np.int64)
     if not len(many):  # (most rounds after a phase's first few)
-        taking, at, price = _best_need(prob, st, offers_, eps)
+        taking, at, price = _best_need(prob, st, offers_, eps, kept)
         return taking, np.zeros(len(taking), dtype=np.int64), at, price, want
     want[many] = np.minimum(k[many], REVERSE_TAKE)
     single = np.flatnonzero(want == 1)
-    taking, at, price = _best_need(prob, st, offers_[single], eps)
+    taking, at, price = _best_need(prob, st, offers_[single], eps, kept)
     groups, ranks, ats, prices = [single[taking]], [np.zeros(len(taking), dtype=np.int64)], [at], [price]
     for g in many:
-        lo, hi = starts[offers_[g]], starts[offers_[g] + 1]
-        beta = _beta(prob, st, slice(lo, hi))
-        w = int(want[g])
-        if hi - lo > w:  # its w best and the next one's beta
-            part = np.argpartition(-beta, w)
-            top, after = part[:w], int(beta[part[w]])
+        j, w = int(offers_[g]), int(want[g])
+        if w < CACHE_K and kept.row[j] >= 0:
+            top, after = kept.top(j, w, eps)
         else:
-            top, after = np.arange(hi - lo), NEG
-        top = top[beta[top] > eps]
+            lo, hi = starts[j], starts[j + 1]
+            beta = _beta(prob, st, slice(lo, hi))
+            if hi - lo > w:  # its w best and the next one's beta
+                part = np.argpartition(-beta, w)
+                top, after = part[:w], int(beta[part[w]])
+            else:
+                top, after = np.arange(hi - lo), NEG
+            top = lo + top[beta[top] > eps]
         p = after - eps if len(top) == w and after > eps else 0
         groups.append(np.full(len(top), g))
         ranks.append(np.arange(len(top)))
-        ats.append(lo + top)
+        ats.append(top)
         prices.append(np.full(len(top), p, dtype=np.int64))
     return np.concatenate(groups), np.concatenate(ranks), np.concatenate(ats), np.concatenate(prices), want
 
 
 def _reverse_one_by_one(
-    prob: AuctionProblem, st: AuctionState, offers: _Offers, eps: int, stack: list[int]
+    prob: AuctionProblem,
+    st: AuctionState,
+    offers: _Offers,
+    eps: int,
+    stack: list[int],
+    kept: _BestNeeds | None = None,
 ) -> None:
     """The reverse auction one slot at a time (Gauss-Seidel): cheaper when few slots are left."""
     price, holder, own, own_edge = st.price, st.holder, st.own, st.own_edge
     starts, order = prob.by_offer
     cost = prob.cost
     need_by_offer, _ = prob.by_offer_need_cost
+    kept = kept or _BestNeeds(prob, st)
     while stack:
         s = stack.pop()
         if holder[s] != NONE or price[s] <= 0:
             continue
         j = prob.slot_offer[s]
-        lo, hi = starts[j], starts[j + 1]
-        edges = order[lo:hi]
-        needs = need_by_offer[lo:hi]
-        beta = _beta(prob, st, slice(lo, hi))
-        a = int(np.argmax(beta))
-        best = int(beta[a])
-        if best - eps <= 0:
-            price[s] = 0
-            offers.refresh_one(j, price)
-            continue
-        beta[a] = NEG
-        second = int(beta.max()) if len(beta) > 1 else NEG
-        i = int(needs[a])
+        if kept.row[j] >= 0:
+            top, second = kept.top(j, 1, eps)
+            if len(top) == 0:
+                price[s] = 0
+                offers.refresh_one(j, price)
+                continue
+            at = int(top[0])
+        else:
+            lo, hi = starts[j], starts[j + 1]
+            beta = _beta(prob, st, slice(lo, hi))
+            a = int(np.argmax(beta))
+            if int(beta[a]) - eps <= 0:
+                price[s] = 0
+                offers.refresh_one(j, price)
+                continue
+            beta[a] = NEG
+            second = int(beta.max()) if len(beta) > 1 else NEG
+            at = int(lo) + a
+        i = int(need_by_offer[at])
         old = int(own[i])
         if old >= 0:
             holder[old] = NONE
         holder[s] = i
         price[s] = max(0, second - eps)
         own[i] = s
-        own_edge[i] = edges[a]
-        st.profit[i] = -cost[edges[a]] - price[s]
+        own_edge[i] = order[at]
+        st.profit[i] = -cost[order[at]] - price[s]
         offers.refresh_one(j, price)
         if old >= 0 and price[old] > 0:  # (its offer's prices are as they were)
             stack.append(old)

@@ -187,9 +187,9 @@ def _rounds(monkeypatch) -> list[list[int]]:
     rounds: list[list[int]] = []
     real = auction._best_needs
 
-    def counted(prob, st, offers_, k, eps):
+    def counted(prob, st, offers_, k, eps, kept):
         rounds.append(k.tolist())
-        return real(prob, st, offers_, k, eps)
+        return real(prob, st, offers_, k, eps, kept)
 
     monkeypatch.setattr(auction, "_best_needs", counted)
     return rounds
@@ -252,3 +252,57 @@ def test_reverse_rounds_after_a_phase_fill_or_free_every_priced_spare_slot(monke
     assert len(np.unique(held)) == len(held)
     assert np.array_equal(np.flatnonzero(st.own >= 0), np.sort(held))
     assert np.array_equal(st.own[held], np.flatnonzero(st.holder >= 0))
+
+
+def test_kept_best_needs_answer_as_a_scan_of_all_needs_while_needs_only_gain(monkeypatch):
+    """Offers with thousands of needs keep their best needs between reverse rounds. While needs
+    only gain (as in the reverse rounds: their beta at every offer falls), the kept needs give
+    what a scan of all the offer's needs gives: the best needs above eps and the slot's price,
+    for one slot and for several, one offer at a time and for many at once."""
+    rng = np.random.default_rng(11)
+    n, m = 3 * auction.CACHE_MIN, 3
+    cost = rng.integers(0, 1_000_000, n * m)
+    prob = auction.AuctionProblem(
+        indptr=np.arange(0, n * m + 1, m),  # every need may use every offer
+        offer=np.tile(np.arange(m), n),
+        cost=cost,
+        penalty=rng.integers(0, 1_000_000, n),
+        slot_start=np.arange(m) * 100,
+        n_slots=np.full(m, 100),
+    )
+    st = auction.initial_state(prob)
+    st.profit[:] = -rng.integers(0, 1_500_000, n)
+    # one offer at a time, and all at once, each with its own kept needs
+    kept, kept_all = auction._BestNeeds(prob, st), auction._BestNeeds(prob, st)
+    scans = []
+    for k in (kept, kept_all):
+        monkeypatch.setattr(k, "_scan", lambda r, real=k._scan: scans.append(r) or real(r))
+    starts, _ = prob.by_offer
+
+    def expected(j, w, eps):
+        """The best w betas above eps (best first) and the slot's price, from all needs."""
+        beta = np.sort(auction._beta(prob, st, slice(starts[j], starts[j + 1])))[::-1]
+        top = beta[:w][beta[:w] > eps]
+        return top.tolist(), (int(beta[w]) - eps if len(top) == w and beta[w] > eps else 0)
+
+    queries = 0
+    for _ in range(300):
+        eps = int(rng.integers(1, 200_000))
+        for j in range(m):
+            w = int(rng.choice([1, 2, 5, 20]))
+            top, after = kept.top(j, w, eps)
+            got = auction._beta(prob, st, top).tolist()
+            assert (got, after - eps if len(top) == w and after > eps else 0) == expected(j, w, eps)
+        best, at, second = kept_all.best_two(np.arange(m), eps)
+        assert np.array_equal(auction._beta(prob, st, at), best)
+        for j in range(m):
+            top, price = expected(j, 1, eps)
+            if top:
+                assert [best[j]] == top and max(0, second[j] - eps) == price
+            else:
+                assert best[j] <= eps
+        queries += 2 * m
+        # some needs gain (a move in the reverse rounds), the best ones more often
+        gainers = np.unique(np.concatenate((rng.integers(0, n, 20), prob.by_offer_need_cost[0][at])))
+        st.profit[gainers] += rng.integers(1, 50_000, len(gainers))
+    assert len(scans) < queries // 4  # the kept needs answered most queries

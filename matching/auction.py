@@ -34,6 +34,7 @@ connected component (a city-wide offer of a popular item) costs about what its e
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -173,6 +174,30 @@ class _Offers:
         self.low[j], self.low_slot[j] = p[two[0]], start + two[0]
         self.second[j] = p[two[1]]
 
+    def raise_cheapest(self, j: int, bid: int, price: np.ndarray, heaps: dict[int, list]) -> int:
+        """Raise offer ``j``'s cheapest slot to ``bid`` (a forward bid, one at a time); returns
+        the slot.
+
+        ``heaps``: per offer, its slots as ``(price, slot)`` in a binary heap, made on the
+        offer's first bid and kept by the caller while only these bids change its prices: the
+        next cheapest two are then among the heap's top three, where a partition of all the
+        offer's prices cost as much as the rest of a bid.
+        """
+        h = heaps.get(j)
+        if h is None:
+            start, k = int(self.prob.slot_start[j]), int(self.prob.n_slots[j])
+            # sorted by price, then slot: a heap whose top is a cheapest slot
+            h = heaps[j] = sorted(
+                zip(price[start : start + k].tolist(), range(start, start + k), strict=True)
+            )
+        s = h[0][1]
+        price[s] = bid
+        heapq.heapreplace(h, (bid, s))
+        self.low[j], self.low_slot[j] = h[0]
+        if len(h) > 1:
+            self.second[j] = min(h[1][0], h[2][0]) if len(h) > 2 else h[1][0]
+        return s
+
     def refresh(self, offers: np.ndarray, price: np.ndarray) -> None:
         prob = self.prob
         mark = np.zeros(len(prob.n_slots), dtype=bool)  # the offers, once each, in order
@@ -281,7 +306,8 @@ def _bid_one_by_one(
     """The forward auction one bidder at a time (Gauss-Seidel): cheaper when few are left."""
     price, holder, own = st.price, st.holder, st.own
     cost, penalty, indptr, offer = prob.cost, prob.penalty, prob.indptr, prob.offer
-    low, second_price, low_slot = offers.low, offers.second, offers.low_slot
+    low, second_price = offers.low, offers.second
+    heaps: dict[int, list] = {}  # (only bids here change prices until this returns)
     while stack:
         i = stack.pop()
         a0, a1 = int(indptr[i]), int(indptr[i + 1])
@@ -297,17 +323,15 @@ def _bid_one_by_one(
         val[a] = -cost[a0 + a] - second_price[j]
         second = max(int(val.max()), stay)
         bid = -int(cost[a0 + a]) - second + eps
-        s = int(low_slot[j])
+        s = offers.raise_cheapest(j, bid, price, heaps)
         out = int(holder[s])
         if out >= 0:
             own[out] = NONE
             stack.append(out)
         holder[s] = i
-        price[s] = bid
         own[i] = s
         st.own_edge[i] = a0 + a
         st.profit[i] = -int(cost[a0 + a]) - bid
-        offers.refresh_one(j, price)
 
 
 def violations(prob: AuctionProblem, st: AuctionState, offers: _Offers, eps: int) -> np.ndarray:

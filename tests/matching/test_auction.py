@@ -306,3 +306,32 @@ def test_kept_best_needs_answer_as_a_scan_of_all_needs_while_needs_only_gain(mon
         gainers = np.unique(np.concatenate((rng.integers(0, n, 20), prob.by_offer_need_cost[0][at])))
         st.profit[gainers] += rng.integers(1, 50_000, len(gainers))
     assert len(scans) < queries // 4  # the kept needs answered most queries
+
+
+@pytest.mark.parametrize("places", [1, 2, 3, 50])
+def test_bids_one_at_a_time_keep_each_offers_two_cheapest_slots(places):
+    """A forward bid one at a time raises an offer's cheapest slot; the offer's cheapest slot
+    and its two cheapest prices stay those of all its slots (kept in a heap, not partitioned
+    again at every bid)."""
+    rng = np.random.default_rng(places)
+    m = 3
+    prob = auction.AuctionProblem(
+        indptr=np.zeros(1, dtype=np.int64),
+        offer=np.zeros(0, dtype=np.int64),
+        cost=np.zeros(0, dtype=np.int64),
+        penalty=np.zeros(0, dtype=np.int64),
+        slot_start=np.arange(m) * places,
+        n_slots=np.full(m, places),
+    )
+    price = rng.integers(0, 20, m * places)  # ties among prices too
+    offers = auction._Offers(prob, price)
+    heaps: dict[int, list] = {}
+    for _ in range(500):
+        j = int(rng.integers(m))
+        low = int(offers.low[j])
+        s = offers.raise_cheapest(j, low + int(rng.integers(1, 10)), price, heaps)
+        assert prob.slot_offer[s] == j
+        for o in range(m):
+            p = np.sort(price[o * places : (o + 1) * places])
+            assert offers.low[o] == p[0] and price[offers.low_slot[o]] == p[0]
+            assert places == 1 or offers.second[o] == p[1]

@@ -489,6 +489,10 @@ def _reverse_rounds(prob: AuctionProblem, st: AuctionState, offers: _Offers, eps
         pending = np.concatenate((later, lost, freed[price[freed] > 0]))
 
 
+_ONE = np.ones(1, dtype=np.int64)
+_NONE_TAKEN = np.zeros(0, dtype=np.int64)
+
+
 class _BestNeeds:
     """During one phase's reverse rounds: for each offer with at least ``CACHE_MIN`` needs, the
     ``CACHE_K`` needs of highest ``beta`` when its needs were last scanned, and the next
@@ -496,12 +500,10 @@ class _BestNeeds:
 
     In the reverse rounds a need only moves to gain at least ``eps``, so profits only rise and
     every ``beta`` only falls: a need not kept still has ``beta <= bound``. The kept needs'
-    ``beta`` priced again (``CACHE_K`` values, not thousands) answer for the offer as long as
-    enough of them are still at least ``bound``; the offer's needs are scanned again when not.
-    Where a kept need is the best but the next one's ``beta`` is only known to be at most
-    ``bound``, ``bound`` stands in for it: the slot's price is then at most ``eps`` higher than
-    the exact rule would set, every need taken still gains at least ``eps`` and every need not
-    taken stays within ``eps`` of the price, which is all the auction needs.
+    ``beta`` priced again (``CACHE_K`` values, not thousands) answer for the offer exactly, as a
+    scan of all its needs would, while the ``w + 1`` best of them are still at least ``bound``
+    (or ``bound`` is at most ``eps``: no other need can be taken, and the price is 0 either way);
+    the offer's needs are scanned again when not. Other offers are scanned at every query.
     """
 
     def __init__(self, prob: AuctionProblem, st: AuctionState) -> None:
@@ -527,10 +529,25 @@ class _BestNeeds:
         self.bound[r] = beta[part[CACHE_K]]
 
     def top(self, j: int, w: int, eps: int) -> tuple[np.ndarray, int]:
-        """Offer ``j``'s best needs with ``beta`` above ``eps``, at most ``w < CACHE_K`` of them,
-        best first, as positions in ``by_offer`` order; and a bound on every other need's
-        ``beta``, exact when one of the kept needs is the next."""
+        """Offer ``j``'s ``w`` best needs, those of them with ``beta`` above ``eps``, as positions
+        in ``by_offer`` order; and the next need's ``beta`` (NEG if there is none), or, where
+        that is at most ``eps``, a number no larger than ``eps``."""
         r = int(self.row[j])
+        if r < 0 or w >= CACHE_K:  # an offer of few needs, or more slots than needs kept: a scan
+            starts, _ = self.prob.by_offer
+            lo, hi = int(starts[j]), int(starts[j + 1])
+            beta = _beta(self.prob, self.st, slice(lo, hi))
+            if w == 1:  # (most queries: the best and the next by two passes, no partition)
+                a = int(np.argmax(beta))
+                best, beta[a] = int(beta[a]), NEG
+                after = int(beta.max()) if hi - lo > 1 else NEG
+                return (_ONE * (lo + a) if best > eps else _NONE_TAKEN), after
+            if hi - lo > w:  # its w best and the next one's beta
+                part = np.argpartition(-beta, w)
+                top, after = part[:w], int(beta[part[w]])
+            else:
+                top, after = np.arange(hi - lo), NEG
+            return lo + top[beta[top] > eps], after
         if self.bound[r] == FAR:
             self._scan(r)
         while True:
@@ -611,7 +628,6 @@ def _best_needs(
     Returns per need taken (its offer's position ``g``, its rank among that offer's takes, its
     edge as a position in ``by_offer`` order, its price) and ``want`` per offer.
     """
-    starts, _ = prob.by_offer
     many = np.flatnonzero(k >= REVERSE_MANY)
     if len(many) > REVERSE_FEW_OFFERS:  # the offers with the most spare slots
         many = np.sort(many[np.argpartition(-k[many], REVERSE_FEW_OFFERS)[:REVERSE_FEW_OFFERS]])
@@ -624,18 +640,8 @@ def _best_needs(
     taking, at, price = _best_need(prob, st, offers_[single], eps, kept)
     groups, ranks, ats, prices = [single[taking]], [np.zeros(len(taking), dtype=np.int64)], [at], [price]
     for g in many:
-        j, w = int(offers_[g]), int(want[g])
-        if w < CACHE_K and kept.row[j] >= 0:
-            top, after = kept.top(j, w, eps)
-        else:
-            lo, hi = starts[j], starts[j + 1]
-            beta = _beta(prob, st, slice(lo, hi))
-            if hi - lo > w:  # its w best and the next one's beta
-                part = np.argpartition(-beta, w)
-                top, after = part[:w], int(beta[part[w]])
-            else:
-                top, after = np.arange(hi - lo), NEG
-            top = lo + top[beta[top] > eps]
+        w = int(want[g])
+        top, after = kept.top(int(offers_[g]), w, eps)
         p = after - eps if len(top) == w and after > eps else 0
         groups.append(np.full(len(top), g))
         ranks.append(np.arange(len(top)))
@@ -650,37 +656,24 @@ def _reverse_one_by_one(
     offers: _Offers,
     eps: int,
     stack: list[int],
-    kept: _BestNeeds | None = None,
+    kept: _BestNeeds,
 ) -> None:
     """The reverse auction one slot at a time (Gauss-Seidel): cheaper when few slots are left."""
     price, holder, own, own_edge = st.price, st.holder, st.own, st.own_edge
-    starts, order = prob.by_offer
+    _, order = prob.by_offer
     cost = prob.cost
     need_by_offer, _ = prob.by_offer_need_cost
-    kept = kept or _BestNeeds(prob, st)
     while stack:
         s = stack.pop()
         if holder[s] != NONE or price[s] <= 0:
             continue
-        j = prob.slot_offer[s]
-        if kept.row[j] >= 0:
-            top, second = kept.top(j, 1, eps)
-            if len(top) == 0:
-                price[s] = 0
-                offers.refresh_one(j, price)
-                continue
-            at = int(top[0])
-        else:
-            lo, hi = starts[j], starts[j + 1]
-            beta = _beta(prob, st, slice(lo, hi))
-            a = int(np.argmax(beta))
-            if int(beta[a]) - eps <= 0:
-                price[s] = 0
-                offers.refresh_one(j, price)
-                continue
-            beta[a] = NEG
-            second = int(beta.max()) if len(beta) > 1 else NEG
-            at = int(lo) + a
+        j = int(prob.slot_offer[s])
+        top, second = kept.top(j, 1, eps)
+        if len(top) == 0:  # no need would come even at price 0
+            price[s] = 0
+            offers.refresh_one(j, price)
+            continue
+        at = int(top[0])
         i = int(need_by_offer[at])
         old = int(own[i])
         if old >= 0:

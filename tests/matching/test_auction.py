@@ -98,13 +98,91 @@ def test_certificate_rejects_an_infeasible_assignment():
     assert not auction.certify(prob, st, scale)
 
 
-def test_costs_that_are_not_whole_numbers_fall_back_to_the_matching():
+def test_costs_that_are_not_whole_numbers_are_solved_rounded_and_certified_as_given():
     edges = pd.DataFrame({"need_id": [1, 1, 2], "offer_id": ["a", "b", "a"], "cost": [1 / 3, 2 / 3, 0.5]})
     cap, pen = pd.Series({"a": 1, "b": 1}), pd.Series({1: 10.0, 2: 10.0})
     block = prepare_blocks(edges, cap, pen).blocks[0]
-    assert _component(block) is None
+    assert _component(block) is not None  # the auction answered, certified
     a = solve_assignment(edges, cap, pen, method="auction")
-    assert a.objective == pytest.approx(_brute_force(edges, cap, pen))
+    assert a.objective == pytest.approx(_brute_force(edges, cap, pen), abs=1e-12)
+
+
+def _with_float_costs(inst, seed):
+    """The instance with every cost and penalty moved by a random fraction of a millionth
+    (whole at no number of decimals)."""
+    edges, capacity, penalty = inst
+    rng = np.random.default_rng(seed)
+    edges = edges.assign(cost=edges["cost"] + rng.random(len(edges)) * 1e-6)
+    return edges, capacity, penalty + rng.random(len(penalty)) * 1e-6
+
+
+@settings(max_examples=200, deadline=None)
+@given(small_instances(max_needs=6, max_offers=3))
+def test_auction_on_float_costs_matches_brute_force(inst):
+    edges, capacity, penalty = _with_float_costs(inst, len(inst[0]))
+    prepared = prepare_blocks(edges, capacity, penalty)
+    assert all(_component(b) is not None for b in prepared.blocks)
+    a = solve_assignment(edges, capacity, penalty, method="auction")
+    assert a.objective == pytest.approx(_brute_force(edges, capacity, penalty), abs=1e-9)
+    load = a.pairs["offer_id"].value_counts()
+    assert (load <= capacity.reindex(load.index)).all()
+
+
+@pytest.mark.parametrize(
+    ("n_needs", "n_offers", "shape"),
+    [
+        (4_000, 800, {"items": 1, "degree": (5, 40), "capacity": (1, 7)}),
+        (6_000, 25, {"items": 1, "degree": (5, 20), "capacity": (50, 200)}),
+    ],
+)
+def test_auction_on_float_costs_matches_the_matching(n_needs, n_offers, shape):
+    """Costs whole at no number of decimals, one large component: the auction on the rounded
+    costs, certified for the costs as given, against LAPJVsp (floating point) and HiGHS."""
+    edges, cap, pen = _with_float_costs(random_instance(n_needs, n_offers, seed=1, **shape), 1)
+    (block,) = prepare_blocks(edges, cap, pen).blocks
+    assert _component(block) is not None
+    a = solve_assignment(edges, cap, pen, method="auction")
+    m = solve_assignment(edges, cap, pen, method="matching")
+    assert a.objective == pytest.approx(m.objective, rel=1e-12)
+    assert a.objective == pytest.approx(solve_lp(edges, cap, pen).objective, rel=1e-9)
+    assert a.objective == pytest.approx(a.pairs["cost"].sum() + pen[a.unserved].sum())
+
+
+def test_a_rounded_solution_stands_only_when_certified_for_the_costs_as_given(monkeypatch):
+    """On a coarse grid (16 steps a cost unit) the rounded problem's optimum is not the given
+    costs' optimum: the certificate refuses it and the solver falls back to the matching; a
+    worse assignment is refused on a fine grid too."""
+    edges, cap, pen = _with_float_costs(
+        random_instance(3_000, 600, seed=2, items=1, degree=(5, 40), capacity=(1, 7)), 2
+    )
+    (block,) = prepare_blocks(edges, cap, pen).blocks
+    args = (block.need_local, block.offer_local, block.cost, block.capacity, block.penalty)
+    prob, scale, unit = auction.rounded_problem(*args)
+    st = auction.auction(prob, scale)
+    assert auction.certify_rounded(prob, st, block.cost, block.penalty, unit * scale)
+    served = np.flatnonzero(st.own >= 0)
+    i = next(i for i in served if block.penalty[i] > block.cost[st.own_edge[i]] + 1e-3)
+    st.holder[st.own[i]] = auction.NONE
+    st.own[i] = auction.UNSERVED
+    assert not auction.certify_rounded(prob, st, block.cost, block.penalty, unit * scale)
+
+    monkeypatch.setattr(auction, "ROUNDED_UNIT", 16.0)
+    monkeypatch.setattr(auction, "ROUNDED_UNIT_MIN", 16.0)
+    prob, scale, unit = auction.rounded_problem(*args)
+    st = auction.auction(prob, scale)
+    assert auction.certify(prob, st, scale)  # optimal for the rounded costs ...
+    assert not auction.certify_rounded(prob, st, block.cost, block.penalty, unit * scale)  # ... not these
+    assert _component(block) is None
+    a = solve_assignment(edges, cap, pen, method="auction")  # the matching answers instead
+    assert a.objective == pytest.approx(solve_assignment(edges, cap, pen, method="matching").objective)
+
+
+def test_exact_sum_near_the_64_bit_room():
+    values = np.full(1_000, 2**60, dtype=np.int64)
+    values[::2] *= -1
+    values[-1] = 2**61
+    assert auction._exact_sum(values) == 2**60
+    assert auction._exact_sum(np.full(300, 2**59, dtype=np.int64)) == 300 * 2**59
 
 
 def test_integer_scale():

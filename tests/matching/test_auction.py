@@ -26,9 +26,12 @@ def _component(block):
 @settings(max_examples=300, deadline=None)
 @given(small_instances(max_needs=6, max_offers=3))
 def test_auction_matches_brute_force(inst):
-    edges, capacity, penalty = inst
+    _matches_brute_force(*inst)
+
+
+def _matches_brute_force(edges, capacity, penalty):
+    """The auction applies to every component and certifies its answer, the optimum."""
     prepared = prepare_blocks(edges, capacity, penalty)
-    # whole-number costs: the auction applies to every component and certifies its answer
     assert all(_component(b) is not None for b in prepared.blocks)
     a = solve_assignment(edges, capacity, penalty, method="auction")
     assert a.objective == pytest.approx(_brute_force(edges, capacity, penalty), abs=1e-9)
@@ -119,13 +122,7 @@ def _with_float_costs(inst, seed):
 @settings(max_examples=200, deadline=None)
 @given(small_instances(max_needs=6, max_offers=3))
 def test_auction_on_float_costs_matches_brute_force(inst):
-    edges, capacity, penalty = _with_float_costs(inst, len(inst[0]))
-    prepared = prepare_blocks(edges, capacity, penalty)
-    assert all(_component(b) is not None for b in prepared.blocks)
-    a = solve_assignment(edges, capacity, penalty, method="auction")
-    assert a.objective == pytest.approx(_brute_force(edges, capacity, penalty), abs=1e-9)
-    load = a.pairs["offer_id"].value_counts()
-    assert (load <= capacity.reindex(load.index)).all()
+    _matches_brute_force(*_with_float_costs(inst, len(inst[0])))
 
 
 @pytest.mark.parametrize(

@@ -377,14 +377,32 @@ def duality_gap(prob: AuctionProblem, st: AuctionState, w: np.ndarray) -> int:
     bound on every assignment's cost. A gap below one unit of the unscaled integer costs proves
     the assignment optimal. Every need must be placed.
     """
-    v = prob.penalty.copy()
+    spent, v = _need_terms(prob, st, prob.cost, prob.penalty, w)
+    return _exact_sum(spent - v) + _exact_sum(prob.n_slots * w)
+
+
+def _need_terms(
+    prob: AuctionProblem, st: AuctionState, cost: np.ndarray, penalty: np.ndarray, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per need, with these costs and penalties (the problem's integers, or the costs as given):
+    what the assignment spends on it, and its term of the dual bound,
+    ``v_i = min(penalty_i, min_j c_ij + w_j)`` (see :func:`duality_gap`)."""
+    v = penalty.copy()
     has = np.flatnonzero(np.diff(prob.indptr) > 0)
     if len(has):
-        v[has] = np.minimum(v[has], np.minimum.reduceat(prob.cost + w[prob.offer], prob.indptr[has]))
+        v[has] = np.minimum(v[has], np.minimum.reduceat(cost + w[prob.offer], prob.indptr[has]))
     served = st.own >= 0
-    primal = prob.penalty.copy()
-    primal[served] = prob.cost[st.own_edge[served]]
-    return _exact_sum(primal - v) + _exact_sum(prob.n_slots * w)
+    spent = penalty.copy()
+    spent[served] = cost[st.own_edge[served]]
+    return spent, v
+
+
+def offer_duals(prob: AuctionProblem, st: AuctionState) -> np.ndarray:
+    """Each offer's dual, recomputed from the prices: its cheapest slot's price (0 without slots)."""
+    w = np.zeros(len(prob.n_slots), dtype=np.int64)
+    used = prob.n_slots > 0
+    w[used] = np.minimum.reduceat(st.price, prob.slot_start[used])
+    return w
 
 
 def initial_state(prob: AuctionProblem) -> AuctionState:
@@ -461,7 +479,7 @@ def _reverse_rounds(prob: AuctionProblem, st: AuctionState, offers: _Offers, eps
     _, order = prob.by_offer
     need_by_offer, _ = prob.by_offer_need_cost
     pending = np.flatnonzero((holder == NONE) & (price > 0))
-    kept = _BestNeeds(prob, st) if len(pending) else None
+    kept = _BestNeeds(prob, st)
     while len(pending):
         if len(pending) <= SEQUENTIAL:
             _reverse_one_by_one(prob, st, offers, eps, list(pending), kept)
@@ -724,11 +742,7 @@ def certify(prob: AuctionProblem, st: AuctionState, scale: int) -> bool:
         return False
     if np.any(prob.offer[edge] != prob.slot_offer[slots]) or np.any(st.price < 0):
         return False
-    # offer duals: each offer's cheapest slot price, recomputed from the prices
-    w = np.zeros(len(prob.n_slots), dtype=np.int64)
-    used = prob.n_slots > 0
-    w[used] = np.minimum.reduceat(st.price, prob.slot_start[used])
-    return 0 <= duality_gap(prob, st, w) < scale
+    return 0 <= duality_gap(prob, st, offer_duals(prob, st)) < scale
 
 
 def whole_units(
@@ -737,11 +751,20 @@ def whole_units(
     """Costs and penalties as whole numbers of their decimals' unit (``integer_scale``), times
     ``times``, in 64-bit integers; None when they are not whole at up to six decimals or would
     not fit with 8x to spare."""
-    values = np.concatenate((cost, penalty))
-    unit = integer_scale(values)
-    if unit is None:
-        return None
-    if float(np.abs(values).max(initial=0.0)) * unit * times * 8 >= 2.0**62:
+    unit = integer_scale(np.concatenate((cost, penalty)))
+    return None if unit is None else _in_units(cost, penalty, unit, times)
+
+
+def _largest(cost: np.ndarray, penalty: np.ndarray) -> float:
+    return max(float(np.abs(cost).max(initial=0.0)), float(np.abs(penalty).max(initial=0.0)))
+
+
+def _in_units(
+    cost: np.ndarray, penalty: np.ndarray, unit: float, times: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Costs and penalties in steps of ``1 / unit``, rounded, times ``times``, in 64-bit
+    integers; None when they would not fit with 8x to spare (sums and bids stay in range)."""
+    if _largest(cost, penalty) * unit * times * 8 >= 2.0**62:
         return None
     return (
         np.rint(cost * unit).astype(np.int64) * times,
@@ -772,16 +795,13 @@ def rounded_problem(
     in the auction's integers: (problem, scale, unit), or None when the grid would be coarser
     than ``1 / ROUNDED_UNIT_MIN`` (costs too large)."""
     scale = len(penalty) + 1
-    top = max(float(np.abs(cost).max(initial=0.0)), float(np.abs(penalty).max(initial=0.0)))
+    top = _largest(cost, penalty)
     if not np.isfinite(top):
         return None
-    room = 2.0**62 / (8 * max(top, 1.0) * scale)  # 8x to spare, as whole_units
-    unit = min(ROUNDED_UNIT, 2.0 ** math.floor(math.log2(room)))
-    if unit < ROUNDED_UNIT_MIN:
-        return None
-    c = np.rint(cost * unit).astype(np.int64) * scale
-    p = np.rint(penalty * unit).astype(np.int64) * scale
-    return _problem(need, offer, c, p, capacity), scale, unit
+    room = 2.0**62 / (8 * max(top, 1.0) * scale)  # the grid that fits 64 bits, 8x to spare
+    unit = min(ROUNDED_UNIT, 2.0 ** (math.ceil(math.log2(room)) - 1))  # (strictly below room)
+    units = _in_units(cost, penalty, unit, scale) if unit >= ROUNDED_UNIT_MIN else None
+    return None if units is None else (_problem(need, offer, *units, capacity), scale, unit)
 
 
 def _problem(
@@ -807,16 +827,8 @@ def certify_rounded(
     steps a cost unit); the dual bound is computed with the given costs and penalties, exactly
     summed (``math.fsum``). :func:`certify` has checked the solution itself on the rounded problem.
     """
-    w = np.zeros(len(prob.n_slots))
-    used = prob.n_slots > 0
-    w[used] = np.minimum.reduceat(st.price, prob.slot_start[used]) / per_unit
-    v = penalty.astype(float)
-    has = np.flatnonzero(np.diff(prob.indptr) > 0)
-    if len(has):
-        v[has] = np.minimum(v[has], np.minimum.reduceat(cost + w[prob.offer], prob.indptr[has]))
-    served = st.own >= 0
-    spent = penalty.astype(float)
-    spent[served] = cost[st.own_edge[served]]
+    w = offer_duals(prob, st) / per_unit
+    spent, v = _need_terms(prob, st, cost, penalty.astype(float), w)
     primal = math.fsum(spent.tolist())
     gap = primal - (math.fsum(v.tolist()) - math.fsum((prob.n_slots * w).tolist()))
     return abs(gap) <= FLOAT_GAP * max(1.0, abs(primal))
@@ -833,19 +845,18 @@ def solve_component(
     certificate fails; the caller then solves it another way.
     """
     coded = integer_problem(need, offer, cost, capacity, penalty)
-    if coded is not None:
-        prob, scale = coded
-        st = auction(prob, scale)
-        if not certify(prob, st, scale):
-            return None
-    else:
+    unit = None  # whole costs: the integer certificate is the whole proof
+    if coded is None:
         rounded = rounded_problem(need, offer, cost, capacity, penalty)
         if rounded is None:
             return None
-        prob, scale, unit = rounded
-        st = auction(prob, scale)
-        if not (certify(prob, st, scale) and certify_rounded(prob, st, cost, penalty, unit * scale)):
-            return None
+        *coded, unit = rounded
+    prob, scale = coded
+    st = auction(prob, scale)
+    if not certify(prob, st, scale):
+        return None
+    if unit is not None and not certify_rounded(prob, st, cost, penalty, unit * scale):
+        return None
     chosen = np.full(prob.n_needs, -1, dtype=np.int64)
     served = st.own >= 0
     chosen[served] = prob.slot_offer[st.own[served]]

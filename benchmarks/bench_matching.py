@@ -15,9 +15,9 @@ needs), which leaves many of an offer's places spare with a price between the au
 ``f1c:NxM`` is ``1c`` with costs measured to no whole decimal (each times 1.0000001 plus a random
 1e-7), which the solver rounds to a fine grid and certifies for the costs as given; OR-Tools, which
 takes integers only, solves the same costs rounded to six decimals, its nearest problem (the
-objectives then agree to a millionth, not exactly); ``g:NxM`` is a city of units that serve single grids: N/3 service items of 1-3 offers each, so
-tens of thousands of components of a few needs, which the solver packs into blocks of ~256 needs
-(OR-Tools is timed on the same blocks).
+objectives then agree to a millionth, not exactly); ``g:NxM`` is a city of units that serve
+single grids: N/3 service items of 1-3 offers each, so tens of thousands of components of a few
+needs, which the solver packs into blocks of ~256 needs (OR-Tools is timed on the same blocks).
 
 Each size runs in its own process. Our solver is timed alone; peak memory comes from a second,
 identical run sampled meanwhile: the proportional set size (PSS) of this process and its pool
@@ -136,9 +136,9 @@ def _one(size: str, seed: int, repeat: int = 1) -> dict:
             methods = sorted({"hub" if find_hub(b) else choose_method(b) for b in prepared.blocks})
             # components, not blocks (small ones are solved packed together)
             components, largest = prepared.stats["components"], prepared.stats["largest_component"]
-        oracle = solve_oracle(
-            for_oracle, cap, pen, prepared if for_oracle is edges else prepare_blocks(for_oracle, cap, pen)
-        )
+            if for_oracle is not edges:  # (the same components, the costs OR-Tools takes)
+                prepared = prepare_blocks(for_oracle, cap, pen)
+        oracle = solve_oracle(for_oracle, cap, pen, prepared)
         theirs.append(oracle.seconds)
         if abs(oracle.objective - objective) > 1e-6 * max(1.0, abs(oracle.objective)):
             raise SystemExit(f"{size}: objectives differ: ours {objective}, OR-Tools {oracle.objective}")

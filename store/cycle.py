@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from settings import get_settings
-from store.db import Rows, in_chunks, insert_rows, read_frame, update_rows
+from store.db import Rows, in_chunks, insert_rows, look_up, read_frame, update_rows
 from store.models import (
     Assignment,
     Community,
@@ -199,21 +199,15 @@ def read_pool(
         select(
             Need.id.label("need_id"),
             Need.grid_id,
-            Grid.community_id,
-            Community.subdistrict_id,
             Need.item_code,
             Need.urgency,
             Need.submitted_at,
             Need.escalation_level,
             Need.cycles_unserved,
-            Grid.x_km,
-            Grid.y_km,
             Need.preferred_start,
             Need.preferred_end,
             Need.household_id,
         )
-        .join(Grid, Grid.id == Need.grid_id)
-        .join(Community, Community.id == Grid.community_id)
         .where(
             (Need.status == open_status) & (Need.urgency >= urgent_from)
             if urgent_from is not None
@@ -221,7 +215,22 @@ def read_pool(
         )
         .order_by(Need.id)
     )
-    return read_frame(session, q, text_as_object=True), read_unserved(session, cycle_id)
+    # the needs' grids and communities (a few thousand) looked up apart: as inner joins in SQL,
+    # a B-tree search per need and table (look_up)
+    grids = read_frame(
+        session,
+        select(Grid.id.label("grid_id"), Grid.community_id, Grid.x_km, Grid.y_km),
+        text_as_object=True,
+    )
+    communities = read_frame(
+        session, select(Community.id.label("community_id"), Community.subdistrict_id), text_as_object=True
+    )
+    needs = look_up(
+        look_up(read_frame(session, q, text_as_object=True), "grid_id", grids), "community_id", communities
+    )
+    order = ["need_id", "grid_id", "community_id", "subdistrict_id", "item_code", "urgency", "submitted_at"]
+    order += ["escalation_level", "cycles_unserved", "x_km", "y_km", "preferred_start", "preferred_end"]
+    return needs[[*order, "household_id"]], read_unserved(session, cycle_id)
 
 
 def read_unserved(session: Session, cycle_id: str) -> pd.DataFrame:
@@ -284,12 +293,7 @@ def read_offers(session: Session, cycle_id: str, held: tuple[str, ...]) -> pd.Da
     )
     # inner: an inactive unit's offers are not offered (the offers keep their id order); the
     # unit's columns looked up by position (a merge on 442k text keys: 0.3 s)
-    at = pd.Index(units["unit_id"]).get_indexer(offers["unit_id"])
-    if (at < 0).any():
-        offers = offers.loc[at >= 0].reset_index(drop=True)
-        at = at[at >= 0]
-    for c in units.columns.drop("unit_id"):
-        offers[c] = units[c].to_numpy()[at]
+    offers = look_up(offers, "unit_id", units)
     used = pd.DataFrame(
         session.execute(
             select(Assignment.offer_id).where(Assignment.cycle_id == cycle_id, Assignment.status.in_(held))

@@ -140,6 +140,24 @@ def read_frame(session: Session, stmt: Select, text_as_object: bool = False) -> 
     return frame
 
 
+def look_up(frame: pd.DataFrame, key: str, table: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``table``'s other columns, each row's found by ``key`` (unique in ``table``):
+    an inner join that keeps ``frame``'s row order and each column's dtype.
+
+    For a large frame and a small table of text keys (97k needs and 2,690 grids; 442k offers and
+    their units): SQLite joins by a B-tree search per row and table, 0.25 s of a 0.4 s pool read.
+    """
+    at = pd.Index(table[key]).get_indexer(frame[key])
+    if (at < 0).any():
+        frame = frame.loc[at >= 0].reset_index(drop=True)
+        at = at[at >= 0]
+    else:
+        frame = frame.copy(deep=False)
+    for c in table.columns.drop(key):
+        frame[c] = pd.Series(table[c].array.take(at), index=frame.index, dtype=table[c].dtype, copy=False)
+    return frame
+
+
 def _parse_dates(values: pd.Series) -> pd.Series:
     """Dates or timestamps as ``datetime64`` (NULL is NaT), each distinct value parsed once: a
     cycle's 442k offers hold a few dozen window dates (parsing them per row: 0.35 s a column)."""

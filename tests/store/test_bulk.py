@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select, update
 
-from store.db import insert_rows, read_frame, update_rows
+from store.db import insert_rows, look_up, read_frame, update_rows
 from store.models import Cycle, Need, NeedEvent, Unit, UnservedNeed
 from tests.conftest import tiny_offer
 
@@ -247,6 +247,42 @@ def test_offers_of_an_inactive_unit_are_not_read_and_the_rest_keep_their_unit(ti
         offers = service_cycle.read_offers(s, "2026-W47")
     assert offers["offer_id"].tolist() == ["R-UA", "R-UB"] and offers.index.tolist() == [0, 1]
     assert offers["x_km"].tolist() == [0.1, 2.0] and offers["capacity"].tolist() == [1, 1]
+
+
+def test_look_up_is_an_inner_join_that_keeps_order_and_dtypes():
+    keys = pd.Series(["b", "x", "a", "b"], index=[7, 8, 9, 5], dtype=object)
+    frame = pd.DataFrame({"k": keys, "n": [1, 2, 3, 4]})
+    table = pd.DataFrame(
+        {"k": pd.Series(["a", "b"], dtype=object), "t": pd.Series(["A", None], dtype=object), "f": [0.5, 1.5]}
+    )
+    out = look_up(frame, "k", table)
+    assert out["n"].tolist() == [1, 3, 4] and out.index.tolist() == [0, 1, 2]  # "x" has no row
+    assert out["t"].tolist() == [None, "A", None] and out["t"].dtype == object
+    assert out["f"].tolist() == [1.5, 0.5, 1.5] and out["f"].dtype == np.float64
+    whole = look_up(frame.iloc[[0, 2]], "k", table)  # every key found: the frame's own index
+    assert whole.index.tolist() == [7, 9] and "t" not in frame.columns
+
+
+def test_the_pool_read_is_the_needs_joined_to_their_grids_and_communities_in_sql(tiny):
+    from service import cycle as service_cycle
+    from store.models import Community, Grid
+
+    with tiny() as s:
+        pool = service_cycle.read_pool(s, "2026-W47")
+        joined = read_frame(
+            s,
+            select(Need.id, Need.grid_id, Grid.community_id, Community.subdistrict_id, Grid.x_km, Grid.y_km)
+            .join(Grid, Grid.id == Need.grid_id)
+            .join(Community, Community.id == Grid.community_id)
+            .where(Need.status == "open")
+            .order_by(Need.id),
+            text_as_object=True,
+        )
+    assert len(pool) == len(joined) > 0
+    assert pool["need_id"].tolist() == joined["id"].tolist()
+    for c in ("grid_id", "community_id", "subdistrict_id", "x_km", "y_km"):
+        assert pool[c].tolist() == joined[c].tolist()
+    assert pool["community_id"].dtype == object and pool["x_km"].dtype == np.float64
 
 
 def test_sqlite_connections_check_foreign_keys_and_keep_a_city_sized_page_cache(sessions):

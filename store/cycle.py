@@ -294,11 +294,11 @@ def read_offers(session: Session, cycle_id: str, held: tuple[str, ...]) -> pd.Da
     # inner: an inactive unit's offers are not offered (the offers keep their id order); the
     # unit's columns looked up by position (a merge on 442k text keys: 0.3 s)
     offers = look_up(offers, "unit_id", units)
-    used = pd.DataFrame(
-        session.execute(
-            select(Assignment.offer_id).where(Assignment.cycle_id == cycle_id, Assignment.status.in_(held))
-        ).all(),
-        columns=["offer_id"],
+    # a re-run's week of work held (97k rows): the driver's tuples, not a Row each (0.25-0.35 s)
+    used = read_frame(
+        session,
+        select(Assignment.offer_id).where(Assignment.cycle_id == cycle_id, Assignment.status.in_(held)),
+        text_as_object=True,
     )
     if len(used) and len(offers):
         taken = offers["offer_id"].map(used["offer_id"].value_counts()).fillna(0).astype(int)

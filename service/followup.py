@@ -13,6 +13,7 @@ from lifecycle.changes import NeedChange
 from lifecycle.escalation import escalate
 from lifecycle.states import Action, AssignmentStatus, IllegalTransition, SurveyStatus
 from service.changes import apply_change, change_of
+from store.db import rows_frame
 from store.models import Assignment, Household, Need, Survey, SurveyAnswer, Unit
 
 
@@ -221,7 +222,7 @@ def followup_call_rows(session: Session, day: date) -> pd.DataFrame:
         .where(Survey.kind == "followup", Survey.status == SurveyStatus.PENDING)
         .order_by(Survey.id)
     )
-    df = pd.DataFrame(session.execute(q).all(), columns=list(q.selected_columns.keys()))
+    df = rows_frame(session, q)
     df.insert(0, "cycle_id", day.isoformat())
     df["resident"] = [mask_name(n) for n in df.pop("contact_name")]
     df["phone"] = df.pop("contact_phone").fillna("")

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from lifecycle.states import SurveyStatus
 from lifecycle.vocabulary import URGENCY_ZH
 from service.masking import building_only, mask_name
+from store.db import rows_frame
 from store.models import Community, Grid, Household, Survey
 
 URGENCY_CHOICES = [(str(level), word) for level, word in URGENCY_ZH.items()]
@@ -49,7 +50,7 @@ def visiting_roster(session: Session, day: date, recency_days: int) -> pd.DataFr
         .where((Household.last_visited_at.is_(None)) | (Household.last_visited_at < cutoff))
         .order_by(Household.grid_id, Household.id)
     )
-    return pd.DataFrame(session.execute(q).all(), columns=list(q.selected_columns.keys()))
+    return rows_frame(session, q)
 
 
 def register_quarterly_surveys(session: Session, day: date, roster: pd.DataFrame) -> int:

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from settings import get_settings
-from store.db import Rows, in_chunks, insert_rows, look_up, read_frame, update_rows
+from store.db import Rows, in_chunks, insert_rows, look_up, read_frame, rows_frame, update_rows
 from store.models import (
     Assignment,
     Community,
@@ -235,16 +235,14 @@ def read_pool(
 
 def read_unserved(session: Session, cycle_id: str) -> pd.DataFrame:
     """This cycle's unserved rows so far, with the escalation each recorded."""
-    return pd.DataFrame(
-        session.execute(
-            select(
-                UnservedNeed.need_id,
-                UnservedNeed.escalated_to,
-                UnservedNeed.escalated_from,
-                UnservedNeed.escalated_why,
-            ).where(UnservedNeed.cycle_id == cycle_id)
-        ).all(),
-        columns=["need_id", "escalated_to", "escalated_from", "escalated_why"],
+    return rows_frame(
+        session,
+        select(
+            UnservedNeed.need_id,
+            UnservedNeed.escalated_to,
+            UnservedNeed.escalated_from,
+            UnservedNeed.escalated_why,
+        ).where(UnservedNeed.cycle_id == cycle_id),
     )
 
 
@@ -321,14 +319,18 @@ def count_waiting(session: Session, open_status: str, urgent_from: int) -> int:
 def read_declined(session: Session, statuses: tuple[str, ...], cycle_id: str | None = None) -> pd.DataFrame:
     """(need, unit) pairs whose assignment ended in one of ``statuses`` (declined, lapsed), and
     with ``cycle_id`` the pairs removed at that cycle's review."""
-    rows = session.execute(
-        select(Assignment.need_id, Assignment.unit_id).where(Assignment.status.in_(statuses))
-    ).all()
+    # every declined or lapsed pair on record (a year of weeks: 100k rows and more)
+    declined = rows_frame(
+        session, select(Assignment.need_id, Assignment.unit_id).where(Assignment.status.in_(statuses))
+    )
     if cycle_id is not None:
-        rows += session.execute(
-            select(ReviewRemoval.need_id, ReviewRemoval.unit_id).where(ReviewRemoval.cycle_id == cycle_id)
-        ).all()
-    return pd.DataFrame(rows, columns=["need_id", "unit_id"]).drop_duplicates()
+        removed = rows_frame(
+            session,
+            select(ReviewRemoval.need_id, ReviewRemoval.unit_id).where(ReviewRemoval.cycle_id == cycle_id),
+        )
+        if len(removed):  # (an empty frame's columns are of no type: concatenated, they unmake the ids')
+            declined = pd.concat([declined, removed], ignore_index=True) if len(declined) else removed
+    return declined.drop_duplicates()
 
 
 def add_review_removals(session: Session, rows: list[dict[str, Any]]) -> None:

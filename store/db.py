@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import numpy as np
 import orjson
 import pandas as pd
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     Date,
@@ -140,6 +142,38 @@ def read_frame(session: Session, stmt: Select, text_as_object: bool = False) -> 
     return frame
 
 
+def rows_frame(session: Session, stmt: Select) -> pd.DataFrame:
+    """``pd.DataFrame(session.execute(stmt).all(), columns=<its column keys>)``, the same frame,
+    built from the driver's tuples: every value as the ORM gives it (each column type's own
+    result conversion, once per distinct value: dates from SQLite's text, booleans from its
+    integers), but no Row per row and no pandas reading each Row as a sequence (97k rows of two
+    columns: 0.86 s -> 0.06 s; a quarter's rates read every need of the city).
+    """
+    if session.autoflush:  # as session.execute would, before the connection's own execute
+        session.flush()
+    conn = session.connection()
+    result = conn.execute(stmt)
+    try:
+        rows = result.cursor.fetchall()
+        description = result.cursor.description or []
+    finally:
+        result.close()
+    keys = list(stmt.selected_columns.keys())
+    processors = [
+        (c.type.dialect_impl(conn.dialect).result_processor(conn.dialect, d[1]), isinstance(c.type, JSON))
+        for c, d in zip(stmt.selected_columns, description, strict=True)
+    ]
+    if any(process for process, _ in processors) and rows:
+        columns = [list(v) for v in zip(*rows, strict=True)]
+        for k, (process, mutable) in enumerate(processors):
+            if process is not None and mutable:  # a document each, never one shared by equal rows
+                columns[k] = [None if v is None else process(v) for v in columns[k]]
+            elif process is not None:
+                columns[k] = _each_once(process, columns[k])
+        rows = list(zip(*columns, strict=True))
+    return pd.DataFrame(rows, columns=keys)
+
+
 def look_up(frame: pd.DataFrame, key: str, table: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with ``table``'s other columns, each row's found by ``key`` (unique in ``table``):
     an inner join that keeps ``frame``'s row order and each column's dtype.
@@ -186,7 +220,12 @@ def _bindable(column: Column, values: list[Any], dialect: Dialect) -> list[Any]:
     process = column.type.dialect_impl(dialect).bind_processor(dialect)
     if not process:
         return values
-    # a cycle's rows share a few values per column (its timestamp, a status): convert each once
+    return _each_once(process, values)
+
+
+def _each_once(process: Callable[[Any], Any], values: list[Any]) -> list[Any]:
+    """``process`` of each value, None kept: a cycle's rows share a few values per column (its
+    timestamp, a status, a week's dates), so each distinct value is converted once."""
     done: dict[Any, Any] = {None: None}
     try:
         return [done[v] if v in done else done.setdefault(v, process(v)) for v in values]

@@ -9,6 +9,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from store.db import rows_frame
 from store.models import Community, Cycle, Grid, Item, Need, Offer, Subcategory, Unit, UnservedNeed
 
 
@@ -26,7 +27,7 @@ def read_communities(session: Session) -> pd.DataFrame:
         .group_by(Community.id, Community.name, Community.subdistrict_id)
         .order_by(Community.id)
     )
-    return pd.DataFrame(session.execute(q).all(), columns=list(q.selected_columns.keys()))
+    return rows_frame(session, q)
 
 
 def read_units(session: Session) -> pd.DataFrame:
@@ -36,7 +37,7 @@ def read_units(session: Session) -> pd.DataFrame:
         .where(Unit.active.is_(True))
         .order_by(Unit.id)
     )
-    return pd.DataFrame(session.execute(q).all(), columns=list(q.selected_columns.keys()))
+    return rows_frame(session, q)
 
 
 def read_items(session: Session) -> pd.DataFrame:
@@ -46,7 +47,7 @@ def read_items(session: Session) -> pd.DataFrame:
         .join(Subcategory, Subcategory.code == Item.subcategory_code)
         .order_by(Item.code)
     )
-    return pd.DataFrame(session.execute(q).all(), columns=list(q.selected_columns.keys()))
+    return rows_frame(session, q)
 
 
 def read_waited(session: Session, start: date, end: date, reasons: tuple[str, ...]) -> pd.DataFrame:
@@ -64,7 +65,7 @@ def read_waited(session: Session, start: date, end: date, reasons: tuple[str, ..
         .where(Cycle.period_start >= start, Cycle.period_start <= end, UnservedNeed.reason.in_(reasons))
         .group_by(Grid.community_id, Need.item_code)
     )
-    return pd.DataFrame(session.execute(q).all(), columns=["community_id", "item_code", "needs"])
+    return rows_frame(session, q)
 
 
 def latest_cycle_id(session: Session, on_or_before: date) -> str | None:

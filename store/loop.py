@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from store.db import in_chunks
+from store.db import in_chunks, rows_frame
 from store.models import Assignment, Cycle, Household, Item, Need, Unit
 
 
@@ -98,7 +98,7 @@ def work_orders(session: Session, status: str) -> pd.DataFrame:
         .where(Assignment.status == status)
         .order_by(Assignment.unit_id, Assignment.id)
     )
-    return pd.DataFrame(session.execute(q).all(), columns=list(q.selected_columns.keys()))
+    return rows_frame(session, q)
 
 
 def latest_assignment(session: Session, need_id: int, unit_id: str) -> Assignment | None:

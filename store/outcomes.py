@@ -9,6 +9,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from store.db import rows_frame
 from store.models import Assignment, Cycle, Grid, Need
 
 
@@ -27,7 +28,7 @@ def read_need_outcomes(session: Session, done_statuses: Sequence[str]) -> pd.Dat
         .outerjoin(done, done.c.need_id == Need.id)
         .order_by(Need.id)
     )
-    return pd.DataFrame(session.execute(q).all(), columns=list(q.selected_columns.keys()))
+    return rows_frame(session, q)
 
 
 def first_cycle_start(session: Session) -> date | None:

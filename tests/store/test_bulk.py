@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select, update
 
-from store.db import insert_rows, look_up, read_frame, update_rows
+from store.db import insert_rows, look_up, read_frame, rows_frame, update_rows
 from store.models import Cycle, Need, NeedEvent, Unit, UnservedNeed
 from tests.conftest import tiny_offer
 
@@ -247,6 +247,64 @@ def test_offers_of_an_inactive_unit_are_not_read_and_the_rest_keep_their_unit(ti
         offers = service_cycle.read_offers(s, "2026-W47")
     assert offers["offer_id"].tolist() == ["R-UA", "R-UB"] and offers.index.tolist() == [0, 1]
     assert offers["x_km"].tolist() == [0.1, 2.0] and offers["capacity"].tolist() == [1, 1]
+
+
+def test_rows_frame_is_the_frame_of_the_orm_rows_for_every_column_type(tiny):
+    from sqlalchemy import func
+
+    from store.models import Offer, Publication
+
+    with tiny() as s, s.begin():
+        need = s.scalars(select(Need).order_by(Need.id)).first()
+        need.preferred_start, need.contact_name = date(2026, 12, 1), "王阿姨"
+        for v, diff in ((1, {"counts": {"added": 2}}), (2, {"counts": {"added": 2}}), (3, {})):
+            s.add(
+                Publication(
+                    kind="service_list",
+                    cycle_id="2026-W47",
+                    version=v,
+                    content_hash="x",
+                    row_count=2,
+                    path="p",
+                    created_at=datetime(2026, 11, 23, 9, v),
+                    diff=diff,
+                )
+            )
+    queries = [
+        select(
+            Need.id,
+            Need.grid_id,
+            Need.contact_name,
+            Need.urgency,
+            Need.submitted_at,
+            Need.preferred_start,
+            Need.preferred_end,
+        ).order_by(Need.id),
+        select(Unit.id.label("unit_id"), Unit.active, Unit.rating, Unit.x_km).order_by(Unit.id),
+        select(Offer.unit_id, func.count().label("offers"), func.max(Offer.window_end).label("last"))
+        .group_by(Offer.unit_id)
+        .order_by(Offer.unit_id),
+        select(Publication.version, Publication.created_at, Publication.diff).order_by(Publication.version),
+        select(Need.id).where(Need.id < 0),
+    ]
+    with tiny() as s:
+        for q in queries:
+            fast, orm = (
+                rows_frame(s, q),
+                pd.DataFrame(s.execute(q).all(), columns=list(q.selected_columns.keys())),
+            )
+            pd.testing.assert_frame_equal(fast, orm)
+            assert [list(map(type, r)) for r in fast.itertuples(index=False)] == [
+                list(map(type, r)) for r in orm.itertuples(index=False)
+            ]
+        first = rows_frame(s, queries[3])
+        assert isinstance(first["created_at"].iloc[0], (datetime, pd.Timestamp)) and first["diff"].iloc[
+            0
+        ] == {"counts": {"added": 2}}
+        first["diff"].iloc[0]["counts"]["added"] = 9  # each row its own document
+        assert first["diff"].iloc[1] == {"counts": {"added": 2}}
+        s.add(Unit(id="UZ", name="新单位", kind="company", community_id="C001", x_km=1.0, y_km=1.0))
+        assert "UZ" in rows_frame(s, queries[1])["unit_id"].tolist()  # flushed first, as execute does
 
 
 def test_look_up_is_an_inner_join_that_keeps_order_and_dtypes():

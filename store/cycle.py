@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from settings import get_settings
-from store.db import Rows, in_chunks, insert_rows, look_up, read_frame, rows_frame, update_rows
+from store.db import Rows, in_chunks, insert_rows, look_up, read_frame, rows_frame, stacked, update_rows
 from store.models import (
     Assignment,
     Community,
@@ -320,17 +320,21 @@ def read_declined(session: Session, statuses: tuple[str, ...], cycle_id: str | N
     """(need, unit) pairs whose assignment ended in one of ``statuses`` (declined, lapsed), and
     with ``cycle_id`` the pairs removed at that cycle's review."""
     # every declined or lapsed pair on record (a year of weeks: 100k rows and more)
-    declined = rows_frame(
-        session, select(Assignment.need_id, Assignment.unit_id).where(Assignment.status.in_(statuses))
-    )
-    if cycle_id is not None:
-        removed = rows_frame(
-            session,
-            select(ReviewRemoval.need_id, ReviewRemoval.unit_id).where(ReviewRemoval.cycle_id == cycle_id),
+    pairs = [
+        rows_frame(
+            session, select(Assignment.need_id, Assignment.unit_id).where(Assignment.status.in_(statuses))
         )
-        if len(removed):  # (an empty frame's columns are of no type: concatenated, they unmake the ids')
-            declined = pd.concat([declined, removed], ignore_index=True) if len(declined) else removed
-    return declined.drop_duplicates()
+    ]
+    if cycle_id is not None:
+        pairs.append(
+            rows_frame(
+                session,
+                select(ReviewRemoval.need_id, ReviewRemoval.unit_id).where(
+                    ReviewRemoval.cycle_id == cycle_id
+                ),
+            )
+        )
+    return stacked(pairs, ["need_id", "unit_id"]).drop_duplicates()
 
 
 def add_review_removals(session: Session, rows: list[dict[str, Any]]) -> None:

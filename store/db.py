@@ -174,6 +174,16 @@ def rows_frame(session: Session, stmt: Select) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=keys)
 
 
+def stacked(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """The frames' rows one after another (each frame with ``columns``; none at all: an empty
+    frame of them). Empty frames are left out: their columns have no type, and concatenated
+    they would turn the others' whole numbers into objects."""
+    rows = [f for f in frames if len(f)]
+    if not rows:
+        return frames[0] if frames else pd.DataFrame(columns=columns)
+    return rows[0] if len(rows) == 1 else pd.concat(rows, ignore_index=True)
+
+
 def look_up(frame: pd.DataFrame, key: str, table: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with ``table``'s other columns, each row's found by ``key`` (unique in ``table``):
     an inner join that keeps ``frame``'s row order and each column's dtype.

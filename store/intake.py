@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy import DateTime, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from store.db import in_chunks
+from store.db import in_chunks, rows_frame, stacked
 from store.models import (
     Category,
     Community,
@@ -274,20 +274,23 @@ def read_needs_of(
     session: Session, households: list[str], phones: list[str], since: datetime, statuses: tuple[str, ...]
 ) -> pd.DataFrame:
     """Needs in ``statuses`` reported since ``since`` of these households, or with these phones."""
-    found = []
-    cols = (Need.id, Need.household_id, Need.contact_phone, Need.grid_id, Need.item_code, Need.submitted_at)
-    for key_col, keys in ((Need.household_id, households), (Need.contact_phone, phones)):
-        for part in in_chunks(keys, 2000):
-            found += session.execute(
-                select(*cols).where(
-                    key_col.in_(part),
-                    Need.status.in_(statuses),
-                    Need.submitted_at >= since,
-                )
-            ).all()
-    return pd.DataFrame(
-        found, columns=["need_id", "household_id", "contact_phone", "grid_id", "item_code", "submitted_at"]
-    ).drop_duplicates("need_id")
+    cols = (
+        Need.id.label("need_id"),
+        Need.household_id,
+        Need.contact_phone,
+        Need.grid_id,
+        Need.item_code,
+        Need.submitted_at,
+    )
+    found = [
+        rows_frame(
+            session,
+            select(*cols).where(key_col.in_(part), Need.status.in_(statuses), Need.submitted_at >= since),
+        )
+        for key_col, keys in ((Need.household_id, households), (Need.contact_phone, phones))
+        for part in in_chunks(keys, 2000)
+    ]
+    return stacked(found, [c.key for c in cols]).drop_duplicates("need_id")
 
 
 NEED_COLUMNS = [

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select, update
 
-from store.db import insert_rows, look_up, read_frame, rows_frame, update_rows
+from store.db import insert_rows, look_up, read_frame, rows_frame, stacked, update_rows
 from store.models import Cycle, Need, NeedEvent, Unit, UnservedNeed
 from tests.conftest import tiny_offer
 
@@ -305,6 +305,18 @@ def test_rows_frame_is_the_frame_of_the_orm_rows_for_every_column_type(tiny):
         assert first["diff"].iloc[1] == {"counts": {"added": 2}}
         s.add(Unit(id="UZ", name="新单位", kind="company", community_id="C001", x_km=1.0, y_km=1.0))
         assert "UZ" in rows_frame(s, queries[1])["unit_id"].tolist()  # flushed first, as execute does
+
+
+def test_stacked_rows_keep_their_types_past_empty_frames():
+    empty = pd.DataFrame([], columns=["need_id", "unit_id"])  # what a select with no rows gives
+    some = pd.DataFrame({"need_id": [3, 1], "unit_id": ["UA", "UB"]})
+    more = pd.DataFrame({"need_id": [2], "unit_id": ["UC"]})
+    both = stacked([empty, some, empty, more], ["need_id", "unit_id"])
+    assert both["need_id"].tolist() == [3, 1, 2] and both["need_id"].dtype == np.int64
+    assert both.index.tolist() == [0, 1, 2]
+    assert stacked([empty, some], ["need_id", "unit_id"])["need_id"].dtype == np.int64
+    none = stacked([], ["need_id", "unit_id"])
+    assert list(none.columns) == ["need_id", "unit_id"] and len(none) == 0
 
 
 def test_look_up_is_an_inner_join_that_keeps_order_and_dtypes():

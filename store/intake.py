@@ -282,15 +282,29 @@ def read_needs_of(
         Need.item_code,
         Need.submitted_at,
     )
-    found = [
+    # by household: the needs' household index, the statuses checked here. With the statuses in
+    # the query, SQLite (no statistics) searched the status index instead, every live need once
+    # per chunk: 97k households' needs in 49 chunks, 3.5-4.8 s -> 0.3 s
+    by_household = [
         rows_frame(
             session,
-            select(*cols).where(key_col.in_(part), Need.status.in_(statuses), Need.submitted_at >= since),
+            select(*cols, Need.status).where(Need.household_id.in_(part), Need.submitted_at >= since),
         )
-        for key_col, keys in ((Need.household_id, households), (Need.contact_phone, phones))
-        for part in in_chunks(keys, 2000)
+        for part in in_chunks(households, 2000)
     ]
-    return stacked(found, [c.key for c in cols]).drop_duplicates("need_id")
+    found = [f.loc[f.pop("status").isin(statuses)] for f in by_household]
+    # by phone (needs without a household; no index on phones): the live needs, by status
+    found += [
+        rows_frame(
+            session,
+            select(*cols).where(
+                Need.contact_phone.in_(part), Need.status.in_(statuses), Need.submitted_at >= since
+            ),
+        )
+        for part in in_chunks(phones, 2000)
+    ]
+    found_all = stacked(found, [c.key for c in cols]).drop_duplicates("need_id")
+    return found_all.sort_values("need_id", kind="stable").reset_index(drop=True)  # one order, however found
 
 
 NEED_COLUMNS = [

@@ -156,7 +156,7 @@ def test_an_update_of_many_rows_to_a_few_values_sets_each_row_as_row_by_row(tiny
     monkeypatch.setattr(store.db, "ROWS_PER_SHARED_SET", 1)
     ids = _need_ids(tiny)
     assert len(ids) >= 3
-    statements: list[str] = []
+    statements: list[tuple[str, tuple]] = []
     with tiny() as s, s.begin():
         event.listen(s.connection(), "before_cursor_execute", lambda *a: statements.append(a[2]))
         rows = [{"id": n, "status": "dispatched" if k % 2 else "closed"} for k, n in enumerate(ids)]
@@ -353,6 +353,36 @@ def test_the_pool_read_is_the_needs_joined_to_their_grids_and_communities_in_sql
     for c in ("grid_id", "community_id", "subdistrict_id", "x_km", "y_km"):
         assert pool[c].tolist() == joined[c].tolist()
     assert pool["community_id"].dtype == object and pool["x_km"].dtype == np.float64
+
+
+def test_a_households_recent_needs_are_found_through_the_household_index(tiny):
+    from sqlalchemy import event
+
+    from store.intake import read_needs_of
+
+    with tiny() as s, s.begin():
+        needs = s.scalars(select(Need).order_by(Need.id)).all()
+        needs[1].status = "closed"  # household 2's need is no longer live
+        needs[2].household_id = None  # need 3 is known by its phone only
+    statements: list[tuple[str, tuple]] = []
+    with tiny() as s:
+        conn = s.connection()
+        event.listen(conn, "before_cursor_execute", lambda *a: statements.append((a[2], a[3])))
+        found = read_needs_of(
+            s,
+            # a chunk's worth of households (the query's plan depends on the list's length)
+            ["C001-G01-H0002", "C001-G01-H0001", *(f"C009-G01-H{k:04d}" for k in range(1990))],
+            ["13812345673"],
+            datetime(2026, 11, 1),
+            ("open", "dispatched"),
+        )
+        assert found["need_id"].tolist() == [needs[0].id, needs[2].id]
+        assert found["need_id"].dtype == np.int64 and list(found.columns)[:2] == ["need_id", "household_id"]
+        assert read_needs_of(s, ["C001-G01-H0001"], [], datetime(2026, 11, 11), ("open",)).empty  # too old
+        if conn.dialect.name == "sqlite":  # not every live need once per chunk of households
+            q, params = next((q, p) for q, p in statements if "household_id IN" in q)
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {q}", params))
+            assert "ix_needs_household_id" in plan, plan
 
 
 def test_sqlite_connections_check_foreign_keys_and_keep_a_city_sized_page_cache(sessions):

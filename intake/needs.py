@@ -43,7 +43,7 @@ def load_need_rows(
         rows["source_file_id"] = file_id
     if "actor" not in rows:
         rows["actor"] = actor
-    known = store_intake.known_need_sources(session, sorted(set(rows["source_ref"].tolist())))
+    known = store_intake.known_need_sources(session, zip(rows["source"], rows["source_ref"], strict=True))
     again = already_loaded(rows, known)
     outcome[again] = "already_loaded"
     rows = rows[~again]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -258,15 +259,24 @@ def supersede_quarantine(
     return total
 
 
-def known_need_sources(session: Session, refs: list[str]) -> set[tuple[str, str]]:
-    """Which (source, source_ref) pairs with these references are loaded already."""
+def known_need_sources(session: Session, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (source, source_ref) pairs are loaded already."""
+    by_source: dict[str, list[str]] = {}
+    for source, ref in set(pairs):
+        by_source.setdefault(source, []).append(ref)
     known: set[tuple[str, str]] = set()
-    for part in in_chunks(refs, 5000):
-        known |= set(
-            session.execute(
-                select(NeedSource.source, NeedSource.source_ref).where(NeedSource.source_ref.in_(part))
-            ).all()
-        )
+    # by source and reference: the pair's unique index. A reference alone, which that index does
+    # not lead with, read every need's source once per chunk: a file's references against a
+    # year of them (a million) would be tens of millions of rows
+    for source, refs in by_source.items():
+        for part in in_chunks(refs, 5000):
+            found = rows_frame(
+                session,
+                select(NeedSource.source, NeedSource.source_ref).where(
+                    NeedSource.source == source, NeedSource.source_ref.in_(part)
+                ),
+            )
+            known.update(zip(found["source"], found["source_ref"], strict=True))
     return known
 
 

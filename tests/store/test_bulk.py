@@ -385,6 +385,35 @@ def test_a_households_recent_needs_are_found_through_the_household_index(tiny):
             assert "ix_needs_household_id" in plan, plan
 
 
+def test_loaded_references_are_found_by_source_and_reference_through_their_unique_index(tiny):
+    from sqlalchemy import event
+
+    from store.intake import known_need_sources
+    from store.models import NeedSource
+
+    with tiny() as s, s.begin():
+        for n in s.scalars(select(Need).order_by(Need.id)):
+            s.add(
+                NeedSource(need_id=n.id, source=n.source, source_ref=n.source_ref, received_at=n.submitted_at)
+            )
+    statements: list[tuple[str, tuple]] = []
+    with tiny() as s:
+        conn = s.connection()
+        event.listen(conn, "before_cursor_execute", lambda *a: statements.append((a[2], a[3])))
+        asked = [("grid_sheet", "T-1"), ("grid_sheet", "T-3"), ("survey", "T-2"), ("grid_sheet", "T-9")]
+        assert known_need_sources(s, [*asked, ("grid_sheet", "T-1")]) == {
+            ("grid_sheet", "T-1"),
+            ("grid_sheet", "T-3"),
+        }
+        assert known_need_sources(s, []) == set()
+        if conn.dialect.name == "sqlite":  # a search of the unique index, not a scan of every source
+            asks = [(q, params) for q, params in statements if "need_sources" in q]
+            assert asks
+            for q, params in asks:
+                plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {q}", params))
+                assert "SEARCH" in plan and "SCAN" not in plan, plan
+
+
 def test_sqlite_connections_check_foreign_keys_and_keep_a_city_sized_page_cache(sessions):
     from sqlalchemy import text
 

@@ -348,20 +348,16 @@ def insert_needs(session: Session, rows: pd.DataFrame, status: str) -> list[int]
     if not payload:
         return []
     # a plain executemany (RETURNING with parameter order costs a round trip per row on SQLite);
-    # the new rows are then found by their file and (source, source_ref), unique within a file
+    # the new rows are then found by their file and (source, source_ref), unique within a file,
+    # among the ids above the largest before the insert: a range of the primary key, where the
+    # file or the references alone (no index) read every need ever reported, once per file
+    before = session.scalar(select(func.max(Need.id))) or 0
     session.execute(insert(Need.__table__), payload)
-    cols = select(Need.id, Need.source, Need.source_ref)
+    cols = select(Need.id, Need.source, Need.source_ref).where(Need.id > before)
     file_ids = sorted({p["source_file_id"] for p in payload if p["source_file_id"] is not None})
     if file_ids and all(p["source_file_id"] is not None for p in payload):
-        found = list(session.execute(cols.where(Need.source_file_id.in_(file_ids))))
-    else:
-        refs = sorted({p["source_ref"] for p in payload})
-        found = [
-            r
-            for part in in_chunks(refs, 5000)
-            for r in session.execute(cols.where(Need.source_ref.in_(part)))
-        ]
-    found_ids = {(src, ref): i for i, src, ref in found}
+        cols = cols.where(Need.source_file_id.in_(file_ids))
+    found_ids = {(src, ref): i for i, src, ref in session.execute(cols)}
     return [found_ids[(p["source"], p["source_ref"])] for p in payload]
 
 

@@ -414,6 +414,72 @@ def test_loaded_references_are_found_by_source_and_reference_through_their_uniqu
                 assert "SEARCH" in plan and "SCAN" not in plan, plan
 
 
+def test_new_needs_are_found_by_the_primary_key_range_not_a_scan_of_every_need(tiny):
+    from sqlalchemy import event
+
+    from store.intake import insert_needs
+    from store.models import SourceFile
+
+    with tiny() as s, s.begin():
+        s.add(
+            SourceFile(
+                id=7,
+                dataset="needs",
+                name="a.csv",
+                sha256="x" * 64,
+                archive_path="a.csv",
+                received_at=datetime(2026, 11, 20),
+                status="loaded",
+            )
+        )
+    rows = pd.DataFrame(
+        {
+            "source": ["grid_sheet", "survey", "grid_sheet"],
+            "source_ref": ["N-1", "N-1", "N-2"],  # a reference repeats only under another source
+            "household_id": ["C001-G01-H0001", None, None],
+            "grid_id": ["C001-G01"] * 3,
+            "item_code": ["REPAIR.UTIL.PIPE"] * 3,
+            "description": ["漏水", "", "换灯泡"],
+            "urgency": [2, 1, 3],
+            "contact_name": ["王秀英", "李", "张"],
+            "contact_phone": ["13812345671", "13900000000", None],
+            "preferred_start": [None] * 3,
+            "preferred_end": [None] * 3,
+            "reported_at": pd.to_datetime(["2026-11-20 09:00"] * 3),
+        }
+    )
+    statements: list[tuple[str, tuple]] = []
+    for file_id in (7, None):  # from a file, and not (every need's file unknown)
+        statements.clear()
+        with tiny() as s:  # rolled back at the end: each round starts from tiny's three needs
+            conn = s.connection()
+            event.listen(conn, "before_cursor_execute", lambda *a: statements.append((a[2], a[3])))
+            ids = insert_needs(s, rows.assign(source_file_id=file_id), "open")
+            made = {
+                n.id: (n.source, n.source_ref, n.urgency)
+                for n in s.scalars(select(Need).where(Need.id.in_(ids)))
+            }
+            assert [made[i] for i in ids] == [
+                ("grid_sheet", "N-1", 2),
+                ("survey", "N-1", 1),
+                ("grid_sheet", "N-2", 3),
+            ]
+            assert min(ids) > 3 and len(set(ids)) == 3  # tiny's three needs are not among them
+            if conn.dialect.name == "sqlite":
+                asks = [
+                    (q, p)
+                    for q, p in statements
+                    if q.lstrip().upper().startswith("SELECT") and "needs.source_ref" in q
+                ]
+                assert asks
+                for q, params in asks:
+                    plan = " ".join(
+                        str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {q}", params)
+                    )
+                    assert "SCAN" not in plan, plan
+            s.rollback()
+
+
 def test_sqlite_connections_check_foreign_keys_and_keep_a_city_sized_page_cache(sessions):
     from sqlalchemy import text
 

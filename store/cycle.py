@@ -292,7 +292,7 @@ def read_offers(session: Session, cycle_id: str, held: tuple[str, ...]) -> pd.Da
     # inner: an inactive unit's offers are not offered (the offers keep their id order); the
     # unit's columns looked up by position (a merge on 442k text keys: 0.3 s)
     offers = look_up(offers, "unit_id", units)
-    # a re-run's week of work held (97k rows): the driver's tuples, not a Row each (0.25-0.35 s)
+    # a re-run's week of work held (97k rows): the driver's tuples, not a Row each (0.7-0.9 s)
     used = read_frame(
         session,
         select(Assignment.offer_id).where(Assignment.cycle_id == cycle_id, Assignment.status.in_(held)),

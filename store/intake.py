@@ -302,7 +302,7 @@ def read_needs_of(
         )
         for part in in_chunks(households, 2000)
     ]
-    found = [f.loc[f.pop("status").isin(statuses)] for f in by_household]
+    found = [f.loc[f["status"].isin(statuses)].drop(columns="status") for f in by_household]
     # by phone (needs without a household; no index on phones): the live needs, by status
     found += [
         rows_frame(

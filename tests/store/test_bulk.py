@@ -3,12 +3,15 @@ value as the ORM would, on SQLite and PostgreSQL alike, and stay inside the call
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import Connection, event, select, update
 
 from store.db import insert_rows, look_up, read_frame, rows_frame, stacked, update_rows
 from store.models import Cycle, Need, NeedEvent, Unit, UnservedNeed
@@ -18,6 +21,31 @@ from tests.conftest import tiny_offer
 def _need_ids(sessions) -> list[int]:
     with sessions() as s:
         return sorted(s.scalars(select(Need.id)))
+
+
+@contextmanager
+def _recorded(conn: Connection) -> Iterator[list[tuple[str, Any]]]:
+    """The statements run on ``conn`` inside, each with its parameters."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(conn, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(conn, "before_cursor_execute", record)
+
+
+def _sqlite_plans(conn: Connection, seen: list[tuple[str, Any]], marker: str) -> list[str]:
+    """SQLite's plan of each statement seen whose text holds ``marker`` (there is at least one)."""
+    asked = [(q, params) for q, params in seen if marker in q]
+    assert asked, marker
+    return [
+        " ".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {q}", params))
+        for q, params in asked
+    ]
 
 
 def test_insert_rows_keeps_types_nulls_and_text(tiny):
@@ -148,7 +176,6 @@ def test_an_update_of_many_rows_to_a_few_values_sets_each_row_as_row_by_row(tiny
     # on SQLite, rows sharing their new values go as one statement per set of values (their keys
     # as a JSON array); the result must be the row-by-row one, and a key named twice keeps the
     # row-by-row order (its last row wins)
-    from sqlalchemy import event
 
     import store.db
 
@@ -156,9 +183,7 @@ def test_an_update_of_many_rows_to_a_few_values_sets_each_row_as_row_by_row(tiny
     monkeypatch.setattr(store.db, "ROWS_PER_SHARED_SET", 1)
     ids = _need_ids(tiny)
     assert len(ids) >= 3
-    statements: list[tuple[str, tuple]] = []
-    with tiny() as s, s.begin():
-        event.listen(s.connection(), "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with tiny() as s, s.begin(), _recorded(s.connection()) as statements:
         rows = [{"id": n, "status": "dispatched" if k % 2 else "closed"} for k, n in enumerate(ids)]
         update_rows(s, Need.__table__, rows)
         # the same key twice, to different values: row by row, in order
@@ -178,7 +203,7 @@ def test_an_update_of_many_rows_to_a_few_values_sets_each_row_as_row_by_row(tiny
     assert got == {n: "dispatched" if k % 2 else "closed" for k, n in enumerate(ids)}
     assert (levels[ids[0]], levels[ids[1]]) == (2, 1)
     if dialect == "sqlite":
-        assert sum("json_each" in q for q in statements) == 2  # closed, dispatched
+        assert sum("json_each" in q for q, _ in statements) == 2  # closed, dispatched
 
 
 def test_bulk_writes_roll_back_with_the_transaction(tiny):
@@ -356,38 +381,32 @@ def test_the_pool_read_is_the_needs_joined_to_their_grids_and_communities_in_sql
 
 
 def test_a_households_recent_needs_are_found_through_the_household_index(tiny):
-    from sqlalchemy import event
-
     from store.intake import read_needs_of
 
     with tiny() as s, s.begin():
         needs = s.scalars(select(Need).order_by(Need.id)).all()
         needs[1].status = "closed"  # household 2's need is no longer live
         needs[2].household_id = None  # need 3 is known by its phone only
-    statements: list[tuple[str, tuple]] = []
     with tiny() as s:
         conn = s.connection()
-        event.listen(conn, "before_cursor_execute", lambda *a: statements.append((a[2], a[3])))
-        found = read_needs_of(
-            s,
-            # a chunk's worth of households (the query's plan depends on the list's length)
-            ["C001-G01-H0002", "C001-G01-H0001", *(f"C009-G01-H{k:04d}" for k in range(1990))],
-            ["13812345673"],
-            datetime(2026, 11, 1),
-            ("open", "dispatched"),
-        )
+        with _recorded(conn) as statements:
+            found = read_needs_of(
+                s,
+                # a chunk's worth of households (the query's plan depends on the list's length)
+                ["C001-G01-H0002", "C001-G01-H0001", *(f"C009-G01-H{k:04d}" for k in range(1990))],
+                ["13812345673"],
+                datetime(2026, 11, 1),
+                ("open", "dispatched"),
+            )
         assert found["need_id"].tolist() == [needs[0].id, needs[2].id]
         assert found["need_id"].dtype == np.int64 and list(found.columns)[:2] == ["need_id", "household_id"]
         assert read_needs_of(s, ["C001-G01-H0001"], [], datetime(2026, 11, 11), ("open",)).empty  # too old
         if conn.dialect.name == "sqlite":  # not every live need once per chunk of households
-            q, params = next((q, p) for q, p in statements if "household_id IN" in q)
-            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {q}", params))
+            plan = _sqlite_plans(conn, statements, "household_id IN")[0]
             assert "ix_needs_household_id" in plan, plan
 
 
 def test_loaded_references_are_found_by_source_and_reference_through_their_unique_index(tiny):
-    from sqlalchemy import event
-
     from store.intake import known_need_sources
     from store.models import NeedSource
 
@@ -396,27 +415,21 @@ def test_loaded_references_are_found_by_source_and_reference_through_their_uniqu
             s.add(
                 NeedSource(need_id=n.id, source=n.source, source_ref=n.source_ref, received_at=n.submitted_at)
             )
-    statements: list[tuple[str, tuple]] = []
     with tiny() as s:
         conn = s.connection()
-        event.listen(conn, "before_cursor_execute", lambda *a: statements.append((a[2], a[3])))
         asked = [("grid_sheet", "T-1"), ("grid_sheet", "T-3"), ("survey", "T-2"), ("grid_sheet", "T-9")]
-        assert known_need_sources(s, [*asked, ("grid_sheet", "T-1")]) == {
-            ("grid_sheet", "T-1"),
-            ("grid_sheet", "T-3"),
-        }
-        assert known_need_sources(s, []) == set()
+        with _recorded(conn) as statements:
+            assert known_need_sources(s, [*asked, ("grid_sheet", "T-1")]) == {
+                ("grid_sheet", "T-1"),
+                ("grid_sheet", "T-3"),
+            }
+            assert known_need_sources(s, []) == set()
         if conn.dialect.name == "sqlite":  # a search of the unique index, not a scan of every source
-            asks = [(q, params) for q, params in statements if "need_sources" in q]
-            assert asks
-            for q, params in asks:
-                plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {q}", params))
+            for plan in _sqlite_plans(conn, statements, "need_sources"):
                 assert "SEARCH" in plan and "SCAN" not in plan, plan
 
 
 def test_new_needs_are_found_by_the_primary_key_range_not_a_scan_of_every_need(tiny):
-    from sqlalchemy import event
-
     from store.intake import insert_needs
     from store.models import SourceFile
 
@@ -448,13 +461,11 @@ def test_new_needs_are_found_by_the_primary_key_range_not_a_scan_of_every_need(t
             "reported_at": pd.to_datetime(["2026-11-20 09:00"] * 3),
         }
     )
-    statements: list[tuple[str, tuple]] = []
     for file_id in (7, None):  # from a file, and not (every need's file unknown)
-        statements.clear()
         with tiny() as s:  # rolled back at the end: each round starts from tiny's three needs
             conn = s.connection()
-            event.listen(conn, "before_cursor_execute", lambda *a: statements.append((a[2], a[3])))
-            ids = insert_needs(s, rows.assign(source_file_id=file_id), "open")
+            with _recorded(conn) as statements:
+                ids = insert_needs(s, rows.assign(source_file_id=file_id), "open")
             made = {
                 n.id: (n.source, n.source_ref, n.urgency)
                 for n in s.scalars(select(Need).where(Need.id.in_(ids)))
@@ -465,17 +476,8 @@ def test_new_needs_are_found_by_the_primary_key_range_not_a_scan_of_every_need(t
                 ("grid_sheet", "N-2", 3),
             ]
             assert min(ids) > 3 and len(set(ids)) == 3  # tiny's three needs are not among them
-            if conn.dialect.name == "sqlite":
-                asks = [
-                    (q, p)
-                    for q, p in statements
-                    if q.lstrip().upper().startswith("SELECT") and "needs.source_ref" in q
-                ]
-                assert asks
-                for q, params in asks:
-                    plan = " ".join(
-                        str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {q}", params)
-                    )
+            if conn.dialect.name == "sqlite":  # the new needs found again: no scan of every need
+                for plan in _sqlite_plans(conn, statements, "needs.source_ref"):
                     assert "SCAN" not in plan, plan
             s.rollback()
 

@@ -742,7 +742,14 @@ def _quarantine_bad(session: Session, sf: SourceFile, x: _Prepared) -> None:
     report.validation = validation.result
     report.reasons = validation.reason_counts
     bad = _quarantine_payload(x.table, validation, x.dataset)
-    report.problems = [
+    report.problems = _problems(bad)
+    report.quarantined = store_intake.save_quarantine(session, x.dataset, sf.id, bad, **QUARANTINE)
+    report.already_quarantined = len(bad) - report.quarantined
+
+
+def _problems(bad: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first quarantined rows' reasons as the run's artifact lists them (Excel row numbers)."""
+    return [
         {
             "row_number": b["raw"].get(SHEET_ROW, b["row_number"]),
             "sheet": b["raw"].get(SHEET),
@@ -753,8 +760,71 @@ def _quarantine_bad(session: Session, sf: SourceFile, x: _Prepared) -> None:
         for b in bad[:PROBLEMS_SHOWN]
         for r in b["reasons"]
     ]
-    report.quarantined = store_intake.save_quarantine(session, x.dataset, sf.id, bad, **QUARANTINE)
-    report.already_quarantined = len(bad) - report.quarantined
+
+
+def _quarantine_more(session: Session, sf: SourceFile, x: _Prepared, extra: list[dict[str, Any]]) -> None:
+    """Quarantine rows that passed the contract but break a rule of the store (each kept whole
+    with its reason, as the contract's rejects are), and count them in the file's report."""
+    if not extra:
+        return
+    report = x.report
+    stored = store_intake.save_quarantine(session, x.dataset, sf.id, extra, **QUARANTINE)
+    report.quarantined += stored
+    report.already_quarantined += len(extra) - stored
+    report.problems += _problems(extra)[: max(PROBLEMS_SHOWN - len(report.problems), 0)]
+    for b in extra:
+        for r in b["reasons"]:
+            report.reasons[r["reason"]] = report.reasons.get(r["reason"], 0) + 1
+
+
+# an offer id names one unit's offer for good: the service lists and every assignment name its unit
+OFFER_TAKEN = "资源编号已登记为另一单位的资源"
+
+
+def _offers_of_their_units(
+    session: Session, sf: SourceFile, x: _Prepared, good: pd.DataFrame
+) -> pd.DataFrame:
+    """``good`` without the rows whose offer id is already another unit's offer; those are
+    quarantined with the unit that holds it (two units numbering their sheets R001, R002...)."""
+    if good.empty:
+        return good
+    ids = good["offer_id"].astype(str)
+    held = ids.map(store_intake.offer_units(session, ids.unique().tolist()))
+    taken = (held.notna() & (held != good["unit_id"].astype(str))).to_numpy()
+    if not taken.any():
+        return good
+    assert x.table is not None
+    raw = x.table.rows.set_index("row_number")
+    _quarantine_more(
+        session,
+        sf,
+        x,
+        [
+            {
+                "row_number": int(n),
+                "source_ref": offer,
+                "raw": {k: v for k, v in raw.loc[int(n)].to_dict().items() if v is not None},
+                "reasons": [
+                    {
+                        "rule": "offer_unit",
+                        "column": "offer_id",
+                        "reason": OFFER_TAKEN,
+                        "value": offer,
+                        "hint": f"资源编号“{offer}”已是单位 {owner} 的资源，不能再登记给单位 {unit}："
+                        "请换一个未用过的编号，或把资源编号一栏留空，由系统按单位和事项生成",
+                    }
+                ],
+            }
+            for n, offer, owner, unit in zip(
+                good.loc[taken, "row_number"],
+                ids[taken],
+                held[taken],
+                good.loc[taken, "unit_id"],
+                strict=True,
+            )
+        ],
+    )
+    return good.loc[~taken]
 
 
 def _record(sf: SourceFile, report: IngestReport) -> None:
@@ -832,6 +902,7 @@ def _load_rows(session: Session, sf: SourceFile, x: _Prepared, dedupe_days: int)
         report.loaded = store_intake.load_units(session, good.astype(object).where(good.notna(), None), sf.id)
     elif dataset == "offers":
         items = store_intake.item_codes(session)
+        good = _offers_of_their_units(session, sf, x, good)
         good = good.assign(item_code=good["item"].map(items))
         report.loaded = store_intake.load_offers(session, good, sf.id)
     else:
@@ -840,14 +911,8 @@ def _load_rows(session: Session, sf: SourceFile, x: _Prepared, dedupe_days: int)
         report.loaded = counts["loaded"]
         report.already_loaded = counts.get("already_loaded", 0)
         report.changes = counts["changes"]
-        extra = counts.get("rejected", [])
-        if extra:  # rows that passed the contract but break the closed loop's rules
-            stored = store_intake.save_quarantine(session, dataset, sf.id, extra, **QUARANTINE)
-            report.quarantined += stored
-            report.already_quarantined += len(extra) - stored
-            for b in extra:
-                for r in b["reasons"]:
-                    report.reasons[r["reason"]] = report.reasons.get(r["reason"], 0) + 1
+        # rows that passed the contract but break the closed loop's rules
+        _quarantine_more(session, sf, x, counts.get("rejected", []))
     report.superseded = store_intake.supersede_quarantine(
         session, dataset, [str(r) for r in good[ref_col]], sf.id, **SUPERSEDE
     )

@@ -432,6 +432,14 @@ def load_offers(session: Session, rows: pd.DataFrame, file_id: int | None) -> in
     return len(payload)
 
 
+def offer_units(session: Session, offer_ids: list[str]) -> dict[str, str]:
+    """The unit each of these offer ids is registered to (ids not registered are left out)."""
+    out: dict[str, str] = {}
+    for part in in_chunks(offer_ids):
+        out |= dict(session.execute(select(Offer.id, Offer.unit_id).where(Offer.id.in_(part))).all())
+    return out
+
+
 def _registered_phones(session: Session, household_ids: list[str]) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for part in in_chunks(household_ids):

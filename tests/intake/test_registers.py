@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select, update
 
-from intake.ingest import ingest_file
+from intake.ingest import OFFER_TAKEN, ingest_file
 from store.models import Offer, QuarantinedRow, Unit
 
 ARRIVED = date(2026, 11, 21)
@@ -421,3 +421,46 @@ def test_a_unit_renamed_in_a_register_is_found_by_its_new_name_in_the_same_run(s
     with sessions() as s:
         assert {o.unit_id for o in s.scalars(select(Offer))} == {"U-AZ-1"}
         assert s.get(Unit, "U-AZ-1").name == "安竹社区卫生服务站"
+
+
+def test_an_offer_id_another_unit_holds_is_asked_about_and_stays_that_units(sessions, env, registry):
+    """Two units numbering their sheets alike (R001, R002...): the second unit's R001 is quarantined
+    with the unit that holds it, the first unit's offer is left as it was (every assignment and
+    service list names the offer's unit), and the rest of the file loads."""
+    header = ["资源编号", "单位名称", "服务事项", "每期名额", "服务范围", "服务区域", "开始日期", "结束日期"]
+    first = [
+        header,
+        ["R001", "安竹社区卫生服务中心", "健康咨询", "5", "社区", "安竹社区", "2026/11/1", "2027/1/31"],
+    ]
+    r, _ = _offers_sheet(sessions, env, first)
+    assert (r.loaded, r.quarantined) == (1, 0), r.problems
+    with sessions() as s:
+        held = s.get(Offer, "R001")
+        owner, item = held.unit_id, held.item_code
+    second = [
+        header,
+        ["R001", "平春物业公司", "水管维修", "3", "网格", "第2网格", "2026/11/1", "2027/1/31"],
+        ["R002", "平春物业公司", "水管维修", "2", "网格", "第2网格", "2026/11/1", "2027/1/31"],
+    ]
+    path = _csv(env, "offers", "平春物业资源.csv", second)
+    r = _ingest(sessions, env, path, "offers", "units_register")
+    assert (r.rows_read, r.loaded, r.quarantined, r.status) == (2, 1, 1, "partial")
+    assert r.reasons == {OFFER_TAKEN: 1}
+    (problem,) = r.problems
+    assert (problem["row_number"], problem["column"], problem["reason"]) == (2, "offer_id", OFFER_TAKEN)
+    assert "R001" in problem["hint"] and owner in problem["hint"]
+    with sessions() as s:
+        kept = s.get(Offer, "R001")
+        assert (kept.unit_id, kept.item_code) == (owner, item)
+        assert s.get(Offer, "R002").unit_id != owner
+        (q,) = s.scalars(select(QuarantinedRow).where(QuarantinedRow.dataset == "offers")).all()
+        assert (q.raw["offer_id"], q.raw["unit_id"]) == ("R001", "平春物业公司")  # as the sheet wrote it
+    # the unit numbers its offer anew: it loads beside the other unit's R001
+    second[1][0] = "PC-R001"
+    again = _ingest(
+        sessions, env, _csv(env, "offers", "平春物业资源（改）.csv", second), "offers", "units_register"
+    )
+    assert (again.loaded, again.quarantined) == (2, 0), again.problems
+    with sessions() as s:
+        assert s.get(Offer, "PC-R001").unit_id == s.get(Offer, "R002").unit_id != owner
+        assert s.get(Offer, "R001").unit_id == owner

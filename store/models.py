@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -127,8 +128,12 @@ class Offer(Base):
     """One resource (资源): a service item a unit gives, how often, where and when."""
 
     __tablename__ = "offers"
+    # (unit, offer) is unique: an assignment's unit must be its offer's (migration 0011); the
+    # index also finds a unit's offers
+    __table_args__ = (Index("uq_offers_unit_id_id", "unit_id", "id", unique=True),)
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), index=True)
+    # an offer id stays its unit's: the intake asks about a file naming it for another unit
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"))
     item_code: Mapped[str] = mapped_column(ForeignKey("items.code"), index=True)
     capacity_per_cycle: Mapped[int] = mapped_column(Integer)
     # service area: 'grid' | 'community' | 'subdistrict' and the id at that level
@@ -234,13 +239,16 @@ class Assignment(Base):
     """One pairing of a need with an offer in a cycle, with the cost that chose it."""
 
     __tablename__ = "assignments"
+    # the offer and its unit as one key (migration 0011): the unit is the offer's, and PostgreSQL
+    # checks one key per row where it checked two (97k assignments: 3.5-3.9 s -> 2.6-2.8 s)
+    __table_args__ = (ForeignKeyConstraint(["offer_id", "unit_id"], ["offers.id", "offers.unit_id"]),)
     # no (cycle, need) uniqueness: a need declined in a cycle is re-matched in the same cycle
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     cycle_id: Mapped[str] = mapped_column(ForeignKey("cycles.id"), index=True)
     need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"), index=True)
     # no index: nothing finds assignments by offer (migration 0010)
-    offer_id: Mapped[str] = mapped_column(ForeignKey("offers.id"))
-    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), index=True)
+    offer_id: Mapped[str] = mapped_column(String(32))
+    unit_id: Mapped[str] = mapped_column(String(32), index=True)
     cost: Mapped[float] = mapped_column(Float)
     cost_distance: Mapped[float] = mapped_column(Float)
     cost_rating: Mapped[float] = mapped_column(Float)

@@ -143,47 +143,53 @@ def tiny_offer(
     )
 
 
+def add_tiny_district(s: Session) -> None:
+    """The ``tiny`` district's rows, added in the caller's transaction (also into a database
+    at an older revision, which the migration tests upgrade)."""
+    load_taxonomy(s, load_taxonomy_frame())
+    s.add(Subdistrict(id="SD01", name="第1街道"))
+    s.flush()
+    s.add(Community(id="C001", subdistrict_id="SD01", name="和平社区"))
+    s.flush()
+    s.add(Grid(id="C001-G01", community_id="C001", name="第1网格", x_km=0.0, y_km=0.0))
+    s.flush()
+    for h in range(1, 4):
+        s.add(
+            Household(
+                id=f"C001-G01-H000{h}",
+                grid_id="C001-G01",
+                address=f"{h}栋",
+                head_name="王秀英",
+                phone=f"1381234567{h}",
+            )
+        )
+    s.add(Unit(id="UA", name="近处志愿队", kind="volunteers", community_id="C001", x_km=0.1, y_km=0.0))
+    s.add(Unit(id="UB", name="远处物业", kind="company", community_id="C001", x_km=2.0, y_km=0.0))
+    s.flush()
+    for u in ("UA", "UB"):
+        s.add(tiny_offer(f"R-{u}", u))
+    s.flush()
+    for h, urgency in ((1, 3), (2, 2), (3, 1)):
+        n = Need(
+            source="grid_sheet",
+            source_ref=f"T-{h}",
+            household_id=f"C001-G01-H000{h}",
+            grid_id="C001-G01",
+            item_code="REPAIR.UTIL.PIPE",
+            urgency=urgency,
+            submitted_at=datetime(2026, 11, 10, 9, 0),
+            contact_name="王秀英",
+            contact_phone=f"1381234567{h}",
+            status="open",
+        )
+        s.add(n)
+
+
 @pytest.fixture
 def tiny(env, sessions):
     """One grid, two units offering the same item (A nearer than B), three needs, capacity 1 each."""
     with sessions() as s, s.begin():
-        load_taxonomy(s, load_taxonomy_frame())
-        s.add(Subdistrict(id="SD01", name="第1街道"))
-        s.flush()
-        s.add(Community(id="C001", subdistrict_id="SD01", name="和平社区"))
-        s.flush()
-        s.add(Grid(id="C001-G01", community_id="C001", name="第1网格", x_km=0.0, y_km=0.0))
-        s.flush()
-        for h in range(1, 4):
-            s.add(
-                Household(
-                    id=f"C001-G01-H000{h}",
-                    grid_id="C001-G01",
-                    address=f"{h}栋",
-                    head_name="王秀英",
-                    phone=f"1381234567{h}",
-                )
-            )
-        s.add(Unit(id="UA", name="近处志愿队", kind="volunteers", community_id="C001", x_km=0.1, y_km=0.0))
-        s.add(Unit(id="UB", name="远处物业", kind="company", community_id="C001", x_km=2.0, y_km=0.0))
-        s.flush()
-        for u in ("UA", "UB"):
-            s.add(tiny_offer(f"R-{u}", u))
-        s.flush()
-        for h, urgency in ((1, 3), (2, 2), (3, 1)):
-            n = Need(
-                source="grid_sheet",
-                source_ref=f"T-{h}",
-                household_id=f"C001-G01-H000{h}",
-                grid_id="C001-G01",
-                item_code="REPAIR.UTIL.PIPE",
-                urgency=urgency,
-                submitted_at=datetime(2026, 11, 10, 9, 0),
-                contact_name="王秀英",
-                contact_phone=f"1381234567{h}",
-                status="open",
-            )
-            s.add(n)
+        add_tiny_district(s)
     return sessions
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import date, datetime
 
 import pytest
 from alembic import command
@@ -108,3 +109,69 @@ def test_the_rates_report_finds_each_follow_up_by_index(tmp_path):
     engine.dispose()
     surveys = [step for step in plan if " surveys " in f"{step} "]
     assert surveys and all("ix_surveys_assignment_id" in step for step in surveys), plan
+
+
+def test_an_assignments_unit_is_its_offers_from_0011_on(empty_url):
+    """Migration 0011 keeps the assignments, stops with their ids at any whose unit is not its
+    offer's, and from then on the store refuses such a pairing, and an offer moved to another
+    unit under its assignments."""
+    from sqlalchemy import select, update
+    from sqlalchemy.exc import IntegrityError
+
+    from store.db import get_engine, session_factory
+    from store.models import Assignment, Cycle, Need, Offer
+    from tests.conftest import add_tiny_district
+
+    cfg = alembic_config(empty_url)
+    command.upgrade(cfg, "0010")
+    sessions = session_factory(empty_url)  # the store's engine: SQLite checks foreign keys
+    pairs = [("R-UA", "UA"), ("R-UB", "UB"), ("R-UA", "UB")]  # the third names the other unit
+    with sessions() as s, s.begin():
+        add_tiny_district(s)
+        s.add(
+            Cycle(
+                id="2026-W47",
+                period_start=date(2026, 11, 16),
+                period_end=date(2026, 11, 22),
+                status="matched",
+                started_at=datetime(2026, 11, 16, 8),
+            )
+        )
+        s.flush()
+        needs = s.scalars(select(Need.id).order_by(Need.id)).all()
+        s.add_all(_assignment(n, offer, unit) for n, (offer, unit) in zip(needs, pairs, strict=True))
+    with sessions() as s:
+        wrong = s.scalar(
+            select(Assignment.id).where(Assignment.unit_id == "UB", Assignment.offer_id == "R-UA")
+        )
+    with pytest.raises(RuntimeError, match=f"1 条派单的单位不是其资源所属的单位（派单编号 {wrong}）"):
+        command.upgrade(cfg, "head")
+    with sessions() as s, s.begin():
+        s.execute(update(Assignment).where(Assignment.id == wrong).values(unit_id="UA"))
+    command.upgrade(cfg, "head")
+    with sessions() as s:
+        kept = s.execute(select(Assignment.need_id, Assignment.offer_id, Assignment.unit_id)).all()
+        assert sorted(kept) == [(needs[0], "R-UA", "UA"), (needs[1], "R-UB", "UB"), (needs[2], "R-UA", "UA")]
+    with pytest.raises(IntegrityError), sessions() as s, s.begin():
+        s.add(_assignment(needs[2], "R-UA", "UB"))
+    with pytest.raises(IntegrityError), sessions() as s, s.begin():
+        s.execute(update(Offer).where(Offer.id == "R-UB").values(unit_id="UA"))
+    get_engine(empty_url).dispose()
+
+
+def _assignment(need_id: int, offer_id: str, unit_id: str):
+    from store.models import Assignment
+
+    return Assignment(
+        cycle_id="2026-W47",
+        need_id=need_id,
+        offer_id=offer_id,
+        unit_id=unit_id,
+        cost=1.0,
+        cost_distance=1.0,
+        cost_rating=0.0,
+        cost_scope=0.0,
+        distance_km=0.1,
+        status="dispatched",
+        dispatched_at=datetime(2026, 11, 16, 9),
+    )

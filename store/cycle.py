@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from settings import get_settings
@@ -319,10 +319,13 @@ def count_waiting(session: Session, open_status: str, urgent_from: int) -> int:
 def read_declined(session: Session, statuses: tuple[str, ...], cycle_id: str | None = None) -> pd.DataFrame:
     """(need, unit) pairs whose assignment ended in one of ``statuses`` (declined, lapsed), and
     with ``cycle_id`` the pairs removed at that cycle's review."""
-    # every declined or lapsed pair on record (a year of weeks: 100k rows and more)
+    # every declined or lapsed pair on record (a year of weeks: 100k rows and more), the statuses
+    # written into the SQL: SQLite uses a partial index (ix_assignments_not_again) only for a
+    # query that names its statuses as values (a year's 4.9M assignments: 0.83-0.92 s -> 0.10 s)
+    named = bindparam("statuses", list(statuses), expanding=True, literal_execute=True)
     pairs = [
         rows_frame(
-            session, select(Assignment.need_id, Assignment.unit_id).where(Assignment.status.in_(statuses))
+            session, select(Assignment.need_id, Assignment.unit_id).where(Assignment.status.in_(named))
         )
     ]
     if cycle_id is not None:

@@ -494,3 +494,27 @@ def test_sqlite_connections_check_foreign_keys_and_keep_a_city_sized_page_cache(
             p: s.execute(text(f"PRAGMA {p}")).scalar() for p in ("foreign_keys", "journal_mode", "cache_size")
         }
     assert pragma == {"foreign_keys": 1, "journal_mode": "wal", "cache_size": -SQLITE_CACHE_KIB}
+
+
+def test_the_declined_pairs_are_read_from_their_partial_index_not_every_assignment(tiny):
+    """Every cycle reads the pairs not offered again; ``ix_assignments_not_again`` holds only those
+    (lifecycle.states.NOT_AGAIN, which the query names as the index does) and covers the read."""
+    from lifecycle.states import NOT_AGAIN
+    from service.cycle import read_declined
+    from store.models import NOT_AGAIN_WHERE, Assignment
+    from tests.conftest import match_week
+
+    assert NOT_AGAIN_WHERE == "status IN (" + ", ".join(f"'{s}'" for s in NOT_AGAIN) + ")"
+    match_week(tiny)
+    with tiny() as s, s.begin():
+        first, second, *_ = s.scalars(select(Assignment).order_by(Assignment.id)).all()
+        first.status, second.status = "declined", "released"
+        pairs = {(first.need_id, first.unit_id), (second.need_id, second.unit_id)}
+    with tiny() as s:
+        conn = s.connection()
+        with _recorded(conn) as statements:
+            got = read_declined(s)
+        assert set(zip(got["need_id"], got["unit_id"], strict=True)) == pairs
+        if conn.dialect.name == "sqlite":
+            for plan in _sqlite_plans(conn, statements, "FROM assignments"):
+                assert "ix_assignments_not_again" in plan, plan

@@ -16,6 +16,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -777,8 +778,10 @@ def _quarantine_more(session: Session, sf: SourceFile, x: _Prepared, extra: list
             report.reasons[r["reason"]] = report.reasons.get(r["reason"], 0) + 1
 
 
-# an offer id names one unit's offer for good: the service lists and every assignment name its unit
+# an id names one registered thing for good: the service lists, the assignments and the ratings
+# name a unit and an offer by it, so a file that gives the id to another one is asked about
 OFFER_TAKEN = "资源编号已登记为另一单位的资源"
+UNIT_TAKEN = "单位编号已登记为另一单位"
 
 
 def _offers_of_their_units(
@@ -791,9 +794,61 @@ def _offers_of_their_units(
     ids = good["offer_id"].astype(str)
     held = ids.map(store_intake.offer_units(session, ids.unique().tolist()))
     taken = (held.notna() & (held != good["unit_id"].astype(str))).to_numpy()
+    units = good.loc[taken, "unit_id"].astype(str)
+    named = store_intake.unit_identities(session, sorted({*held[taken], *units})) if taken.any() else {}
+    hints = [
+        f"资源编号“{offer}”已是“{named.get(owner, ('',))[0]}”（{owner}）的资源，"
+        f"不能再登记给“{named.get(unit, ('',))[0]}”（{unit}）："
+        "请换一个未用过的编号，或把资源编号一栏留空，由系统按单位和事项生成"
+        for offer, owner, unit in zip(ids[taken], held[taken], units, strict=True)
+    ]
+    return _set_aside(session, sf, x, good, taken, ("offer_unit", "offer_id", OFFER_TAKEN), hints)
+
+
+def _units_of_their_ids(session: Session, sf: SourceFile, x: _Prepared, good: pd.DataFrame) -> pd.DataFrame:
+    """``good`` without the rows whose unit id is registered to a unit of another name in another
+    community (two communities numbering their registers DW001...); those are quarantined with
+    the unit that holds the id. The same id with a new name, or in a new community, is that unit
+    renamed or moved, and updates it."""
+    if good.empty:
+        return good
+    ids = good["unit_id"].astype(str)
+    known = store_intake.unit_identities(session, ids.unique().tolist())
+    held = [known.get(i) for i in ids]
+    taken = np.array(
+        [
+            h is not None and h[0] != name and h[1] is not None and c is not None and h[1] != c
+            for h, name, c in zip(held, good["name"], good["community_id"], strict=True)
+        ],
+        dtype=bool,
+    )
+    place = store_intake.community_names(session) if taken.any() else {}
+    hints = [
+        f"单位编号“{i}”已登记为{place.get(h[1], h[1])}的“{h[0]}”，"
+        f"与本行{place.get(c, c)}的“{name}”名称和社区都不同："
+        "若是另一单位，请换一个未用过的编号，或把单位编号一栏留空，由系统按名称和社区生成；"
+        "若确是同一单位改名并迁址，请分两次报送（先改名，再改社区）"
+        for i, h, name, c, t in zip(ids, held, good["name"], good["community_id"], taken, strict=True)
+        if t
+    ]
+    return _set_aside(session, sf, x, good, taken, ("unit_id_taken", "unit_id", UNIT_TAKEN), hints)
+
+
+def _set_aside(
+    session: Session,
+    sf: SourceFile,
+    x: _Prepared,
+    good: pd.DataFrame,
+    taken: np.ndarray,
+    rule: tuple[str, str, str],
+    hints: list[str],
+) -> pd.DataFrame:
+    """``good`` without the ``taken`` rows, which are quarantined as the sheet wrote them with
+    ``rule`` (rule name, column, reason) and a hint each."""
     if not taken.any():
         return good
     assert x.table is not None
+    name, column, reason = rule
     raw = x.table.rows.set_index("row_number")
     _quarantine_more(
         session,
@@ -802,25 +857,12 @@ def _offers_of_their_units(
         [
             {
                 "row_number": int(n),
-                "source_ref": offer,
+                "source_ref": ref,
                 "raw": {k: v for k, v in raw.loc[int(n)].to_dict().items() if v is not None},
-                "reasons": [
-                    {
-                        "rule": "offer_unit",
-                        "column": "offer_id",
-                        "reason": OFFER_TAKEN,
-                        "value": offer,
-                        "hint": f"资源编号“{offer}”已是单位 {owner} 的资源，不能再登记给单位 {unit}："
-                        "请换一个未用过的编号，或把资源编号一栏留空，由系统按单位和事项生成",
-                    }
-                ],
+                "reasons": [{"rule": name, "column": column, "reason": reason, "value": ref, "hint": hint}],
             }
-            for n, offer, owner, unit in zip(
-                good.loc[taken, "row_number"],
-                ids[taken],
-                held[taken],
-                good.loc[taken, "unit_id"],
-                strict=True,
+            for n, ref, hint in zip(
+                good.loc[taken, "row_number"], good.loc[taken, column].astype(str), hints, strict=True
             )
         ],
     )
@@ -899,6 +941,7 @@ def _load_rows(session: Session, sf: SourceFile, x: _Prepared, dedupe_days: int)
             counts["already_loaded"],
         )
     elif dataset == "units":
+        good = _units_of_their_ids(session, sf, x, good)
         report.loaded = store_intake.load_units(session, good.astype(object).where(good.notna(), None), sf.id)
     elif dataset == "offers":
         items = store_intake.item_codes(session)

@@ -432,6 +432,19 @@ def load_offers(session: Session, rows: pd.DataFrame, file_id: int | None) -> in
     return len(payload)
 
 
+def unit_identities(session: Session, unit_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+    """The registered (name, community) of each of these unit ids (ids not registered are left out)."""
+    out: dict[str, tuple[str, str | None]] = {}
+    for part in in_chunks(unit_ids):
+        rows = session.execute(select(Unit.id, Unit.name, Unit.community_id).where(Unit.id.in_(part)))
+        out |= {i: (name, community) for i, name, community in rows}
+    return out
+
+
+def community_names(session: Session) -> dict[str, str]:
+    return dict(session.execute(select(Community.id, Community.name)).all())
+
+
 def offer_units(session: Session, offer_ids: list[str]) -> dict[str, str]:
     """The unit each of these offer ids is registered to (ids not registered are left out)."""
     out: dict[str, str] = {}

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select, update
 
-from intake.ingest import OFFER_TAKEN, ingest_file
+from intake.ingest import OFFER_TAKEN, UNIT_TAKEN, ingest_file
 from store.models import Offer, QuarantinedRow, Unit
 
 ARRIVED = date(2026, 11, 21)
@@ -449,6 +449,7 @@ def test_an_offer_id_another_unit_holds_is_asked_about_and_stays_that_units(sess
     (problem,) = r.problems
     assert (problem["row_number"], problem["column"], problem["reason"]) == (2, "offer_id", OFFER_TAKEN)
     assert "R001" in problem["hint"] and owner in problem["hint"]
+    assert "“安竹社区卫生服务中心”" in problem["hint"] and "“平春物业公司”" in problem["hint"]
     with sessions() as s:
         kept = s.get(Offer, "R001")
         assert (kept.unit_id, kept.item_code) == (owner, item)
@@ -464,3 +465,37 @@ def test_an_offer_id_another_unit_holds_is_asked_about_and_stays_that_units(sess
     with sessions() as s:
         assert s.get(Offer, "PC-R001").unit_id == s.get(Offer, "R002").unit_id != owner
         assert s.get(Offer, "R001").unit_id == owner
+
+
+def test_a_unit_id_another_community_registered_for_another_unit_is_asked_about(sessions, env, registry):
+    """Two communities numbering their registers alike (DW001...): the second register's DW001, a
+    unit of another name in another community, is quarantined with the unit that holds the id,
+    which stays as it was; the same id with only a new name (or only a new community) updates it."""
+    header = ["单位编号", "单位名称", "单位类型", "所属社区", "联系电话"]
+    first = [header, ["DW001", "安竹社区卫生服务中心", "医院", "安竹社区", "13300001111"]]
+    r = _ingest(sessions, env, _csv(env, "units", "安竹登记表.csv", first), "units", "units_register")
+    assert (r.loaded, r.quarantined) == (1, 0), r.problems
+    with sessions() as s:
+        held = s.get(Unit, "DW001")
+        before = (held.name, held.community_id, held.contact_phone)
+    second = [
+        header,
+        ["DW001", "平春物业公司", "物业公司", "平春", "0531-88888888"],
+        ["DW002", "平春老年协会", "社会组织", "平春", ""],
+    ]
+    r = _ingest(sessions, env, _csv(env, "units", "平春登记表.csv", second), "units", "units_register")
+    assert (r.rows_read, r.loaded, r.quarantined, r.status) == (2, 1, 1, "partial")
+    assert r.reasons == {UNIT_TAKEN: 1}
+    (problem,) = r.problems
+    assert (problem["row_number"], problem["column"]) == (2, "unit_id")
+    assert "安竹社区卫生服务中心" in problem["hint"] and "平春物业公司" in problem["hint"]
+    with sessions() as s:
+        kept = s.get(Unit, "DW001")
+        assert (kept.name, kept.community_id, kept.contact_phone) == before
+        assert s.get(Unit, "DW002").name == "平春老年协会"
+    # the first community renames its unit under the same id: an update, not a question
+    first[1][1] = "安竹社区卫生服务站"
+    r = _ingest(sessions, env, _csv(env, "units", "安竹登记表（改）.csv", first), "units", "units_register")
+    assert (r.loaded, r.quarantined) == (1, 0), r.problems
+    with sessions() as s:
+        assert s.get(Unit, "DW001").name == "安竹社区卫生服务站"

@@ -6,6 +6,7 @@ one appends a NeedEvent.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -23,16 +24,30 @@ from store.models import Assignment, Need, SurveyAnswer, UnitResponse
 
 
 def _reject(
-    row: dict[str, Any], ref_col: str, rule: str, reason: str, column: str | None = None
+    row: dict[str, Any],
+    ref_col: str,
+    rule: str,
+    reason: str,
+    column: str | None = None,
+    hint: str | None = None,
 ) -> dict[str, Any]:
+    said = {"rule": rule, "column": column, "reason": reason, "value": row.get(column) if column else None}
     return {
         "row_number": int(row["row_number"]),
         "source_ref": row.get(ref_col),
         "raw": {k: v for k, v in row.items() if v is not None and k != "row_number"},
-        "reasons": [
-            {"rule": rule, "column": column, "reason": reason, "value": row.get(column) if column else None}
-        ],
+        "reasons": [said | ({"hint": hint} if hint else {})],
     }
+
+
+# a reply's or an answer's id names one reply for good: the same id again is the same reply (already
+# loaded), unless it says something else, which is asked about (sheets numbered 1, 2, 3 every week)
+REPLY_TAKEN = "回复编号已用于另一条回复"
+ANSWER_TAKEN = "回访记录编号已用于另一份回访"
+
+
+def _id_taken(kind: str, ref: str, before: str, now: str) -> str:
+    return f"{kind}“{ref}”已用于{before}，本行是{now}：请换一个未用过的编号，或把{kind}一栏留空，由系统生成"
 
 
 def apply_response(
@@ -92,6 +107,22 @@ def apply_response(
     return None
 
 
+def _next_reply(ref: str, action: str) -> str:
+    """The id of a later reply on the same work under a reply id already used: ``<id>/<action>``
+    (hashed when that is longer than the 100 characters a reply id may have)."""
+    made = f"{ref}/{action}"
+    return made if len(made) <= 100 else "R" + hashlib.sha1(made.encode("utf-8")).hexdigest()[:16].upper()
+
+
+def _reply(assignment_id: int | None, action: str) -> str:
+    """A reply as people name it: 派单 123 的“接单”."""
+    try:
+        said = Action(action).zh
+    except ValueError:
+        said = action
+    return f"派单 {assignment_id} 的“{said}”"
+
+
 def _whole(value: Any) -> int | None:
     """An assignment id as a whole number, or None where it is not one (the row is rejected later)."""
     try:
@@ -108,38 +139,62 @@ def load_rows(
     counts: dict[str, Any] = {"loaded": 0, "already_loaded": 0, "rejected": [], "changes": []}
     records = good.astype(object).where(good.notna(), None).to_dict("records")
     if dataset == "responses":
-        seen = store_loop.known_ids(
-            session, UnitResponse.response_id, [str(r["response_id"]) for r in records]
+        refs = [str(r["response_id"]) for r in records]
+        seen = store_loop.recorded(
+            session,
+            UnitResponse.response_id,
+            [UnitResponse.assignment_id, UnitResponse.action],
+            refs + [_next_reply(ref, r["action"]) for ref, r in zip(refs, records, strict=True)],
         )
         # the file's assignments and needs locked and loaded at once, then applied in order
         held = store_loop.lock_assignments(
             session, sorted({_whole(r["assignment_id"]) for r in records} - {None})
         )
         for r in sorted(records, key=lambda r: (str(r.get("responded_at") or ""), r["row_number"])):
-            if str(r["response_id"]) in seen:
-                counts["already_loaded"] += 1
+            ref, says = str(r["response_id"]), (_whole(r["assignment_id"]), r["action"])
+            if ref in seen and seen[ref] != says and seen[ref][0] == says[0]:
+                # the same reply row updated in the unit's sheet (同意 -> 已完成): the next reply on
+                # that work, under an id of its own
+                ref = _next_reply(ref, r["action"])
+            if ref in seen:
+                if seen[ref] == says:
+                    counts["already_loaded"] += 1
+                else:
+                    hint = _id_taken("回复编号", ref, _reply(*seen[ref]), _reply(*says))
+                    counts["rejected"].append(
+                        _reject(r, "response_id", "response_id_taken", REPLY_TAKEN, "response_id", hint)
+                    )
                 continue
-            row = {**r, "_file_id": file_id}
+            row = {**r, "response_id": ref, "_file_id": file_id}
             reason = apply_response(session, row, actor, counts["changes"], locked=True)
             if reason:
                 counts["rejected"].append(_reject(r, "response_id", "transition", reason, "action"))
             else:
                 counts["loaded"] += 1
-                seen.add(str(r["response_id"]))
+                seen[ref] = says
         session.flush()
         del held  # applied and flushed: the session need not keep them any longer
     elif dataset == "survey_answers":
-        seen = store_loop.known_ids(session, SurveyAnswer.source_ref, [str(r["answer_id"]) for r in records])
+        seen = store_loop.recorded(
+            session, SurveyAnswer.source_ref, [SurveyAnswer.survey_id], [str(r["answer_id"]) for r in records]
+        )
         for r in records:
-            if str(r["answer_id"]) in seen:
-                counts["already_loaded"] += 1
+            ref, says = str(r["answer_id"]), (_whole(r["survey_id"]),)
+            if ref in seen:
+                if seen[ref] == says:
+                    counts["already_loaded"] += 1
+                else:
+                    hint = _id_taken("回访记录编号", ref, f"回访 {seen[ref][0]}", f"回访 {says[0]}")
+                    counts["rejected"].append(
+                        _reject(r, "answer_id", "answer_id_taken", ANSWER_TAKEN, "answer_id", hint)
+                    )
                 continue
             reason = apply_answer(session, r, file_id, actor, counts["changes"])
             if reason:
                 counts["rejected"].append(_reject(r, "answer_id", "followup", reason, "survey_id"))
             else:
                 counts["loaded"] += 1
-                seen.add(str(r["answer_id"]))
+                seen[ref] = says
     else:
         raise ValueError(f"the closed loop does not load {dataset!r}")
     return counts

@@ -14,11 +14,12 @@ from store.db import in_chunks, rows_frame
 from store.models import Assignment, Cycle, Household, Item, Need, Unit
 
 
-def known_ids(session: Session, column: Any, ids: list[str]) -> set[str]:
-    """Which of ``ids`` are already recorded (in chunks: PostgreSQL allows 65,535 parameters)."""
-    seen: set[str] = set()
+def recorded(session: Session, key: Any, columns: list[Any], ids: list[str]) -> dict[str, tuple[Any, ...]]:
+    """Which of ``ids`` are already recorded (``key``), each with what it was recorded for (the
+    values of ``columns``); in chunks: PostgreSQL allows 65,535 parameters."""
+    seen: dict[str, tuple[Any, ...]] = {}
     for part in in_chunks(ids):
-        seen |= set(session.scalars(select(column).where(column.in_(part))))
+        seen |= {k: tuple(v) for k, *v in session.execute(select(key, *columns).where(key.in_(part)))}
     return seen
 
 

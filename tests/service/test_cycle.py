@@ -453,3 +453,38 @@ def test_a_file_of_responses_applies_in_time_order_and_refuses_what_it_must(pref
     with tiny() as s, s.begin():  # the same file again: nothing applied twice
         again = load_rows(s, "responses", good, None, "test")
     assert again["loaded"] == 0 and again["already_loaded"] == 3 and len(again["rejected"]) == 2
+
+
+def test_a_reply_id_used_again_is_that_works_next_reply_or_asked_about(prefect_harness, tiny, env):
+    """Units keep one reply sheet numbered 1, 2, 3: the same id on the same work with another answer
+    (同意 changed to 已完成 in its row) is that work's next reply; the same id on other work is
+    asked about, and the other work is left as it was; a reply sent again is already loaded."""
+    from service.loop import REPLY_TAKEN, load_rows
+    from store.models import UnitResponse
+
+    match_cycle(cycle_day=DAY)
+    with tiny() as s:
+        a1, a2 = s.scalars(select(Assignment).order_by(Assignment.id)).all()
+    columns = ["response_id", "assignment_id", "unit_id", "action", "reason", "responded_at", "completed_on"]
+
+    def send(*rows):
+        good = pd.DataFrame(list(rows), columns=columns).assign(row_number=range(1, len(rows) + 1))
+        with tiny() as s, s.begin():
+            return load_rows(s, "responses", good, None, "test")
+
+    accepted = ("1", a1.id, a1.unit_id, "accept", None, "2026-11-17 09:00:00", None)
+    done = ("1", a1.id, a1.unit_id, "complete", None, "2026-11-19 10:00:00", "2026-11-19")
+    assert send(accepted)["loaded"] == 1
+    assert send(done)["loaded"] == 1
+    again = send(accepted, ("2", a2.id, a2.unit_id, "decline", "人手不足", "2026-11-17 09:30:00", None))
+    assert (again["loaded"], again["already_loaded"]) == (1, 1)
+    assert (send(done)["already_loaded"], send(done)["loaded"]) == (1, 0)
+    other = send(("1", a2.id, a2.unit_id, "accept", None, "2026-11-20 09:00:00", None))
+    assert other["loaded"] == 0
+    ((rejected,),) = [r["reasons"] for r in other["rejected"]]
+    assert rejected["reason"] == REPLY_TAKEN and rejected["column"] == "response_id"
+    assert f"派单 {a1.id} 的“接单”" in rejected["hint"] and f"派单 {a2.id}" in rejected["hint"]
+    with tiny() as s:
+        assert s.get(Assignment, a1.id).status == "completed"
+        assert s.get(Assignment, a2.id).status == "declined"
+        assert sorted(s.scalars(select(UnitResponse.response_id))) == ["1", "1/complete", "2"]

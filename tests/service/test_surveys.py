@@ -229,3 +229,34 @@ def test_the_phone_teams_call_list_sent_back_filled_in_closes_the_service(prefec
     sheet.assign(备注=None).to_csv(again, index=False, encoding="utf-8-sig")  # other bytes, same answers
     r = ingest_file(tiny, again, "survey_answers", "followup", env.archive_dir, today=date(2027, 1, 4))
     assert (r.loaded, r.already_loaded, r.quarantined) == (0, 1, 0)
+
+
+def test_a_follow_up_answer_id_used_for_another_follow_up_is_asked_about(tiny, env):
+    """Phone teams number their sheets 1, 2, 3: the same answer again is already loaded; the same
+    id on another follow-up is asked about, and that follow-up waits for its answer."""
+    from service.loop import ANSWER_TAKEN, load_rows
+
+    match_week(tiny)
+    for unit in ("UA", "UB"):
+        _complete(tiny, unit)
+    with tiny() as s, s.begin():
+        create_due_followups(s, date(2027, 1, 1), delay_days=28)
+    with tiny() as s:
+        first, second = s.scalars(select(Survey).order_by(Survey.id)).all()
+
+    def send(survey_id: int, satisfaction: str) -> dict:
+        good = pd.DataFrame(
+            [("1", str(survey_id), "2027-01-02 09:00:00", "yes", satisfaction, 1)],
+            columns=["answer_id", "survey_id", "answered_at", "done", "satisfaction", "row_number"],
+        )
+        with tiny() as s, s.begin():
+            return load_rows(s, "survey_answers", good, None, "t")
+
+    assert send(first.id, "5")["loaded"] == 1
+    assert send(first.id, "5")["already_loaded"] == 1
+    other = send(second.id, "4")
+    assert (other["loaded"], other["already_loaded"]) == (0, 0)
+    ((said,),) = [r["reasons"] for r in other["rejected"]]
+    assert said["reason"] == ANSWER_TAKEN and f"回访 {first.id}" in said["hint"]
+    with tiny() as s:
+        assert s.get(Survey, second.id).status == "pending"

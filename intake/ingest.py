@@ -649,10 +649,14 @@ def _commit_needs_together(
                     source_file_id=goods["_sf"], actor=goods["_actor"], _file=goods["_file"]
                 )
                 changes: list[NeedChange] = []
+                renamed: list[object] = []
                 outcome = load_need_rows(
-                    session, batch.drop(columns=["_file"]), None, "intake", dedupe_days, changes
+                    session, batch.drop(columns=["_file"]), None, "intake", dedupe_days, changes, renamed
                 )
                 per_file = pd.crosstab(batch["_file"], outcome)
+                renamed_in = batch.loc[renamed, "_file"].value_counts()
+                for k, (x, _sf) in enumerate(files):
+                    _say_renamed(x.report, int(renamed_in.get(k, 0)))
                 by_actor: dict[str, list[NeedChange]] = {}
                 for c in changes:  # each file's new needs, grouped once (not a scan per file)
                     by_actor.setdefault(c.actor, []).append(c)
@@ -869,6 +873,15 @@ def _set_aside(
     return good.loc[~taken]
 
 
+def _say_renamed(report: IngestReport, renamed: int) -> None:
+    """The file's message for rows whose reference already named another report."""
+    if renamed:
+        report.messages.append(
+            f"{renamed} 行的需求编号此前已用于另一条需求（如每张表都从 1 编号）：按新需求登记，"
+            "编号后加了区分后缀；今后请每条需求用不重复的编号，或把编号一栏留空"
+        )
+
+
 def _record(sf: SourceFile, report: IngestReport) -> None:
     """What became of the file, on its source-file row; every row read must be accounted for."""
     sf.status, sf.error = report.status, report.error
@@ -940,6 +953,7 @@ def _load_rows(session: Session, sf: SourceFile, x: _Prepared, dedupe_days: int)
             counts["merged"],
             counts["already_loaded"],
         )
+        _say_renamed(report, counts["renamed"])
     elif dataset == "units":
         good = _units_of_their_ids(session, sf, x, good)
         report.loaded = store_intake.load_units(session, good.astype(object).where(good.notna(), None), sf.id)

@@ -10,8 +10,8 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from lifecycle.changes import NeedChange, changes_for, history_rows
-from lifecycle.dedupe import already_loaded, merge_duplicates, window_start
-from lifecycle.states import DEDUPE_AGAINST, Action, transition
+from lifecycle.dedupe import already_loaded, merge_duplicates, references_as_meant, window_start
+from lifecycle.states import DEDUPE_AGAINST, LIVE_NEED, Action, transition
 from settings import pause_point
 from store import intake as store_intake
 from store.cycle import append_history
@@ -24,9 +24,11 @@ def load_need_rows(
     actor: str,
     dedupe_days: int = 30,
     changes: list[NeedChange] | None = None,
+    renamed: list[object] | None = None,
 ) -> pd.Series:
     """Insert validated need rows; merge duplicates into existing needs. Returns, per row (the
-    index of ``rows``), ``loaded``, ``merged`` or ``already_loaded``.
+    index of ``rows``), ``loaded``, ``merged`` or ``already_loaded``. The labels of rows loaded
+    under a reference of their own (theirs named another report) are appended to ``renamed``.
 
     ``rows`` columns: source, source_ref, reported_at (datetime), grid_id, household_id, item_code,
     description, urgency (int), contact_name, contact_phone, preferred_start, preferred_end; and
@@ -43,8 +45,19 @@ def load_need_rows(
         rows["source_file_id"] = file_id
     if "actor" not in rows:
         rows["actor"] = actor
-    known = store_intake.known_need_sources(session, zip(rows["source"], rows["source_ref"], strict=True))
+    # a reference that already names another report (sheets numbered 1, 2, 3 every week) gets one
+    # of its own: the row is a new report, not the old one again
+    reported = store_intake.reported_as(session, zip(rows["source"], rows["source_ref"], strict=True))
+    refs = references_as_meant(rows, reported, tuple(str(s) for s in LIVE_NEED))
+    made = refs.ne(rows["source_ref"])
+    if made.any():
+        rows = rows.assign(source_ref=refs)
+        again_sent = store_intake.reported_as(session, zip(rows.loc[made, "source"], refs[made], strict=True))
+        reported = pd.concat([reported, again_sent], ignore_index=True)
+    known = set(zip(reported["source"], reported["source_ref"], strict=True))
     again = already_loaded(rows, known)
+    if renamed is not None:
+        renamed += rows.index[made & ~again].tolist()
     outcome[again] = "already_loaded"
     rows = rows[~again]
     if rows.empty:
@@ -90,8 +103,10 @@ def load_needs(
     changes: list[NeedChange] | None = None,
 ) -> dict[str, int]:
     """Insert validated need rows; merge duplicates into existing needs. Returns counts
-    (see :func:`load_need_rows`)."""
-    outcome = load_need_rows(session, rows, file_id, actor, dedupe_days, changes)
+    (see :func:`load_need_rows`), with ``renamed``: rows loaded under a reference of their own."""
+    renamed: list[object] = []
+    outcome = load_need_rows(session, rows, file_id, actor, dedupe_days, changes, renamed)
     counts = {"loaded": 0, "merged": 0, "already_loaded": 0}
     counts.update({k: int(v) for k, v in outcome.value_counts().items()})
+    counts["renamed"] = len(renamed)
     return counts

@@ -11,6 +11,7 @@ Pure pandas: the store reads the candidates, this decides, the store writes.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import pandas as pd
@@ -21,6 +22,77 @@ def household_key(frame: pd.DataFrame) -> pd.Series:
     return frame["household_id"].where(
         frame["household_id"].notna(), "tel:" + frame["contact_phone"].fillna("") + "@" + frame["grid_id"]
     )
+
+
+def references_as_meant(rows: pd.DataFrame, known: pd.DataFrame, live: tuple[str, ...]) -> pd.Series:
+    """Each row's reference; where its (source, reference) already names another report, a
+    reference of its own, so that the row is loaded rather than skipped as that report again.
+
+    Sheets made by hand number their rows 1, 2, 3 — every week, in every grid — in the column a
+    system would fill with its ticket number. A row is the report a known pair names when it is
+    for the same person (household, phone or name) and the same item, and that need is still
+    live or was first reported no earlier than this row (a roster sheet's row 1 asking again
+    after the last request was done is a new report). Against an earlier row of the batch: the
+    same person and item. Any other row gets the reference with a suffix from its own content
+    (the same on every re-send of the row).
+
+    ``known``: :func:`store.intake.reported_as` of the rows' pairs; ``live``: need statuses not done.
+    """
+    stored = {
+        (s, r): (h, p, n, i, st in live, t.date() if pd.notna(t) else None)
+        for s, r, h, p, n, i, st, t in zip(
+            known["source"],
+            known["source_ref"],
+            known["household_id"],
+            known["contact_phone"],
+            known["contact_name"],
+            known["item_code"],
+            known["status"],
+            known["submitted_at"],
+            strict=True,
+        )
+    }
+    first: dict[tuple[str, str], tuple[object, ...]] = {}
+    refs = []
+    for source, ref, h, p, n, i, at, grid in zip(
+        rows["source"],
+        rows["source_ref"],
+        rows["household_id"],
+        rows["contact_phone"],
+        rows["contact_name"],
+        rows["item_code"],
+        rows["reported_at"],
+        rows["grid_id"],
+        strict=True,
+    ):
+        pair, who = (source, ref), (h, p, n, i)
+        day = at.date() if pd.notna(at) else None
+        before = stored.get(pair)
+        if before is not None:
+            same = _same_person_and_item(who, before[:4]) and (before[4] or day is None or day <= before[5])
+        else:
+            same = pair not in first or _same_person_and_item(who, first[pair])
+        if same:
+            first.setdefault(pair, who)
+            refs.append(ref)
+        else:
+            refs.append(_own_reference(str(ref), f"{source}|{grid}|{h}|{p}|{n}|{i}|{day}"))
+    return pd.Series(refs, index=rows.index, dtype=object)
+
+
+def _same_person_and_item(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
+    """(household, phone, name, item) of two reports: one person (any of the three known on both
+    sides and equal) asking for one item."""
+    person = any(x is not None and not pd.isna(x) and x == y for x, y in zip(a[:3], b[:3], strict=True))
+    return person and a[3] == b[3]
+
+
+def _own_reference(ref: str, content: str) -> str:
+    """``<ref>~<digest of the row's content>`` (a digest alone past the 100 characters a
+    reference may have)."""
+    digest = hashlib.sha1(content.encode("utf-8")).hexdigest()
+    made = f"{ref}~{digest[:10]}"
+    return made if len(made) <= 100 else f"R{digest[:20]}"
 
 
 def already_loaded(rows: pd.DataFrame, known: set[tuple[str, str]]) -> pd.Series:

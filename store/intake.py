@@ -259,25 +259,48 @@ def supersede_quarantine(
     return total
 
 
-def known_need_sources(session: Session, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which of these (source, source_ref) pairs are loaded already."""
+def reported_as(session: Session, pairs: Iterable[tuple[str, str]]) -> pd.DataFrame:
+    """The (source, source_ref) pairs among these loaded already, each with what it was loaded as:
+    its need's household, phone, name, item, status and first report (``submitted_at``)."""
     by_source: dict[str, list[str]] = {}
     for source, ref in set(pairs):
         by_source.setdefault(source, []).append(ref)
-    known: set[tuple[str, str]] = set()
+    frames = []
     # by source and reference: the pair's unique index. A reference alone, which that index does
     # not lead with, read every need's source once per chunk: a file's references against a
     # year of them (a million) would be tens of millions of rows
     for source, refs in by_source.items():
         for part in in_chunks(refs, 5000):
-            found = rows_frame(
-                session,
-                select(NeedSource.source, NeedSource.source_ref).where(
-                    NeedSource.source == source, NeedSource.source_ref.in_(part)
-                ),
+            frames.append(
+                rows_frame(
+                    session,
+                    select(
+                        NeedSource.source,
+                        NeedSource.source_ref,
+                        Need.household_id,
+                        Need.contact_phone,
+                        Need.contact_name,
+                        Need.item_code,
+                        Need.status,
+                        Need.submitted_at,
+                    )
+                    .join(Need, Need.id == NeedSource.need_id)
+                    .where(NeedSource.source == source, NeedSource.source_ref.in_(part)),
+                )
             )
-            known.update(zip(found["source"], found["source_ref"], strict=True))
-    return known
+    return stacked(frames, REPORTED_COLUMNS)
+
+
+REPORTED_COLUMNS = [
+    "source",
+    "source_ref",
+    "household_id",
+    "contact_phone",
+    "contact_name",
+    "item_code",
+    "status",
+    "submitted_at",
+]
 
 
 def read_needs_of(

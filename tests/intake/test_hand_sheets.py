@@ -693,3 +693,46 @@ def test_everyday_words_for_items_from_the_reference_file(sessions, env, registr
     assert (r.rows_read, r.loaded, r.quarantined) == (3, 2, 1)
     needs = _needs(sessions)
     assert needs["甲"][1] == needs["乙"][1] == "REPAIR.UTIL.PIPE"
+
+
+def test_two_grids_sheets_numbered_alike_are_both_loaded(sessions, env, registry):
+    """Grid workers number their sheets 1, 2, 3 in a 编号 column: another grid's row 1 is another
+    resident's need, loaded under a reference of its own and said in the file's messages (before,
+    it was skipped as "already loaded"); the same sheet sent again, edited, loads nothing twice."""
+    header = "编号,姓名,联系电话,所属网格,需求类别,需求描述,紧急程度,登记日期"
+    first = [
+        header,
+        "1,王秀英,13812345678,第3网格,助餐,送餐,紧急,2026/11/3",
+        "2,李建国,13912345678,第3网格,家电修理,冰箱,一般,2026/11/4",
+    ]
+    second = [
+        header,
+        "1,赵桂芳,13712345678,第2网格,法律咨询,咨询,一般,2026/11/5",
+        "2,钱德明,13612345678,第2网格,助浴,洗澡,一般,2026/11/6",
+    ]
+
+    def send(name: str, lines: list[str]):
+        path = env.inbox_dir / "needs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines), encoding="utf-8-sig")
+        return ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+
+    a, b = send("安竹社区第3网格.csv", first), send("安竹社区第2网格.csv", second)
+    assert (a.loaded, b.loaded) == (2, 2), (a, b)
+    needs = _needs(sessions)
+    assert {n: needs[n][0] for n in needs} == {
+        "王秀英": "C001-G03",
+        "李建国": "C001-G03",
+        "赵桂芳": "C001-G02",
+        "钱德明": "C001-G02",
+    }
+    with sessions() as s:
+        refs = dict(s.execute(select(Need.contact_name, Need.source_ref)).all())
+    assert refs["王秀英"] == "1" and refs["赵桂芳"].startswith("1~") and refs["钱德明"].startswith("2~")
+    edited = [second[0], second[1].replace("咨询,一般", "咨询遗产,一般"), second[2]]
+    again = send("安竹社区第2网格（改）.csv", edited)
+    assert (again.loaded, again.already_loaded) == (0, 2)
+    r = send("安竹社区第2网格（再）.csv", [header, "1,孙秀兰,13512345678,第2网格,助餐,送餐,一般,2026/11/7"])
+    assert r.loaded == 1 and any("编号此前已用于另一条需求" in m for m in r.messages), r.messages
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Need)) == 5

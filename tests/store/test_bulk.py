@@ -407,7 +407,7 @@ def test_a_households_recent_needs_are_found_through_the_household_index(tiny):
 
 
 def test_loaded_references_are_found_by_source_and_reference_through_their_unique_index(tiny):
-    from store.intake import known_need_sources
+    from store.intake import reported_as
     from store.models import NeedSource
 
     with tiny() as s, s.begin():
@@ -419,11 +419,13 @@ def test_loaded_references_are_found_by_source_and_reference_through_their_uniqu
         conn = s.connection()
         asked = [("grid_sheet", "T-1"), ("grid_sheet", "T-3"), ("survey", "T-2"), ("grid_sheet", "T-9")]
         with _recorded(conn) as statements:
-            assert known_need_sources(s, [*asked, ("grid_sheet", "T-1")]) == {
+            found = reported_as(s, [*asked, ("grid_sheet", "T-1")])
+            assert sorted(zip(found["source"], found["source_ref"], strict=True)) == [
                 ("grid_sheet", "T-1"),
                 ("grid_sheet", "T-3"),
-            }
-            assert known_need_sources(s, []) == set()
+            ]
+            assert set(found["household_id"]) == {"C001-G01-H0001", "C001-G01-H0003"}
+            assert len(reported_as(s, [])) == 0
         if conn.dialect.name == "sqlite":  # a search of the unique index, not a scan of every source
             for plan in _sqlite_plans(conn, statements, "need_sources"):
                 assert "SEARCH" in plan and "SCAN" not in plan, plan

@@ -1,7 +1,8 @@
 """When a reported need is one the district already has (the de-duplication rule).
 
 A row is the same report again when its (source, source_ref) was loaded before, or appears
-earlier in the batch. A row is the same need as another when it is for the same household — or,
+earlier in the batch, for the same person and item (a reference that names another report is
+made the row's own first: :func:`references_as_meant`). A row is the same need as another when it is for the same household — or,
 without a household, the same phone in the same grid — and the same item, reported within
 ``dedupe_days`` of it: rows of one batch form one need per window (counted from the group's first
 report, so a household asking again months later is a new need), and a row joins a need still
@@ -69,7 +70,8 @@ def references_as_meant(rows: pd.DataFrame, known: pd.DataFrame, live: tuple[str
         day = at.date() if pd.notna(at) else None
         before = stored.get(pair)
         if before is not None:
-            same = _same_person_and_item(who, before[:4]) and (before[4] or day is None or day <= before[5])
+            reported_again = day is not None and before[5] is not None and day > before[5]
+            same = _same_person_and_item(who, before[:4]) and (before[4] or not reported_again)
         else:
             same = pair not in first or _same_person_and_item(who, first[pair])
         if same:

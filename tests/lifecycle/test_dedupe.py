@@ -97,3 +97,9 @@ def test_a_reference_that_names_another_report_gets_one_of_its_own():
     (made,) = references_as_meant(by_name, other, LIVE)
     assert len(made) <= 100 and made != "x" * 100
     assert references_as_meant(by_name, other.assign(contact_name="王"), LIVE).tolist() == ["x" * 100]
+
+
+def test_a_known_report_without_a_first_day_is_the_same_report_for_the_same_person_and_item():
+    rows = _rows(("sheet", "1", "H1", None, "G1", "MEAL", "2026-11-20")).assign(contact_name=None)
+    known = _reported(("sheet", "1", "H1", None, None, "MEAL", "closed", None))
+    assert references_as_meant(rows, known, LIVE).tolist() == ["1"]

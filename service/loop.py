@@ -43,7 +43,7 @@ def _reject(
 # a reply's or an answer's id names one reply for good: the same id again is the same reply (already
 # loaded), unless it says something else, which is asked about (sheets numbered 1, 2, 3 every week)
 REPLY_TAKEN = "回复编号已用于另一条回复"
-ANSWER_TAKEN = "回访记录编号已用于另一份回访"
+ANSWER_TAKEN = "回访编号已用于另一份回访"
 
 
 def _id_taken(kind: str, ref: str, before: str, now: str) -> str:
@@ -184,7 +184,7 @@ def load_rows(
                 if seen[ref] == says:
                     counts["already_loaded"] += 1
                 else:
-                    hint = _id_taken("回访记录编号", ref, f"回访 {seen[ref][0]}", f"回访 {says[0]}")
+                    hint = _id_taken("回访编号", ref, f"回访 {seen[ref][0]}", f"回访 {says[0]}")
                     counts["rejected"].append(
                         _reject(r, "answer_id", "answer_id_taken", ANSWER_TAKEN, "answer_id", hint)
                     )

@@ -826,7 +826,7 @@ def _units_of_their_ids(session: Session, sf: SourceFile, x: _Prepared, good: pd
         ],
         dtype=bool,
     )
-    place = store_intake.community_names(session) if taken.any() else {}
+    place = _directory(session).community_names if taken.any() else {}
     hints = [
         f"单位编号“{i}”已登记为{place.get(h[1], h[1])}的“{h[0]}”，"
         f"与本行{place.get(c, c)}的“{name}”名称和社区都不同："

@@ -20,6 +20,7 @@ from service.changes import apply_change, change_of
 from service.followup import apply_answer
 from store import intake as store_intake
 from store import loop as store_loop
+from store.db import by_key
 from store.models import Assignment, Need, SurveyAnswer, UnitResponse
 
 
@@ -140,7 +141,7 @@ def load_rows(
     records = good.astype(object).where(good.notna(), None).to_dict("records")
     if dataset == "responses":
         refs = [str(r["response_id"]) for r in records]
-        seen = store_loop.recorded(
+        seen = by_key(
             session,
             UnitResponse.response_id,
             [UnitResponse.assignment_id, UnitResponse.action],
@@ -175,7 +176,7 @@ def load_rows(
         session.flush()
         del held  # applied and flushed: the session need not keep them any longer
     elif dataset == "survey_answers":
-        seen = store_loop.recorded(
+        seen = by_key(
             session, SurveyAnswer.source_ref, [SurveyAnswer.survey_id], [str(r["answer_id"]) for r in records]
         )
         for r in records:

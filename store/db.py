@@ -25,6 +25,7 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    select,
     text,
     update,
 )
@@ -103,6 +104,15 @@ def empty_tables(url: str | None = None) -> None:
 def in_chunks(ids: list[Any], size: int = 10_000) -> list[list[Any]]:
     """PostgreSQL allows 65,535 parameters per statement: IN lists go in chunks."""
     return [ids[k : k + size] for k in range(0, len(ids), size)]
+
+
+def by_key(session: Session, key: Any, columns: list[Any], ids: list[Any]) -> dict[Any, tuple[Any, ...]]:
+    """The rows whose ``key`` is one of ``ids``, as key -> the values of ``columns`` (ids not
+    found are left out); asked in chunks (PostgreSQL allows 65,535 parameters)."""
+    found: dict[Any, tuple[Any, ...]] = {}
+    for part in in_chunks(list(ids)):
+        found |= {k: tuple(v) for k, *v in session.execute(select(key, *columns).where(key.in_(part)))}
+    return found
 
 
 def read_frame(session: Session, stmt: Select, text_as_object: bool = False) -> pd.DataFrame:

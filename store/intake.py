@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy import DateTime, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from store.db import in_chunks, rows_frame, stacked
+from store.db import by_key, in_chunks, rows_frame, stacked
 from store.models import (
     Category,
     Community,
@@ -457,29 +457,15 @@ def load_offers(session: Session, rows: pd.DataFrame, file_id: int | None) -> in
 
 def unit_identities(session: Session, unit_ids: list[str]) -> dict[str, tuple[str, str | None]]:
     """The registered (name, community) of each of these unit ids (ids not registered are left out)."""
-    out: dict[str, tuple[str, str | None]] = {}
-    for part in in_chunks(unit_ids):
-        rows = session.execute(select(Unit.id, Unit.name, Unit.community_id).where(Unit.id.in_(part)))
-        out |= {i: (name, community) for i, name, community in rows}
-    return out
-
-
-def community_names(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(Community.id, Community.name)).all())
+    return by_key(session, Unit.id, [Unit.name, Unit.community_id], unit_ids)  # type: ignore[return-value]
 
 
 def offer_units(session: Session, offer_ids: list[str]) -> dict[str, str]:
     """The unit each of these offer ids is registered to (ids not registered are left out)."""
-    out: dict[str, str] = {}
-    for part in in_chunks(offer_ids):
-        out |= dict(session.execute(select(Offer.id, Offer.unit_id).where(Offer.id.in_(part))).all())
-    return out
+    return {offer: unit for offer, (unit,) in by_key(session, Offer.id, [Offer.unit_id], offer_ids).items()}
 
 
 def _registered_phones(session: Session, household_ids: list[str]) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for part in in_chunks(household_ids):
-        out |= dict(
-            session.execute(select(Household.id, Household.phone).where(Household.id.in_(part))).all()
-        )
-    return out
+    return {
+        h: phone for h, (phone,) in by_key(session, Household.id, [Household.phone], household_ids).items()
+    }

@@ -14,15 +14,6 @@ from store.db import in_chunks, rows_frame
 from store.models import Assignment, Cycle, Household, Item, Need, Unit
 
 
-def recorded(session: Session, key: Any, columns: list[Any], ids: list[str]) -> dict[str, tuple[Any, ...]]:
-    """Which of ``ids`` are already recorded (``key``), each with what it was recorded for (the
-    values of ``columns``); in chunks: PostgreSQL allows 65,535 parameters."""
-    seen: dict[str, tuple[Any, ...]] = {}
-    for part in in_chunks(ids):
-        seen |= {k: tuple(v) for k, *v in session.execute(select(key, *columns).where(key.in_(part)))}
-    return seen
-
-
 def lock_assignments(session: Session, ids: list[int]) -> list[Assignment | Need]:
     """Lock these assignments and their needs for update and load them into the session, in a
     few statements: a file of responses names thousands, and a ``get ... FOR UPDATE`` pair each

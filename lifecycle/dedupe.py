@@ -90,11 +90,15 @@ def _same_person_and_item(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
 
 
 def _own_reference(ref: str, content: str) -> str:
-    """``<ref>~<digest of the row's content>`` (a digest alone past the 100 characters a
-    reference may have)."""
-    digest = hashlib.sha1(content.encode("utf-8")).hexdigest()
-    made = f"{ref}~{digest[:10]}"
-    return made if len(made) <= 100 else f"R{digest[:20]}"
+    """``<ref>~<digest of the row's content>``."""
+    return suffixed_reference(ref, "~" + hashlib.sha1(content.encode("utf-8")).hexdigest()[:10])
+
+
+def suffixed_reference(ref: str, suffix: str, limit: int = 100) -> str:
+    """``ref`` with ``suffix`` (a reused reference made a row's own: a need's, a unit's reply's),
+    or past the ``limit`` a reference may have, ``R`` and a digest of the two."""
+    made = f"{ref}{suffix}"
+    return made if len(made) <= limit else "R" + hashlib.sha1(made.encode("utf-8")).hexdigest()[:20].upper()
 
 
 def already_loaded(rows: pd.DataFrame, known: set[tuple[str, str]]) -> pd.Series:

@@ -6,7 +6,6 @@ one appends a NeedEvent.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -14,6 +13,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from lifecycle.changes import NeedChange
+from lifecycle.dedupe import suffixed_reference
 from lifecycle.states import CONTACT_RELEASED, Action, AssignmentStatus, IllegalTransition, QuarantineStatus
 from lifecycle.vocabulary import WORK_ORDER_HEADERS_ZH, WORK_ORDER_REPLY_ZH
 from service.changes import apply_change, change_of
@@ -109,10 +109,8 @@ def apply_response(
 
 
 def _next_reply(ref: str, action: str) -> str:
-    """The id of a later reply on the same work under a reply id already used: ``<id>/<action>``
-    (hashed when that is longer than the 100 characters a reply id may have)."""
-    made = f"{ref}/{action}"
-    return made if len(made) <= 100 else "R" + hashlib.sha1(made.encode("utf-8")).hexdigest()[:16].upper()
+    """The id of a later reply on the same work under a reply id already used: ``<id>/<action>``."""
+    return suffixed_reference(ref, f"/{action}")
 
 
 def _reply(assignment_id: int | None, action: str) -> str:

@@ -642,7 +642,7 @@ def _commit_needs_together(
                 _quarantine_bad(session, sf, x)
                 _survey_visits(session, x)
                 frames.append(_with_source(x).assign(_sf=sf.id, _actor=_actor(x), _file=k))
-            per_file = pd.DataFrame()
+            per_file, renamed_in = pd.DataFrame(), pd.Series(dtype="int64")
             if frames:
                 goods = pd.concat(frames, ignore_index=True)
                 batch = need_rows(goods, items, "").assign(
@@ -655,8 +655,6 @@ def _commit_needs_together(
                 )
                 per_file = pd.crosstab(batch["_file"], outcome)
                 renamed_in = batch.loc[renamed, "_file"].value_counts()
-                for k, (x, _sf) in enumerate(files):
-                    _say_renamed(x.report, int(renamed_in.get(k, 0)))
                 by_actor: dict[str, list[NeedChange]] = {}
                 for c in changes:  # each file's new needs, grouped once (not a scan per file)
                     by_actor.setdefault(c.actor, []).append(c)
@@ -669,6 +667,7 @@ def _commit_needs_together(
                     report.loaded = int(got.get("loaded", 0))
                     report.merged = int(got.get("merged", 0))
                     report.already_loaded = int(got.get("already_loaded", 0))
+                    _say_renamed(report, int(renamed_in.get(k, 0)))
                     assert x.validation is not None
                     report.superseded = store_intake.supersede_quarantine(
                         session,

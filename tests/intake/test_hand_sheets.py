@@ -736,3 +736,22 @@ def test_two_grids_sheets_numbered_alike_are_both_loaded(sessions, env, registry
     assert r.loaded == 1 and any("编号此前已用于另一条需求" in m for m in r.messages), r.messages
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Need)) == 5
+
+
+def test_sheets_numbered_alike_in_one_run_are_all_loaded(sessions, env, registry):
+    """The same, both sheets in one run (their rows written together): each file says its own."""
+    header = "编号,姓名,联系电话,所属网格,需求类别,需求描述,紧急程度,登记日期"
+    sheets = {
+        "安竹社区第3网格.csv": [header, "1,王秀英,13812345678,第3网格,助餐,送餐,紧急,2026/11/3"],
+        "安竹社区第2网格.csv": [header, "1,赵桂芳,13712345678,第2网格,法律咨询,咨询,一般,2026/11/5"],
+    }
+    files = []
+    for name, lines in sheets.items():
+        path = env.inbox_dir / "needs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines), encoding="utf-8-sig")
+        files.append((path, "needs", "grid_sheet"))
+    first, second = ingest_files(sessions, files, env.archive_dir, today=ARRIVED)
+    assert (first.loaded, second.loaded) == (1, 1)
+    said = [any("编号此前已用于另一条需求" in m for m in r.messages) for r in (first, second)]
+    assert said == [False, True]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from itertools import groupby
@@ -852,7 +852,7 @@ def _set_aside(
         return good
     assert x.table is not None
     name, column, reason = rule
-    raw = x.table.rows.set_index("row_number")
+    numbers = good.loc[taken, "row_number"]
     _quarantine_more(
         session,
         sf,
@@ -861,11 +861,15 @@ def _set_aside(
             {
                 "row_number": int(n),
                 "source_ref": ref,
-                "raw": {k: v for k, v in raw.loc[int(n)].to_dict().items() if v is not None},
+                "raw": written,
                 "reasons": [{"rule": name, "column": column, "reason": reason, "value": ref, "hint": hint}],
             }
-            for n, ref, hint in zip(
-                good.loc[taken, "row_number"], good.loc[taken, column].astype(str), hints, strict=True
+            for n, ref, hint, written in zip(
+                numbers,
+                good.loc[taken, column].astype(str),
+                hints,
+                _as_written(x.table, numbers),
+                strict=True,
             )
         ],
     )
@@ -1011,11 +1015,16 @@ def need_rows(good: pd.DataFrame, items: dict[str, str], source: str) -> pd.Data
 
 
 def _quarantine_payload(table: RawTable, validation: Validation, dataset: str) -> list[dict[str, Any]]:
-    raw = table.rows.set_index("row_number")
     ref_col = REF_COLUMN[dataset]
-    out = []
-    for r in validation.bad.to_dict("records"):
-        n = int(r["row_number"])
-        raw_row = {k: v for k, v in raw.loc[n].to_dict().items() if v is not None}
-        out.append({"row_number": n, "source_ref": r.get(ref_col), "raw": raw_row, "reasons": r["reasons"]})
-    return out
+    bad = validation.bad.to_dict("records")
+    written = _as_written(table, [r["row_number"] for r in bad])
+    return [
+        {"row_number": int(r["row_number"]), "source_ref": r.get(ref_col), "raw": w, "reasons": r["reasons"]}
+        for r, w in zip(bad, written, strict=True)
+    ]
+
+
+def _as_written(table: RawTable, numbers: Iterable[Any]) -> list[dict[str, Any]]:
+    """The sheet's rows of these numbers as it wrote them (empty cells left out), for quarantine."""
+    raw = table.rows.set_index("row_number")
+    return [{k: v for k, v in raw.loc[int(n)].to_dict().items() if v is not None} for n in numbers]

@@ -600,6 +600,8 @@ def _frame(
 ) -> RawTable:
     columns = [*vocabulary(dataset).fields, "_extra_cells"]
     present = [c for c in columns if c in data.columns]
+    if not len(data.columns):  # no column understood (records with no known key): a row each,
+        data = pd.DataFrame(index=pd.RangeIndex(len(numbers)))  # all empty, not NaN
     df = data.reindex(columns=columns).astype(object)
     df = df.where(df.notna(), None)
     df.insert(0, "row_number", pd.Series(np.asarray(numbers, dtype="int64")))

@@ -755,3 +755,23 @@ def test_sheets_numbered_alike_in_one_run_are_all_loaded(sessions, env, registry
     assert (first.loaded, second.loaded) == (1, 1)
     said = [any("编号此前已用于另一条需求" in m for m in r.messages) for r in (first, second)]
     assert said == [False, True]
+
+
+def test_an_export_whose_keys_are_all_unknown_is_refused_with_every_row_kept(sessions, env, registry):
+    # no key of the records is a known column: the file is refused for its missing columns and
+    # each record is kept in quarantine (its row held NaN before, which PostgreSQL's JSON refused:
+    # the whole intake failed)
+    import json
+
+    folder = env.inbox_dir / "needs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "odd_export.json"
+    records = [{"fooBar": "甲", "bazQux": "助餐"}, {"fooBar": "乙", "bazQux": "理发"}]
+    path.write_text(json.dumps({"data": {"records": records}}), "utf-8")
+    r = ingest_file(sessions, path, "needs", "platform", env.archive_dir, today=ARRIVED)
+    assert (r.status, r.rows_read, r.loaded, r.quarantined) == ("rejected", 2, 0, 2)
+    assert "缺少必填列" in r.error and any("“fooBar”未识别" in m for m in r.messages)
+    with sessions() as s:
+        kept = s.scalars(select(QuarantinedRow).order_by(QuarantinedRow.row_number)).all()
+    assert [q.row_number for q in kept] == [1, 2]
+    assert all("NaN" not in json.dumps(q.raw) for q in kept)

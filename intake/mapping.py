@@ -3,7 +3,8 @@
 The words live in a data file the district edits (``reference/headers.csv``: dataset, field,
 label_zh, required, words separated by ``|``), not in code. Headers are compared after NFKC
 normalisation, lower case, without spaces, without a trailing "*" or "(必填)"-style note, so
-"联系电话", "联系 电话 *" and "Contact_Phone" all find ``contact_phone``. A header that matches no
+"联系电话", "联系 电话 *", "Contact_Phone" and a platform export's "contactPhone" all find
+``contact_phone``. A header that matches no
 word is not guessed at: the reader reports it with the closest known field as a suggestion.
 """
 
@@ -24,12 +25,15 @@ HEADERS_CSV = Path(__file__).resolve().parent.parent / "reference" / "headers.cs
 
 _NOTE = re.compile(r"[(\[【（][^)\]】）]*[)\]】）]$")  # a trailing bracketed note: (必填) （选填）【元】
 _MARKS = "*＊:：?？"
+_JOINER = re.compile(r"(?<=[0-9a-z])[_\-.]+(?=[0-9a-z])")  # between two letters or digits
 
 
 def header_key(name: object) -> str:
-    """A header as compared: NFKC, no spaces, lower case, no trailing note or required mark."""
+    """A header as compared: NFKC, no spaces, lower case, no trailing note or required mark, and
+    an English name's words run together (a platform's ``contactPhone``, ``contact_phone`` and
+    ``Contact-Phone`` are one key; a leading ``_``, as in a survey tool's ``_id``, stays)."""
     text = "".join(unicodedata.normalize("NFKC", str(name or "")).lower().split())
-    text = text.strip(_MARKS)
+    text = _JOINER.sub("", text.strip(_MARKS))
     bare = _NOTE.sub("", text).strip(_MARKS)
     return bare or text
 
@@ -120,6 +124,12 @@ PERSONAL_NOT_KEPT = frozenset(
         *("性别", "年龄", "出生日期", "出生年月", "生日", "民族", "籍贯", "政治面貌", "婚姻状况"),
         *("户籍", "户籍地", "户籍地址", "银行卡号", "银行账号", "社保卡号", "医保卡号", "收入", "月收入"),
         *("病史", "既往病史", "健康状况", "残疾证号", "残疾类别", "低保证号"),
+        # as a platform's export names them (idCard, id_number, gender, birthDate …)
+        *("id_card", "id_card_no", "id_no", "id_number", "identity_card", "identity_no", "cert_no"),
+        *("certificate_no", "gender", "sex", "age", "birthday", "birth_date", "date_of_birth"),
+        *("ethnicity", "native_place", "marital_status", "political_status", "bank_card", "bank_account"),
+        *("social_security_no", "medical_insurance_no", "income", "medical_history", "health_status"),
+        *("disability_no", "disability_type"),
     )
 )
 

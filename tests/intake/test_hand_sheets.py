@@ -757,6 +757,51 @@ def test_sheets_numbered_alike_in_one_run_are_all_loaded(sessions, env, registry
     assert said == [False, True]
 
 
+def test_a_platform_export_with_english_camel_case_keys_loads_as_its_chinese_twin(sessions, env, registry):
+    # a city platform's API export: English keys as its developers wrote them (camelCase), in its
+    # {"code", "data": {"records": [...]}} wrapper, with an ID card and a gender no list keeps
+    import json
+
+    folder = env.inbox_dir / "needs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "platform_orders.json"
+    record = {
+        "orderNo": "GD-2026-0001",
+        "residentName": "甲",
+        "contactPhone": "138 0000 0001",
+        "idCard": "330102194501011234",
+        "gender": "女",
+        "communityName": "安竹社区",
+        "gridName": "第1网格",
+        "serviceType": "助餐",
+        "content": "行动不便，需要送餐",
+        "createTime": "2026-11-20 09:12:00",
+        "urgencyLevel": "紧急",
+    }
+    second = record | {"orderNo": "GD-2026-0002", "residentName": "乙", "contactPhone": "13800000002"}
+    second |= {"idCard": "330102194501011235", "serviceType": "修水管", "urgencyLevel": "一般"}
+    path.write_text(json.dumps({"code": 200, "data": {"total": 2, "records": [record, second]}}), "utf-8")
+    r = ingest_file(sessions, path, "needs", "platform", env.archive_dir, today=ARRIVED)
+    assert (r.rows_read, r.loaded, r.quarantined) == (2, 2, 0), r.messages
+    assert not [m for m in r.messages if "未识别" in m]
+    (told,) = [m for m in r.messages if "idCard" in m]
+    assert "“gender”" in told and "个人信息" in told
+    with sessions() as s:
+        needs = {n.source_ref: n for n in s.scalars(select(Need))}
+        stored = [str(v) for n in needs.values() for v in vars(n).values()]
+    assert set(needs) == {"GD-2026-0001", "GD-2026-0002"}
+    first = needs["GD-2026-0001"]
+    assert (first.contact_name, first.contact_phone, first.item_code) == (
+        "甲",
+        "13800000001",
+        "ELDER.HOME.MEALS",
+    )
+    assert (first.urgency, first.description) == (2, "行动不便，需要送餐")
+    assert first.submitted_at.isoformat() == "2026-11-20T09:12:00" and first.grid_id.endswith("G01")
+    assert needs["GD-2026-0002"].item_code == "REPAIR.UTIL.PIPE"
+    assert not [v for v in stored if "33010219450101" in v]
+
+
 def test_an_export_whose_keys_are_all_unknown_is_refused_with_every_row_kept(sessions, env, registry):
     # no key of the records is a known column: the file is refused for its missing columns and
     # each record is kept in quarantine (its row held NaN before, which PostgreSQL's JSON refused:

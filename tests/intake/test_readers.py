@@ -277,3 +277,29 @@ def test_records_with_nested_objects_read_by_their_group_paths(tmp_path):
     row = t.rows.iloc[0]
     assert (row["contact_name"], row["contact_phone"], row["grid_id"]) == ("甲", "13800000001", "C001-G01")
     assert row["description"] == "送餐、每天中午"
+
+
+def test_english_header_words_are_one_key_however_the_platform_joins_them():
+    from intake.mapping import header_key, vocabulary
+
+    needs = vocabulary("needs")
+    for written in ("contactPhone", "contact_phone", "Contact-Phone", "CONTACT_PHONE", "contact phone"):
+        assert needs.field_of(written) == "contact_phone", written
+    assert needs.field_of("createTime") == "reported_at" and needs.field_of("gridName") == "grid_id"
+    # a survey tool's own columns keep their leading mark: "_id" is not the word "id"
+    assert header_key("_id") == "_id" and needs.field_of("_id") is None
+    assert needs.field_of("_uuid") == "source_ref" and needs.field_of("No.") == "sheet_no"
+
+
+def test_no_header_word_is_claimed_by_two_fields_of_one_list():
+    # the vocabulary file keeps the first field to claim a word: a second claim would be silently lost
+    import csv
+
+    from intake.mapping import header_key, headers_path
+
+    claimed: dict[tuple[str, str], str] = {}
+    with open(headers_path(), encoding="utf-8-sig", newline="") as f:
+        for row in csv.DictReader(f):
+            for word in filter(None, (w.strip() for w in row["words"].split("|"))):
+                key = (row["dataset"], header_key(word))
+                assert claimed.setdefault(key, row["field"]) == row["field"], (key, word)

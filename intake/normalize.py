@@ -11,7 +11,7 @@ import contextlib
 import re
 import unicodedata
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 
 import pandas as pd
@@ -19,8 +19,11 @@ import pandas as pd
 from settings import DISTRICT_TZ
 
 URGENCY = {
+    # (a platform's 是否加急 flag, isUrgent: true/false, 1/0, as its export writes it)
     **dict.fromkeys(["一般", "普通", "正常", "常规", "不急", "低", "否", "normal", "low", "1"], 1),
+    **dict.fromkeys(["false", "no", "0"], 1),
     **dict.fromkeys(["紧急", "急", "加急", "较急", "很急", "高", "是", "urgent", "high", "2"], 2),
+    **dict.fromkeys(["true", "yes"], 2),
     **dict.fromkeys(["特急", "非常紧急", "特别紧急", "十分紧急", "危急", "critical", "3"], 3),
 }
 AREA_LEVEL = {
@@ -102,6 +105,10 @@ _SHORT_DATE = re.compile(rf"^(?P<mo>\d{{1,2}})\s*[-/.月]\s*(?P<d>\d{{1,2}})\s*[
 # the two is over 12 (11/25/2026, 25/11/2026); 3/11/2026 could be either, and is asked about
 _SLASHED_YEAR_LAST = re.compile(rf"^(?P<a>\d{{1,2}})/(?P<b>\d{{1,2}})/(?P<y>\d{{4}}){_TIME}$")
 _EXCEL_SERIAL = re.compile(r"^(\d{5})(?:\.(\d+))?$")
+# a platform's moment as its API counts it: seconds (10 digits) or milliseconds (13) since
+# 1970-01-01 UTC, as Java and JavaScript systems export createTime; from 1 (2001-09-09) up to
+# 2 (2033-05-18) billion seconds, so that no date-and-hour written compactly (2026110309) is one
+_EPOCH = re.compile(r"^1(\d{9}|\d{12})$")
 # a platform's ISO 8601 moment with its offset (2026-11-03T09:30:00+08:00, ...Z): district time
 _ISO_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$")
 # a date written in Chinese numerals (二〇二六年十一月三日, 十一月三日下午三点): the numbers, not a weekday's
@@ -139,6 +146,7 @@ def clean_date(value: str | None, with_time: bool = False, today: date | None = 
     """ISO ``YYYY-MM-DD`` (or ``YYYY-MM-DD HH:MM:SS``) for a date as people write it.
 
     2026-11-03, 2026/11/3, 2026.11.3, 2026年11月3日(星期二), 20261103, an Excel serial day number,
+    a platform's seconds or milliseconds since 1970 (1763601120000: 2025-11-20 09:12 district time),
     11/25/2026 or 25/11/2026 (not 3/11/2026: either could be meant), each with an optional time
     (9:30, 9时30分, 下午3点, 3点半, 9:30:00 AM); "11-3" or "11月3日" take the year of
     ``today`` (the day the sheet arrived), or the year before when that would be in the future.
@@ -170,6 +178,9 @@ def clean_date(value: str | None, with_time: bool = False, today: date | None = 
         with contextlib.suppress(ValueError):
             if date(y, mo, d) > today + timedelta(days=7):
                 y -= 1
+    elif _EPOCH.match(value):
+        local = _epoch(value).astimezone(DISTRICT_TZ).replace(tzinfo=None)
+        return local.strftime("%Y-%m-%d %H:%M:%S") if with_time else local.strftime("%Y-%m-%d")
     elif (m := _EXCEL_SERIAL.match(value)) and 20000 <= int(m.group(1)) <= 80000:
         ts = pd.Timestamp("1899-12-30") + pd.Timedelta(days=float(value))
         ts = ts.round("min")
@@ -182,6 +193,11 @@ def clean_date(value: str | None, with_time: bool = False, today: date | None = 
     except ValueError:  # a day that does not exist (11月31日): marked, so no contract takes it for a date
         return f"{value}{NO_SUCH_DAY}"
     return ts.strftime("%Y-%m-%d %H:%M:%S") if with_time else ts.strftime("%Y-%m-%d")
+
+
+def _epoch(value: str) -> datetime:
+    """The UTC moment of a count of seconds (10 digits) or milliseconds (13) since 1970."""
+    return datetime.fromtimestamp(int(value) / (1000 if len(value) == 13 else 1), tz=UTC)
 
 
 def _cn_number(m: re.Match[str]) -> str:

@@ -191,6 +191,10 @@ def test_dates_and_times_as_excel_and_people_write_them():
         "二〇二六年二月三十日": "2026年2月30日（无此日期）",
         "二〇二六年十一月": "二〇二六年十一月",
         "2026年11月": "2026年11月",
+        # a platform's createTime in milliseconds or seconds since 1970 (UTC): district time
+        "1795137120000": "2026-11-20 09:12:00",
+        "1795137120": "2026-11-20 09:12:00",
+        "2026110309": "2026110309",  # ten digits that read as a day and an hour: asked, not a 2034 moment
     }
     rows = pd.DataFrame(
         {"row_number": range(1, len(written) + 1), "reported_at": list(written)}, dtype=object
@@ -198,7 +202,7 @@ def test_dates_and_times_as_excel_and_people_write_them():
     out = normalize_rows(rows, today=date(2026, 11, 20))
     assert dict(zip(written, out["reported_at"], strict=True)) == written
     months = out["reported_at"].str.fullmatch(MONTH_ONLY)
-    assert months[months].index.tolist() == [len(written) - 2, len(written) - 1]
+    assert [list(written)[k] for k in months[months].index] == ["二〇二六年十一月", "2026年11月"]
 
 
 def test_a_range_of_days_in_one_cell_is_its_two_ends():
@@ -303,3 +307,13 @@ def test_no_header_word_is_claimed_by_two_fields_of_one_list():
             for word in filter(None, (w.strip() for w in row["words"].split("|"))):
                 key = (row["dataset"], header_key(word))
                 assert claimed.setdefault(key, row["field"]) == row["field"], (key, word)
+
+
+def test_a_platform_s_urgent_flag_is_the_urgency_it_says():
+    import pandas as pd
+
+    from intake.normalize import normalize_rows
+
+    flags = ["true", "false", "True", "1", "0", "yes", "no"]
+    rows = pd.DataFrame({"row_number": range(1, 8), "urgency": flags}, dtype=object)
+    assert normalize_rows(rows)["urgency"].tolist() == ["2", "1", "2", "1", "1", "2", "1"]

@@ -583,12 +583,31 @@ def _from_records(records: list[dict], meta: dict[str, str], dataset: str) -> Ra
                 keys.append(k)
     cols = _map_headers(keys, dataset)
     field_of = dict(zip(keys, cols.fields, strict=True))
-    out = [
-        {field_of[k]: ("" if v is None else _cell_text(v)) for k, v in rec.items() if field_of.get(k)}
-        for rec in records
-    ]
+    # a field's second key (records of one export naming it two ways: contactPhone here, mobile
+    # there) fills the records the first leaves empty; reported only where a record has both
+    # with different values (the first is taken there, as in a sheet)
+    second = {u["header"]: u["suggestion"] for u in cols.unmapped if u.get("duplicate_of")}
+    clashing: set[str] = set()
+    out = []
+    for rec in records:
+        row: dict[str, str] = {}
+        for k, v in rec.items():
+            field = field_of.get(k) or second.get(k)
+            if field is None:
+                continue
+            text = "" if v is None else _cell_text(v)
+            if not text.strip():
+                row.setdefault(field, text)
+            elif not str(row.get(field) or "").strip():
+                row[field] = text
+            elif field in FREE_TEXT_FIELDS:  # two notes: both kept, as a sheet's two columns are
+                row[field] = f"{row[field]}；{text}"
+            elif row[field] != text:
+                clashing.add(k)
+        out.append(row)
+    unmapped = [u for u in cols.unmapped if u["header"] not in second or u["header"] in clashing]
     frame = pd.DataFrame.from_records(out) if out else pd.DataFrame()
-    return _frame(frame, np.arange(1, len(out) + 1), dataset, cols.unmapped, meta)
+    return _frame(frame, np.arange(1, len(out) + 1), dataset, unmapped, meta)
 
 
 def _frame(

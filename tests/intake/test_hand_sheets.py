@@ -820,3 +820,35 @@ def test_an_export_whose_keys_are_all_unknown_is_refused_with_every_row_kept(ses
         kept = s.scalars(select(QuarantinedRow).order_by(QuarantinedRow.row_number)).all()
     assert [q.row_number for q in kept] == [1, 2]
     assert all("NaN" not in json.dumps(q.raw) for q in kept)
+
+
+def test_an_export_naming_a_field_two_ways_fills_each_record_from_the_key_it_has(sessions, env, registry):
+    # records merged from two systems: the phone under contactPhone in some and mobile in others,
+    # a note under content and remark: each record keeps what it wrote (the second key was
+    # dropped and a remark overwrote the content); only a record with two different phones asks
+    import json
+
+    folder = env.inbox_dir / "needs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "merged_export.json"
+    base = {"gridName": "安竹社区第1网格", "serviceType": "助餐", "createTime": "2026-11-20 09:00"}
+    records = [
+        base | {"orderNo": "A1", "residentName": "甲", "contactPhone": "13800000001", "content": "需要送餐"},
+        base | {"orderNo": "A2", "residentName": "乙", "mobile": "13800000002", "remark": "独居"},
+        base
+        | {"orderNo": "A3", "residentName": "丙", "contactPhone": "13800000003", "content": "送餐"}
+        | {"remark": "行动不便", "mobile": "13900000003"},
+    ]
+    path.write_text(json.dumps(records, ensure_ascii=False), "utf-8")
+    r = ingest_file(sessions, path, "needs", "platform", env.archive_dir, today=ARRIVED)
+    assert (r.rows_read, r.loaded, r.quarantined) == (3, 3, 0), r.messages
+    with sessions() as s:
+        needs = {n.source_ref: (n.contact_phone, n.description) for n in s.scalars(select(Need))}
+    assert needs == {
+        "A1": ("13800000001", "需要送餐"),
+        "A2": ("13800000002", "独居"),
+        "A3": ("13800000003", "送餐；行动不便"),
+    }
+    assert [m for m in r.messages if "都对应" in m] == [
+        "列“mobile”与列“contactPhone”都对应“联系电话”，只导入了“contactPhone”列"
+    ]

@@ -188,7 +188,9 @@ def _decode(data: bytes, encodings: tuple[str, ...], reason: str) -> str:
 
 
 def _read_csv(data: bytes) -> list[list[str]]:
-    text = _decode(data, ENCODINGS, "无法识别文件编码：请另存为 UTF-8 或 GBK 编码的 CSV")
+    # Excel's "Unicode 文本 (*.txt)" is UTF-16 with its byte-order mark, tab-separated
+    encodings = ("utf-16",) if data.startswith((b"\xff\xfe", b"\xfe\xff")) else ENCODINGS
+    text = _decode(data, encodings, "无法识别文件编码：请另存为 UTF-8 或 GBK 编码的 CSV")
     if "\x00" in text:
         raise UnreadableFile("文件内容不是文本表格（含二进制字符），可能已损坏")
     try:

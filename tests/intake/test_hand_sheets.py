@@ -852,3 +852,20 @@ def test_an_export_naming_a_field_two_ways_fills_each_record_from_the_key_it_has
     assert [m for m in r.messages if "都对应" in m] == [
         "列“mobile”与列“contactPhone”都对应“联系电话”，只导入了“contactPhone”列"
     ]
+
+
+@pytest.mark.parametrize("name", ["需求登记.txt", "需求登记.csv"])
+def test_excel_s_unicode_text_save_is_read(sessions, env, registry, name):
+    # Excel's 另存为 "Unicode 文本 (*.txt)": UTF-16 with its byte-order mark, tab-separated
+    folder = env.inbox_dir / "needs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    rows = [
+        ["姓名", "联系电话", "所属网格", "服务事项", "登记日期"],
+        ["甲", "13800000001", "安竹社区第1网格", "助餐", "2026-11-20"],
+        ["吉𠮷", "13800000002", "安竹社区第1网格", "修水管", "2026/11/21"],
+    ]
+    path.write_bytes(b"\xff\xfe" + "".join("\t".join(r) + "\r\n" for r in rows).encode("utf-16-le"))
+    r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    assert (r.status, r.rows_read, r.loaded) == ("loaded", 2, 2), r.error
+    assert set(_needs(sessions)) == {"甲", "吉𠮷"}

@@ -510,15 +510,15 @@ def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> Raw
         cells = [t for t in texts if t]
         if not cells:  # blank rows (trailing or between blocks) are not rows
             continue
+        if _is_footer(cells, width):  # (also in the 序号 column: "合计：3 人" under the numbers)
+            footers.append(f"第 {offset} 行“{' '.join(cells)[:30]}”")
+            continue
         filled = {cols.fields[j] if j < width else None for j, t in enumerate(texts) if t}
         if filled == {"sheet_no"}:  # a template's numbered lines left empty (序号 1-50, 12 used)
             numbered += 1
             continue
         if answers and not filled & answers:  # a call not made yet, work not answered yet
             unanswered += 1
-            continue
-        if _is_footer(cells, width):
-            footers.append(f"第 {offset} 行“{' '.join(cells)[:30]}”")
             continue
         rows.append(row)
         numbers.append(offset)

@@ -573,6 +573,7 @@ def test_a_sheet_that_names_the_service_only_in_its_description(sessions, env, r
         ["5", "戊", "13800000005 / 13900000005", "第2网格", "理发", "2026-11-10"],  # two phones
         ["合计", "5人", "", "", "", ""],
         ["填表人：张三", "", "审核人：李四", "", "", ""],
+        ["合计：5 人", "", "", "", "", ""],  # in the 序号 column alone: a total, not a blank line
     ]
     path.write_bytes(csv_bytes(rows))
     r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
@@ -582,6 +583,7 @@ def test_a_sheet_that_names_the_service_only_in_its_description(sessions, env, r
     assert any("按需求描述中写明的服务登记" in m and "“助餐”→“助餐送餐”" in m for m in r.messages)
     (footer,) = [m for m in r.messages if "合计或签名行" in m]
     assert "第 8 行“合计 5人”" in footer and "第 9 行“填表人：张三 审核人：李四”" in footer
+    assert "第 10 行“合计：5 人”" in footer and not [m for m in r.messages if "只有序号" in m]
     quarantined = _quarantined(sessions, path.name)
     assert sorted(quarantined) == [5, 6, 7]
     ((reason, hint),) = quarantined[5]

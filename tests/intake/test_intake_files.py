@@ -100,7 +100,7 @@ def test_corrected_file_supersedes_quarantined_rows(sessions, env, registry):
     ("name", "reason"),
     [
         ("needs_truncated.json", "整个文件无法读取：JSON 无法解析（文件可能被截断）"),
-        ("needs_utf16.csv", "整个文件无法读取：无法识别文件编码：请另存为 UTF-8 或 GBK 编码的 CSV"),
+        ("needs_cut_gbk.csv", "整个文件无法读取：无法识别文件编码：请另存为 UTF-8 或 GBK 编码的 CSV"),
         (
             "needs_scan.pdf",
             "整个文件无法读取：不支持的文件类型“.pdf”：请提交 CSV、Excel（xlsx/xls）、ODS 或 JSON 文件",

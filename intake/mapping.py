@@ -4,8 +4,9 @@ The words live in a data file the district edits (``reference/headers.csv``: dat
 label_zh, required, words separated by ``|``), not in code. Headers are compared after NFKC
 normalisation, lower case, without spaces, without a trailing "*" or "(必填)"-style note, so
 "联系电话", "联系 电话 *", "Contact_Phone" and a platform export's "contactPhone" all find
-``contact_phone``. A header that matches no
-word is not guessed at: the reader reports it with the closest known field as a suggestion.
+``contact_phone``; a survey tool's question ("1、您的姓名：") finds its field's word (姓名). A
+header that matches no word is not guessed at: the reader reports it with the closest known
+field as a suggestion.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ HEADERS_CSV = Path(__file__).resolve().parent.parent / "reference" / "headers.cs
 _NOTE = re.compile(r"[(\[【（][^)\]】）]*[)\]】）]$")  # a trailing bracketed note: (必填) （选填）【元】
 _MARKS = "*＊:：?？"
 _JOINER = re.compile(r"(?<=[0-9a-z])[_\-.]+(?=[0-9a-z])")  # between two letters or digits
+# a survey tool's question number (问卷星: "1、您的姓名：", "(2)联系电话", "Q3.", "第4题")
+_NUMBERED = re.compile(r"^(?:\(\d{1,3}\)|(?:q|第)?\d{1,3}(?:题[、.:)]?|[、.:)]))(?=\D)")
+# a question's way of asking, around the field's own word ("您的姓名", "您所在的网格", "请问您的住址")
+_ASKING = re.compile(r"^(?:请问|请填写|请选择)?(?:您|你)(?:家|们)?(?:的|所在的?|现在的?|目前的?)?")
 
 
 def header_key(name: object) -> str:
@@ -33,7 +38,7 @@ def header_key(name: object) -> str:
     an English name's words run together (a platform's ``contactPhone``, ``contact_phone`` and
     ``Contact-Phone`` are one key; a leading ``_``, as in a survey tool's ``_id``, stays)."""
     text = "".join(unicodedata.normalize("NFKC", str(name or "")).lower().split())
-    text = _JOINER.sub("", text.strip(_MARKS))
+    text = _JOINER.sub("", _NUMBERED.sub("", text.strip(_MARKS)))
     bare = _NOTE.sub("", text).strip(_MARKS)
     return bare or text
 
@@ -49,7 +54,11 @@ class Vocabulary:
     examples: dict[str, tuple[str, ...]]  # field -> the words as written in the file
 
     def field_of(self, header: object) -> str | None:
-        return self.words.get(header_key(header))
+        key = header_key(header)
+        hit = self.words.get(key)
+        if hit is None and (asked := _ASKING.sub("", key)) != key:  # a survey's question
+            hit = self.words.get(asked)
+        return hit
 
     def suggest(self, header: object) -> str | None:
         """The field whose words look most like ``header`` (for an "is this ...?" hint), or None."""

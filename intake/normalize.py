@@ -358,6 +358,10 @@ def _vector_datetimes(values: pd.Series, today: date | None) -> pd.Series:
     return out
 
 
+# what 问卷星 writes for a question skipped or left empty
+SKIPPED = frozenset({"(跳过)", "（跳过）", "(空)", "（空）"})
+
+
 def normalize_rows(rows: pd.DataFrame, today: date | None = None) -> pd.DataFrame:
     """Cleaned copy: every value NFKC-trimmed; ids, phones and dates in canonical form;
     coded answers (urgency, area level, done, action) mapped to their codes when recognised.
@@ -366,6 +370,9 @@ def normalize_rows(rows: pd.DataFrame, today: date | None = None) -> pd.DataFram
     for col in out.columns:
         if col in LOCATION_COLUMNS:
             continue
+        skipped = out[col].isin(SKIPPED)
+        if skipped.any():  # a survey tool's mark for a question not answered: nothing written
+            out[col] = out[col].where(~skipped, None)
         if col in FREE_TEXT:
             out[col] = _by_unique(out[col], lambda v: (str(v).strip() or None) if v is not None else None)
             continue

@@ -428,6 +428,9 @@ FORM_META = {
 }  # fmt: skip
 
 
+TOOL_SIGNATURE = {"提交答卷时间", "所用时间", "来源详情", "来自ip"}
+
+
 def _map_headers(headers: list[object], dataset: str) -> _Columns:
     """Map each header to a field; an unknown or repeated header is reported, never guessed. A
     survey export's group path ("household/grid_id") is read by its last part; a survey tool's
@@ -436,13 +439,16 @@ def _map_headers(headers: list[object], dataset: str) -> _Columns:
     fields: list[str | None] = []
     unmapped: list[dict[str, str | None]] = []
     seen: dict[str, str] = {}
+    # a survey tool's own export (问卷星: 提交答卷时间, 所用时间, 来源, 来自IP): its 来源 is how the
+    # answer was sent (手机提交, 微信), the tool's column, not the need's channel
+    tool = len({str(h).strip().lower() for h in headers if h is not None} & TOOL_SIGNATURE) >= 2
     for h in headers:
         text = str(h if h is not None else "").strip()
         field = vocab.field_of(text) if text else None
         last = text.rsplit("/", 1)[-1]
         if field is None and last != text:
             field = vocab.field_of(last)
-        if field is None and last.lower() in FORM_META:
+        if (field is None or tool) and last.lower() in FORM_META:
             fields.append(None)
             continue
         if field is not None and field in seen and field not in FREE_TEXT_FIELDS:

@@ -871,3 +871,45 @@ def test_excel_s_unicode_text_save_is_read(sessions, env, registry, name):
     r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
     assert (r.status, r.rows_read, r.loaded) == ("loaded", 2, 2), r.error
     assert set(_needs(sessions)) == {"甲", "吉𠮷"}
+
+
+def test_a_wenjuanxing_survey_export_loads_its_answers(sessions, env, registry):
+    # 问卷星's export: numbered questions as headers ("1、您的姓名："), its own columns (提交答卷时间,
+    # 所用时间, 来源 = how the answer was sent, 来自IP), "(跳过)" for a question not answered
+    folder = env.inbox_dir / "surveys"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "第四季度需求调查_问卷星.xlsx"
+    header = [
+        "序号",
+        "提交答卷时间",
+        "所用时间",
+        "来源",
+        "来源详情",
+        "来自IP",
+        "1、您的姓名：",
+        "2、联系电话：",
+    ]
+    header += [
+        "3、您所在的网格：",
+        "4、您家近期有需要社区帮助的事情吗？",
+        "5、需要哪方面的服务？",
+        "6、具体情况说明：",
+    ]
+    first = [1, "2026/11/20 9:30:12", "120秒", "手机提交", "直接访问", "1.2.3.4(浙江-杭州)", "甲"]
+    first += ["13800000001", "安竹社区第1网格", "是", "助餐", "(跳过)"]
+    second = [2, "2026/11/20 10:01:02", "98秒", "微信", "N/A", "1.2.3.5(浙江-杭州)", "乙"]
+    second += ["13800000002", "安竹社区第1网格", "否", "(跳过)", "(跳过)"]
+    _workbook(path, {"Sheet1": [header, first, second]})
+    r = ingest_file(sessions, path, "needs", "survey", env.archive_dir, today=ARRIVED)
+    assert (r.status, r.rows_read, r.loaded, r.quarantined) == ("loaded", 2, 1, 0), r.messages
+    assert not [m for m in r.messages if "未识别" in m]
+    with sessions() as s:
+        need = s.scalars(select(Need)).one()
+        (source,) = s.scalars(select(NeedSource.source)).all()
+    assert (need.contact_name, need.contact_phone, need.item_code) == (
+        "甲",
+        "13800000001",
+        "ELDER.HOME.MEALS",
+    )
+    assert need.submitted_at.isoformat() == "2026-11-20T09:30:12" and not need.description
+    assert source == "survey"

@@ -317,3 +317,19 @@ def test_a_platform_s_urgent_flag_is_the_urgency_it_says():
     flags = ["true", "false", "True", "1", "0", "yes", "no"]
     rows = pd.DataFrame({"row_number": range(1, 8), "urgency": flags}, dtype=object)
     assert normalize_rows(rows)["urgency"].tolist() == ["2", "1", "2", "1", "1", "2", "1"]
+
+
+def test_a_survey_question_finds_the_field_its_words_name():
+    from intake.mapping import vocabulary
+
+    needs = vocabulary("needs")
+    asked = {
+        "1、您的姓名：": "contact_name",
+        "(2)您的联系电话": "contact_phone",
+        "Q3. 您所在的网格": "grid_id",
+        "第4题 请问您的住址": "address",
+        "5.需要哪方面的服务？": "item",
+    }
+    assert {h: needs.field_of(h) for h in asked} == asked
+    # a number that is part of the word is not a question's number
+    assert needs.field_of("1网格") is None and needs.field_of("您") is None

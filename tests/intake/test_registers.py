@@ -354,8 +354,13 @@ def test_unit_kinds_as_registers_write_them():
         "幼儿园": "school",
         "司法所": "department",
         "志愿服务队": "volunteers",
+        "银行": "company",  # a trade, not a kind: the kind it is
+        "律师事务所": "company",  # not the 办事处 of a department
+        "社区药房": "hospital",
+        "街道办事处": "department",
     }
     assert {t: unit_kind(t)[0] for t in said} == said
+    assert unit_kind("养老院")[0] is None  # public or private: asked
     assert unit_kind(None, "楼长志愿队") == ("volunteers", None)  # the kind said by the name
     code, hint = unit_kind("其他")
     assert code is None and "医疗机构" in hint

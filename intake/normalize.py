@@ -244,7 +244,32 @@ LOOKUPS = {
 }
 # counts written with their unit or period ("5人", "每周3次", "10 人次/周"): the number is meant
 COUNT_FIELDS = {"capacity_per_cycle"}
-_COUNT = re.compile(r"(?:每周|每期|每次|周)?(\d+)(?:人次|人|次|个|名|位|户|份|场|单)?(?:/(?:周|期))?")
+# "a week" as written: 每周, 一周 (a 1 once 一 is read), 每个星期, 每礼拜; a bare 周/星期/礼拜 before a
+# number is a weekday (周三 is Wednesday, not 3 places) unless a unit follows (周3次)
+_UNIT = r"(?:人次|人|次|个|名|位|户|份|场|单)"
+_WEEK = r"(?:每|1|一)个?(?:周|星期|礼拜)"
+_COUNT = re.compile(
+    rf"(?:(?:{_WEEK}|每期|每次)?(\d+){_UNIT}?|(?:周|星期|礼拜)(\d+){_UNIT})(?:(?:/|每)(?:(?:1|一)?个?(?:周|星期|礼拜)|期))?"
+)
+
+
+def count_hint(value: str) -> str:
+    """What to write instead of a count that is not one number a week (each period is a week),
+    with the number it seems to mean where there is one."""
+    once = re.sub(r"(?:1|一)个?(月|天|日)", r"每\1", "".join(value.split()))  # 一个月四次: 每月4次
+    text = _CN_COUNT.sub(_cn_number, once)
+    numbers = [int(n) for n in re.findall(r"\d+", text)]
+    asked = "每期名额按每周计：请填写每周能服务的人次（一个正整数）"
+    if re.search(r"每?个?月", text) and len(numbers) == 1:
+        return f"“{value}”是每月的次数，约合每周 {max(1, round(numbers[0] * 7 / 30.4))} 次；{asked}"
+    if re.search(r"每天|每日|/天|/日|一天|1天", text) and len(numbers) == 1:
+        n = numbers[0]
+        return f"“{value}”是每天的人次：每天都服务请填 {7 * n}，只在工作日服务请填 {5 * n}；{asked}"
+    if re.fullmatch(r"(?:周|星期|礼拜)[1-7日天]", text):
+        return f"“{value}”像是服务时间（星期几），不是名额；{asked}，服务时间可写在备注里"
+    if len(numbers) == 2 and re.search(r"\d\s*(?:-|~|～|到|至|—)\s*\d", text):
+        return f"“{value}”是一个范围；{asked}，把握不准时请填较小的 {min(numbers)}"
+    return f"“{value}”不是一个数；{asked}"
 
 
 def clean_count(value: str | None) -> str | None:
@@ -253,7 +278,7 @@ def clean_count(value: str | None) -> str | None:
         return None
     text = "".join(value.split())
     m = _COUNT.fullmatch(text) or _COUNT.fullmatch(_CN_COUNT.sub(_cn_number, text))  # 三, 每周十份
-    return m.group(1) if m else value
+    return (m.group(1) or m.group(2)) if m else value
 
 
 # around a coded answer, what a person adds without changing it: a bracketed note ("特急（独居）"),

@@ -19,7 +19,7 @@ from datetime import date
 
 import pandas as pd
 
-from intake.normalize import split_date_range
+from intake.normalize import count_hint, split_date_range
 from intake.resolve import Directory, Resolved, each_value, plain
 from lifecycle.vocabulary import AREA_ZH, UNIT_KIND_ZH
 
@@ -190,6 +190,10 @@ def resolve_offers(rows: pd.DataFrame, directory: Directory) -> Resolved:
         index=out.index,
         dtype=object,
     )
+    if "capacity_per_cycle" in out:  # places not written as one number a week: what to write
+        for n, places in zip(out["row_number"], out["capacity_per_cycle"], strict=True):
+            if places is not None and not str(places).isdigit():
+                hints.setdefault(int(n), {})["capacity_per_cycle"] = count_hint(str(places))
     ranged = _windows_from_ranges(out, hints)
     if ranged:
         notes.append(f"{ranged} 条资源的服务期限写在一格里：已拆为开始日期和结束日期")

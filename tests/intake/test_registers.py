@@ -196,6 +196,32 @@ def test_an_offers_sheet_with_weekly_places_in_words_an_open_end_and_a_total(ses
     assert "每期服务次数" in reason
 
 
+def test_places_written_per_week_load_and_per_month_per_day_or_a_weekday_ask_with_the_number(
+    sessions, env, registry
+):
+    # the period is a week: 一周两次 and 每个星期3次 are places; 每月8次 and 每天2人 are asked with
+    # the weekly number they come to; 周三 is a day of the week (it was read as 3 places)
+    head = ["序号", "单位名称", "服务事项", "每周名额", "服务范围", "开始日期", "结束日期"]
+    rows = [
+        ["1", "安竹社区卫生服务中心", "健康咨询", "一周两次", "安竹社区", "2026/11/1", "2027/1/31"],
+        ["2", "平春物业公司", "水管维修", "每个星期3次", "第2网格", "2026/11/1", "2027/1/31"],
+        ["3", "楼长志愿队", "独居老人探访", "每月8次", "安竹社区", "2026/11/1", "2027/1/31"],
+        ["4", "民办非企业养老服务社", "助餐送餐", "每天2人", "安竹社区", "2026/11/1", "2027/1/31"],
+        ["5", "安竹社区卫生服务中心", "陪同就医", "周三", "安竹社区", "2026/11/1", "2027/1/31"],
+    ]
+    r, _ = _offers_sheet(sessions, env, [head, *rows])
+    assert (r.rows_read, r.loaded, r.quarantined) == (5, 2, 3)
+    with sessions() as s:
+        places = sorted(o.capacity_per_cycle for o in s.scalars(select(Offer)))
+        hints = [
+            h for q in s.scalars(select(QuarantinedRow)) for h in (x.get("hint") for x in q.reasons) if h
+        ]
+    assert places == [2, 3]
+    assert any("每月8次" in h and "约合每周 2 次" in h for h in hints)
+    assert any("每天2人" in h and "14" in h and "10" in h for h in hints)
+    assert any("周三" in h and "星期几" in h for h in hints)
+
+
 def test_an_offers_sheet_with_its_dates_as_one_range_in_a_cell(sessions, env, registry):
     # 服务期限 "2026.11.1-2027.1.31", whole months, "至", an open end: the two dates; a time of the
     # week ("每周六上午") is no range of days and is asked about

@@ -497,6 +497,11 @@ def _contexts(x: _Prepared, directory: Directory) -> dict[str, str]:
 
 def _column_message(u: dict[str, str | None], vocab: Any) -> str:
     header, field_ = u["header"], u.get("suggestion")
+    if u.get("duplicate_of") and u.get("filled"):
+        return (
+            f"列“{header}”与列“{u['duplicate_of']}”都对应“{vocab.labels[field_]}”：以“{u['duplicate_of']}”列为准，"
+            f"它空着的 {u['filled']} 行取了“{header}”列"
+        )
     if u.get("duplicate_of"):
         return f"列“{header}”与列“{u['duplicate_of']}”都对应“{vocab.labels[field_]}”，只导入了“{u['duplicate_of']}”列"
     if u.get("not_kept"):

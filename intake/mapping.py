@@ -29,6 +29,8 @@ _MARKS = "*＊:：?？"
 _JOINER = re.compile(r"(?<=[0-9a-z])[_\-.]+(?=[0-9a-z])")  # between two letters or digits
 # a survey tool's question number (问卷星: "1、您的姓名：", "(2)联系电话", "Q3.", "第4题")
 _NUMBERED = re.compile(r"^(?:\(\d{1,3}\)|(?:q|第)?\d{1,3}(?:题[、.:)]?|[、.:)]))(?=\D)")
+# a column numbered as one of several of its kind: 联系电话1, 电话2, 备注(2)
+_NTH = re.compile(r"(?<=\D)(?:\d|\(\d\))$")
 # a question's way of asking, around the field's own word ("您的姓名", "您所在的网格", "请问您的住址")
 _ASKING = re.compile(r"^(?:请问|请填写|请选择)?(?:您|你)(?:家|们)?(?:的|所在的?|现在的?|目前的?)?")
 
@@ -58,6 +60,8 @@ class Vocabulary:
         hit = self.words.get(key)
         if hit is None and (asked := _ASKING.sub("", key)) != key:  # a survey's question
             hit = self.words.get(asked)
+        if hit is None and (first := _NTH.sub("", key)) != key:  # 联系电话1, 联系电话2: the field's
+            hit = self.words.get(first)  # (a second one is reported as a repeat, as any is)
         return hit
 
     def suggest(self, header: object) -> str | None:

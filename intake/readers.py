@@ -17,6 +17,7 @@ import json
 import re
 import zipfile
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -415,6 +416,9 @@ def _header_row(grid: list[list[str]], dataset: str) -> int:
 class _Columns:
     fields: list[str | None]  # per column: the field it feeds, or None
     unmapped: list[dict[str, str | None]]
+    # per column that repeats a field an earlier column feeds (联系电话1, 联系电话2): the entry of
+    # ``unmapped`` that reports it; the column fills that field where the earlier one is empty
+    repeats: dict[int, dict[str, str | None]] = dataclass_field(default_factory=dict)
 
 
 # what survey tools (ODK, KoboToolbox, 问卷星) add to an export besides the answers: not reported
@@ -438,6 +442,7 @@ def _map_headers(headers: list[object], dataset: str) -> _Columns:
     vocab = vocabulary(dataset)
     fields: list[str | None] = []
     unmapped: list[dict[str, str | None]] = []
+    repeats: dict[int, dict[str, str | None]] = {}
     seen: dict[str, str] = {}
     # a survey tool's own export (问卷星: 提交答卷时间, 所用时间, 来源, 来自IP): its 来源 is how the
     # answer was sent (手机提交, 微信), the tool's column, not the need's channel
@@ -452,7 +457,8 @@ def _map_headers(headers: list[object], dataset: str) -> _Columns:
             fields.append(None)
             continue
         if field is not None and field in seen and field not in FREE_TEXT_FIELDS:
-            unmapped.append({"header": text, "suggestion": field, "duplicate_of": seen[field]})
+            repeats[len(fields)] = {"header": text, "suggestion": field, "duplicate_of": seen[field]}
+            unmapped.append(repeats[len(fields)])
             field = None
         elif field is not None:
             seen.setdefault(field, text)
@@ -465,7 +471,7 @@ def _map_headers(headers: list[object], dataset: str) -> _Columns:
         elif text:
             unmapped.append({"header": text, "suggestion": vocab.suggest(text), "duplicate_of": None})
         fields.append(field)
-    return _Columns(fields, unmapped)
+    return _Columns(fields, unmapped, repeats)
 
 
 def _two_level_header(upper: list[str], lower: list[str], dataset: str) -> list[str] | None:
@@ -540,6 +546,15 @@ def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> Raw
             continue
         col = pd.Series([row[j] if j < len(row) else None for row in rows], dtype=object)
         data[field] = _join_text(data[field], col) if field in data else col
+    for j, repeat in cols.repeats.items():  # 联系电话2 where 联系电话1 is empty
+        first = data[str(repeat["suggestion"])]
+        col = pd.Series([row[j] if j < len(row) else None for row in rows], dtype=object)
+        empty = [
+            not str(a or "").strip() and bool(str(b or "").strip()) for a, b in zip(first, col, strict=True)
+        ]
+        if any(empty):
+            data[str(repeat["suggestion"])] = first.where(~pd.Series(empty), col)
+            repeat["filled"] = str(sum(empty))
     extra = [
         "|".join(str(c) for c in row[width:]) if any(str(c).strip() for c in row[width:]) else None
         for row in rows
@@ -596,24 +611,31 @@ def _from_records(records: list[dict], meta: dict[str, str], dataset: str) -> Ra
     # with different values (the first is taken there, as in a sheet)
     second = {u["header"]: u["suggestion"] for u in cols.unmapped if u.get("duplicate_of")}
     clashing: set[str] = set()
+    filled: dict[str, int] = {}
     out = []
     for rec in records:
         row: dict[str, str] = {}
-        for k, v in rec.items():
-            field = field_of.get(k) or second.get(k)
-            if field is None:
+        for k in keys:  # in the file's order of keys: a field's first key before its second
+            name = field_of.get(k) or second.get(k)
+            if name is None or k not in rec:
                 continue
-            text = "" if v is None else _cell_text(v)
+            text = "" if rec[k] is None else _cell_text(rec[k])
             if not text.strip():
-                row.setdefault(field, text)
-            elif not str(row.get(field) or "").strip():
-                row[field] = text
-            elif field in FREE_TEXT_FIELDS:  # two notes: both kept, as a sheet's two columns are
-                row[field] = f"{row[field]}；{text}"
-            elif row[field] != text:
+                row.setdefault(name, text)
+            elif not str(row.get(name) or "").strip():
+                row[name] = text
+                filled[k] = filled.get(k, 0) + (k in second)
+            elif name in FREE_TEXT_FIELDS:  # two notes: both kept, as a sheet's two columns are
+                row[name] = f"{row[name]}；{text}"
+            elif row[name] != text:
                 clashing.add(k)
         out.append(row)
-    unmapped = [u for u in cols.unmapped if u["header"] not in second or u["header"] in clashing]
+    for u in cols.unmapped:
+        if filled.get(str(u["header"])):
+            u["filled"] = str(filled[str(u["header"])])
+    unmapped = [
+        u for u in cols.unmapped if u["header"] not in second or u["header"] in clashing or u.get("filled")
+    ]
     frame = pd.DataFrame.from_records(out) if out else pd.DataFrame()
     return _frame(frame, np.arange(1, len(out) + 1), dataset, unmapped, meta)
 

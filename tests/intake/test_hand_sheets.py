@@ -852,7 +852,7 @@ def test_an_export_naming_a_field_two_ways_fills_each_record_from_the_key_it_has
         "A3": ("13800000003", "送餐；行动不便"),
     }
     assert [m for m in r.messages if "都对应" in m] == [
-        "列“mobile”与列“contactPhone”都对应“联系电话”，只导入了“contactPhone”列"
+        "列“mobile”与列“contactPhone”都对应“联系电话”：以“contactPhone”列为准，它空着的 1 行取了“mobile”列"
     ]
 
 
@@ -913,3 +913,26 @@ def test_a_wenjuanxing_survey_export_loads_its_answers(sessions, env, registry):
     )
     assert need.submitted_at.isoformat() == "2026-11-20T09:30:12" and not need.description
     assert source == "survey"
+
+
+def test_two_numbered_phone_columns_fill_each_other_s_gaps(sessions, env, registry):
+    # 联系电话1 and 联系电话2 (a resident's own and a child's): the first where it is filled, the
+    # second where the first is empty, and the file says so (the second column was dropped)
+    folder = env.inbox_dir / "needs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "安竹社区需求.csv"
+    header = ["姓名", "联系电话1", "联系电话2", "所属网格", "需求类别", "登记日期"]
+    rows = [
+        ["甲", "13800000001", "13900000001", "第1网格", "助餐", "2026-11-10"],
+        ["乙", "", "13900000002", "第1网格", "助餐", "2026-11-10"],
+    ]
+    path.write_bytes(csv_bytes([header, *rows]))
+    r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    assert (r.rows_read, r.loaded, r.quarantined) == (2, 2, 0)
+    with sessions() as s:
+        phones = dict(s.execute(select(Need.contact_name, Need.contact_phone)).all())
+    assert phones == {"甲": "13800000001", "乙": "13900000002"}
+    assert (
+        "列“联系电话2”与列“联系电话1”都对应“联系电话”：以“联系电话1”列为准，它空着的 1 行取了“联系电话2”列"
+        in r.messages
+    )

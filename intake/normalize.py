@@ -42,20 +42,23 @@ DONE = {
     **dict.fromkeys(
         ["否", "没有", "未办结", "没办结", "未完成", "没完成", "未解决", "没解决", "×", "n", "no"], "no"
     ),
+    # a call system's isResolved flag as its export writes it
+    **dict.fromkeys(["true", "1"], "yes"),
+    **dict.fromkeys(["false", "0"], "no"),
     **dict.fromkeys(["部分", "部分完成", "部分解决", "部分办结", "基本完成", "基本解决", "partly"], "partly"),
 }
 ACTION = {
     **dict.fromkeys(
         [
             *("接单", "已接单", "接受", "同意", "接收", "受理", "已受理", "同意接单", "可以接"),
-            *("是", "√", "accept"),  # "是"/"否" under 是否接单
+            *("是", "√", "accept", "true"),  # "是"/"否" under 是否接单, a platform's isAccepted
         ],
         "accept",
     ),
     **dict.fromkeys(
         [
             *("拒单", "已拒单", "拒绝", "不接", "退单", "退回", "无法承接", "无法受理", "无法服务"),
-            *("不能接", "接不了", "不同意", "否", "×", "decline"),
+            *("不能接", "接不了", "不同意", "否", "×", "decline", "false"),
         ],
         "decline",
     ),

@@ -317,6 +317,11 @@ def test_a_platform_s_urgent_flag_is_the_urgency_it_says():
     flags = ["true", "false", "True", "1", "0", "yes", "no"]
     rows = pd.DataFrame({"row_number": range(1, 8), "urgency": flags}, dtype=object)
     assert normalize_rows(rows)["urgency"].tolist() == ["2", "1", "2", "1", "1", "2", "1"]
+    # a call system's isResolved and a unit platform's isAccepted
+    rows = pd.DataFrame({"row_number": [1, 2, 3, 4], "done": ["true", "false", "1", "0"]}, dtype=object)
+    assert normalize_rows(rows)["done"].tolist() == ["yes", "no", "yes", "no"]
+    rows = pd.DataFrame({"row_number": [1, 2], "action": ["true", "False"]}, dtype=object)
+    assert normalize_rows(rows)["action"].tolist() == ["accept", "decline"]
 
 
 def test_a_survey_question_finds_the_field_its_words_name():

@@ -84,6 +84,22 @@ def plain(text: object) -> str:
     return "".join(unicodedata.normalize("NFKC", str(text or "")).split())
 
 
+# a flat as an address ends: building (栋, 幢, 号楼, 座, 楼, #), unit (单元), room (室, 号, or a dash)
+_FLAT = re.compile(r"(?P<b>\d+)(?:栋|幢|号楼|座|楼|#|-)(?:(?P<u>\d+)(?:单元|-))?(?P<r>\d+)(?:室|号|房)?$")
+
+
+def address_key(text: object) -> str:
+    """An address as compared: "1栋101室", "1幢101", "1号楼101室", "一栋101" and "1-101" are one flat;
+    a unit, when written, is part of it ("1栋2单元301" = "1-2-301"); the text before the flat
+    (an estate's name) is compared as written."""
+    t = plain(text)
+    m = _FLAT.search(_cn_number(t))
+    if m is None:
+        return t
+    flat = "-".join(p for p in (m["b"], m["u"], m["r"]) if p)
+    return f"{_cn_number(t)[: m.start()]}{flat}"
+
+
 def grid_key(text: object) -> str:
     """A grid name as compared: 第３网格 / 第三网格 / 3网格 / 3号网格 / 03网格 / 网格3 -> "3"; other
     names kept."""
@@ -255,7 +271,7 @@ class Directory:
 
     @cached_property
     def _households_by_address(self) -> dict[tuple[str, str], str]:
-        h = self.households.assign(address=self.households["address"].map(plain))
+        h = self.households.assign(address=self.households["address"].map(address_key))
         return _unique_index(h, "address")
 
     # --- the questions the resolver asks --------------------------------------------------
@@ -514,7 +530,7 @@ class Directory:
             if hit:
                 return hit
         if address is not None:
-            return self._households_by_address.get((grid_id, plain(address)))
+            return self._households_by_address.get((grid_id, address_key(address)))
         return None
 
 

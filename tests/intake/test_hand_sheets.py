@@ -936,3 +936,30 @@ def test_two_numbered_phone_columns_fill_each_other_s_gaps(sessions, env, regist
         "列“联系电话2”与列“联系电话1”都对应“联系电话”：以“联系电话1”列为准，它空着的 1 行取了“联系电话2”列"
         in r.messages
     )
+
+
+def test_a_need_without_a_phone_is_linked_to_its_household_by_the_flat_however_written(
+    sessions, env, registry
+):
+    # the registry writes 1栋101室; grid workers write 1号楼101, 1幢101室, 一栋101, 1-101
+    import re
+
+    from store.models import Household
+
+    with sessions() as s:
+        households = s.scalars(select(Household).order_by(Household.id)).all()
+    home = next(h for h in households if re.fullmatch(r"\d+栋\d+室", h.address or ""))
+    building, room = re.fullmatch(r"(\d+)栋(\d+)室", home.address).groups()
+    folder = env.inbox_dir / "needs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "需求.csv"
+    header = ["姓名", "住址", "所属网格", "需求类别", "登记日期"]
+    written = [f"{building}号楼{room}", f"{building}幢{room}室", f"{building}-{room}", "不存在的地址"]
+    items = ["助餐", "理发", "修水管", "家电维修"]  # one household's same item would be merged
+    rows = [[f"居民{k}", a, home.grid_id, items[k], "2026-11-10"] for k, a in enumerate(written)]
+    path.write_bytes(csv_bytes([header, *rows]))
+    r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    assert (r.rows_read, r.loaded) == (4, 4)
+    with sessions() as s:
+        linked = dict(s.execute(select(Need.contact_name, Need.household_id)).all())
+    assert linked == {"居民0": home.id, "居民1": home.id, "居民2": home.id, "居民3": None}

@@ -16,6 +16,12 @@ from tests.conftest import copy_to_inbox, quarantined_reasons
 ARRIVED = date(2026, 11, 21)  # "11-5" on a sheet arriving today is 2026-11-05
 
 
+def _in_inbox(env, folder: str, name: str):
+    """Where a file made by the test goes: ``inbox/<folder>/<name>`` (the folder made)."""
+    (env.inbox_dir / folder).mkdir(parents=True, exist_ok=True)
+    return env.inbox_dir / folder / name
+
+
 def _copy(env, name: str, as_name: str | None = None):
     return copy_to_inbox(env, name, as_name=as_name)
 
@@ -344,9 +350,7 @@ def test_a_workbook_names_its_community_once_for_all_its_grid_sheets(sessions, e
 
 
 def test_phones_excel_turned_into_numbers_and_a_day_with_half_day(sessions, env, registry):
-    folder = env.inbox_dir / "needs"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "安竹社区_导出.csv"
+    path = _in_inbox(env, "needs", "安竹社区_导出.csv")
     rows = [
         HEADER,
         ["甲", "13912345678.0", "第1网格", "助餐", "一般", "2026年11月5日上午"],  # a float column
@@ -404,9 +408,7 @@ def test_two_level_header_reads_the_lower_level_under_group_labels(sessions, env
 
 
 def test_more_header_words_communities_use_out_of_the_box(sessions, env, registry):
-    folder = env.inbox_dir / "needs"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "安竹社区_服务对象.csv"
+    path = _in_inbox(env, "needs", "安竹社区_服务对象.csv")
     header = ["服务对象", "联系人电话", "所在网格", "需求名称", "诉求", "急缓", "申请时间"]
     path.write_bytes(
         csv_bytes([header, ["甲", "13800000001", "第1网格", "助餐", "午饭送到家", "急", "2026-11-10"]])
@@ -424,9 +426,7 @@ def test_several_services_in_one_cell_are_asked_about_and_a_community_after_the_
     instead of keeping one and losing the other; two words for one service ("助餐/送餐") are
     that service; a group of the catalogue ("养老服务") is asked about with its items. A grid
     followed by its community in brackets is that community's grid."""
-    folder = env.inbox_dir / "needs"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "需求.csv"
+    path = _in_inbox(env, "needs", "需求.csv")
     header = ["姓名", "联系电话", "网格", "服务项目", "紧急程度", "登记日期"]
     rows = [
         ["甲", "13800000001", "安竹社区第1网格", "助餐、理发", "一般", "2026-11-10"],
@@ -461,9 +461,7 @@ def test_several_services_in_one_cell_are_asked_about_and_a_community_after_the_
 def test_personal_details_no_list_needs_are_not_imported_and_the_sheet_is_told_why(sessions, env, registry):
     # an ID number, sex and age in a grid worker's sheet: never imported, in one line that says it
     # is personal data (not "map the column in headers.csv"); no value of theirs reaches the store
-    folder = env.inbox_dir / "needs"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "安竹社区需求.csv"
+    path = _in_inbox(env, "needs", "安竹社区需求.csv")
     header = ["姓名", "身份证号", "性别", "年龄（岁）", "联系电话", "所属网格", "需求类别", "登记日期"]
     rows = [
         ["甲", "330102194501011234", "女", "81", "13800000001", "第1网格", "助餐", "2026-11-10"],
@@ -481,9 +479,7 @@ def test_personal_details_no_list_needs_are_not_imported_and_the_sheet_is_told_w
 
 
 def test_a_hotline_export_without_a_date_column_is_registered_the_day_it_arrived(sessions, env, registry):
-    folder = env.inbox_dir / "needs"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "安竹社区_12345工单.csv"
+    path = _in_inbox(env, "needs", "安竹社区_12345工单.csv")
     header = ["工单编号", "来电人", "来电号码", "所属网格", "诉求分类", "来电内容"]
     path.write_bytes(csv_bytes([header, ["GD-001", "甲", "13800000001", "第1网格", "水管维修", "厨房漏水"]]))
     r = ingest_file(sessions, path, "needs", "hotline", env.archive_dir, today=ARRIVED)
@@ -497,9 +493,7 @@ def test_a_hotline_export_without_a_date_column_is_registered_the_day_it_arrived
 
 
 def test_preferred_times_in_words_or_impossible_dates(sessions, env, registry):
-    folder = env.inbox_dir / "needs"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "安竹社区_期望时间.csv"
+    path = _in_inbox(env, "needs", "安竹社区_期望时间.csv")
     header = [
         "姓名",
         "联系电话",
@@ -534,9 +528,7 @@ def test_preferred_times_in_words_or_impossible_dates(sessions, env, registry):
 
 
 def test_values_longer_than_the_store_keeps_are_asked_about(sessions, env, registry):
-    folder = env.inbox_dir / "needs"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "安竹社区_长内容.csv"
+    path = _in_inbox(env, "needs", "安竹社区_长内容.csv")
     header = ["需求编号", "姓名", "联系电话", "所属网格", "需求类别", "登记日期", "来源"]
     long_name = "王秀英（由女儿李某代为反映，白天不在家，请晚上七点后联系，或联系楼长张阿姨转告，张阿姨住同单元三楼，谢谢）"
     assert len(long_name) > 50
@@ -560,9 +552,7 @@ def test_values_longer_than_the_store_keeps_are_asked_about(sessions, env, regis
 def test_a_sheet_that_names_the_service_only_in_its_description(sessions, env, registry):
     # a grid worker's 需求内容 column and no 服务事项 column: a description that names an item
     # clearly is that item; one that does not is asked about; the total under the rows is no need
-    folder = env.inbox_dir / "needs"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "安竹社区_需求登记.csv"
+    path = _in_inbox(env, "needs", "安竹社区_需求登记.csv")
     rows = [
         ["安竹社区居民需求登记表", "", "", "", "", ""],
         ["序号", "居民姓名", "联系方式", "所在网格", "需求内容", "登记时间"],
@@ -681,9 +671,7 @@ def test_everyday_words_for_items_from_the_reference_file(sessions, env, registr
     own = tmp_path / "item_words.csv"
     own.write_text("item_code,words\nREPAIR.UTIL.PIPE,下水道堵了|修水管\n", encoding="utf-8")
     monkeypatch.setenv("THREELISTS_ITEM_WORDS_CSV", str(own))
-    folder = env.inbox_dir / "needs"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "安竹社区_第1网格.csv"
+    path = _in_inbox(env, "needs", "安竹社区_第1网格.csv")
     rows = [
         ["居民姓名", "联系电话", "所在网格", "服务事项", "登记时间"],
         ["甲", "13800000011", "第1网格", "下水道堵了", "2026-11-10"],
@@ -764,9 +752,7 @@ def test_a_platform_export_with_english_camel_case_keys_loads_as_its_chinese_twi
     # {"code", "data": {"records": [...]}} wrapper, with an ID card and a gender no list keeps
     import json
 
-    folder = env.inbox_dir / "needs"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "platform_orders.json"
+    path = _in_inbox(env, "needs", "platform_orders.json")
     record = {
         "orderNo": "GD-2026-0001",
         "residentName": "甲",
@@ -810,9 +796,7 @@ def test_an_export_whose_keys_are_all_unknown_is_refused_with_every_row_kept(ses
     # the whole intake failed)
     import json
 
-    folder = env.inbox_dir / "needs"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "odd_export.json"
+    path = _in_inbox(env, "needs", "odd_export.json")
     records = [{"fooBar": "甲", "bazQux": "助餐"}, {"fooBar": "乙", "bazQux": "理发"}]
     path.write_text(json.dumps({"data": {"records": records}}), "utf-8")
     r = ingest_file(sessions, path, "needs", "platform", env.archive_dir, today=ARRIVED)
@@ -830,9 +814,7 @@ def test_an_export_naming_a_field_two_ways_fills_each_record_from_the_key_it_has
     # dropped and a remark overwrote the content); only a record with two different phones asks
     import json
 
-    folder = env.inbox_dir / "needs"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "merged_export.json"
+    path = _in_inbox(env, "needs", "merged_export.json")
     base = {"gridName": "安竹社区第1网格", "serviceType": "助餐", "createTime": "2026-11-20 09:00"}
     records = [
         base | {"orderNo": "A1", "residentName": "甲", "contactPhone": "13800000001", "content": "需要送餐"},
@@ -859,9 +841,7 @@ def test_an_export_naming_a_field_two_ways_fills_each_record_from_the_key_it_has
 @pytest.mark.parametrize("name", ["需求登记.txt", "需求登记.csv"])
 def test_excel_s_unicode_text_save_is_read(sessions, env, registry, name):
     # Excel's 另存为 "Unicode 文本 (*.txt)": UTF-16 with its byte-order mark, tab-separated
-    folder = env.inbox_dir / "needs"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
+    path = _in_inbox(env, "needs", name)
     rows = [
         ["姓名", "联系电话", "所属网格", "服务事项", "登记日期"],
         ["甲", "13800000001", "安竹社区第1网格", "助餐", "2026-11-20"],
@@ -876,9 +856,7 @@ def test_excel_s_unicode_text_save_is_read(sessions, env, registry, name):
 def test_a_wenjuanxing_survey_export_loads_its_answers(sessions, env, registry):
     # 问卷星's export: numbered questions as headers ("1、您的姓名："), its own columns (提交答卷时间,
     # 所用时间, 来源 = how the answer was sent, 来自IP), "(跳过)" for a question not answered
-    folder = env.inbox_dir / "surveys"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "第四季度需求调查_问卷星.xlsx"
+    path = _in_inbox(env, "surveys", "第四季度需求调查_问卷星.xlsx")
     header = [
         "序号",
         "提交答卷时间",
@@ -918,9 +896,7 @@ def test_a_wenjuanxing_survey_export_loads_its_answers(sessions, env, registry):
 def test_two_numbered_phone_columns_fill_each_other_s_gaps(sessions, env, registry):
     # 联系电话1 and 联系电话2 (a resident's own and a child's): the first where it is filled, the
     # second where the first is empty, and the file says so (the second column was dropped)
-    folder = env.inbox_dir / "needs"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "安竹社区需求.csv"
+    path = _in_inbox(env, "needs", "安竹社区需求.csv")
     header = ["姓名", "联系电话1", "联系电话2", "所属网格", "需求类别", "登记日期"]
     rows = [
         ["甲", "13800000001", "13900000001", "第1网格", "助餐", "2026-11-10"],
@@ -950,9 +926,7 @@ def test_a_need_without_a_phone_is_linked_to_its_household_by_the_flat_however_w
         households = s.scalars(select(Household).order_by(Household.id)).all()
     home = next(h for h in households if re.fullmatch(r"\d+栋\d+室", h.address or ""))
     building, room = re.fullmatch(r"(\d+)栋(\d+)室", home.address).groups()
-    folder = env.inbox_dir / "needs"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "需求.csv"
+    path = _in_inbox(env, "needs", "需求.csv")
     header = ["姓名", "住址", "所属网格", "需求类别", "登记日期"]
     written = [f"{building}号楼{room}", f"{building}幢{room}室", f"{building}-{room}", "不存在的地址"]
     items = ["助餐", "理发", "修水管", "家电维修"]  # one household's same item would be merged

@@ -7,6 +7,7 @@ Invariant, checked on every file: rows read = loaded + quarantined + merged + al
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterable
@@ -390,12 +391,19 @@ def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None, today
         x.hints.update(resolved.hints)
         x.report.messages += resolved.notes
     for column in DATE_FIELDS | DATETIME_FIELDS:  # 11月31日: say why the date is refused
-        if column in rows:
-            for n in rows.loc[rows[column].astype(str).str.endswith(NO_SUCH_DAY), "row_number"]:
-                x.hints.setdefault(int(n), {})[column] = "没有这一天（如 11月31日、2月30日）：请核对后重填"
-            for n in rows.loc[rows[column].astype(str).str.fullmatch(MONTH_ONLY), "row_number"]:
-                x.hints.setdefault(int(n), {})[column] = "只写到了月份：请写到哪一天（如 2026-11-03）"
+        if column in rows:  # (over lists: pandas' string methods cost ~1 ms a call, on every file)
+            for n, written in zip(rows["row_number"].tolist(), rows[column].tolist(), strict=True):
+                value = str(written)
+                if value.endswith(NO_SUCH_DAY):
+                    x.hints.setdefault(int(n), {})[column] = (
+                        "没有这一天（如 11月31日、2月30日）：请核对后重填"
+                    )
+                if _MONTH_ONLY.fullmatch(value):
+                    x.hints.setdefault(int(n), {})[column] = "只写到了月份：请写到哪一天（如 2026-11-03）"
     x.rows = rows.drop(columns=[SHEET, SHEET_ROW], errors="ignore")
+
+
+_MONTH_ONLY = re.compile(MONTH_ONLY)
 
 
 def _resolve_by_sheet(
@@ -436,6 +444,8 @@ def _survey_answers(x: _Prepared, rows: pd.DataFrame) -> pd.DataFrame:
     and not quarantined; those that asked for no more visits are noted for the store."""
     assert x.table is not None
     survey = x.source == "survey" or "has_need" in x.table.present
+    if not survey and "survey_opt_out" not in x.table.present:  # a grid worker's sheet: no answers
+        return rows
     known = rows["household_id"].notna()
     if survey:
         at = pd.to_datetime(rows["reported_at"], format="%Y-%m-%d %H:%M:%S", errors="coerce")

@@ -305,7 +305,9 @@ def _read_xlsx(data: bytes) -> list[tuple[str, list[list[str]]]]:
         for name in book.sheet_names:
             sheet = book.get_sheet_by_name(name)
             rows = sheet.to_python(skip_empty_area=False)
-            grid = [["" if v is None or v == "" else _cell_text(v) for v in row] for row in rows]
+            grid = [
+                ["" if v is None else v if v.__class__ is str else _cell_text(v) for v in row] for row in rows
+            ]
             _fill_merged_down(grid, sheet.merged_cell_ranges or [])
             out.append((name, grid))
     except Exception as exc:  # calamine raises its own error types for broken zips / xml
@@ -612,6 +614,18 @@ def _from_records(records: list[dict], meta: dict[str, str], dataset: str) -> Ra
     second = {u["header"]: u["suggestion"] for u in cols.unmapped if u.get("duplicate_of")}
     clashing: set[str] = set()
     filled: dict[str, int] = {}
+    named = [f for f in field_of.values() if f]
+    if not second and len(set(named)) == len(named):  # each field one key (most exports): as is
+        out = [
+            {
+                field_of[k]: ("" if v is None else v if v.__class__ is str else _cell_text(v))
+                for k, v in rec.items()
+                if field_of.get(k)
+            }
+            for rec in records
+        ]
+        frame = pd.DataFrame.from_records(out) if out else pd.DataFrame()
+        return _frame(frame, np.arange(1, len(out) + 1), dataset, cols.unmapped, meta)
     out = []
     for rec in records:
         row: dict[str, str] = {}

@@ -434,7 +434,14 @@ FORM_META = {
 }  # fmt: skip
 
 
-TOOL_SIGNATURE = {"提交答卷时间", "所用时间", "来源详情", "来自ip"}
+# columns only a survey tool's export has (问卷星; KoboToolbox; ODK): with two of them, the
+# tool's own columns (FORM_META) are its own even where a list has a word for them: 问卷星's 来源
+# is how the answer was sent, ODK's phonenumber and username the enumerator's device and login
+TOOL_SIGNATURE = {
+    *("提交答卷时间", "所用时间", "来源详情", "来自ip"),
+    *("_uuid", "_submission_time", "_index", "_xform_id_string", "deviceid", "simserial", "subscriberid"),
+    *("submissiondate", "submitterid", "submittername", "instanceid", "reviewstate"),
+}
 
 
 def _map_headers(headers: list[object], dataset: str) -> _Columns:
@@ -446,9 +453,11 @@ def _map_headers(headers: list[object], dataset: str) -> _Columns:
     unmapped: list[dict[str, str | None]] = []
     repeats: dict[int, dict[str, str | None]] = {}
     seen: dict[str, str] = {}
-    # a survey tool's own export (问卷星: 提交答卷时间, 所用时间, 来源, 来自IP): its 来源 is how the
-    # answer was sent (手机提交, 微信), the tool's column, not the need's channel
-    tool = len({str(h).strip().lower() for h in headers if h is not None} & TOOL_SIGNATURE) >= 2
+    # a survey tool's own export (TOOL_SIGNATURE): its own columns are not the list's
+    tool = (
+        len({str(h).strip().rsplit("/", 1)[-1].lower() for h in headers if h is not None} & TOOL_SIGNATURE)
+        >= 2
+    )
     for h in headers:
         text = str(h if h is not None else "").strip()
         field = vocab.field_of(text) if text else None

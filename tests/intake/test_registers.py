@@ -313,13 +313,14 @@ def test_a_units_reply_sheet_names_the_unit_and_carries_no_reply_id(tiny, env):
 def test_a_survey_tools_export_counts_no_need_answers_and_records_opt_outs(sessions, env, registry):
     from store.models import Household, Need
 
-    # KoboToolbox's CSV of threelists' own XLSForm: group paths, the tool's own columns
+    # KoboToolbox's CSV of threelists' own XLSForm: group paths, the tool's own columns (its
+    # phonenumber and username are the enumerator's device and login, not the resident's)
     header = [
-        "start", "end", "户信息/grid_id", "户信息/household_id", "户信息/contact_name", "户信息/contact_phone",
+        "start", "end", "phonenumber", "username", "户信息/grid_id", "户信息/household_id", "户信息/contact_name", "户信息/contact_phone",
         "has_need", "category", "service_item", "description", "urgency", "survey_opt_out", "reported_at",
         "_id", "_uuid", "_submission_time", "_index",
     ]  # fmt: skip
-    meta = ["2026-11-02T09:00", "2026-11-02T09:05"]
+    meta = ["2026-11-02T09:00", "2026-11-02T09:05", "13900009999", "enumerator1"]
     rows = [
         header,
         [*meta, "C001-G01", "C001-G01-H0001", "王秀英", "13812345678", "yes", "ELDER", "ELDER.HOME.VISIT",
@@ -351,6 +352,7 @@ def test_a_survey_tools_export_counts_no_need_answers_and_records_opt_outs(sessi
         "ELDER.HOME.VISIT",
         "C001-G01-H0001",
     )
+    assert (need.contact_name, need.contact_phone) == ("王秀英", "13812345678")
     assert "C001-G01-H0003" in opted and "C001-G01-H0002" not in opted
     # every answer is a visit: the next quarter's roster skips these households as visited lately
     with sessions() as s:

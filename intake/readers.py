@@ -16,6 +16,7 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from html.parser import HTMLParser
@@ -551,21 +552,7 @@ def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> Raw
         meta = {**meta, "numbered_blank_rows": str(numbered)}
     if unanswered:
         meta = {**meta, "unanswered_rows": str(unanswered)}
-    data: dict[str, pd.Series] = {}
-    for j, field in enumerate(cols.fields):
-        if field is None:
-            continue
-        col = pd.Series([row[j] if j < len(row) else None for row in rows], dtype=object)
-        data[field] = _join_text(data[field], col) if field in data else col
-    for j, repeat in cols.repeats.items():  # 联系电话2 where 联系电话1 is empty
-        first = data[str(repeat["suggestion"])]
-        col = pd.Series([row[j] if j < len(row) else None for row in rows], dtype=object)
-        empty = [
-            not str(a or "").strip() and bool(str(b or "").strip()) for a, b in zip(first, col, strict=True)
-        ]
-        if any(empty):
-            data[str(repeat["suggestion"])] = first.where(~pd.Series(empty), col)
-            repeat["filled"] = str(sum(empty))
+    data = _fields(cols, lambda j: [row[j] if j < len(row) else None for row in rows])
     extra = [
         "|".join(str(c) for c in row[width:]) if any(str(c).strip() for c in row[width:]) else None
         for row in rows
@@ -578,6 +565,28 @@ def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> Raw
 # what a hand-made sheet writes under its rows: a total (合计 12 人) or who filled it in and
 # checked it (填表人：张三 审核人：李四); such a row holds a few cells of a wider table
 FOOTER = re.compile(r"(合计|总计|小计|共计|填表人|填报人|制表人|审核人|统计人|负责人)")
+
+
+def _fields(cols: _Columns, column: Callable[[int], list[object]]) -> dict[str, pd.Series]:
+    """Each field's values from the columns that feed it (``column(j)``: column j's cells): two
+    notes joined; a column repeating a field (联系电话2, a second JSON key) where the first is
+    empty, counted in its report entry."""
+    data: dict[str, pd.Series] = {}
+    for j, field in enumerate(cols.fields):
+        if field is None:
+            continue
+        col = pd.Series(column(j), dtype=object)
+        data[field] = _join_text(data[field], col) if field in data else col
+    for j, repeat in cols.repeats.items():
+        first = data[str(repeat["suggestion"])]
+        col = pd.Series(column(j), dtype=object)
+        empty = [
+            not str(a or "").strip() and bool(str(b or "").strip()) for a, b in zip(first, col, strict=True)
+        ]
+        if any(empty):
+            data[str(repeat["suggestion"])] = first.where(~pd.Series(empty), col)
+            repeat["filled"] = str(sum(empty))
+    return data
 
 
 def _is_footer(cells: list[str], width: int) -> bool:
@@ -616,51 +625,22 @@ def _from_records(records: list[dict], meta: dict[str, str], dataset: str) -> Ra
             if k not in keys:
                 keys.append(k)
     cols = _map_headers(keys, dataset)
-    field_of = dict(zip(keys, cols.fields, strict=True))
-    # a field's second key (records of one export naming it two ways: contactPhone here, mobile
-    # there) fills the records the first leaves empty; reported only where a record has both
-    # with different values (the first is taken there, as in a sheet)
-    second = {u["header"]: u["suggestion"] for u in cols.unmapped if u.get("duplicate_of")}
-    clashing: set[str] = set()
-    filled: dict[str, int] = {}
-    named = [f for f in field_of.values() if f]
-    if not second and len(set(named)) == len(named):  # each field one key (most exports): as is
-        out = [
-            {
-                field_of[k]: ("" if v is None else v if v.__class__ is str else _cell_text(v))
-                for k, v in rec.items()
-                if field_of.get(k)
-            }
+
+    def column(j: int) -> list[object]:  # a key's values, record by record (None where it is absent)
+        k = keys[j]
+        return [
+            None
+            if k not in rec
+            else ""
+            if (v := rec[k]) is None
+            else v
+            if v.__class__ is str
+            else _cell_text(v)
             for rec in records
         ]
-        frame = pd.DataFrame.from_records(out) if out else pd.DataFrame()
-        return _frame(frame, np.arange(1, len(out) + 1), dataset, cols.unmapped, meta)
-    out = []
-    for rec in records:
-        row: dict[str, str] = {}
-        for k in keys:  # in the file's order of keys: a field's first key before its second
-            name = field_of.get(k) or second.get(k)
-            if name is None or k not in rec:
-                continue
-            text = "" if rec[k] is None else _cell_text(rec[k])
-            if not text.strip():
-                row.setdefault(name, text)
-            elif not str(row.get(name) or "").strip():
-                row[name] = text
-                filled[k] = filled.get(k, 0) + (k in second)
-            elif name in FREE_TEXT_FIELDS:  # two notes: both kept, as a sheet's two columns are
-                row[name] = f"{row[name]}；{text}"
-            elif row[name] != text:
-                clashing.add(k)
-        out.append(row)
-    for u in cols.unmapped:
-        if filled.get(str(u["header"])):
-            u["filled"] = str(filled[str(u["header"])])
-    unmapped = [
-        u for u in cols.unmapped if u["header"] not in second or u["header"] in clashing or u.get("filled")
-    ]
-    frame = pd.DataFrame.from_records(out) if out else pd.DataFrame()
-    return _frame(frame, np.arange(1, len(out) + 1), dataset, unmapped, meta)
+
+    frame = pd.DataFrame(_fields(cols, column))
+    return _frame(frame, np.arange(1, len(records) + 1), dataset, cols.unmapped, meta)
 
 
 def _frame(

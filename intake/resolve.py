@@ -19,6 +19,7 @@ from functools import cached_property
 
 import pandas as pd
 
+from data_contracts.suites import DATE_REGEX
 from intake.normalize import LOCATION_COLUMNS, NO_SUCH_DAY, SCIENTIFIC
 
 # a preferred time that sets no constraint
@@ -93,11 +94,10 @@ def address_key(text: object) -> str:
     a unit, when written, is part of it ("1栋2单元301" = "1-2-301"); the text before the flat
     (an estate's name) is compared as written."""
     t = plain(text)
-    m = _FLAT.search(_cn_number(t))
+    m = _FLAT.search(digits := _cn_number(t))
     if m is None:
         return t
-    flat = "-".join(p for p in (m["b"], m["u"], m["r"]) if p)
-    return f"{_cn_number(t)[: m.start()]}{flat}"
+    return digits[: m.start()] + "-".join(p for p in (m["b"], m["u"], m["r"]) if p)
 
 
 def grid_key(text: object) -> str:
@@ -562,7 +562,7 @@ class Resolved:
     derived_refs: int = 0
 
 
-_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CONTRACT_DAY = re.compile(DATE_REGEX)  # what the contract takes as a preferred day
 
 
 def resolve_needs(
@@ -669,7 +669,7 @@ def resolve_needs(
             for k, v in zip(values.index, values.tolist(), strict=True)
             if v is not None
             and v == v
-            and not _ISO_DAY.fullmatch(str(v))
+            and not _CONTRACT_DAY.fullmatch(str(v))
             and not str(v).endswith(NO_SUCH_DAY)
         ]
         for k in bad:

@@ -20,7 +20,8 @@ export PREFECT_LOGGING_LEVEL ?= INFO
 
 $(UV):
 	@mkdir -p var/prefect
-	$(PYTHON) -m venv $(BOOT)
+	@# Debian's own python3 makes no venv without its pythonX.Y-venv package: install it, then retry
+	$(PYTHON) -m venv $(BOOT) || { rm -rf $(BOOT); bash scripts/system_packages.sh venv $(PYTHON) && $(PYTHON) -m venv $(BOOT); }
 	$(BOOT)/bin/pip install -q uv==$(UV_VERSION)
 
 # bytecode compiled once at install: where PYTHONDONTWRITEBYTECODE is set (as on the machines

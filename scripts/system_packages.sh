@@ -2,11 +2,18 @@
 # Install the Debian packages a command needs, when they are missing. Idempotent.
 #   scripts/system_packages.sh run     fonts-noto-cjk (Chinese chart labels)
 #   scripts/system_packages.sh test    fonts-noto-cjk + chromium (the UI screenshot tests)
+#   scripts/system_packages.sh venv PY pythonX.Y-venv when PY cannot make a virtual environment
+#                                      (Debian's own python3 without its venv package)
 # As root it uses apt-get; otherwise it stops at once and prints the exact command to run.
 set -euo pipefail
+PY=${2:-python3}
 have_font() { fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || ls /usr/share/fonts/opentype/noto/NotoSansCJK-*.tt? >/dev/null 2>&1; }
 missing() {
   want=()
+  if [ "${1:-run}" = "venv" ]; then
+    "$PY" -c "import ensurepip" 2>/dev/null || want+=("python$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv")
+    return
+  fi
   have_font || want+=(fonts-noto-cjk)
   if [ "${1:-run}" = "test" ]; then
     command -v chromium >/dev/null 2>&1 || want+=(chromium)

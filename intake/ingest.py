@@ -11,7 +11,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from itertools import groupby
 from pathlib import Path
@@ -319,6 +319,9 @@ def _normalize_together(prepared: list[_Prepared], today: date, directory: Direc
     if not todo:
         return
     t0 = time.perf_counter()
+    if directory is not None:
+        for x in todo:
+            _adopt_by_content(x, directory)
     batch = pd.concat([x.table.rows for x in todo], ignore_index=True)  # type: ignore[union-attr]
     cleaned = normalize_rows(batch, today=today)
     seconds = time.perf_counter() - t0
@@ -333,6 +336,67 @@ def _normalize_together(prepared: list[_Prepared], today: date, directory: Direc
         x.report.seconds["read"] = round(
             x.report.seconds.get("read", 0.0) + seconds * n / total + time.perf_counter() - t1, 3
         )
+
+
+# the fields a column under an unknown header is taken for when its values name them (a grid
+# worker's "片区" holding 第3网格, "要办的事" holding 助餐): those the dataset's rows are resolved by
+CONTENT_FIELDS = {
+    "needs": ("grid_id", "item", "community"),
+    "offers": ("unit_id", "item"),
+    "responses": ("unit_id",),
+}
+ADOPT_SHARE = 0.8  # of a column's filled cells that must name the field, as written
+
+
+def _adopt_by_content(x: _Prepared, directory: Directory) -> None:
+    """A field the file has no column for, taken from the one column under an unknown header
+    whose values name it (at least ``ADOPT_SHARE`` of its filled cells, exactly as registered):
+    what a person clearly meant, and said so. Two such columns for one field, or one column
+    fitting two fields, are not guessed at."""
+    table = x.table
+    if table is None or table.unknown is None:
+        return
+    wanted = [f for f in CONTENT_FIELDS.get(x.dataset, ()) if f not in table.present]
+    if not wanted:
+        return
+    found: dict[str, list[tuple[str, int, int, str]]] = {}
+    for header in table.unknown.columns:
+        values = [str(v).strip() for v in table.unknown[header].tolist() if v is not None]
+        values = [v for v in values if v]
+        if not values:
+            continue
+        distinct = list(dict.fromkeys(values))
+        fits = []
+        for f in wanted:
+            named = [v for v in distinct if directory.names(f, v)]
+            hits = sum(v in set(named) for v in values)
+            if named and hits >= ADOPT_SHARE * len(values):
+                fits.append((f, hits, named[0]))
+        if len(fits) == 1:
+            f, hits, example = fits[0]
+            found.setdefault(f, []).append((header, len(values), hits, example))
+    if not found:
+        return
+    vocab = vocabulary(x.dataset)
+    rows, present = table.rows, list(table.present)
+    for f, columns in found.items():
+        label = vocab.labels[f]
+        if len(columns) > 1:
+            named = "".join(f"“{h}”" for h, *_ in columns)
+            x.report.messages.append(
+                f"列{named}的内容都像“{label}”：没有替您选其中一列，请把要导入的那一列的列名改为“{label}”"
+            )
+            continue
+        header, n, hits, example = columns[0]
+        rows = rows.assign(**{f: table.unknown[header].tolist()})
+        present.append(f)
+        x.report.messages = [m for m in x.report.messages if not m.startswith(f"列“{header}”未识别")]
+        share = f"全部 {n} 行" if hits == n else f"{n} 行中 {hits} 行"
+        x.report.messages.append(
+            f"列“{header}”不是已知的列名，但它的内容是{label}（如“{example}”，{share}能对上），"
+            f"已按“{label}”导入；如果不是，请改好列名后重新提交"
+        )
+    x.table = replace(table, rows=rows, present=present)
 
 
 def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None, today: date) -> None:

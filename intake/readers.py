@@ -52,6 +52,11 @@ class RawTable:
     # several sheets read as one table: per sheet its name, title (rows above its header) and
     # row count; the rows then carry ``_sheet`` and ``_sheet_row`` (empty: one sheet)
     sheets: tuple[dict[str, str], ...] = ()
+    # the cells of the columns whose header names no field (header -> cells, aligned with
+    # ``rows``): never stored, only looked at when a required column is missing, in case one
+    # of them holds it under a header of its own ("片区" holding 第3网格): see
+    # ``intake.ingest._adopt_by_content``
+    unknown: pd.DataFrame | None = None
 
 
 _, SHEET, SHEET_ROW = LOCATION_COLUMNS
@@ -159,7 +164,16 @@ def _stack(parts: list[tuple[str, RawTable, int]]) -> RawTable:
         {"name": n, "title": t.meta.get("title", ""), "rows": str(len(t.rows))} for n, t, _ in parts
     )
     rows = pd.concat(frames, ignore_index=True)
-    return RawTable(rows=rows, unmapped_headers=unmapped, meta=meta, present=present, sheets=sheets)
+    unknown = None
+    if any(t.unknown is not None for _, t, _ in parts):
+        unknown = pd.concat(
+            [t.unknown if t.unknown is not None else pd.DataFrame(index=t.rows.index) for _, t, _ in parts],
+            ignore_index=True,
+        ).astype(object)
+        unknown = unknown.where(unknown.notna(), None)
+    return RawTable(
+        rows=rows, unmapped_headers=unmapped, meta=meta, present=present, sheets=sheets, unknown=unknown
+    )
 
 
 def _read_workbook(data: bytes) -> list[tuple[str, list[list[str]]]]:
@@ -422,6 +436,9 @@ class _Columns:
     # per column that repeats a field an earlier column feeds (联系电话1, 联系电话2): the entry of
     # ``unmapped`` that reports it; the column fills that field where the earlier one is empty
     repeats: dict[int, dict[str, str | None]] = dataclass_field(default_factory=dict)
+    # per column whose header names nothing threelists knows (not a personal detail, not a
+    # field another list keeps): its header (``RawTable.unknown``)
+    unknown: dict[int, str] = dataclass_field(default_factory=dict)
 
 
 # what survey tools (ODK, KoboToolbox, 问卷星) add to an export besides the answers: not reported
@@ -453,6 +470,7 @@ def _map_headers(headers: list[object], dataset: str) -> _Columns:
     fields: list[str | None] = []
     unmapped: list[dict[str, str | None]] = []
     repeats: dict[int, dict[str, str | None]] = {}
+    unknown: dict[int, str] = {}
     seen: dict[str, str] = {}
     # a survey tool's own export (TOOL_SIGNATURE): its own columns are not the list's
     tool = (
@@ -482,8 +500,10 @@ def _map_headers(headers: list[object], dataset: str) -> _Columns:
             unmapped.append({"header": text, "suggestion": None, "duplicate_of": None, "not_kept": dataset})
         elif text:
             unmapped.append({"header": text, "suggestion": vocab.suggest(text), "duplicate_of": None})
+            if text not in unknown.values():
+                unknown[len(fields)] = text
         fields.append(field)
-    return _Columns(fields, unmapped, repeats)
+    return _Columns(fields, unmapped, repeats, unknown)
 
 
 def _two_level_header(upper: list[str], lower: list[str], dataset: str) -> list[str] | None:
@@ -559,7 +579,10 @@ def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> Raw
     ]
     if any(e is not None for e in extra):
         data["_extra_cells"] = pd.Series(extra, dtype=object)
-    return _frame(pd.DataFrame(data), np.asarray(numbers, dtype="int64"), dataset, cols.unmapped, meta)
+    unknown = _unknown(cols, lambda j: [row[j] if j < len(row) else None for row in rows])
+    return _frame(
+        pd.DataFrame(data), np.asarray(numbers, dtype="int64"), dataset, cols.unmapped, meta, unknown
+    )
 
 
 # what a hand-made sheet writes under its rows: a total (合计 12 人) or who filled it in and
@@ -587,6 +610,13 @@ def _fields(cols: _Columns, column: Callable[[int], list[object]]) -> dict[str, 
             data[str(repeat["suggestion"])] = first.where(~pd.Series(empty), col)
             repeat["filled"] = str(sum(empty))
     return data
+
+
+def _unknown(cols: _Columns, column: Callable[[int], list[object]]) -> pd.DataFrame | None:
+    """The cells of the columns whose header names no field (``RawTable.unknown``)."""
+    if not cols.unknown:
+        return None
+    return pd.DataFrame({h: pd.Series(column(j), dtype=object) for j, h in cols.unknown.items()})
 
 
 def _is_footer(cells: list[str], width: int) -> bool:
@@ -640,7 +670,8 @@ def _from_records(records: list[dict], meta: dict[str, str], dataset: str) -> Ra
         ]
 
     frame = pd.DataFrame(_fields(cols, column))
-    return _frame(frame, np.arange(1, len(records) + 1), dataset, cols.unmapped, meta)
+    numbers = np.arange(1, len(records) + 1)
+    return _frame(frame, numbers, dataset, cols.unmapped, meta, _unknown(cols, column))
 
 
 def _frame(
@@ -649,6 +680,7 @@ def _frame(
     dataset: str,
     unmapped: list[dict[str, str | None]],
     meta: dict[str, str],
+    unknown: pd.DataFrame | None = None,
 ) -> RawTable:
     columns = [*vocabulary(dataset).fields, "_extra_cells"]
     present = [c for c in columns if c in data.columns]
@@ -657,4 +689,6 @@ def _frame(
     df = data.reindex(columns=columns).astype(object)
     df = df.where(df.notna(), None)
     df.insert(0, "row_number", pd.Series(np.asarray(numbers, dtype="int64")))
-    return RawTable(rows=df.reset_index(drop=True), unmapped_headers=unmapped, meta=meta, present=present)
+    return RawTable(
+        rows=df.reset_index(drop=True), unmapped_headers=unmapped, meta=meta, present=present, unknown=unknown
+    )

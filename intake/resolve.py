@@ -231,6 +231,10 @@ class Directory:
         return out
 
     @cached_property
+    def _longest_item_name(self) -> int:
+        return max((len(plain(n)) for n in self.item_names.values()), default=0)
+
+    @cached_property
     def item_names(self) -> dict[str, str]:
         return dict(zip(self.items["code"], self.items["name_zh"], strict=True))
 
@@ -275,6 +279,35 @@ class Directory:
         return _unique_index(h, "address")
 
     # --- the questions the resolver asks --------------------------------------------------
+
+    def names(self, field: str, text: object) -> bool:
+        """Whether ``text`` names, as written, something registered of ``field`` (a grid —
+        possibly one of several of that name —, a community, an item, its group or everyday word,
+        a unit): a column under an unknown header holding such values is that field
+        (``intake.ingest._adopt_by_content``). An item may also be a variant the resolver reads
+        as one item (助餐 for 助餐送餐), no longer than the catalogue's longest name: a longer text
+        naming an item is a description of the need, not its item."""
+        if text is None or not str(text).strip():
+            return False
+        raw = plain(text)
+        low = raw.lower()
+        if field == "community":
+            return self.community(raw) is not None
+        if field == "grid_id":
+            if raw.upper() in self._grid_ids or grid_key(raw) in self._grid_full:
+                return True
+            named, rest = self._split_community(raw)
+            key = grid_key(rest)
+            return (named, key) in self._grid_local if named else key in self._grid_by_name
+        if field == "item":
+            key = item_key(raw)
+            if any(k in m for k in (low, key) for m in (self._items, self._groups, self._words)):
+                return True
+            return len(raw) <= self._longest_item_name and self.item(raw)[0] is not None
+        if field == "unit_id":
+            ids, names = self._units
+            return raw.upper() in ids or low in names
+        return False
 
     def community(self, text: object) -> str | None:
         if text is None:

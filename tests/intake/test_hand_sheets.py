@@ -937,3 +937,68 @@ def test_a_need_without_a_phone_is_linked_to_its_household_by_the_flat_however_w
     with sessions() as s:
         linked = dict(s.execute(select(Need.contact_name, Need.household_id)).all())
     assert linked == {"居民0": home.id, "居民1": home.id, "居民2": home.id, "居民3": None}
+
+
+def test_a_column_under_a_header_of_its_own_is_read_by_what_it_holds(sessions, env, registry):
+    # "片区" holds the grids and "要办的事" the services: headers no vocabulary has, values that
+    # are plainly a grid and an item of the register; "老人" (names) cannot be told by its values
+    path = _in_inbox(env, "needs", "安竹社区_需求登记.csv")
+    rows = [
+        ["序号", "老人", "手机", "片区", "要办的事", "登记时间"],
+        ["1", "甲", "13800000001", "第1网格", "助餐", "2026-11-10"],
+        ["2", "乙", "13800000002", "第2网格", "理发", "2026-11-10"],
+        ["3", "丙", "13800000003", "第2网格", "修水管", "2026-11-10"],
+        ["4", "丁", "13800000004", "第1网格", "助餐送餐", "2026-11-10"],
+        ["5", "戊", "13800000005", "第99网格", "助餐", "2026-11-10"],  # no such grid: asked
+    ]
+    path.write_bytes(csv_bytes(rows))
+    r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    assert (r.status, r.rows_read, r.loaded, r.quarantined) == ("partial", 5, 4, 1)
+    with sessions() as s:
+        got = dict(s.execute(select(Need.grid_id, func.count()).group_by(Need.grid_id)).all())
+        items = sorted(s.scalars(select(Need.item_code)).all())
+    assert got == {"C001-G01": 2, "C001-G02": 2}
+    assert items == ["ELDER.DAILY.BATH", "ELDER.HOME.MEALS", "ELDER.HOME.MEALS", "REPAIR.UTIL.PIPE"]
+    (grid,) = [m for m in r.messages if m.startswith("列“片区”")]
+    assert "内容是网格" in grid and "5 行中 4 行能对上" in grid and "已按“网格”导入" in grid
+    (item,) = [m for m in r.messages if m.startswith("列“要办的事”")]
+    assert "内容是服务事项" in item and "全部 5 行能对上" in item
+    assert any(m.startswith("列“老人”未识别") for m in r.messages)  # a name says nothing of its column
+    ((reason, hint),) = _quarantined(sessions, path.name)[6]
+    assert "网格" in reason and "安竹社区没有名为“第99网格”的网格" in hint
+
+
+def test_columns_read_by_content_only_when_one_column_plainly_holds_the_field(sessions, env, registry):
+    # two unknown columns that both hold grids: which one is the need's is not guessed
+    two = _in_inbox(env, "needs", "安竹社区_两列网格.csv")
+    two.write_bytes(
+        csv_bytes(
+            [
+                ["姓名", "片区", "原网格", "服务事项", "登记时间"],
+                ["甲", "第1网格", "第2网格", "助餐", "2026-11-10"],
+                ["乙", "第2网格", "第1网格", "理发", "2026-11-10"],
+            ]
+        )
+    )
+    r = ingest_file(sessions, two, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    assert (r.status, r.rows_read, r.loaded, r.quarantined) == ("rejected", 2, 0, 2)
+    assert any("列“片区”“原网格”的内容都像“网格”" in m for m in r.messages)
+    assert "缺少必填列“网格”" in r.error
+    # a column of descriptions under a header of its own is not the item, though it names one
+    # (a sentence naming 助餐 describes the need): the file still asks for its 服务事项 column
+    told = _in_inbox(env, "needs", "安竹社区_情况.csv")
+    told.write_bytes(
+        csv_bytes(
+            [
+                ["姓名", "所属网格", "居民原话", "登记时间"],
+                ["丙", "第1网格", "腿脚不便，每天需要助餐送餐", "2026-11-10"],
+                ["丁", "第2网格", "家里水管漏水需要上门修水管", "2026-11-10"],
+            ]
+        )
+    )
+    r = ingest_file(sessions, told, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    assert (r.status, r.loaded, r.quarantined) == ("rejected", 0, 2)
+    assert "缺少必填列“服务事项”" in r.error
+    assert any(m.startswith("列“居民原话”未识别") for m in r.messages)
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Need)) == 0

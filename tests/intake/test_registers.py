@@ -532,3 +532,22 @@ def test_a_unit_id_another_community_registered_for_another_unit_is_asked_about(
     assert (r.loaded, r.quarantined) == (1, 0), r.problems
     with sessions() as s:
         assert s.get(Unit, "DW001").name == "安竹社区卫生服务站"
+
+
+def test_an_offers_sheet_naming_its_units_under_a_header_of_its_own(sessions, env, registry):
+    # "承接方" is no word of the offers sheet, but every value is a registered unit's name
+    r, _ = _offers_sheet(
+        sessions,
+        env,
+        [
+            ["承接方", "服务事项", "每期名额", "服务范围", "服务区域", "开始日期", "结束日期"],
+            ["安竹社区卫生服务中心", "健康咨询", "5", "社区", "安竹社区", "2026/11/1", "2027/1/31"],
+            ["平春物业公司", "水管维修", "3", "社区", "平春社区", "2026/11/1", "2027/1/31"],
+        ],
+    )
+    assert (r.rows_read, r.loaded, r.quarantined) == (2, 2, 0)
+    with sessions() as s:
+        units = {u.id: u.name for u in s.scalars(select(Unit))}
+        got = sorted((units[o.unit_id], o.item_code) for o in s.scalars(select(Offer)))
+    assert got == [("安竹社区卫生服务中心", "HEALTH.CLINIC.CONSULT"), ("平春物业公司", "REPAIR.UTIL.PIPE")]
+    assert any(m.startswith("列“承接方”") and "内容是单位" in m and "已按“单位”导入" in m for m in r.messages)

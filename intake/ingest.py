@@ -28,8 +28,15 @@ from intake.mapping import DATASET_ZH, vocabulary
 from intake.needs import load_need_rows, load_needs
 from intake.normalize import DATE_FIELDS, DATETIME_FIELDS, MONTH_ONLY, NO_SUCH_DAY, normalize_rows
 from intake.readers import SHEET, SHEET_ROW, RawTable, UnreadableFile, read_table
-from intake.resolve import Directory, Resolved, resolve_needs
-from intake.resources import resolve_answers, resolve_offers, resolve_responses, resolve_units
+from intake.resolve import Directory, Resolved, plain, resolve_needs
+from intake.resources import (
+    OPEN_END,
+    resolve_answers,
+    resolve_offers,
+    resolve_responses,
+    resolve_units,
+    year_after,
+)
 from lifecycle.changes import NeedChange
 from lifecycle.states import QuarantineStatus
 from reference import item_words_path, load_item_words
@@ -431,6 +438,31 @@ def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None, today
         x.report.messages.append(
             f"表中没有“登记时间”列：全部按收到文件的日期 {today.isoformat()} 登记（等待天数从这天算起）"
         )
+    undated = dataset == "offers" and "window_start" in missing
+    if dataset == "offers" and {"window_start", "window_end"} & set(missing):
+        # a resources list without its dates (每周 5 次助餐): offered from the day it arrived (the
+        # start is filled in after the offers' ids are derived, so that the list sent again is
+        # the same offers renewed, not new ones) and for as long as it lasts — "长期", a year from
+        # the start — and said so
+        day = today.isoformat()
+        if "window_end" in missing and not undated:
+            rows = rows.assign(window_end="长期")
+        x.report.messages.append(
+            f"表中没有服务期限（开始日期、结束日期）：全部按收到文件的日期 {day} 起一年登记"
+            if {"window_start", "window_end"} <= set(missing)
+            else f"表中没有“开始日期”列：全部按收到文件的日期 {day} 开始登记"
+            if undated
+            else "表中没有“结束日期”列：全部按开始日期起一年登记，到期前请重新报送"
+        )
+        missing = [f for f in missing if f not in ("window_start", "window_end")]
+    if dataset == "units" and "kind" in missing:
+        # a register with no 单位类型 column: each unit's kind read from its name, as for a blank
+        # cell (卫生服务中心 -> 医疗机构); a name that says none is asked about (resolve_units)
+        missing.remove("kind")
+        x.report.messages.append(
+            "表中没有“单位类型”列：按单位名称判断类型（如“卫生服务中心”是医疗机构、“物业公司”是企业），"
+            "名称看不出类型的单位逐行提示补填"
+        )
     if "item" in missing and dataset == "needs" and "description" in table.present and directory is not None:
         # no item column, but a description of each need: when descriptions name items ("助餐"),
         # each row's item is read from its own (resolve_needs: a row whose description names none
@@ -452,6 +484,13 @@ def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None, today
     elif dataset in RESOLVED and directory is not None:
         resolved = RESOLVED[dataset](rows, directory)
         rows = resolved.rows
+        if undated:  # (see above) from the day it arrived, to a year on where no end is written
+            ends = rows["window_end"]
+            open_end = ends.isna() | ends.map(lambda v: plain(v) in OPEN_END)
+            rows = rows.assign(
+                window_start=today.isoformat(),
+                window_end=ends.where(~open_end, year_after(today).isoformat()),
+            )
         x.hints.update(resolved.hints)
         x.report.messages += resolved.notes
     for column in DATE_FIELDS | DATETIME_FIELDS:  # 11月31日: say why the date is refused

@@ -249,14 +249,18 @@ def _open_ended_windows(out: pd.DataFrame) -> int:
             first = date.fromisoformat(start)
         except ValueError:
             continue  # the contract says what is wrong with the start
-        last = (
-            first.replace(year=first.year + 1)
-            if (first.month, first.day) != (2, 29)
-            else date(first.year + 1, 2, 28)
-        )
-        out.at[k, "window_end"] = last.isoformat()
+        out.at[k, "window_end"] = year_after(first).isoformat()
         done += 1
     return done
+
+
+def year_after(first: date) -> date:
+    """The last day of an open-ended offer that starts on ``first``: the same day a year on."""
+    return (
+        first.replace(year=first.year + 1)
+        if (first.month, first.day) != (2, 29)
+        else date(first.year + 1, 2, 28)
+    )
 
 
 def _area(

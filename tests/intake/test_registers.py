@@ -551,3 +551,53 @@ def test_an_offers_sheet_naming_its_units_under_a_header_of_its_own(sessions, en
         got = sorted((units[o.unit_id], o.item_code) for o in s.scalars(select(Offer)))
     assert got == [("安竹社区卫生服务中心", "HEALTH.CLINIC.CONSULT"), ("平春物业公司", "REPAIR.UTIL.PIPE")]
     assert any(m.startswith("列“承接方”") and "内容是单位" in m and "已按“单位”导入" in m for m in r.messages)
+
+
+def test_a_register_without_a_kind_column_reads_each_kind_from_the_unit_s_name(sessions, env, registry):
+    rows = [
+        ["单位名称", "所属社区", "联系电话"],
+        ["安竹社区卫生服务中心", "安竹社区", "13300001111"],
+        ["平春物业公司", "平春", "0531-88888888"],
+        ["某某单位", "安竹社区", ""],  # its name says no kind: asked
+    ]
+    r = _ingest(sessions, env, _csv(env, "units", "共建单位.csv", rows), "units", "units_register")
+    assert (r.rows_read, r.loaded, r.quarantined) == (3, 2, 1)
+    with sessions() as s:
+        kinds = {u.name: u.kind for u in s.scalars(select(Unit))}
+    assert kinds == {"安竹社区卫生服务中心": "hospital", "平春物业公司": "company"}
+    assert any("没有“单位类型”列" in m and "按单位名称判断类型" in m for m in r.messages)
+    (asked,) = _reasons(sessions, "共建单位.csv")["某某单位"]
+    assert "单位类型" in asked[0]
+
+
+def test_an_offers_sheet_without_dates_runs_a_year_from_the_day_it_arrived(sessions, env, registry):
+    r, _ = _offers_sheet(
+        sessions,
+        env,
+        [
+            ["单位名称", "服务事项", "每周次数", "服务范围", "服务区域"],
+            ["安竹社区卫生服务中心", "健康咨询", "5", "社区", "安竹社区"],
+            ["平春物业公司", "水管维修", "3", "社区", "平春社区"],
+        ],
+    )
+    assert (r.rows_read, r.loaded, r.quarantined) == (2, 2, 0)
+    with sessions() as s:
+        windows = {(o.window_start, o.window_end) for o in s.scalars(select(Offer))}
+    assert windows == {(ARRIVED, date(2027, 11, 21))}
+    assert any("没有服务期限" in m and "2026-11-21 起一年登记" in m for m in r.messages)
+    # sent again a week later with another count: the same two offers, renewed from that day
+    again = _csv(
+        env,
+        "offers",
+        "资源清单（更新）.csv",
+        [
+            ["单位名称", "服务事项", "每周次数", "服务范围", "服务区域"],
+            ["安竹社区卫生服务中心", "健康咨询", "6", "社区", "安竹社区"],
+            ["平春物业公司", "水管维修", "3", "社区", "平春社区"],
+        ],
+    )
+    r = ingest_file(sessions, again, "offers", "units_register", env.archive_dir, today=date(2026, 11, 28))
+    assert (r.loaded, r.quarantined) == (2, 0)
+    with sessions() as s:
+        got = sorted((o.capacity_per_cycle, o.window_start, o.window_end) for o in s.scalars(select(Offer)))
+    assert got == [(3, date(2026, 11, 28), date(2027, 11, 28)), (6, date(2026, 11, 28), date(2027, 11, 28))]

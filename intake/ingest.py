@@ -351,6 +351,7 @@ CONTENT_FIELDS = {
     "needs": ("grid_id", "item", "community"),
     "offers": ("unit_id", "item"),
     "responses": ("unit_id",),
+    "units": ("community_id",),
 }
 ADOPT_SHARE = 0.8  # of a column's filled cells that must name the field, as written
 

@@ -291,7 +291,7 @@ class Directory:
             return False
         raw = plain(text)
         low = raw.lower()
-        if field == "community":
+        if field in ("community", "community_id"):
             return self.community(raw) is not None
         if field == "grid_id":
             if raw.upper() in self._grid_ids or grid_key(raw) in self._grid_full:

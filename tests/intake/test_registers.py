@@ -553,9 +553,12 @@ def test_an_offers_sheet_naming_its_units_under_a_header_of_its_own(sessions, en
     assert any(m.startswith("列“承接方”") and "内容是单位" in m and "已按“单位”导入" in m for m in r.messages)
 
 
-def test_a_register_without_a_kind_column_reads_each_kind_from_the_unit_s_name(sessions, env, registry):
+def test_a_register_without_a_kind_column_reads_each_kind_from_the_unit_s_name_and_its_community(
+    sessions, env, registry
+):
+    # and its community under a header of its own ("片区"), read by what it holds
     rows = [
-        ["单位名称", "所属社区", "联系电话"],
+        ["单位名称", "片区", "联系电话"],
         ["安竹社区卫生服务中心", "安竹社区", "13300001111"],
         ["平春物业公司", "平春", "0531-88888888"],
         ["某某单位", "安竹社区", ""],  # its name says no kind: asked
@@ -565,6 +568,12 @@ def test_a_register_without_a_kind_column_reads_each_kind_from_the_unit_s_name(s
     with sessions() as s:
         kinds = {u.name: u.kind for u in s.scalars(select(Unit))}
     assert kinds == {"安竹社区卫生服务中心": "hospital", "平春物业公司": "company"}
+    with sessions() as s:
+        assert {u.name: u.community_id for u in s.scalars(select(Unit))} == {
+            "安竹社区卫生服务中心": "C001",
+            "平春物业公司": "C002",
+        }
+    assert any(m.startswith("列“片区”") and "已按“所属社区”导入" in m for m in r.messages)
     assert any("没有“单位类型”列" in m and "按单位名称判断类型" in m for m in r.messages)
     (asked,) = _reasons(sessions, "共建单位.csv")["某某单位"]
     assert "单位类型" in asked[0]

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from data_contracts.suites import MAX_LENGTH
 from data_contracts.validate import Validation, validate_rows
-from intake.mapping import DATASET_ZH, vocabulary
+from intake.mapping import DATASET_ZH, other_list, vocabulary, wrong_folder
 from intake.needs import load_need_rows, load_needs
 from intake.normalize import DATE_FIELDS, DATETIME_FIELDS, MONTH_ONLY, NO_SUCH_DAY, normalize_rows
 from intake.readers import SHEET, SHEET_ROW, RawTable, UnreadableFile, read_table
@@ -636,6 +636,10 @@ def _reject_for_columns(x: _Prepared, missing: list[str], vocab: Any) -> None:
     message = (
         f"{reason}，本文件 {x.report.rows_read} 行均未导入（已隔离保存）。{words}；补上该列后重新提交即可"
     )
+    assert x.table is not None
+    if (other := other_list(list(x.table.headers), x.dataset)) is not None:  # another list's sheet
+        reason = wrong_folder(x.dataset, other)
+        message = f"{reason}（本文件 {x.report.rows_read} 行均未导入，已隔离保存）"
     x.report.messages.append(message)
     x.report.status, x.report.error = "rejected", message
     x.report.reasons = {reason: x.report.rows_read} if x.report.rows_read else {reason: 1}

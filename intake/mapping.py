@@ -128,6 +128,38 @@ DATASET_ZH = {
 }
 
 
+# the inbox folder each list is put in (intake.ingest.INBOX_FOLDERS: the needs also come in surveys/)
+DATASET_FOLDER = {
+    "needs": "needs",
+    "offers": "offers",
+    "units": "units",
+    "survey_answers": "followups",
+    "responses": "responses",
+}
+
+
+def other_list(headers: list[object], dataset: str) -> str | None:
+    """The other list a sheet plainly is, by its header (an offers sheet put in the needs folder):
+    one that names at least three of its fields and at least two more than ``dataset``'s; else None."""
+    counts = {
+        name: len({vocab.field_of(h) for h in headers if str(h if h is not None else "").strip()} - {None})
+        for name, vocab in _vocabularies().items()
+    }
+    mine = counts.pop(dataset, 0)
+    best = max(counts, key=lambda name: counts[name], default=None)
+    if best is None or counts[best] < 3 or counts[best] < mine + 2:
+        return None
+    return best
+
+
+def wrong_folder(dataset: str, other: str) -> str:
+    """What the operator is told of a sheet of list ``other`` sent as list ``dataset``."""
+    return (
+        f"这张表是{DATASET_ZH.get(other, other)}（看表头），不是{DATASET_ZH.get(dataset, dataset)}："
+        f"请把它放到收件箱的 {DATASET_FOLDER.get(other, other)}/ 文件夹后重新提交"
+    )
+
+
 # a resident's or a contact's personal details no list needs (the minimum is a name and a phone):
 # never imported, whatever the sheet, and said so (not "map it in headers.csv")
 PERSONAL_NOT_KEPT = frozenset(

@@ -25,7 +25,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from intake.mapping import kept_elsewhere, personal_not_kept, returned_list_column, vocabulary
+from intake.mapping import (
+    kept_elsewhere,
+    other_list,
+    personal_not_kept,
+    returned_list_column,
+    vocabulary,
+    wrong_folder,
+)
 from intake.normalize import LOCATION_COLUMNS
 
 FREE_TEXT_FIELDS = {"description", "note", "comment"}
@@ -57,6 +64,7 @@ class RawTable:
     # of them holds it under a header of its own ("片区" holding 第3网格): see
     # ``intake.ingest._adopt_by_content``
     unknown: pd.DataFrame | None = None
+    headers: tuple[str, ...] = ()  # the header as written (a JSON export's keys)
 
 
 _, SHEET, SHEET_ROW = LOCATION_COLUMNS
@@ -172,7 +180,13 @@ def _stack(parts: list[tuple[str, RawTable, int]]) -> RawTable:
         ).astype(object)
         unknown = unknown.where(unknown.notna(), None)
     return RawTable(
-        rows=rows, unmapped_headers=unmapped, meta=meta, present=present, sheets=sheets, unknown=unknown
+        rows=rows,
+        unmapped_headers=unmapped,
+        meta=meta,
+        present=present,
+        sheets=sheets,
+        unknown=unknown,
+        headers=first.headers,
     )
 
 
@@ -424,6 +438,9 @@ def _header_row(grid: list[list[str]], dataset: str) -> int:
     head = _find_header_row(grid, dataset)
     if head is not None:
         return head
+    for row in grid[:20]:  # another list's sheet, put in this list's folder
+        if (other := other_list(row, dataset)) is not None:
+            raise UnreadableFile(wrong_folder(dataset, other))
     raise UnreadableFile(
         "找不到表头行：前 20 行中没有可识别的列名（请对照 reference/headers.csv 中的列名，或在其中加入本表的列名）"
     )
@@ -580,9 +597,10 @@ def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> Raw
     if any(e is not None for e in extra):
         data["_extra_cells"] = pd.Series(extra, dtype=object)
     unknown = _unknown(cols, lambda j: [row[j] if j < len(row) else None for row in rows])
-    return _frame(
+    table = _frame(
         pd.DataFrame(data), np.asarray(numbers, dtype="int64"), dataset, cols.unmapped, meta, unknown
     )
+    return replace(table, headers=tuple(str(h).strip() for h in header))
 
 
 # what a hand-made sheet writes under its rows: a total (合计 12 人) or who filled it in and
@@ -671,7 +689,8 @@ def _from_records(records: list[dict], meta: dict[str, str], dataset: str) -> Ra
 
     frame = pd.DataFrame(_fields(cols, column))
     numbers = np.arange(1, len(records) + 1)
-    return _frame(frame, numbers, dataset, cols.unmapped, meta, _unknown(cols, column))
+    table = _frame(frame, numbers, dataset, cols.unmapped, meta, _unknown(cols, column))
+    return replace(table, headers=tuple(keys))
 
 
 def _frame(

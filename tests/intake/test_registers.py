@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from intake.ingest import OFFER_TAKEN, UNIT_TAKEN, ingest_file
 from store.models import Offer, QuarantinedRow, Unit
@@ -610,3 +610,31 @@ def test_an_offers_sheet_without_dates_runs_a_year_from_the_day_it_arrived(sessi
     with sessions() as s:
         got = sorted((o.capacity_per_cycle, o.window_start, o.window_end) for o in s.scalars(select(Offer)))
     assert got == [(3, date(2026, 11, 28), date(2027, 11, 28)), (6, date(2026, 11, 28), date(2027, 11, 28))]
+
+
+def test_a_sheet_of_another_list_is_told_which_folder_it_belongs_in(sessions, env, registry):
+    from intake.ingest import INBOX_FOLDERS
+    from intake.mapping import DATASET_FOLDER
+
+    # the folder each list is told to go in is one the collect flow reads it from
+    assert all(INBOX_FOLDERS[folder][0] == dataset for dataset, folder in DATASET_FOLDER.items())
+    offers = [
+        ["单位名称", "服务事项", "每周次数", "服务范围", "服务区域", "开始日期", "结束日期"],
+        ["安竹社区卫生服务中心", "健康咨询", "5", "社区", "安竹社区", "2026/11/1", "2027/1/31"],
+    ]
+    # put with the residents' needs: its header names too few needs fields to be read at all
+    r = _ingest(sessions, env, _csv(env, "needs", "资源清单.csv", offers), "needs", "grid_sheet")
+    assert r.status == "rejected"
+    assert (
+        r.error == "这张表是资源清单（看表头），不是居民需求表：请把它放到收件箱的 offers/ 文件夹后重新提交"
+    )
+    # a units register put with the needs: its header is read (所属社区, 联系电话 are needs
+    # columns too), the needs' own columns are missing; its rows are kept in quarantine
+    r = _ingest(sessions, env, _csv(env, "needs", "共建单位.csv", UNITS), "needs", "grid_sheet")
+    assert (r.status, r.rows_read, r.quarantined) == ("rejected", 6, 6)
+    assert r.error.startswith(
+        "这张表是共建单位名单（看表头），不是居民需求表：请把它放到收件箱的 units/ 文件夹"
+    )
+    assert "6 行均未导入，已隔离保存" in r.error
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Unit)) == 0

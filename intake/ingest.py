@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from data_contracts.suites import MAX_LENGTH
 from data_contracts.validate import Validation, validate_rows
-from intake.mapping import DATASET_ZH, other_list, vocabulary, wrong_folder
+from intake.mapping import DATASET_FOLDER, DATASET_ZH, other_list, vocabulary, wrong_folder
 from intake.needs import load_need_rows, load_needs
 from intake.normalize import DATE_FIELDS, DATETIME_FIELDS, MONTH_ONLY, NO_SUCH_DAY, normalize_rows
-from intake.readers import SHEET, SHEET_ROW, RawTable, UnreadableFile, read_table
+from intake.readers import SHEET, SHEET_ROW, OtherList, RawTable, UnreadableFile, read_table
 from intake.resolve import Directory, Resolved, plain, resolve_needs
 from intake.resources import (
     OPEN_END,
@@ -155,6 +155,7 @@ class _Prepared:
     file_rejection: list[dict[str, Any]] = field(default_factory=list)
     validation: Validation | None = None
     done: bool = False  # already reported (duplicate, taken by another run)
+    other_list: str | None = None  # plainly a sheet of that other list (by its header)
 
 
 def ingest_file(
@@ -181,9 +182,14 @@ def ingest_files(
     remove_from_inbox: bool = True,
     today: date | None = None,
     on_file: Callable[[IngestReport], None] | None = None,
+    reroute: bool = True,
 ) -> list[IngestReport]:
     """Ingest ``files`` ((path, dataset, default source), in load order); the same bytes are
     never loaded twice.
+
+    A file that is plainly a sheet of another list by its header (an offers sheet put in the
+    needs folder) is loaded as that list, after the others, and its report says so (``reroute``;
+    without it, it is refused with the folder it belongs in).
 
     The files of one dataset are read one by one, cleaned in one vectorised pass, resolved per
     file and checked against the contract in one pass (great-expectations' fixed cost paid once
@@ -198,6 +204,7 @@ def ingest_files(
     """
     today = today or date.today()
     reports: list[IngestReport] = []
+    moved: list[_Prepared] = []
     for dataset, group in groupby(files, key=lambda f: f[1]):
         prepared = [_checksum(Path(p), dataset, source) for p, _, source in group]
         with sessions() as session:
@@ -212,6 +219,11 @@ def ingest_files(
                 known.add(x.digest)
                 _read(x)
         _normalize_together(prepared, today, directory)
+        if reroute:
+            for x in prepared:
+                if x.other_list is not None and not x.done:
+                    x.done = True
+                    moved.append(x)
         _validate_together(sessions, dataset, prepared)
         committed = (
             _commit_needs_together(sessions, prepared, archive_dir, dedupe_days, remove_from_inbox)
@@ -219,6 +231,8 @@ def ingest_files(
             else None
         )
         for k, x in enumerate(prepared):
+            if x.other_list is not None and reroute:
+                continue  # loaded below, as the list it is
             if x.done:  # loaded before (same checksum) or taken by another run: not left waiting
                 report = x.report
                 if remove_from_inbox:
@@ -234,7 +248,46 @@ def ingest_files(
             # the offers changed: their snapshot is taken now, not in the next cycle's read
             with sessions() as session:
                 store_cycle.active_offers(session)
+    if moved:
+        reports += _load_as_other_lists(
+            sessions, moved, archive_dir, dedupe_days, remove_from_inbox, today, on_file
+        )
     return reports
+
+
+def _load_as_other_lists(
+    sessions: sessionmaker[Session],
+    moved: list[_Prepared],
+    archive_dir: Path,
+    dedupe_days: int,
+    remove_from_inbox: bool,
+    today: date,
+    on_file: Callable[[IngestReport], None] | None,
+) -> list[IngestReport]:
+    """Files put in another list's folder, loaded as the list their header plainly is (in the
+    inbox's order of lists), each report saying where the file was and what it was read as."""
+    order = {d: k for k, (d, _) in enumerate(INBOX_FOLDERS[f] for f in FOLDER_ORDER)}
+    ordered = sorted(moved, key=lambda x: order.get(str(x.other_list), len(order)))
+    said: dict[str, str] = {}
+    files = []
+    for x in ordered:
+        other = str(x.other_list)
+        files.append((x.path, other, INBOX_FOLDERS[DATASET_FOLDER[other]][1]))
+        said[x.path.name] = (
+            f"这张表放在了“{x.path.parent.name}”文件夹，看表头是{DATASET_ZH.get(other, other)}"
+            f"（不是{DATASET_ZH.get(x.dataset, x.dataset)}）：已按{DATASET_ZH.get(other, other)}导入；"
+            f"以后请放到收件箱的 {DATASET_FOLDER[other]}/ 文件夹"
+        )
+
+    def tell(report: IngestReport) -> None:
+        if report.file in said:
+            report.messages.insert(0, said[report.file])
+        if on_file is not None:
+            on_file(report)
+
+    return ingest_files(
+        sessions, files, archive_dir, dedupe_days, remove_from_inbox, today, on_file=tell, reroute=False
+    )
 
 
 def _taken(report: IngestReport, why: str) -> IngestReport:
@@ -261,6 +314,8 @@ def _read(x: _Prepared) -> None:
         x.report, x.done = _taken(x.report, "文件在读取时已被另一次导入处理并归档，本次跳过"), True
         return
     except UnreadableFile as exc:
+        if isinstance(exc, OtherList):
+            x.other_list = exc.dataset
         x.report.status, x.report.error = "rejected", exc.reason
         x.report.reasons = {f"整个文件无法读取：{exc.reason}": 1}
         x.file_rejection = [
@@ -638,6 +693,7 @@ def _reject_for_columns(x: _Prepared, missing: list[str], vocab: Any) -> None:
     )
     assert x.table is not None
     if (other := other_list(list(x.table.headers), x.dataset)) is not None:  # another list's sheet
+        x.other_list = other
         reason = wrong_folder(x.dataset, other)
         message = f"{reason}（本文件 {x.report.rows_read} 行均未导入，已隔离保存）"
     x.report.messages.append(message)

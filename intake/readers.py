@@ -46,6 +46,14 @@ class UnreadableFile(Exception):
         self.reason = reason
 
 
+class OtherList(UnreadableFile):
+    """The file is plainly a sheet of another list (``dataset``), by its header."""
+
+    def __init__(self, reason: str, dataset: str) -> None:
+        super().__init__(reason)
+        self.dataset = dataset
+
+
 @dataclass(frozen=True)
 class RawTable:
     """Rows as strings under canonical column names, with where each row was in the file."""
@@ -440,7 +448,7 @@ def _header_row(grid: list[list[str]], dataset: str) -> int:
         return head
     for row in grid[:20]:  # another list's sheet, put in this list's folder
         if (other := other_list(row, dataset)) is not None:
-            raise UnreadableFile(wrong_folder(dataset, other))
+            raise OtherList(wrong_folder(dataset, other), other)
     raise UnreadableFile(
         "找不到表头行：前 20 行中没有可识别的列名（请对照 reference/headers.csv 中的列名，或在其中加入本表的列名）"
     )

@@ -612,8 +612,8 @@ def test_an_offers_sheet_without_dates_runs_a_year_from_the_day_it_arrived(sessi
     assert got == [(3, date(2026, 11, 28), date(2027, 11, 28)), (6, date(2026, 11, 28), date(2027, 11, 28))]
 
 
-def test_a_sheet_of_another_list_is_told_which_folder_it_belongs_in(sessions, env, registry):
-    from intake.ingest import INBOX_FOLDERS
+def test_a_sheet_of_another_list_put_in_the_wrong_folder_loads_as_that_list(sessions, env, registry):
+    from intake.ingest import INBOX_FOLDERS, ingest_files, list_inbox
     from intake.mapping import DATASET_FOLDER
 
     # the folder each list is told to go in is one the collect flow reads it from
@@ -622,19 +622,39 @@ def test_a_sheet_of_another_list_is_told_which_folder_it_belongs_in(sessions, en
         ["单位名称", "服务事项", "每周次数", "服务范围", "服务区域", "开始日期", "结束日期"],
         ["安竹社区卫生服务中心", "健康咨询", "5", "社区", "安竹社区", "2026/11/1", "2027/1/31"],
     ]
-    # put with the residents' needs: its header names too few needs fields to be read at all
-    r = _ingest(sessions, env, _csv(env, "needs", "资源清单.csv", offers), "needs", "grid_sheet")
+    # the units register and the offers sheet swapped between their folders: each is read as
+    # what its header plainly is, the units before the offers that name them
+    _csv(env, "offers", "共建单位.csv", UNITS)
+    _csv(env, "units", "资源清单.csv", offers)
+    reports = ingest_files(sessions, list_inbox(env.inbox_dir), env.archive_dir, today=ARRIVED)
+    got = {r.file: (r.dataset, r.status, r.loaded) for r in reports}
+    assert got == {"共建单位.csv": ("units", "partial", 4), "资源清单.csv": ("offers", "loaded", 1)}
+    (told,) = [r.messages[0] for r in reports if r.file == "资源清单.csv"]
+    assert told == (
+        "这张表放在了“units”文件夹，看表头是资源清单（不是共建单位名单）：已按资源清单导入；"
+        "以后请放到收件箱的 offers/ 文件夹"
+    )
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Offer)) == 1
+    assert not [p for f in ("units", "offers") for p in (env.inbox_dir / f).iterdir()]  # both archived
+    # without re-routing (reroute=False), the file is refused and told
+    # where it belongs: its header names too few needs fields to be read at all ...
+    path = _csv(env, "needs", "资源清单2.csv", [["安竹社区资源清单"], *offers])
+    (r,) = ingest_files(
+        sessions, [(path, "needs", "grid_sheet")], env.archive_dir, today=ARRIVED, reroute=False
+    )
     assert r.status == "rejected"
     assert (
         r.error == "这张表是资源清单（看表头），不是居民需求表：请把它放到收件箱的 offers/ 文件夹后重新提交"
     )
-    # a units register put with the needs: its header is read (所属社区, 联系电话 are needs
-    # columns too), the needs' own columns are missing; its rows are kept in quarantine
-    r = _ingest(sessions, env, _csv(env, "needs", "共建单位.csv", UNITS), "needs", "grid_sheet")
+    # ... or its header is read (所属社区, 联系电话 are needs columns too) and the needs' own
+    # columns are missing; its rows are kept in quarantine
+    path = _csv(env, "needs", "共建单位2.csv", [["安竹社区共建单位"], *UNITS[1:]])
+    (r,) = ingest_files(
+        sessions, [(path, "needs", "grid_sheet")], env.archive_dir, today=ARRIVED, reroute=False
+    )
     assert (r.status, r.rows_read, r.quarantined) == ("rejected", 6, 6)
     assert r.error.startswith(
         "这张表是共建单位名单（看表头），不是居民需求表：请把它放到收件箱的 units/ 文件夹"
     )
     assert "6 行均未导入，已隔离保存" in r.error
-    with sessions() as s:
-        assert s.scalar(select(func.count()).select_from(Unit)) == 0

@@ -308,6 +308,53 @@ LOCATION_COLUMNS = ("row_number", "_sheet", "_sheet_row")
 FREE_TEXT = {"description", "contact_name", "name", "comment", "note", "reason", "_extra_cells", "address"}
 
 
+# a phone number inside a name cell (a 联系人及电话 column: "王秀英 13812345678", "张桂兰（13812345670）")
+_PHONE_IN_TEXT = re.compile(
+    r"(?<!\d)(?:(?:\+|00)?86[\s-]?)?(?:1[3-9]\d(?:[\s-]?\d){8}|0\d{2,3}[\s-]?\d{7,8})(?!\d)"
+)
+_AROUND_NAME = re.compile(
+    r"^[\s:：,，;；/、|()（）\[\]【】<>《》\-—_]+|[\s:：,，;；/、|()（）\[\]【】<>《》\-—_]+$"
+)
+_PHONE_WORDS = re.compile(r"(?:联系)?(?:电话|手机|手机号|号码)|tel|phone", re.IGNORECASE)
+
+
+def split_contact(text: object) -> tuple[str | None, str | None] | None:
+    """(name, phone) of a cell holding both ("王秀英 13812345678", "李建国13812345679",
+    "赵四/电话13812345671"); None when it holds no phone number, or more than one, or digits
+    besides it (then it is not split: the contract or a hint asks)."""
+    value = nfkc(text)
+    if value is None:
+        return None
+    found = _PHONE_IN_TEXT.findall(value)
+    if len(found) != 1:
+        return None
+    # the phone in brackets goes with them and what they say of it ("王秀英（女儿 13812345678）")
+    bracketed = re.search(rf"[(\[【][^()\[\]【】]*{re.escape(found[0])}[^()\[\]【】]*[)\]】]", value)
+    rest = _PHONE_WORDS.sub("", value.replace(bracketed.group(0) if bracketed else found[0], " "))
+    if re.search(r"\d", rest):
+        return None
+    name = re.sub(r"\s+", " ", _AROUND_NAME.sub("", rest))
+    return (name or None), found[0]
+
+
+def _split_contacts(out: pd.DataFrame) -> None:
+    """A name cell that also holds the phone: the phone where the row has none (the phone column
+    keeps its own where it has one), the name without it."""
+    if "contact_name" not in out:
+        return
+    names = out["contact_name"]
+    pairs = _by_unique(names, split_contact)  # type: ignore[arg-type]
+    split = pairs.notna()
+    if not split.any():
+        return
+    if "contact_phone" not in out:
+        out["contact_phone"] = None
+    phones = out["contact_phone"]
+    empty = phones.isna() | (phones.astype(str).str.strip() == "")
+    out["contact_name"] = names.where(~split, pairs.map(lambda p: p[0] if p else None))
+    out["contact_phone"] = phones.where(~(split & empty), pairs.map(lambda p: p[1] if p else None))
+
+
 def _by_unique(values: pd.Series, fn: Callable[[str | None], str | None]) -> pd.Series:
     """``fn`` applied once per distinct value (sheets repeat dates, grids and items a lot)."""
     uniq = values.drop_duplicates()
@@ -395,6 +442,7 @@ def normalize_rows(rows: pd.DataFrame, today: date | None = None) -> pd.DataFram
     coded answers (urgency, area level, done, action) mapped to their codes when recognised.
     ``today`` is the day the sheet arrived (the year of dates written without one)."""
     out = rows.copy()
+    _split_contacts(out)
     for col in out.columns:
         if col in LOCATION_COLUMNS:
             continue

@@ -1002,3 +1002,44 @@ def test_columns_read_by_content_only_when_one_column_plainly_holds_the_field(se
     assert any(m.startswith("列“居民原话”未识别") for m in r.messages)
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Need)) == 0
+
+
+def test_a_name_and_a_phone_in_one_cell_are_read_apart(sessions, env, registry):
+    # 联系人及电话 (one column for both, as many community sheets have it), written many ways;
+    # where the sheet also has a phone column, that column's number stands
+    path = _in_inbox(env, "needs", "安竹社区_联系人及电话.csv")
+    rows = [
+        ["序号", "联系人及电话", "所属网格", "服务事项", "登记时间"],
+        ["1", "王秀英 13812345678", "第1网格", "助餐", "2026-11-10"],
+        ["2", "李建国13812345679", "第1网格", "理发", "2026-11-10"],
+        ["3", "张桂兰（女儿 138-1234-5670）", "第2网格", "助餐", "2026-11-10"],
+        ["4", "赵四/电话0531-88886666", "第2网格", "理发", "2026-11-10"],
+        ["5", "钱五", "第2网格", "理发", "2026-11-10"],  # no phone: the row as before
+    ]
+    path.write_bytes(csv_bytes(rows))
+    r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    assert (r.rows_read, r.loaded, r.quarantined) == (5, 5, 0)
+    with sessions() as s:
+        got = dict(s.execute(select(Need.contact_name, Need.contact_phone)).all())
+    assert got == {
+        "王秀英": "13812345678",
+        "李建国": "13812345679",
+        "张桂兰": "13812345670",
+        "赵四": "053188886666",
+        "钱五": None,
+    }
+    both = _in_inbox(env, "needs", "安竹社区_两列.csv")
+    both.write_bytes(
+        csv_bytes(
+            [
+                ["姓名", "联系电话", "所属网格", "服务事项", "登记时间"],
+                ["孙六 13900000001", "13900000002", "第1网格", "助餐", "2026-11-11"],
+                ["周七 13900000003", "", "第1网格", "助餐", "2026-11-11"],
+            ]
+        )
+    )
+    r = ingest_file(sessions, both, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    assert r.loaded == 2
+    with sessions() as s:
+        got = dict(s.execute(select(Need.contact_name, Need.contact_phone)).all())
+    assert (got["孙六"], got["周七"]) == ("13900000002", "13900000003")

@@ -343,16 +343,26 @@ def _split_contacts(out: pd.DataFrame) -> None:
     if "contact_name" not in out:
         return
     names = out["contact_name"]
-    pairs = _by_unique(names, split_contact)  # type: ignore[arg-type]
-    split = pairs.notna()
-    if not split.any():
+    digits = names.str.contains(r"\d", na=False).astype(bool)
+    if not digits.any():  # (most sheets: no name cell holds a digit)
+        return
+    found = {v: split_contact(v) for v in names[digits].drop_duplicates().tolist()}
+    found = {v: pair for v, pair in found.items() if pair is not None}
+    if not found:
         return
     if "contact_phone" not in out:
         out["contact_phone"] = None
-    phones = out["contact_phone"]
-    empty = phones.isna() | (phones.astype(str).str.strip() == "")
-    out["contact_name"] = names.where(~split, pairs.map(lambda p: p[0] if p else None))
-    out["contact_phone"] = phones.where(~(split & empty), pairs.map(lambda p: p[1] if p else None))
+    new_names, new_phones = [], []
+    for name, phone in zip(names.tolist(), out["contact_phone"].tolist(), strict=True):
+        pair = found.get(name) if isinstance(name, str) else None
+        if pair is None:
+            new_names.append(name)
+            new_phones.append(phone)
+            continue
+        new_names.append(pair[0])
+        new_phones.append(phone if phone is not None and str(phone).strip() else pair[1])
+    out["contact_name"] = pd.Series(new_names, index=out.index, dtype=object)
+    out["contact_phone"] = pd.Series(new_phones, index=out.index, dtype=object)
 
 
 def _by_unique(values: pd.Series, fn: Callable[[str | None], str | None]) -> pd.Series:

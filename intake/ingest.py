@@ -583,7 +583,7 @@ def _resolve_by_sheet(
             source=source,
             context=context,
             present=table.present,
-            context_is="表头标题/文件名" if context == _context(x, sheet) else LENT,
+            context_is="工作表名、表头标题或文件名" if context == _context(x, sheet) else LENT,
         )
         parts.append(resolved.rows)
         x.hints.update(resolved.hints)

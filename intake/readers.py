@@ -94,7 +94,9 @@ def read_table(path: Path, dataset: str) -> RawTable:
     elif suffix in WORKBOOKS or suffix in (".csv", ".txt", ".tsv"):  # a workbook named .csv too
         book = _read_workbook(data)
         read, others = _data_sheets(book, dataset)
-        named = len(book) > 1
+        # a sheet's name is said (and read for the community or grid it names) when the workbook
+        # has several, or its one sheet was given a name ("安竹社区", not "Sheet1")
+        named = len(book) > 1 or not any(_DEFAULT_SHEET.fullmatch(str(n).strip()) for n, _ in book)
         table = _stack(
             [(n, _from_grid(g, dataset, {"sheet": n} if named and n else {}), len(g)) for n, g in read]
         )
@@ -110,6 +112,9 @@ def read_table(path: Path, dataset: str) -> RawTable:
             f"不支持的文件类型“{suffix or '无扩展名'}”：请提交 CSV、Excel（xlsx/xls）、ODS 或 JSON 文件"
         )
     return _from_grid(grid, dataset, meta)
+
+
+_DEFAULT_SHEET = re.compile(r"(?i)(?:sheet|工作表|表|页)\s*\d*")
 
 
 def _data_sheets(

@@ -48,6 +48,10 @@ ITEM_MARGIN = 0.1  # ... and only when the runner-up is this much further away
 # words that say how or that help is wanted, not which service ("上门服务": 上门理发? 上门康复护理?):
 # no item is taken for holding one of them
 GENERIC_WORDS = frozenset({"上门", "帮忙", "帮助", "需要", "求助", "其他", "其它", "服务"})
+# an item written as "other": no item, the row's description says which (items_from_descriptions)
+OTHER_ITEM = frozenset(
+    {"其他", "其它", "其他服务", "其它服务", "其他需求", "其它需求", "其他类", "other", "others"}
+)
 # what people put between several services written in one cell ("助餐、理发", "助餐+陪诊", "助餐和理发")
 ITEM_LIST = re.compile(r"[、，,/／+＋;；&＆]|以及|和")
 ITEM_SUGGEST = 0.34  # below this no suggestion is offered
@@ -605,7 +609,7 @@ def resolve_needs(
     source: str,
     context: str = "",
     present: list[str] | None = None,
-    context_is: str = "表头标题/文件名",
+    context_is: str = "工作表名、表头标题或文件名",
 ) -> Resolved:
     """Fill grid_id, item, household_id, urgency and source_ref from what a sheet wrote.
 
@@ -737,7 +741,10 @@ def items_from_descriptions(
     whole text is an item's name or a close variant, or holds one item's full name
     (:meth:`Directory.item_in_text`). Any other such row keeps no item and says why.
     Returns the note for the operator."""
-    blank = out["item"].isna() & out["description"].notna()
+    # "其他" written as the item says no more than a blank one: the description says which
+    other = out["item"].map(lambda v: isinstance(v, str) and plain(v).lower() in OTHER_ITEM).astype(bool)
+    written = out["item"].copy()
+    blank = (out["item"].isna() | other) & out["description"].notna()
     if not blank.any():
         return []
 
@@ -754,13 +761,24 @@ def items_from_descriptions(
     texts = [str(t).strip() for t in out.loc[blank, "description"]]
     codes = each_value([(t,) for t in texts], out.loc[blank, "row_number"], described, "item", hints)
     out.loc[blank, "item"] = pd.Series(codes, index=out.index[blank], dtype=object)
+    for k, n, code in zip(out.index[blank], out.loc[blank, "row_number"], codes, strict=True):
+        if not other[k]:
+            continue
+        if code:  # (the hint the written "其他" got is answered)
+            hints.get(int(n), {}).pop("item", None)
+        else:  # kept as written, and asked
+            out.at[k, "item"] = written[k]
+            hints.setdefault(int(n), {})["item"] = (
+                f"服务事项写的是“{written[k]}”，需求描述也没有明确对应目录中的一项：请写目录中的具体一项"
+            )
     taken = {t: c for t, c in zip(texts, codes, strict=True) if c}  # description -> item, for the note
     if not taken:
         return []
     names = directory.item_names
     examples = "、".join(f"“{t}”→“{names[c]}”" for t, c in list(taken.items())[:3])
     n = sum(c is not None for c in codes)
-    return [f"{n} 行没有填写服务事项：按需求描述中写明的服务登记（{examples}），请核对"]
+    said = "没有填写服务事项" if not other[blank].any() else "没有填写具体的服务事项（空着或写“其他”）"
+    return [f"{n} 行{said}：按需求描述中写明的服务登记（{examples}），请核对"]
 
 
 def each_value(

@@ -1043,3 +1043,31 @@ def test_a_name_and_a_phone_in_one_cell_are_read_apart(sessions, env, registry):
     with sessions() as s:
         got = dict(s.execute(select(Need.contact_name, Need.contact_phone)).all())
     assert (got["孙六"], got["周七"]) == ("13900000002", "13900000003")
+
+
+def test_a_one_sheet_workbook_named_for_its_community_and_other_as_the_item(sessions, env, registry):
+    # the file's name says nothing; its one sheet was renamed "安竹社区": the grids are that
+    # community's. "其他" as the item says no more than a blank: the description says which
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "安竹社区"
+    for row in [
+        ["序号", "姓名", "联系电话", "所属网格", "服务事项", "需求描述", "登记日期"],
+        [1, "甲", "13800000001", "第1网格", "助餐", None, "2026-11-10"],
+        [2, "乙", "13800000002", "第2网格", "其他", "家里水管坏了，需要修水管", "2026-11-10"],
+        [3, "丙", "13800000003", "第2网格", "其它", "想找人聊聊天", "2026-11-10"],  # asked
+    ]:
+        sheet.append(row)
+    path = _in_inbox(env, "needs", "需求登记.xlsx")
+    book.save(path)
+    r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    assert (r.rows_read, r.loaded, r.quarantined) == (3, 2, 1)
+    needs = _needs(sessions)
+    assert needs["甲"][:2] == ("C001-G01", "ELDER.HOME.MEALS")
+    assert needs["乙"][:2] == ("C001-G02", "REPAIR.UTIL.PIPE")
+    assert any("工作表名、表头标题或文件名中的“安竹社区”" in m for m in r.messages)
+    assert any("（空着或写“其他”）" in m and "“水管维修”" in m for m in r.messages)
+    ((reason, hint),) = _quarantined(sessions, path.name)[4]
+    assert "服务事项" in reason and hint.startswith("服务事项写的是“其它”")

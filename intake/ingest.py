@@ -432,7 +432,8 @@ def _adopt_by_content(x: _Prepared, directory: Directory) -> None:
         fits = []
         for f in wanted:
             named = [v for v in distinct if directory.names(f, v)]
-            hits = sum(v in set(named) for v in values)
+            known = set(named)
+            hits = sum(v in known for v in values)
             if named and hits >= ADOPT_SHARE * len(values):
                 fits.append((f, hits, named[0]))
         if len(fits) == 1:

@@ -343,7 +343,7 @@ def _split_contacts(out: pd.DataFrame) -> None:
     if "contact_name" not in out:
         return
     names = out["contact_name"]
-    digits = names.str.contains(r"\d", na=False).astype(bool)
+    digits = names.astype(str).str.contains(r"\d", regex=True).astype(bool)
     if not digits.any():  # (most sheets: no name cell holds a digit)
         return
     found = {v: split_contact(v) for v in names[digits].drop_duplicates().tolist()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from intake.readers import UnreadableFile, read_table
@@ -338,3 +339,36 @@ def test_a_survey_question_finds_the_field_its_words_name():
     assert {h: needs.field_of(h) for h in asked} == asked
     # a number that is part of the word is not a question's number
     assert needs.field_of("1网格") is None and needs.field_of("您") is None
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("王秀英 13812345678", ("王秀英", "13812345678")),
+        ("李阿姨：手机 13912345678", ("李阿姨", "13912345678")),
+        ("王秀英（女儿 138-1234-5678）", ("王秀英", "138-1234-5678")),
+        ("+86 138 1234 5678 刘", ("刘", "+86 138 1234 5678")),
+        ("13812345678", (None, "13812345678")),
+        ("王秀英", None),  # no phone
+        ("王秀英 13812345678/13912345678", None),  # two: asked, as a phone cell's two are
+        ("1号楼王秀英 13812345678", None),  # other digits: not a name and a phone only
+    ],
+)
+def test_a_name_cell_holding_a_phone_is_split_only_when_plainly_one_of_each(cell, expected):
+    from intake.normalize import split_contact
+
+    assert split_contact(cell) == expected
+
+
+def test_name_cells_of_any_type_are_looked_at_for_a_phone_without_failing():
+    from intake.normalize import _split_contacts
+
+    numbers = pd.DataFrame({"contact_name": pd.Series([1, 2], dtype=object)})  # (an export's ids)
+    _split_contacts(numbers)
+    assert numbers.to_dict("list") == {"contact_name": [1, 2]}
+    frame = pd.DataFrame({"contact_name": pd.Series([1, None, "b 13812345678"], dtype=object)})
+    _split_contacts(frame)
+    assert frame.to_dict("list") == {
+        "contact_name": [1, None, "b"],
+        "contact_phone": [None, None, "13812345678"],
+    }

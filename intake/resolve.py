@@ -48,6 +48,7 @@ ITEM_MARGIN = 0.1  # ... and only when the runner-up is this much further away
 # words that say how or that help is wanted, not which service ("上门服务": 上门理发? 上门康复护理?):
 # no item is taken for holding one of them
 GENERIC_WORDS = frozenset({"上门", "帮忙", "帮助", "需要", "求助", "其他", "其它", "服务"})
+_BARE_NUMBER = re.compile(r"[0-9一二三四五六七八九十百零〇两]+号?")
 # an item written as "other": no item, the row's description says which (items_from_descriptions)
 OTHER_ITEM = frozenset(
     {"其他", "其它", "其他服务", "其它服务", "其他需求", "其它需求", "其他类", "other", "others"}
@@ -298,6 +299,8 @@ class Directory:
         if field in ("community", "community_id"):
             return self.community(raw) is not None
         if field == "grid_id":
+            if _BARE_NUMBER.fullmatch(raw):  # 3, 03, 三: a count as much as a grid's number
+                return False
             if raw.upper() in self._grid_ids or grid_key(raw) in self._grid_full:
                 return True
             named, rest = self._split_community(raw)

@@ -1002,6 +1002,21 @@ def test_columns_read_by_content_only_when_one_column_plainly_holds_the_field(se
     assert any(m.startswith("列“居民原话”未识别") for m in r.messages)
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Need)) == 0
+    # numbers under a header of their own are a count as much as a grid's number: the grid
+    # stays the one the sheet's title names
+    counted = _in_inbox(env, "needs", "安竹社区第2网格_需求.csv")
+    counted.write_bytes(
+        csv_bytes(
+            [
+                ["姓名", "家中人数", "服务事项", "登记时间"],
+                ["戊", "1", "助餐", "2026-11-10"],
+                ["己", "3", "理发", "2026-11-10"],
+            ]
+        )
+    )
+    r = ingest_file(sessions, counted, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    assert (r.status, r.loaded) == ("loaded", 2)
+    assert {n: v[0] for n, v in _needs(sessions).items()} == {"戊": "C001-G02", "己": "C001-G02"}
 
 
 def test_a_name_and_a_phone_in_one_cell_are_read_apart(sessions, env, registry):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import replace
 
 import numpy as np
@@ -460,3 +461,52 @@ def test_each_pair_names_the_input_edge_it_chose(shape):
         assert np.shares_memory(prepared.e_cost, edges["cost"].to_numpy())
     else:
         assert prepared.e_row is not None
+
+
+def _odd_instance(rng: np.random.Generator, costs: str, places: str, penalties: str):
+    """An instance of a shape the district generator never draws (see docs/benchmarks.md,
+    twentieth session: the same shapes fuzzed at larger sizes)."""
+    n, m = int(rng.integers(1, 400)), int(rng.integers(1, 60))
+    degree = rng.integers(0, min(m, 8) + 1, size=n)
+    need = np.repeat(np.arange(n), degree)
+    offer = np.concatenate([rng.choice(m, size=d, replace=False) for d in degree] or [np.array([], int)])
+    k = len(need)
+    cost = {
+        "equal": np.full(k, 3.0),
+        "whole": rng.integers(0, 5, k).astype(float),
+        "negative": rng.normal(0, 5, k),
+        "large": 1e6 + rng.random(k) * 1e-3,
+    }[costs]
+    capacity = {
+        "one": rng.integers(1, 2, m),
+        "zero_or_one": rng.integers(0, 2, m),
+        "more_than_needs": np.full(m, n + 1),
+        "few_large": np.where(rng.random(m) < 0.1, rng.integers(50, 500, m), rng.integers(0, 5, m)),
+    }[places]
+    penalty = {"above": 20 + rng.random(n) * 30, "below": rng.random(n) * 6, "equal": np.full(n, 5.0)}[
+        penalties
+    ]
+    if costs == "large":
+        penalty = penalty + 1e6
+    edges = pd.DataFrame({"need_id": need, "offer_id": [f"o{j}" for j in offer], "cost": cost})
+    return (
+        edges,
+        pd.Series(capacity, index=[f"o{j}" for j in range(m)]),
+        pd.Series(penalty, index=np.arange(n)),
+    )
+
+
+@pytest.mark.parametrize("costs", ["equal", "whole", "negative", "large"])
+@pytest.mark.parametrize("places", ["one", "zero_or_one", "more_than_needs", "few_large"])
+@pytest.mark.parametrize("penalties", ["above", "below", "equal"])
+def test_odd_shapes_are_solved_exactly_by_every_method(costs, places, penalties):
+    rng = np.random.default_rng(zlib.crc32(f"{costs}/{places}/{penalties}".encode()))
+    edges, capacity, penalty = _odd_instance(rng, costs, places, penalties)
+    lp = solve_lp(edges, capacity, penalty).objective
+    for method in ("auto", "auction", "matching"):
+        a = solve_assignment(edges, capacity, penalty, workers=1, method=method)
+        load = a.pairs["offer_id"].value_counts()
+        assert (load <= capacity.reindex(load.index)).all()
+        assert set(a.pairs["need_id"]).isdisjoint(a.unserved)
+        assert len(a.pairs) + len(a.unserved) == len(penalty)
+        assert a.objective == pytest.approx(lp, rel=1e-9, abs=1e-7), method

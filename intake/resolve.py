@@ -745,11 +745,16 @@ def items_from_descriptions(
     (:meth:`Directory.item_in_text`). Any other such row keeps no item and says why.
     Returns the note for the operator."""
     # "其他" written as the item says no more than a blank one: the description says which
-    other = out["item"].map(lambda v: isinstance(v, str) and plain(v).lower() in OTHER_ITEM).astype(bool)
-    written = out["item"].copy()
-    blank = (out["item"].isna() | other) & out["description"].notna()
-    if not blank.any():
+    # (over lists: this runs on every file, and most items are resolved codes by now)
+    items = out["item"].tolist()
+    flags = [isinstance(v, str) and len(v) <= 8 and plain(v).lower() in OTHER_ITEM for v in items]
+    described = out["description"].notna().tolist()
+    wanted = [(v is None or v != v or o) and d for v, o, d in zip(items, flags, described, strict=True)]
+    if not any(wanted):
         return []
+    other = pd.Series(flags, index=out.index)
+    blank = pd.Series(wanted, index=out.index)
+    written = out["item"].copy()
 
     def described(text: str) -> tuple[str | None, str | None]:
         code, why = directory.item_in_text(text)

@@ -939,6 +939,12 @@ def test_a_need_without_a_phone_is_linked_to_its_household_by_the_flat_however_w
     assert linked == {"居民0": home.id, "居民1": home.id, "居民2": home.id, "居民3": None}
 
 
+def _load_sheet(sessions, env, path, rows: list[list[str]]):
+    """``rows`` written to ``path`` as a UTF-8 CSV and loaded as a grid worker's needs sheet."""
+    path.write_bytes(csv_bytes(rows))
+    return ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+
+
 def test_a_column_under_a_header_of_its_own_is_read_by_what_it_holds(sessions, env, registry):
     # "片区" holds the grids and "要办的事" the services: headers no vocabulary has, values that
     # are plainly a grid and an item of the register; "老人" (names) cannot be told by its values
@@ -951,8 +957,7 @@ def test_a_column_under_a_header_of_its_own_is_read_by_what_it_holds(sessions, e
         ["4", "丁", "13800000004", "第1网格", "助餐送餐", "2026-11-10"],
         ["5", "戊", "13800000005", "第99网格", "助餐", "2026-11-10"],  # no such grid: asked
     ]
-    path.write_bytes(csv_bytes(rows))
-    r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    r = _load_sheet(sessions, env, path, rows)
     assert (r.status, r.rows_read, r.loaded, r.quarantined) == ("partial", 5, 4, 1)
     with sessions() as s:
         got = dict(s.execute(select(Need.grid_id, func.count()).group_by(Need.grid_id)).all())
@@ -971,32 +976,32 @@ def test_a_column_under_a_header_of_its_own_is_read_by_what_it_holds(sessions, e
 def test_columns_read_by_content_only_when_one_column_plainly_holds_the_field(sessions, env, registry):
     # two unknown columns that both hold grids: which one is the need's is not guessed
     two = _in_inbox(env, "needs", "安竹社区_两列网格.csv")
-    two.write_bytes(
-        csv_bytes(
-            [
-                ["姓名", "片区", "原网格", "服务事项", "登记时间"],
-                ["甲", "第1网格", "第2网格", "助餐", "2026-11-10"],
-                ["乙", "第2网格", "第1网格", "理发", "2026-11-10"],
-            ]
-        )
+    r = _load_sheet(
+        sessions,
+        env,
+        two,
+        [
+            ["姓名", "片区", "原网格", "服务事项", "登记时间"],
+            ["甲", "第1网格", "第2网格", "助餐", "2026-11-10"],
+            ["乙", "第2网格", "第1网格", "理发", "2026-11-10"],
+        ],
     )
-    r = ingest_file(sessions, two, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
     assert (r.status, r.rows_read, r.loaded, r.quarantined) == ("rejected", 2, 0, 2)
     assert any("列“片区”“原网格”的内容都像“网格”" in m for m in r.messages)
     assert "缺少必填列“网格”" in r.error
     # a column of descriptions under a header of its own is not the item, though it names one
     # (a sentence naming 助餐 describes the need): the file still asks for its 服务事项 column
     told = _in_inbox(env, "needs", "安竹社区_情况.csv")
-    told.write_bytes(
-        csv_bytes(
-            [
-                ["姓名", "所属网格", "居民原话", "登记时间"],
-                ["丙", "第1网格", "腿脚不便，每天需要助餐送餐", "2026-11-10"],
-                ["丁", "第2网格", "家里水管漏水需要上门修水管", "2026-11-10"],
-            ]
-        )
+    r = _load_sheet(
+        sessions,
+        env,
+        told,
+        [
+            ["姓名", "所属网格", "居民原话", "登记时间"],
+            ["丙", "第1网格", "腿脚不便，每天需要助餐送餐", "2026-11-10"],
+            ["丁", "第2网格", "家里水管漏水需要上门修水管", "2026-11-10"],
+        ],
     )
-    r = ingest_file(sessions, told, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
     assert (r.status, r.loaded, r.quarantined) == ("rejected", 0, 2)
     assert "缺少必填列“服务事项”" in r.error
     assert any(m.startswith("列“居民原话”未识别") for m in r.messages)
@@ -1005,16 +1010,16 @@ def test_columns_read_by_content_only_when_one_column_plainly_holds_the_field(se
     # numbers under a header of their own are a count as much as a grid's number: the grid
     # stays the one the sheet's title names
     counted = _in_inbox(env, "needs", "安竹社区第2网格_需求.csv")
-    counted.write_bytes(
-        csv_bytes(
-            [
-                ["姓名", "家中人数", "服务事项", "登记时间"],
-                ["戊", "1", "助餐", "2026-11-10"],
-                ["己", "3", "理发", "2026-11-10"],
-            ]
-        )
+    r = _load_sheet(
+        sessions,
+        env,
+        counted,
+        [
+            ["姓名", "家中人数", "服务事项", "登记时间"],
+            ["戊", "1", "助餐", "2026-11-10"],
+            ["己", "3", "理发", "2026-11-10"],
+        ],
     )
-    r = ingest_file(sessions, counted, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
     assert (r.status, r.loaded) == ("loaded", 2)
     assert {n: v[0] for n, v in _needs(sessions).items()} == {"戊": "C001-G02", "己": "C001-G02"}
 
@@ -1031,8 +1036,7 @@ def test_a_name_and_a_phone_in_one_cell_are_read_apart(sessions, env, registry):
         ["4", "赵四/电话0531-88886666", "第2网格", "理发", "2026-11-10"],
         ["5", "钱五", "第2网格", "理发", "2026-11-10"],  # no phone: the row as before
     ]
-    path.write_bytes(csv_bytes(rows))
-    r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    r = _load_sheet(sessions, env, path, rows)
     assert (r.rows_read, r.loaded, r.quarantined) == (5, 5, 0)
     with sessions() as s:
         got = dict(s.execute(select(Need.contact_name, Need.contact_phone)).all())
@@ -1044,16 +1048,16 @@ def test_a_name_and_a_phone_in_one_cell_are_read_apart(sessions, env, registry):
         "钱五": None,
     }
     both = _in_inbox(env, "needs", "安竹社区_两列.csv")
-    both.write_bytes(
-        csv_bytes(
-            [
-                ["姓名", "联系电话", "所属网格", "服务事项", "登记时间"],
-                ["孙六 13900000001", "13900000002", "第1网格", "助餐", "2026-11-11"],
-                ["周七 13900000003", "", "第1网格", "助餐", "2026-11-11"],
-            ]
-        )
+    r = _load_sheet(
+        sessions,
+        env,
+        both,
+        [
+            ["姓名", "联系电话", "所属网格", "服务事项", "登记时间"],
+            ["孙六 13900000001", "13900000002", "第1网格", "助餐", "2026-11-11"],
+            ["周七 13900000003", "", "第1网格", "助餐", "2026-11-11"],
+        ],
     )
-    r = ingest_file(sessions, both, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
     assert r.loaded == 2
     with sessions() as s:
         got = dict(s.execute(select(Need.contact_name, Need.contact_phone)).all())

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from data_contracts.suites import MAX_LENGTH
 from data_contracts.validate import Validation, validate_rows
-from intake.mapping import DATASET_FOLDER, DATASET_ZH, other_list, vocabulary, wrong_folder
+from intake.mapping import DATASET_FOLDER, DATASET_ZH, INBOX_FOLDERS, other_list, vocabulary, wrong_folder
 from intake.needs import load_need_rows, load_needs
 from intake.normalize import DATE_FIELDS, DATETIME_FIELDS, MONTH_ONLY, NO_SUCH_DAY, normalize_rows
 from intake.readers import SHEET, SHEET_ROW, OtherList, RawTable, UnreadableFile, read_table
@@ -45,15 +45,6 @@ from store import cycle as store_cycle
 from store import intake as store_intake
 from store.models import SourceFile
 
-# inbox sub-folder -> (dataset, default source of the rows)
-INBOX_FOLDERS = {
-    "units": ("units", "units_register"),
-    "offers": ("offers", "platform"),
-    "needs": ("needs", "grid_sheet"),
-    "surveys": ("needs", "survey"),
-    "followups": ("survey_answers", "followup"),
-    "responses": ("responses", "unit"),
-}
 # load order: offers refer to units; responses and answers refer to what cycles created
 FOLDER_ORDER = ["units", "offers", "needs", "surveys", "followups", "responses"]
 PROBLEMS_SHOWN = 50  # quarantined rows per file listed in the run's artifact (all are stored)
@@ -266,8 +257,7 @@ def _load_as_other_lists(
 ) -> list[IngestReport]:
     """Files put in another list's folder, loaded as the list their header plainly is (in the
     inbox's order of lists), each report saying where the file was and what it was read as."""
-    order = {d: k for k, (d, _) in enumerate(INBOX_FOLDERS[f] for f in FOLDER_ORDER)}
-    ordered = sorted(moved, key=lambda x: order.get(str(x.other_list), len(order)))
+    ordered = sorted(moved, key=lambda x: FOLDER_ORDER.index(DATASET_FOLDER[str(x.other_list)]))
     said: dict[str, str] = {}
     files = []
     for x in ordered:

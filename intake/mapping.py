@@ -128,14 +128,17 @@ DATASET_ZH = {
 }
 
 
-# the inbox folder each list is put in (intake.ingest.INBOX_FOLDERS: the needs also come in surveys/)
-DATASET_FOLDER = {
-    "needs": "needs",
-    "offers": "offers",
-    "units": "units",
-    "survey_answers": "followups",
-    "responses": "responses",
+# inbox sub-folder -> (dataset, default source of the rows); intake.ingest reads the folders
+INBOX_FOLDERS = {
+    "units": ("units", "units_register"),
+    "offers": ("offers", "platform"),
+    "needs": ("needs", "grid_sheet"),
+    "surveys": ("needs", "survey"),
+    "followups": ("survey_answers", "followup"),
+    "responses": ("responses", "unit"),
 }
+# the folder each list is told to go in: its first (the needs also come in surveys/)
+DATASET_FOLDER = {dataset: folder for folder, (dataset, _) in reversed(INBOX_FOLDERS.items())}
 
 
 def other_list(headers: list[object], dataset: str) -> str | None:

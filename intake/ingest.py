@@ -28,14 +28,13 @@ from intake.mapping import DATASET_FOLDER, DATASET_ZH, INBOX_FOLDERS, other_list
 from intake.needs import load_need_rows, load_needs
 from intake.normalize import DATE_FIELDS, DATETIME_FIELDS, MONTH_ONLY, NO_SUCH_DAY, normalize_rows
 from intake.readers import SHEET, SHEET_ROW, OtherList, RawTable, UnreadableFile, read_table
-from intake.resolve import Directory, Resolved, plain, resolve_needs
+from intake.resolve import Directory, Resolved, resolve_needs
 from intake.resources import (
-    OPEN_END,
+    open_ended_windows,
     resolve_answers,
     resolve_offers,
     resolve_responses,
     resolve_units,
-    year_after,
 )
 from lifecycle.changes import NeedChange
 from lifecycle.states import QuarantineStatus
@@ -532,12 +531,8 @@ def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None, today
         resolved = RESOLVED[dataset](rows, directory)
         rows = resolved.rows
         if undated:  # (see above) from the day it arrived, to a year on where no end is written
-            ends = rows["window_end"]
-            open_end = ends.isna() | ends.map(lambda v: plain(v) in OPEN_END)
-            rows = rows.assign(
-                window_start=today.isoformat(),
-                window_end=ends.where(~open_end, year_after(today).isoformat()),
-            )
+            rows = rows.assign(window_start=today.isoformat(), window_end=rows["window_end"].fillna("长期"))
+            open_ended_windows(rows)
         x.hints.update(resolved.hints)
         x.report.messages += resolved.notes
     for column in DATE_FIELDS | DATETIME_FIELDS:  # 11月31日: say why the date is refused

@@ -197,7 +197,7 @@ def resolve_offers(rows: pd.DataFrame, directory: Directory) -> Resolved:
     ranged = _windows_from_ranges(out, hints)
     if ranged:
         notes.append(f"{ranged} 条资源的服务期限写在一格里：已拆为开始日期和结束日期")
-    open_ended = _open_ended_windows(out)
+    open_ended = open_ended_windows(out)
     if open_ended:
         notes.append(f"{open_ended} 条资源的结束日期写的是“长期”等：按开始日期起一年登记，到期前请重新报送")
     made = _derive_ids(out, "offer_id", "O", ["unit_id", "item", "area_level", "area_id", "window_start"])
@@ -238,7 +238,7 @@ def _windows_from_ranges(out: pd.DataFrame, hints: dict[int, dict[str, str]]) ->
     return done
 
 
-def _open_ended_windows(out: pd.DataFrame) -> int:
+def open_ended_windows(out: pd.DataFrame) -> int:
     """Fill an open-ended ``window_end`` with the day a year after ``window_start``; how many."""
     done = 0
     for k in out.index:

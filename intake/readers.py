@@ -602,18 +602,22 @@ def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> Raw
         meta = {**meta, "numbered_blank_rows": str(numbered)}
     if unanswered:
         meta = {**meta, "unanswered_rows": str(unanswered)}
-    data = _fields(cols, lambda j: [row[j] if j < len(row) else None for row in rows])
+
+    def column(j: int) -> list[object]:  # column j's cells, row by row (None past a short row)
+        return [row[j] if j < len(row) else None for row in rows]
+
+    data = _fields(cols, column)
     extra = [
         "|".join(str(c) for c in row[width:]) if any(str(c).strip() for c in row[width:]) else None
         for row in rows
     ]
     if any(e is not None for e in extra):
         data["_extra_cells"] = pd.Series(extra, dtype=object)
-    unknown = _unknown(cols, lambda j: [row[j] if j < len(row) else None for row in rows])
-    table = _frame(
-        pd.DataFrame(data), np.asarray(numbers, dtype="int64"), dataset, cols.unmapped, meta, unknown
+    row_numbers = np.asarray(numbers, dtype="int64")
+    headers = tuple(str(h).strip() for h in header)
+    return _frame(
+        pd.DataFrame(data), row_numbers, dataset, cols.unmapped, meta, _unknown(cols, column), headers
     )
-    return replace(table, headers=tuple(str(h).strip() for h in header))
 
 
 # what a hand-made sheet writes under its rows: a total (合计 12 人) or who filled it in and
@@ -702,8 +706,7 @@ def _from_records(records: list[dict], meta: dict[str, str], dataset: str) -> Ra
 
     frame = pd.DataFrame(_fields(cols, column))
     numbers = np.arange(1, len(records) + 1)
-    table = _frame(frame, numbers, dataset, cols.unmapped, meta, _unknown(cols, column))
-    return replace(table, headers=tuple(keys))
+    return _frame(frame, numbers, dataset, cols.unmapped, meta, _unknown(cols, column), tuple(keys))
 
 
 def _frame(
@@ -713,6 +716,7 @@ def _frame(
     unmapped: list[dict[str, str | None]],
     meta: dict[str, str],
     unknown: pd.DataFrame | None = None,
+    headers: tuple[str, ...] = (),
 ) -> RawTable:
     columns = [*vocabulary(dataset).fields, "_extra_cells"]
     present = [c for c in columns if c in data.columns]
@@ -722,5 +726,10 @@ def _frame(
     df = df.where(df.notna(), None)
     df.insert(0, "row_number", pd.Series(np.asarray(numbers, dtype="int64")))
     return RawTable(
-        rows=df.reset_index(drop=True), unmapped_headers=unmapped, meta=meta, present=present, unknown=unknown
+        rows=df.reset_index(drop=True),
+        unmapped_headers=unmapped,
+        meta=meta,
+        present=present,
+        unknown=unknown,
+        headers=headers,
     )

@@ -435,9 +435,9 @@ def _adopt_by_content(x: _Prepared, directory: Directory) -> None:
     for f, columns in found.items():
         label = vocab.labels[f]
         if len(columns) > 1:
-            named = "".join(f"“{h}”" for h, *_ in columns)
+            headers = "".join(f"“{h}”" for h, *_ in columns)
             x.report.messages.append(
-                f"列{named}的内容都像“{label}”：没有替您选其中一列，请把要导入的那一列的列名改为“{label}”"
+                f"列{headers}的内容都像“{label}”：没有替您选其中一列，请把要导入的那一列的列名改为“{label}”"
             )
             continue
         header, n, hits, example = columns[0]

@@ -36,6 +36,7 @@ from intake.resources import (
     resolve_responses,
     resolve_units,
 )
+from intake.split import checklist, several_in_a_cell
 from lifecycle.changes import NeedChange
 from lifecycle.states import QuarantineStatus
 from reference import item_words_path, load_item_words
@@ -373,6 +374,8 @@ def _normalize_together(prepared: list[_Prepared], today: date, directory: Direc
     if directory is not None:
         for x in todo:
             _adopt_by_content(x, directory)
+            if x.dataset == "needs":
+                _one_need_per_service(x, directory)
     batch = pd.concat([x.table.rows for x in todo], ignore_index=True)  # type: ignore[union-attr]
     cleaned = normalize_rows(batch, today=today)
     seconds = time.perf_counter() - t0
@@ -450,6 +453,32 @@ def _adopt_by_content(x: _Prepared, directory: Directory) -> None:
             f"已按“{label}”导入；如果不是，请改好列名后重新提交"
         )
     x.table = replace(table, rows=rows, present=present)
+
+
+def _one_need_per_service(x: _Prepared, directory: Directory) -> None:
+    """A checklist of services (a column each, ticked) or an item cell listing several: a need
+    per service (``intake.split``), said in the file's messages."""
+    table = x.table
+    assert table is not None
+    checked = checklist(table.rows, table.unknown, table.present, directory)
+    if checked is not None:
+        table = replace(
+            table,
+            rows=checked.rows,
+            unknown=checked.unknown,
+            present=checked.present,
+            # (a sheet with no 有无需求 question of its own: a row with no tick is its "no")
+            meta={**table.meta, "checklist": "answered" if "has_need" in table.present else "ticks"},
+        )
+        read = {f"列“{h}”未识别" for h in checked.columns}
+        x.report.messages = [m for m in x.report.messages if not m.startswith(tuple(read))]
+        x.report.messages += checked.notes
+        x.hints.update(checked.hints)
+    several = several_in_a_cell(table.rows, table.unknown, directory)
+    if several is not None:
+        table = replace(table, rows=several.rows, unknown=several.unknown)
+        x.report.messages += several.notes
+    x.table = table
 
 
 def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None, today: date) -> None:
@@ -572,7 +601,8 @@ def _resolve_by_sheet(
             context_is="工作表名、表头标题或文件名" if context == _context(x, sheet) else LENT,
         )
         parts.append(resolved.rows)
-        x.hints.update(resolved.hints)
+        for n, fixes in resolved.hints.items():  # (with what the checklist's reading said)
+            x.hints.setdefault(n, {}).update(fixes)
         where = f"工作表“{sheet['name']}”：" if table.sheets else ""
         x.report.messages += [where + n for n in resolved.notes]
         derived += resolved.derived_refs
@@ -605,7 +635,11 @@ def _survey_answers(x: _Prepared, rows: pd.DataFrame) -> pd.DataFrame:
     no = rows["has_need"].eq("no")
     x.report.no_need = int(no.sum())
     if x.report.no_need:
-        x.report.messages.append(f"{x.report.no_need} 户答“近期没有需要帮助的事情”：已计数，不作为需求导入")
+        x.report.messages.append(
+            f"{x.report.no_need} 行没有勾选任何服务，也没有写其他需求：已计数，不作为需求导入"
+            if x.table.meta.get("checklist") == "ticks"
+            else f"{x.report.no_need} 户答“近期没有需要帮助的事情”：已计数，不作为需求导入"
+        )
     return rows[~no]
 
 

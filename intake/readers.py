@@ -507,9 +507,10 @@ def _map_headers(headers: list[object], dataset: str) -> _Columns:
         len({str(h).strip().rsplit("/", 1)[-1].lower() for h in headers if h is not None} & TOOL_SIGNATURE)
         >= 2
     )
+    options = _options(headers, dataset)
     for h in headers:
         text = str(h if h is not None else "").strip()
-        field = vocab.field_of(text) if text else None
+        field = vocab.field_of(text) if text and len(fields) not in options else None
         last = text.rsplit("/", 1)[-1]
         if field is None and last != text:
             field = vocab.field_of(last)
@@ -534,6 +535,33 @@ def _map_headers(headers: list[object], dataset: str) -> _Columns:
                 unknown[len(fields)] = text
         fields.append(field)
     return _Columns(fields, unmapped, repeats, unknown)
+
+
+# a trailing bracket, and what is in it: a note ("(必填)") or, repeated, a question's options
+_BRACKETED = re.compile(r"[(\[【（]([^)\]】）]*)[)\]】）]\s*$")
+# the fields a multiple-choice question's options are columns of ("5.需要哪些服务？(助餐)" 1/0,
+# "(理发)" 1/0, ...): the needs' service, read as a checklist (``intake.split``)
+OPTION_FIELDS = {"needs": ("item",)}
+
+
+def _options(headers: list[object], dataset: str) -> set[int]:
+    """The positions of the columns that are one question's options: two or more headers naming
+    one of :data:`OPTION_FIELDS` but for a bracketed part that differs. Such a column is not the
+    field itself (it holds ticks, not the answer) but a column of its own, left to the checklist."""
+    wanted = OPTION_FIELDS.get(dataset, ())
+    if not wanted:
+        return set()
+    vocab = vocabulary(dataset)
+    groups: dict[tuple[str, str], dict[int, str]] = {}
+    for j, h in enumerate(headers):
+        text = str(h if h is not None else "").strip()
+        m = _BRACKETED.search(text)
+        if m is None or not m.group(1).strip():
+            continue
+        field = vocab.field_of(text)
+        if field in wanted:
+            groups.setdefault((field, text[: m.start()].strip()), {})[j] = m.group(1).strip()
+    return {j for g in groups.values() if len(set(g.values())) >= 2 for j in g}
 
 
 def _two_level_header(upper: list[str], lower: list[str], dataset: str) -> list[str] | None:

@@ -53,8 +53,9 @@ _BARE_NUMBER = re.compile(r"[0-9一二三四五六七八九十百零〇两]+号?
 OTHER_ITEM = frozenset(
     {"其他", "其它", "其他服务", "其它服务", "其他需求", "其它需求", "其他类", "other", "others"}
 )
-# what people put between several services written in one cell ("助餐、理发", "助餐+陪诊", "助餐和理发")
-ITEM_LIST = re.compile(r"[、，,/／+＋;；&＆]|以及|和")
+# what people put between several services written in one cell ("助餐、理发", "助餐+陪诊", "助餐和理发",
+# a survey export's multiple choice "助餐┋理发")
+ITEM_LIST = re.compile(r"[、，,/／+＋;；&＆┋|｜]|以及|和")
 ITEM_SUGGEST = 0.34  # below this no suggestion is offered
 
 _CN_DIGITS = {
@@ -477,6 +478,23 @@ class Directory:
         shown = "、".join(f"“{names[c]}”（{c}）" for c in close)
         return None, f"是否指：{shown}？请改为目录中的名称或编码"
 
+    def items_in_cell(self, text: object) -> list[str]:
+        """The services one cell lists, in the order written, when it lists several and every
+        part is one ("助餐、理发", "助餐+陪诊", "修水管和换灯泡", a survey's "助餐┋理发"): a need
+        each (``intake.split``). [] otherwise: one service, none, or words among which some name
+        no service (asked about, as :meth:`item` says)."""
+        raw = plain(text)
+        if not raw or self.item(raw)[0] is not None:
+            return []
+        parts = [p for p in (q.strip() for q in ITEM_LIST.split(raw)) if p]
+        if len(parts) < 2:
+            return []
+        codes = [self.item(p)[0] for p in parts]
+        if any(c is None for c in codes):
+            return []
+        found = list(dict.fromkeys(c for c in codes if c))
+        return found if len(found) > 1 else []
+
     def _listed_items(self, text: str) -> list[str]:
         """The items of a cell that lists several services (:data:`ITEM_LIST` between them), in the
         order written, when at least two of its parts are items; else [] (a name that holds a
@@ -638,7 +656,7 @@ def resolve_needs(
     if sheet_grid and blank.any():
         out.loc[blank, "grid_id"] = sheet_grid
         notes.append(
-            f"{int(blank.sum())} 行没有填写网格：按工作表名/{context_is}中的“{directory.grid_label[sheet_grid]}”登记"
+            f"{int(blank.sum())} 行没有填写网格：按{context_is}中的“{directory.grid_label[sheet_grid]}”登记"
         )
     keys = list(zip(out["grid_id"], row_community, strict=True))
     out["grid_id"] = pd.Series(

@@ -419,13 +419,13 @@ def test_more_header_words_communities_use_out_of_the_box(sessions, env, registr
     assert _needs(sessions)["甲"][:3] == ("C001-G01", "ELDER.HOME.MEALS", 2)
 
 
-def test_several_services_in_one_cell_are_asked_about_and_a_community_after_the_grid_is_read(
+def test_several_services_in_one_cell_are_a_need_each_and_a_community_after_the_grid_is_read(
     sessions, env, registry
 ):
-    """One need is one service: a cell listing two ("助餐、理发") is asked about, naming both,
-    instead of keeping one and losing the other; two words for one service ("助餐/送餐") are
-    that service; a group of the catalogue ("养老服务") is asked about with its items. A grid
-    followed by its community in brackets is that community's grid."""
+    """One need is one service: a cell listing two ("助餐、理发") is a need for each, both kept
+    (never one of them lost); two words for one service ("助餐/送餐") are that service; a group
+    of the catalogue ("养老服务") is asked about with its items. A grid followed by its community
+    in brackets is that community's grid."""
     path = _in_inbox(env, "needs", "需求.csv")
     header = ["姓名", "联系电话", "网格", "服务项目", "紧急程度", "登记日期"]
     rows = [
@@ -440,22 +440,38 @@ def test_several_services_in_one_cell_are_asked_about_and_a_community_after_the_
         ["庚", "13800000007", "安竹社区第1网格", "养老服务", "一般", "2026-11-10"],
         ["辛", "13800000008", "安竹社区第1网格", "就业帮扶", "一般", "2026-11-10"],
         ["壬", "13800000009", "安竹社区第1网格", "上门服务", "一般", "2026-11-10"],
+        # a sentence naming a service among other words is not split: asked, as before
+        ["癸", "13800000010", "安竹社区第1网格", "独居，需要助餐和陪诊", "一般", "2026-11-10"],
     ]
     path.write_bytes(csv_bytes([header, *rows]))
     r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
-    assert (r.rows_read, r.loaded, r.quarantined) == (9, 4, 5)
-    needs = _needs(sessions)
-    assert needs["丁"][:2] == ("C001-G01", "ELDER.HOME.MEALS")
-    assert needs["戊"][:2] == ("C001-G02", "ELDER.DAILY.BATH")
-    assert needs["己"][:2] == ("C001-G03", "ELDER.DAILY.BATH")
-    assert needs["辛"][:2] == ("C001-G01", "ASSIST.JOBS.SUPPORT")
+    assert (r.rows_read, r.loaded, r.quarantined) == (13, 10, 3)
+    with sessions() as s:
+        got = sorted(s.execute(select(Need.contact_name, Need.grid_id, Need.item_code)).all())
+    assert got == [
+        ("丁", "C001-G01", "ELDER.HOME.MEALS"),
+        ("丙", "C001-G01", "ELDER.DAILY.ESCORT"),
+        ("丙", "C001-G01", "REPAIR.UTIL.PIPE"),
+        ("乙", "C001-G01", "ELDER.DAILY.ESCORT"),
+        ("乙", "C001-G01", "ELDER.HOME.MEALS"),
+        ("己", "C001-G03", "ELDER.DAILY.BATH"),
+        ("戊", "C001-G02", "ELDER.DAILY.BATH"),
+        ("甲", "C001-G01", "ELDER.DAILY.BATH"),
+        ("甲", "C001-G01", "ELDER.HOME.MEALS"),
+        ("辛", "C001-G01", "ASSIST.JOBS.SUPPORT"),
+    ]
+    (said,) = [m for m in r.messages if "不止一项服务" in m]
+    assert "3 格" in said and "“助餐、理发”" in said and "共 6 条" in said
     hints = {p["row_number"]: p["hint"] for p in r.problems if p["column"] == "item"}
-    assert set(hints) == {2, 3, 4, 8, 10}
+    assert set(hints) == {8, 10, 11}
     assert "一类服务" in hints[8] and "独居老人探访" in hints[8] and "陪同就医" in hints[8]
     assert "是否指" in hints[10]
-    assert "助餐送餐" in hints[2] and "助浴理发" in hints[2] and "每项服务写一行" in hints[2]
-    assert "助餐送餐" in hints[3] and "陪同就医" in hints[3]
-    assert "水管维修" in hints[4] and "陪同就医" in hints[4]
+    assert "不止一项服务" in hints[11] and "陪同就医" in hints[11]
+    # sent again, re-sorted: nothing new (each service's need is recognised as already loaded)
+    again = _in_inbox(env, "needs", "需求_再次.csv")
+    again.write_bytes(csv_bytes([header, *rows[::-1]]))
+    r2 = ingest_file(sessions, again, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    assert r2.loaded == 0 and r2.already_loaded == 10
 
 
 def test_personal_details_no_list_needs_are_not_imported_and_the_sheet_is_told_why(sessions, env, registry):
@@ -1090,3 +1106,139 @@ def test_a_one_sheet_workbook_named_for_its_community_and_other_as_the_item(sess
     assert any("（空着或写“其他”）" in m and "“水管维修”" in m for m in r.messages)
     ((reason, hint),) = _quarantined(sessions, path.name)[4]
     assert "服务事项" in reason and hint.startswith("服务事项写的是“其它”")
+
+
+def _sheet_rows(sessions, file_name: str) -> dict[str, list[tuple]]:
+    """The needs a file brought, by person: (item, description or None), sorted."""
+    with sessions() as s:
+        rows = s.execute(
+            select(Need.contact_name, Need.item_code, Need.description)
+            .join(NeedSource, NeedSource.need_id == Need.id)
+            .join(SourceFile, SourceFile.id == NeedSource.source_file_id)
+            .where(SourceFile.name == file_name)
+        ).all()
+    out: dict[str, list[tuple]] = {}
+    for name, item, desc in sorted(rows, key=lambda r: (r[0], r[1])):
+        out.setdefault(name, []).append((item, desc or None))
+    return out
+
+
+def test_a_checklist_of_services_is_a_need_per_tick(sessions, env, registry):
+    """A 需求摸排表 with no 服务事项 column but a column per service, ticked: a need per ticked
+    service (two columns of one service, 助浴 and 理发, are one need); words in a tick's place are
+    that need's description; × and blanks are not ticks; a household with nothing ticked and
+    nothing written is counted, not loaded or quarantined; one with only a description takes its
+    service from it or is asked. Sent again, re-sorted, nothing is added."""
+    from openpyxl import Workbook
+
+    header = ["序号", "姓名", "联系电话", "住址", "助餐", "助浴", "理发", "陪同就医", "家政保洁", "水管维修"]
+    header += ["其他需求", "登记日期"]
+    rows = [
+        [1, "甲", "13800000001", "3号楼", "√", "", "", "✓", "", "", "", "2026-11-20"],
+        [2, "乙", "13800000002", "5号楼", "", "√", "√", "", "", "", "腿脚不便", "2026-11-20"],
+        [3, "丙", "13800000003", "7号楼", "", "", "", "", "√", "每周一次", "", "2026-11-21"],
+        [4, "丁", "13800000004", "8号楼", "×", "", "", "否", "", "", "", "2026-11-21"],
+        [5, "戊", "13800000005", "9号楼", "", "", "", "", "", "", "想找人聊聊天", "2026-11-21"],
+        [6, "己", "13800000006", "9号楼", "", "", "", "", "", "", "家里水管漏水", "2026-11-21"],
+    ]
+
+    def write(name: str, body: list[list[object]]):
+        book = Workbook()
+        sheet = book.active
+        sheet.append(["安竹社区第2网格居民需求摸排表"])
+        sheet.append(header)
+        for row in body:
+            sheet.append(row)
+        path = _in_inbox(env, "needs", name)
+        book.save(path)
+        return ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+
+    r = write("摸排表.xlsx", rows)
+    got = _sheet_rows(sessions, "摸排表.xlsx")
+    assert got == {
+        "甲": [("ELDER.DAILY.ESCORT", None), ("ELDER.HOME.MEALS", None)],
+        "乙": [("ELDER.DAILY.BATH", "腿脚不便")],
+        "丙": [("REPAIR.HOME.CLEAN", None), ("REPAIR.UTIL.PIPE", "水管维修：每周一次")],
+        "己": [("REPAIR.UTIL.PIPE", "家里水管漏水")],
+    }
+    with sessions() as s:
+        assert set(s.scalars(select(Need.grid_id)).all()) == {"C001-G02"}
+    assert (r.status, r.loaded, r.quarantined, r.no_need) == ("partial", 6, 1, 1)
+    (said,) = [m for m in r.messages if "勾选栏" in m]
+    assert "“助餐”“助浴”“理发”“陪同就医”“家政保洁”“水管维修”" in said and "3 行共勾选 5 项" in said
+    assert "“每周一次”" in said
+    assert not [m for m in r.messages if "未识别" in m]
+    assert any(m.startswith("1 行没有勾选任何服务") for m in r.messages)
+    ((_, hint),) = _quarantined(sessions, "摸排表.xlsx")[7]  # 戊, row 7 of the sheet
+    assert "想找人聊聊天" in hint
+    again = write("摸排表_再次.xlsx", rows[::-1])
+    assert (again.loaded, again.already_loaded, again.no_need) == (0, 6, 1)
+
+
+def test_a_surveys_multiple_choice_exported_as_a_column_per_option(sessions, env, registry):
+    """问卷星's export of "需要哪些服务？" with one column per option (1 chosen, 0 not): a need per
+    option chosen, not the first option's 1/0 read as the service; "其他" chosen takes the service
+    from the description; "是" with nothing chosen is asked; "否" is counted."""
+    q = "5.您需要哪些服务？"
+    header = [
+        "序号",
+        "提交答卷时间",
+        "1.您的姓名",
+        "2.手机号码",
+        "3.所在网格",
+        "4.您家近期有需要社区帮助的事情吗？",
+    ]
+    header += [f"{q}(助餐送餐)", f"{q}(助浴理发)", f"{q}(陪同就医)", f"{q}(其他)", "6.具体情况说明"]
+    rows = [
+        ["1", "2026/11/20 10:01:02", "甲", "13800000001", "安竹社区第1网格", "是", "1", "0", "1", "0", ""],
+        ["2", "2026/11/20 10:05:02", "乙", "13800000002", "安竹社区第1网格", "否", "0", "0", "0", "0", ""],
+        [
+            "3",
+            "2026/11/20 11:05:02",
+            "丙",
+            "13800000003",
+            "安竹社区第2网格",
+            "是",
+            "0",
+            "0",
+            "0",
+            "1",
+            "水管漏水",
+        ],
+        ["4", "2026/11/20 12:05:02", "丁", "13800000004", "安竹社区第2网格", "是", "0", "0", "0", "0", ""],
+    ]
+    path = _in_inbox(env, "needs", "问卷星_需求调查.csv")
+    path.write_bytes(csv_bytes([header, *rows]))
+    r = ingest_file(sessions, path, "needs", "survey", env.archive_dir, today=ARRIVED)
+    assert _sheet_rows(sessions, path.name) == {
+        "丙": [("REPAIR.UTIL.PIPE", "水管漏水")],
+        "甲": [("ELDER.DAILY.ESCORT", None), ("ELDER.HOME.MEALS", None)],
+    }
+    assert (r.loaded, r.quarantined, r.no_need) == (3, 1, 1)
+    assert not [m for m in r.messages if "未识别" in m or "重复" in m]
+    ((_, hint),) = _quarantined(sessions, path.name)[5]
+    assert "一项也没有勾选" in hint
+
+
+def test_columns_named_by_a_service_are_not_a_checklist_alone(sessions, env, registry):
+    # one service-named column of yes/no ("独居老人": is the resident one) beside a sheet's own
+    # 服务事项 column is not a checklist: the sheet's item is the need, the column reported
+    header = ["姓名", "联系电话", "网格", "服务事项", "独居老人", "陪同就医", "登记日期"]
+    rows = [["甲", "13800000001", "安竹社区第1网格", "助餐", "是", "√", "2026-11-20"]]
+    path = _in_inbox(env, "needs", "登记.csv")
+    r = _load_sheet(sessions, env, path, [header, *rows])
+    assert _sheet_rows(sessions, path.name) == {"甲": [("ELDER.HOME.MEALS", None)]}
+    assert (r.loaded, r.quarantined) == (1, 0)
+    assert any(m.startswith("列“独居老人”未识别") for m in r.messages)
+    # without the 服务事项 column, one such column is not a checklist either: the column is asked for
+    path = _in_inbox(env, "needs", "登记2.csv")
+    r = _load_sheet(
+        sessions,
+        env,
+        path,
+        [
+            [h for h in header if h not in ("服务事项", "陪同就医")],
+            ["乙", "13800000002", "安竹社区第1网格", "是", "2026-11-20"],
+        ],
+    )
+    assert r.status == "rejected" and "服务事项" in (r.error or "")

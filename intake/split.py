@@ -1,0 +1,276 @@
+"""One row, several needs: a checklist of services, and a cell that lists several.
+
+A community's 需求摸排表 often has no 服务事项 column but a column per service (助餐, 助浴, 陪同就医,
+家政保洁 …) with a tick under each one a household wants; a survey export has a column per option
+of a multiple-choice question ("5.您需要哪些服务？(助餐)" holding 1 or 0). A grid worker writes
+"助餐、理发" in one item cell, and a survey exports the options chosen as "助餐┋理发". One need is
+one service, so each such row becomes one need per service, each keeping the row's person, grid,
+dates and description. Pure: pandas and the :class:`~intake.resolve.Directory`, no store.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from intake.normalize import LOCATION_COLUMNS
+from intake.resolve import OTHER_ITEM, Directory, plain
+
+_, SHEET, SHEET_ROW = LOCATION_COLUMNS
+
+# a checklist cell that says "not this one" (a blank one says it too): ×, 否, 0, an empty box
+NOT_TICKED = frozenset(
+    {
+        *("否", "无", "没有", "不需要", "不要", "无需", "未选", "未选中", "不选"),
+        *("×", "✗", "✘", "x", "☐", "□", "0", "-", "—", "/", "n", "no", "false"),
+    }
+)
+# ... and one that says "this one" with no more to it (any other text is a tick with a note)
+TICKED = frozenset(
+    {
+        *("√", "✓", "✔", "☑", "☒", "■", "●", "✅", "v", "是", "有", "要", "需要", "选中", "已选"),
+        *("y", "yes", "true", "1"),
+    }
+)
+# a sheet is a checklist when at least MIN_COLUMNS of its unknown columns are named by a service and
+# hold marks (ticks, "not this one", counts) in at least MARKS_SHARE of their filled cells: a lone
+# service-named column, or columns of words ("慢病" holding 高血压), may be anything else
+MARKS_SHARE = 0.8
+MIN_COLUMNS = 2
+# a header's numbering or box before the service ("1.助餐", "(2)助浴", "Q5_助餐", "□助餐")
+_NUMBERING = re.compile(r"^(?:[(（]?\d+[)）.、．:：_-]?|q\d+[._:：-]?|[□☐])")
+# a survey option after its question: "您需要哪些服务？(助餐)", "需要的服务—助餐", "Q5:助餐"
+_OPTION = re.compile(r"[(（【\[]([^()（）【】\[\]]+)[)）】\]]$")
+_SEPARATORS = (":", "：", "—", "-", "_", "|", "｜")
+
+
+@dataclass
+class Split:
+    """A table's rows with one need per service (row numbers unique; where each was on the sheet
+    in ``_sheet_row``), the fields it now has, and what to tell the operator."""
+
+    rows: pd.DataFrame
+    unknown: pd.DataFrame | None
+    present: list[str]
+    notes: list[str] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)  # the headers read as a checklist
+    checklist: bool = False
+    hints: dict[int, dict[str, str]] = field(default_factory=dict)  # row number -> column -> fix
+
+
+def _named(header: str) -> list[str]:
+    """What a header may name: itself without its numbering, a survey option in its trailing
+    brackets, the part after its last separator."""
+    h = plain(header).lower()
+    candidates = [_NUMBERING.sub("", h)]
+    if m := _OPTION.search(h):
+        candidates.append(m.group(1))
+    candidates += [h.rsplit(s, 1)[1] for s in _SEPARATORS if s in h]
+    return [c.strip() for c in candidates if c.strip()]
+
+
+def is_other(header: str) -> bool:
+    """A checklist's "其他" column (its ticks say: see the description)."""
+    return any(c in OTHER_ITEM for c in _named(header))
+
+
+def header_item(header: str, directory: Directory) -> str | None:
+    """The one service a header names (as a checklist's column or a survey's option), or None."""
+    for c in _named(header):
+        if directory.names("item", c):
+            code, _ = directory.item(c)
+            if code:
+                return code
+    return None
+
+
+def mark(cell: object) -> tuple[bool, str | None]:
+    """(ticked, the note written instead of a tick) for one checklist cell."""
+    if cell is None or cell != cell:
+        return False, None
+    text = plain(cell)
+    low = text.lower()
+    if not low or low in NOT_TICKED:
+        return False, None
+    if low in TICKED or low.isdigit():  # a count ("2" 次) says yes as a tick does
+        return True, None
+    return True, str(cell).strip()
+
+
+def _is_mark(cell: object) -> bool:
+    low = plain(cell).lower()
+    return low in NOT_TICKED or low in TICKED or low.isdigit()
+
+
+def checklist(
+    rows: pd.DataFrame, unknown: pd.DataFrame | None, present: list[str], directory: Directory
+) -> Split | None:
+    """A needs sheet with no item column whose unknown columns are services, ticked: a need per
+    ticked service. None when the sheet is not one (fewer than :data:`MIN_COLUMNS` such columns
+    of marks). A row with no tick and no description is a household with nothing to ask this
+    time (``has_need`` "no", counted as a survey's "no" is), unless the sheet asks that itself."""
+    if unknown is None or "item" in present:
+        return None
+    named = {str(h): code for h in unknown.columns if (code := header_item(str(h), directory))}
+    ticks = 0
+    for header in named:
+        filled = [v for v in unknown[header].tolist() if v is not None and v == v and plain(v)]
+        ticks += bool(filled) and sum(_is_mark(v) for v in filled) >= MARKS_SHARE * len(filled)
+    if ticks < MIN_COLUMNS:
+        return None
+    # a checklist, then: a service's column holding words instead of ticks ("每周一次") is that
+    # service, the words its note
+    columns = named
+    names = directory.item_names
+    others = [str(h) for h in unknown.columns if str(h) not in columns and is_other(str(h))]
+    other_ticked = (
+        [any(mark(r[h])[0] for h in others) for r in unknown[others].to_dict("records")]
+        if others
+        else [False] * len(rows)
+    )
+    cells = unknown[list(columns)].to_dict("records")
+    per_row: list[list[tuple[str, str | None]]] = []
+    notes_seen: list[str] = []
+    for r in cells:
+        wanted: dict[str, list[str]] = {}
+        for header, code in columns.items():
+            ticked, note = mark(r[header])
+            if ticked:
+                wanted.setdefault(code, [])
+                if note:
+                    wanted[code].append(f"{header}：{note}")
+                    notes_seen.append(note)
+        per_row.append([(code, "；".join(n) or None) for code, n in wanted.items()])
+    if not any(per_row):
+        return None
+    rows = rows.copy()
+    present = list(present)
+    if "has_need" not in present:  # nothing ticked, nothing written: nothing asked this time
+        described = (
+            rows["description"].map(lambda v: v is not None and v == v and bool(plain(v)))
+            if "description" in rows
+            else pd.Series(False, index=rows.index)
+        )
+        nothing = [
+            not e and not d and not o
+            for e, d, o in zip(per_row, described.tolist(), other_ticked, strict=True)
+        ]
+        rows["has_need"] = pd.Series(["no" if n else None for n in nothing], index=rows.index, dtype=object)
+        present.append("has_need")
+    present.append("item")
+    if "item" not in rows:
+        rows["item"] = None
+    out, unk = _explode(rows, unknown, per_row, names)
+    # a row that asks for something (the survey's "是", or a "其他" ticked) but names no service
+    # and describes none: asked, with what to do
+    hints: dict[int, dict[str, str]] = {}
+    blank = [not e for e in per_row]
+    for k, (n, b, o) in enumerate(zip(rows["row_number"].tolist(), blank, other_ticked, strict=True)):
+        has = rows["has_need"].iat[k] if "has_need" in rows else None
+        desc = rows["description"].iat[k] if "description" in rows else None
+        if b and has != "no" and plain(has).lower() not in NOT_TICKED and not (desc and plain(desc)):
+            hints[int(n)] = {
+                "item": "勾选了“其他”，但没有写具体需求：请在需求描述中写明需要什么服务"
+                if o
+                else "服务项目的勾选栏一项也没有勾选，也没有写需求：请勾选需要的服务，或在需求描述中写明"
+            }
+    if "description" in out and "description" not in present:  # (notes written in the ticks' place)
+        present.append("description")
+    ticked_rows = sum(bool(e) for e in per_row)
+    headers = "".join(f"“{h}”" for h in columns)
+    note = (
+        f"表中没有“服务事项”列，列{headers}是服务项目的勾选栏：{ticked_rows} 行共勾选 "
+        f"{sum(len(e) for e in per_row)} 项，每项登记为一条需求"
+    )
+    if notes_seen:
+        note += f"；勾选栏里写的文字（如“{notes_seen[0]}”）记入该条需求的描述"
+    if others:
+        note += f"；勾选“其他”的 {sum(other_ticked)} 行按需求描述登记服务事项" if any(other_ticked) else ""
+    return Split(out, unk, present, [note], [*columns, *others], checklist=True, hints=hints)
+
+
+def several_in_a_cell(rows: pd.DataFrame, unknown: pd.DataFrame | None, directory: Directory) -> Split | None:
+    """Item cells that list several services ("助餐、理发"): a need per service. None if none does."""
+    if "item" not in rows:
+        return None
+    memo: dict[str, list[str]] = {}
+    per_row: list[list[tuple[str, str | None]]] = []
+    for v in rows["item"].tolist():
+        if v is None or v != v:
+            per_row.append([])
+            continue
+        text = str(v)
+        if text not in memo:
+            memo[text] = directory.items_in_cell(text)
+        per_row.append([(code, None) for code in memo[text]])
+    split = [(text, e) for text, e in zip(rows["item"].tolist(), per_row, strict=True) if e]
+    if not split:
+        return None
+    out, unk = _explode(rows, unknown, per_row, directory.item_names)
+    example = str(split[0][0]).strip()
+    note = (
+        f"{len(split)} 格写了不止一项服务（如“{example}”）：每项登记为一条需求，"
+        f"共 {sum(len(e) for _, e in split)} 条"
+    )
+    return Split(out, unk, [], [note])
+
+
+def _explode(
+    rows: pd.DataFrame,
+    unknown: pd.DataFrame | None,
+    per_row: list[list[tuple[str, str | None]]],
+    names: dict[str, str],
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Each row once per (service, note) of ``per_row`` (unchanged where that is empty): the
+    first keeps its row number and reference, the others get new numbers after the table's last
+    and the reference with the service's code (the same on every re-send); all show the sheet's
+    row they came from (``_sheet_row``)."""
+    rows = rows.reset_index(drop=True)
+    if SHEET_ROW not in rows:
+        rows.insert(1, SHEET_ROW, rows["row_number"].astype(object))
+    positions: list[int] = []
+    items: list[object] = []
+    descriptions: list[object] = []
+    numbers: list[int] = []
+    refs: list[object] = []
+    next_number = int(rows["row_number"].max()) + 1 if len(rows) else 1
+    has_desc, has_ref = "description" in rows, "source_ref" in rows
+    for i, (entries, n, item, desc, ref) in enumerate(
+        zip(
+            per_row,
+            rows["row_number"].tolist(),
+            rows["item"].tolist(),
+            rows["description"].tolist() if has_desc else [None] * len(rows),
+            rows["source_ref"].tolist() if has_ref else [None] * len(rows),
+            strict=True,
+        )
+    ):
+        if not entries:
+            positions.append(i)
+            items.append(item)
+            descriptions.append(desc)
+            numbers.append(n)
+            refs.append(ref)
+            continue
+        for j, (code, note) in enumerate(entries):
+            positions.append(i)
+            items.append(names.get(code, code))
+            written = desc if desc is not None and desc == desc and plain(desc) else None
+            descriptions.append("；".join(t for t in (written, note) if t) or desc)
+            numbers.append(n if j == 0 else next_number)
+            next_number += j > 0
+            blank = ref is None or ref != ref or not plain(ref)
+            refs.append(ref if j == 0 or blank else f"{plain(ref)}/{code}")
+    out = rows.iloc[positions].reset_index(drop=True)
+    out["item"] = pd.Series(items, dtype=object)
+    out["row_number"] = pd.Series(numbers, dtype="int64")
+    if has_desc or any(d is not None for d in descriptions):
+        out["description"] = pd.Series(descriptions, dtype=object)
+    if has_ref:
+        out["source_ref"] = pd.Series(refs, dtype=object)
+    unk = (
+        unknown.reset_index(drop=True).iloc[positions].reset_index(drop=True) if unknown is not None else None
+    )
+    return out, unk

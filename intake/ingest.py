@@ -350,6 +350,8 @@ def _read(x: _Prepared) -> None:
         x.report.messages.append(
             f"{table.meta['numbered_blank_rows']} 行只有序号、没有内容（表格预留的空行），未导入"
         )
+    if table.meta.get("ditto_cells"):
+        x.report.messages.append(f"{table.meta['ditto_cells']} 格写的是“同上”：按上一行同一列的内容登记")
     if table.meta.get("footer_rows"):
         x.report.messages.append(f"{table.meta['footer_rows']} 是合计或签名行，不是数据，未导入")
     read = [f"“{t['name']}”（{t['rows']} 行）" for t in table.sheets]

@@ -172,7 +172,7 @@ def _stack(parts: list[tuple[str, RawTable, int]]) -> RawTable:
                 unmapped.append(u)
         present += [c for c in table.present if c not in present]
     first = parts[0][1]
-    counted = ("numbered_blank_rows", "unanswered_rows")
+    counted = ("numbered_blank_rows", "unanswered_rows", "ditto_cells")
     meta = {k: v for k, v in first.meta.items() if k not in ("title", "footer_rows", *counted)}
     for key in counted:
         total = sum(int(t.meta.get(key, 0)) for _, t, _ in parts)
@@ -603,7 +603,7 @@ def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> Raw
         header, first = two, first + 1
     cols = _map_headers(header, dataset)
     width = len(cols.fields)
-    rows, numbers, footers, numbered, unanswered = [], [], [], 0, 0
+    rows, numbers, footers, numbered, unanswered, dittos = [], [], [], 0, 0, 0
     # (only on a sheet with a column for an answer: without one, the file is refused for it, every
     # row kept in quarantine)
     answers = UNANSWERED.get(dataset, frozenset()) & set(cols.fields)
@@ -622,8 +622,17 @@ def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> Raw
         if answers and not filled & answers:  # a call not made yet, work not answered yet
             unanswered += 1
             continue
+        if rows and not DITTO.isdisjoint(texts):  # "同上": the cell above it, as written
+            above = rows[-1]
+            row = [
+                above[j] if t in DITTO and j < len(above) and str(above[j]).strip() else c
+                for j, (c, t) in enumerate(zip(row, texts, strict=True))
+            ]
+            dittos += sum(t in DITTO for t in texts)
         rows.append(row)
         numbers.append(offset)
+    if dittos:
+        meta = {**meta, "ditto_cells": str(dittos)}
     if footers:
         meta = {**meta, "footer_rows": "、".join(footers)}
     if numbered:
@@ -648,6 +657,9 @@ def _from_grid(grid: list[list[str]], dataset: str, meta: dict[str, str]) -> Raw
     )
 
 
+# what a hand-made sheet writes in a cell for "the same as the row above" (a block of one grid's
+# or one day's residents)
+DITTO = frozenset({"同上", "同上。", "同上一行", "同前", "〃", "″", "〞", '"', "”", "“", "ditto"})
 # what a hand-made sheet writes under its rows: a total (合计 12 人) or who filled it in and
 # checked it (填表人：张三 审核人：李四); such a row holds a few cells of a wider table
 FOOTER = re.compile(r"(合计|总计|小计|共计|填表人|填报人|制表人|审核人|统计人|负责人)")

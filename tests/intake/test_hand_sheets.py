@@ -3,6 +3,7 @@ grids by name, no reference column, dates and phones written many ways."""
 
 from __future__ import annotations
 
+import csv
 from datetime import date
 
 import pandas as pd
@@ -1242,3 +1243,38 @@ def test_columns_named_by_a_service_are_not_a_checklist_alone(sessions, env, reg
         ],
     )
     assert r.status == "rejected" and "服务事项" in (r.error or "")
+
+
+def test_a_cell_written_as_the_same_as_above_takes_the_cell_above(sessions, env, registry):
+    """ "同上" (or 〃, a quote mark) under a grid, a date or a name is the cell above it, as a
+    person reading the sheet takes it, and the file says how many; one in the first row has
+    nothing above it and is asked about as written."""
+    header = ["姓名", "联系电话", "网格", "服务事项", "登记日期"]
+    rows = [
+        ["甲", "13800000001", "安竹社区第1网格", "助餐", "2026-11-20"],
+        ["同上", "同上", "同上", "理发", "同上"],  # the same resident, a second service
+        ["乙", "13800000002", "〃", "修水管", '"'],
+        ["丙", "13800000003", "安竹社区第2网格", "陪诊", "2026-11-21"],
+    ]
+    path = _in_inbox(env, "needs", "同上.csv")
+    with path.open("w", encoding="utf-8-sig", newline="") as f:  # (the quote mark quoted, as Excel does)
+        csv.writer(f).writerows([header, *rows])
+    r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    assert (r.loaded, r.quarantined) == (4, 0)
+    with sessions() as s:
+        got = sorted(
+            s.execute(select(Need.contact_name, Need.contact_phone, Need.grid_id, Need.item_code)).all()
+        )
+        days = {d.isoformat()[:10] for d in s.scalars(select(Need.submitted_at))}
+    assert got == [
+        ("丙", "13800000003", "C001-G02", "ELDER.DAILY.ESCORT"),
+        ("乙", "13800000002", "C001-G01", "REPAIR.UTIL.PIPE"),
+        ("甲", "13800000001", "C001-G01", "ELDER.DAILY.BATH"),
+        ("甲", "13800000001", "C001-G01", "ELDER.HOME.MEALS"),
+    ]
+    assert days == {"2026-11-20", "2026-11-21"}
+    assert "6 格写的是“同上”" in " ".join(r.messages)
+    # nothing above the first row: "同上" there is asked about
+    path = _in_inbox(env, "needs", "同上2.csv")
+    r = _load_sheet(sessions, env, path, [header, ["丁", "13800000004", "同上", "助餐", "2026-11-20"]])
+    assert (r.loaded, r.quarantined) == (0, 1)

@@ -24,10 +24,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from data_contracts.suites import MAX_LENGTH
 from data_contracts.validate import Validation, validate_rows
-from intake.mapping import DATASET_FOLDER, DATASET_ZH, INBOX_FOLDERS, other_list, vocabulary, wrong_folder
+from intake.mapping import (
+    DATASET_FOLDER,
+    DATASET_ZH,
+    INBOX_FOLDERS,
+    numbered_stem,
+    other_list,
+    vocabulary,
+    wrong_folder,
+)
 from intake.needs import load_need_rows, load_needs
 from intake.normalize import DATE_FIELDS, DATETIME_FIELDS, MONTH_ONLY, NO_SUCH_DAY, normalize_rows
-from intake.readers import SHEET, SHEET_ROW, OtherList, RawTable, UnreadableFile, read_table
+from intake.readers import MORE_NEEDS, SHEET, SHEET_ROW, OtherList, RawTable, UnreadableFile, read_table
 from intake.resolve import Directory, Resolved, resolve_needs
 from intake.resources import (
     open_ended_windows,
@@ -36,7 +44,7 @@ from intake.resources import (
     resolve_responses,
     resolve_units,
 )
-from intake.split import checklist, several_in_a_cell
+from intake.split import checklist, several_columns, several_in_a_cell
 from lifecycle.changes import NeedChange
 from lifecycle.states import QuarantineStatus
 from reference import item_words_path, load_item_words
@@ -338,7 +346,7 @@ def _read(x: _Prepared) -> None:
     x.report.messages += [
         _column_message(u, vocab)
         for u in table.unmapped_headers
-        if not u.get("personal") and not u.get("returned")
+        if not u.get("personal") and not u.get("returned") and not u.get("more_of")
     ]
     if table.meta.get("unanswered_rows"):
         x.report.messages.append(
@@ -437,8 +445,14 @@ def _adopt_by_content(x: _Prepared, directory: Directory) -> None:
         return
     vocab = vocabulary(x.dataset)
     rows, present = table.rows, list(table.present)
+    meta = table.meta
     for f, columns in found.items():
         label = vocab.labels[f]
+        if len(columns) > 1 and f in MORE_NEEDS.get(x.dataset, ()):
+            # 需求1, 需求2 holding services: a need each (``_one_need_per_service``)
+            headers = [h for h, *_ in columns]
+            meta = {**meta, "more_items": "\x1f".join(headers)}
+            continue
         if len(columns) > 1:
             headers = "".join(f"“{h}”" for h, *_ in columns)
             x.report.messages.append(
@@ -446,6 +460,11 @@ def _adopt_by_content(x: _Prepared, directory: Directory) -> None:
             )
             continue
         header, n, hits, example = columns[0]
+        if f in MORE_NEEDS.get(x.dataset, ()) and (stem := numbered_stem(header)):
+            # 需求1 holding services: 需求2, 需求3 beside it hold more of the row's (a need each)
+            more = [h for h in table.unknown.columns if h != header and numbered_stem(h) == stem]
+            if more:
+                meta = {**meta, "more_items": "\x1f".join(more)}
         rows = rows.assign(**{f: table.unknown[header].tolist()})
         present.append(f)
         x.report.messages = [m for m in x.report.messages if not m.startswith(f"列“{header}”未识别")]
@@ -454,7 +473,7 @@ def _adopt_by_content(x: _Prepared, directory: Directory) -> None:
             f"列“{header}”不是已知的列名，但它的内容是{label}（如“{example}”，{share}能对上），"
             f"已按“{label}”导入；如果不是，请改好列名后重新提交"
         )
-    x.table = replace(table, rows=rows, present=present)
+    x.table = replace(table, rows=rows, present=present, meta=meta)
 
 
 def _one_need_per_service(x: _Prepared, directory: Directory) -> None:
@@ -476,6 +495,14 @@ def _one_need_per_service(x: _Prepared, directory: Directory) -> None:
         x.report.messages = [m for m in x.report.messages if not m.startswith(tuple(read))]
         x.report.messages += checked.notes
         x.hints.update(checked.hints)
+    more = [u["header"] for u in table.unmapped_headers if u.get("more_of") == "item"]
+    more += [h for h in table.meta.get("more_items", "").split("\x1f") if h]
+    columns = several_columns(table.rows, table.unknown, table.present, more, directory)
+    if columns is not None:
+        table = replace(table, rows=columns.rows, unknown=columns.unknown, present=columns.present)
+        read = {f"列“{h}”未识别" for h in more}
+        x.report.messages = [m for m in x.report.messages if not m.startswith(tuple(read))]
+        x.report.messages += columns.notes
     several = several_in_a_cell(table.rows, table.unknown, directory)
     if several is not None:
         table = replace(table, rows=several.rows, unknown=several.unknown)

@@ -45,6 +45,14 @@ def header_key(name: object) -> str:
     return bare or text
 
 
+def numbered_stem(header: object) -> str | None:
+    """A header numbered as one of several of its kind (需求1, 需求（2）) as compared without its
+    number; None for one without."""
+    key = header_key(header)
+    stem = _NTH.sub("", key)
+    return stem if stem != key and stem else None
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     """One dataset's fields: words -> field, the Chinese label, and which fields a sheet must have."""

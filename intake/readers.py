@@ -517,7 +517,12 @@ def _map_headers(headers: list[object], dataset: str) -> _Columns:
         if (field is None or tool) and last.lower() in FORM_META:
             fields.append(None)
             continue
-        if field is not None and field in seen and field not in FREE_TEXT_FIELDS:
+        if field is not None and field in seen and field in MORE_NEEDS.get(dataset, ()):
+            # 服务项目1, 服务项目2: a need each (``intake.split``), not a repeat filling blanks
+            unmapped.append({"header": text, "suggestion": field, "duplicate_of": None, "more_of": field})
+            unknown[len(fields)] = text
+            field = None
+        elif field is not None and field in seen and field not in FREE_TEXT_FIELDS:
             repeats[len(fields)] = {"header": text, "suggestion": field, "duplicate_of": seen[field]}
             unmapped.append(repeats[len(fields)])
             field = None
@@ -537,6 +542,9 @@ def _map_headers(headers: list[object], dataset: str) -> _Columns:
     return _Columns(fields, unmapped, repeats, unknown)
 
 
+# the fields a sheet may give several columns of, each a need of its own (需求1, 需求2; 服务项目1,
+# 服务项目2): a household's needs written across one row
+MORE_NEEDS = {"needs": ("item",)}
 # a trailing bracket, and what is in it: a note ("(必填)") or, repeated, a question's options
 _BRACKETED = re.compile(r"[(\[【（]([^)\]】）]*)[)\]】）]\s*$")
 # the fields a multiple-choice question's options are columns of ("5.需要哪些服务？(助餐)" 1/0,

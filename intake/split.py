@@ -191,6 +191,41 @@ def checklist(
     return Split(out, unk, present, [note], [*columns, *others], checklist=True, hints=hints)
 
 
+def several_columns(
+    rows: pd.DataFrame,
+    unknown: pd.DataFrame | None,
+    present: list[str],
+    more: list[str],
+    directory: Directory,
+) -> Split | None:
+    """A row's services written across several columns (服务项目1, 服务项目2; 需求1, 需求2 holding
+    services): a need per filled cell, in the columns' order, the same service once. ``more``:
+    the columns besides the item column (``unknown``'s). None when there are none."""
+    more = [h for h in more if unknown is not None and h in unknown]
+    if not more:
+        return None
+    assert unknown is not None
+    first = rows["item"].tolist() if "item" in rows else [None] * len(rows)
+    cells = [first, *(unknown[h].tolist() for h in more)]
+    per_row: list[list[tuple[str, str | None]]] = []
+    for written in zip(*cells, strict=True):
+        wanted: dict[str, None] = {}  # the row's services (one not understood: as written, asked)
+        for v in written:
+            if v is not None and v == v and plain(v):
+                wanted.setdefault(directory.item(v)[0] or str(v).strip(), None)
+        per_row.append([(key, None) for key in wanted])
+    if not any(len(e) > 1 or (e and f is None) for e, f in zip(per_row, first, strict=True)):
+        return None  # (the other columns only repeat the first, or are empty)
+    rows = rows.copy()
+    if "item" not in rows:
+        rows["item"] = None
+    out, unk = _explode(rows, unknown, per_row, directory.item_names)
+    headers = "".join(f"“{h}”" for h in more)
+    n = sum(len(e) > 1 for e in per_row)
+    note = f"列{headers}也是服务事项：每格登记为一条需求（{n} 行写了不止一项）"
+    return Split(out, unk, [*present, *(["item"] if "item" not in present else [])], [note])
+
+
 def several_in_a_cell(rows: pd.DataFrame, unknown: pd.DataFrame | None, directory: Directory) -> Split | None:
     """Item cells that list several services ("助餐、理发"): a need per service. None if none does."""
     if "item" not in rows:

@@ -1278,3 +1278,37 @@ def test_a_cell_written_as_the_same_as_above_takes_the_cell_above(sessions, env,
     path = _in_inbox(env, "needs", "同上2.csv")
     r = _load_sheet(sessions, env, path, [header, ["丁", "13800000004", "同上", "助餐", "2026-11-20"]])
     assert (r.loaded, r.quarantined) == (0, 1)
+
+
+@pytest.mark.parametrize("named", ["服务项目", "需求"])
+def test_a_households_services_across_several_columns_are_a_need_each(sessions, env, registry, named):
+    """服务项目1 | 服务项目2 (headers of the item, numbered) or 需求1 | 需求2 (headers of their own,
+    holding services): a need per filled cell, the same service once; a cell no service matches
+    is asked about as written, the row's other services loaded."""
+    header = ["姓名", "联系电话", "网格", f"{named}1", f"{named}2", "登记日期"]
+    rows = [
+        ["甲", "13800000001", "安竹社区第1网格", "助餐", "理发", "2026-11-20"],
+        ["乙", "13800000002", "安竹社区第1网格", "", "陪诊", "2026-11-20"],
+        ["丙", "13800000003", "安竹社区第1网格", "修水管", "", "2026-11-20"],
+        ["丁", "13800000004", "安竹社区第1网格", "助餐", "助餐送餐", "2026-11-20"],
+        ["戊", "13800000005", "安竹社区第1网格", "助餐", "不存在的服务", "2026-11-20"],
+    ]
+    path = _in_inbox(env, "needs", f"{named}.csv")
+    r = _load_sheet(sessions, env, path, [header, *rows])
+    assert _sheet_rows(sessions, path.name) == {
+        "丁": [("ELDER.HOME.MEALS", None)],
+        "丙": [("REPAIR.UTIL.PIPE", None)],
+        "乙": [("ELDER.DAILY.ESCORT", None)],
+        "戊": [("ELDER.HOME.MEALS", None)],
+        "甲": [("ELDER.DAILY.BATH", None), ("ELDER.HOME.MEALS", None)],
+    }
+    assert (r.loaded, r.quarantined) == (6, 1)
+    (said,) = [m for m in r.messages if "每格登记为一条需求" in m]
+    assert f"“{named}2”" in said and "2 行写了不止一项" in said
+    assert not [m for m in r.messages if "未识别" in m or "没有替您选" in m or "只导入了" in m]
+    with sessions() as s:  # (kept under a row number of its own; the sheet's row in its cells)
+        ((raw, reasons),) = s.execute(select(QuarantinedRow.raw, QuarantinedRow.reasons)).all()
+    assert (raw["contact_name"], raw["item"], str(raw["_sheet_row"])) == ("戊", "不存在的服务", "6")
+    assert [r["column"] for r in reasons] == ["item"]
+    (problem,) = r.problems
+    assert problem["row_number"] == 6

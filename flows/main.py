@@ -167,7 +167,8 @@ def print_summary(result: dict) -> None:
         f"  首次导入 intake: 文件 {i.get('files', 0)}，读取 {i.get('rows_read', 0)} 行 = 导入 {i.get('loaded', 0)} + 隔离 "
         f"{i.get('quarantined', 0)} + 合并重复 {i.get('merged', 0)} + 此前已导入 {i.get('already_loaded', 0)}"
         f" + 此前已隔离 {i.get('already_quarantined', 0)}"
-        + (f" + 问卷答无需求 {i['no_need']}" if i.get("no_need") else ""),
+        + (f" + 无需求 {i['no_need']}" if i.get("no_need") else "")
+        + (f" + 表中已办结 {i['done_already']}" if i.get("done_already") else ""),
         "  每周匹配 weekly cycles (pool / dispatched / unserved / escalated / list version):",
     ]
     for c in result["cycles"]:

@@ -80,6 +80,7 @@ class IngestReport:
     merged: int = 0
     already_loaded: int = 0
     no_need: int = 0  # survey answers "no need this quarter": not needs, not errors
+    done_already: int = 0  # rows the sheet itself marks 已办结 (solved on the spot): not dispatched
     opted_out: int = 0  # households that asked for no more visits and surveys
     superseded: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
@@ -105,6 +106,7 @@ class IngestReport:
             + self.merged
             + self.already_loaded
             + self.no_need
+            + self.done_already
         )
         if self.status != "rejected" and self.status != "duplicate_file" and accounted != self.rows_read:
             raise AssertionError(f"{self.file}: read {self.rows_read} rows but accounted for {accounted}")
@@ -585,6 +587,7 @@ def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None, today
     if dataset == "needs" and directory is not None:
         rows = _resolve_by_sheet(x, rows, directory, contexts)
         rows = _survey_answers(x, rows)
+        rows = _done_already(x, rows)
     elif dataset in RESOLVED and directory is not None:
         resolved = RESOLVED[dataset](rows, directory)
         rows = resolved.rows
@@ -670,6 +673,22 @@ def _survey_answers(x: _Prepared, rows: pd.DataFrame) -> pd.DataFrame:
             else f"{x.report.no_need} 户答“近期没有需要帮助的事情”：已计数，不作为需求导入"
         )
     return rows[~no]
+
+
+def _done_already(x: _Prepared, rows: pd.DataFrame) -> pd.DataFrame:
+    """A grid worker's sheet that says which needs are already solved (办理情况 已办结 — done on the
+    spot, by the grid worker or the community): those are not needs to dispatch a unit to. They
+    are counted and said, neither loaded nor quarantined; "部分办结", "未办结" or a blank load."""
+    if "done" not in rows:
+        return rows
+    done = rows["done"].eq("yes")
+    x.report.done_already = int(done.sum())
+    if x.report.done_already:
+        x.report.messages.append(
+            f"{x.report.done_already} 行的办理情况写的是已办结（已解决、已完成）：已经办好，不再派单，"
+            "未作为待派单需求导入；如果还需要服务，请把办理情况改为“未办结”或空白后重新提交"
+        )
+    return rows[~done]
 
 
 def _survey_visits(session: Session, x: _Prepared) -> None:
@@ -961,6 +980,7 @@ def _fresh(x: _Prepared) -> IngestReport:
         status="rejected" if x.file_rejection else "loaded",
         rows_read=report.rows_read,
         no_need=report.no_need,
+        done_already=report.done_already,
         reasons=report.reasons,
         error=report.error,
         messages=report.messages,

@@ -85,6 +85,7 @@ def summarise_intake(reports: list[IngestReport]) -> dict[str, int]:
                 "already_loaded": r.already_loaded,
                 "already_quarantined": r.already_quarantined,
                 "no_need": r.no_need,
+                "done_already": r.done_already,
                 "opted_out": r.opted_out,
                 "superseded": r.superseded,
                 f"files_{r.status}": 1,
@@ -122,7 +123,8 @@ def summarise_intake(reports: list[IngestReport]) -> dict[str, int]:
                     "合并重复": r.merged,
                     "此前已导入": r.already_loaded,
                     "此前已隔离": r.already_quarantined,
-                    "问卷无需求": r.no_need,
+                    "无需求": r.no_need,
+                    "已办结不派单": r.done_already,
                     "不再回访": r.opted_out,
                     "修正替代": r.superseded,
                     "说明": "；".join(dict.fromkeys([*([r.error] if r.error else []), *r.messages])),
@@ -131,7 +133,7 @@ def summarise_intake(reports: list[IngestReport]) -> dict[str, int]:
             ],
             description=f"本次共 {len(reports)} 个文件；读取 {totals['rows_read']} 行 = 导入 {totals['loaded']} + 隔离 "
             f"{totals['quarantined']} + 合并 {totals['merged']} + 此前已导入 {totals['already_loaded']} + 此前已隔离 {totals['already_quarantined']}"
-            f" + 问卷答无需求 {totals['no_need']}；{totals['opted_out']} 户选择不再接受回访和问卷（已登记，走访名单不再列出）",
+            f" + 无需求（问卷答“没有”、摸排表未勾选） {totals['no_need']} + 表中已办结 {totals['done_already']}；{totals['opted_out']} 户选择不再接受回访和问卷（已登记，走访名单不再列出）",
         )
         artifacts.table(
             "intake-quarantine-reasons",

@@ -1312,3 +1312,24 @@ def test_a_households_services_across_several_columns_are_a_need_each(sessions, 
     assert [r["column"] for r in reasons] == ["item"]
     (problem,) = r.problems
     assert problem["row_number"] == 6
+
+
+def test_rows_the_sheet_marks_solved_are_counted_not_dispatched(sessions, env, registry):
+    """A grid worker's sheet with 办理情况: a row already solved on the spot (已办结, 已解决, 是) is
+    not a need to send a unit to: counted and said, neither loaded nor quarantined; 部分办结,
+    未办结 and blanks load."""
+    header = ["姓名", "联系电话", "网格", "服务事项", "登记日期", "办理情况"]
+    rows = [
+        ["甲", "13800000001", "安竹社区第1网格", "助餐", "2026-11-20", "已办结"],
+        ["乙", "13800000002", "安竹社区第1网格", "理发", "2026-11-20", ""],
+        ["丙", "13800000003", "安竹社区第1网格", "修水管", "2026-11-20", "未办结"],
+        ["丁", "13800000004", "安竹社区第1网格", "陪诊", "2026-11-20", "部分办结"],
+        ["戊", "13800000005", "安竹社区第1网格", "助餐", "2026-11-20", "已解决"],
+    ]
+    path = _in_inbox(env, "needs", "办理情况.csv")
+    r = _load_sheet(sessions, env, path, [header, *rows])
+    assert sorted(_sheet_rows(sessions, path.name)) == ["丁", "丙", "乙"]
+    assert (r.rows_read, r.loaded, r.quarantined, r.done_already) == (5, 3, 0, 2)
+    r.check_invariant()
+    assert any(m.startswith("2 行的办理情况写的是已办结") for m in r.messages)
+    assert not [m for m in r.messages if "办理情况" in m and "未导入：" in m]

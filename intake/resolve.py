@@ -48,6 +48,8 @@ ITEM_MARGIN = 0.1  # ... and only when the runner-up is this much further away
 # words that say how or that help is wanted, not which service ("上门服务": 上门理发? 上门康复护理?):
 # no item is taken for holding one of them
 GENERIC_WORDS = frozenset({"上门", "帮忙", "帮助", "需要", "求助", "其他", "其它", "服务"})
+# the words a resident's wish starts with, before the service ("需要助餐", "想请人上门理发")
+_WANTING = re.compile(r"^(?:需要|想要|希望|申请|请求|要求|求助|请人|想请人|想|要|请)+")
 _BARE_NUMBER = re.compile(r"[0-9一二三四五六七八九十百零〇两]+号?")
 # an item written as "other": no item, the row's description says which (items_from_descriptions)
 OTHER_ITEM = frozenset(
@@ -56,6 +58,8 @@ OTHER_ITEM = frozenset(
 # what people put between several services written in one cell ("助餐、理发", "助餐+陪诊", "助餐和理发",
 # a survey export's multiple choice "助餐┋理发")
 ITEM_LIST = re.compile(r"[、，,/／+＋;；&＆┋|｜]|以及|和")
+# what separates a sentence's clauses: a cell holding one is not read as a list of services
+_CLAUSES = re.compile(r"[,，。:：]")
 ITEM_SUGGEST = 0.34  # below this no suggestion is offered
 
 _CN_DIGITS = {
@@ -237,7 +241,7 @@ class Directory:
         return out
 
     @cached_property
-    def _longest_item_name(self) -> int:
+    def longest_item_name(self) -> int:
         return max((len(plain(n)) for n in self.item_names.values()), default=0)
 
     @cached_property
@@ -311,7 +315,7 @@ class Directory:
             key = item_key(raw)
             if any(k in m for k in (low, key) for m in (self._items, self._groups, self._words)):
                 return True
-            return len(raw) <= self._longest_item_name and self.item(raw)[0] is not None
+            return len(raw) <= self.longest_item_name and self.item(raw)[0] is not None
         if field == "unit_id":
             ids, names = self._units
             return raw.upper() in ids or low in names
@@ -452,6 +456,11 @@ class Directory:
         if len(listed) > 1 or len(named) > 1:  # one need is one item: which one is not guessed
             shown = "、".join(f"“{self.item_names[c]}”" for c in (listed if len(listed) > 1 else named))
             return None, f"一格写了不止一项服务（{shown}）：请每项服务写一行"
+        wanted = _WANTING.sub("", raw)  # "需要助餐", "想要理发服务": the service after the wish
+        if wanted != raw and wanted:
+            code, _ = self.item(wanted)
+            if code:
+                return code, None
         key = item_key(raw)
         names = self.item_names
         scored = []
@@ -485,6 +494,8 @@ class Directory:
         no service (asked about, as :meth:`item` says)."""
         raw = plain(text)
         if not raw or self.item(raw)[0] is not None:
+            return []
+        if _CLAUSES.search(raw):  # "独居，需要助餐和陪诊": a sentence, not a list
             return []
         parts = [p for p in (q.strip() for q in ITEM_LIST.split(raw)) if p]
         if len(parts) < 2:
@@ -681,8 +692,23 @@ def resolve_needs(
         code, why = directory.item(text)
         return (code if code else text), why
 
-    items = each_value([(t,) for t in out["item"]], out["row_number"], item, "item", hints)
+    written = out["item"].tolist()
+    items = each_value([(t,) for t in written], out["row_number"], item, "item", hints)
     out["item"] = pd.Series(items, index=out.index, dtype=object)
+    # an item cell that is a sentence ("需求": "家里水管漏水，厨房也滴水") is the resident's words
+    # too: kept as the description where the row has none
+    longest = directory.longest_item_name
+    said = [
+        (k, str(w).strip())
+        for k, w, code in zip(out.index, written, items, strict=True)
+        if isinstance(w, str) and len(plain(w)) > longest and code in directory.item_names
+    ]
+    if said:
+        if "description" not in out:
+            out["description"] = None
+        for k, text in said:
+            if out.at[k, "description"] is None or not plain(out.at[k, "description"]):
+                out.at[k, "description"] = text
     if "description" in out:
         notes += items_from_descriptions(out, directory, hints)
 

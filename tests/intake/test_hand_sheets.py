@@ -1333,3 +1333,26 @@ def test_rows_the_sheet_marks_solved_are_counted_not_dispatched(sessions, env, r
     r.check_invariant()
     assert any(m.startswith("2 行的办理情况写的是已办结") for m in r.messages)
     assert not [m for m in r.messages if "办理情况" in m and "未导入：" in m]
+
+
+def test_a_column_headed_need_is_the_need_in_the_residents_words(sessions, env, registry):
+    """ "需求" is what the resident asked, in their words ("需要助餐", "家里水管漏水了", "理发"): the
+    service read from it (a wish before the service, 需要/想要, says no more than the service),
+    a sentence also kept as the need's description; numbered (需求1, 需求2) it is a need a column
+    (test_a_households_services_across_several_columns_are_a_need_each)."""
+    header = ["序号", "姓名", "电话", "住址", "需求", "日期"]
+    rows = [
+        ["1", "甲", "13800000001", "1号楼", "需要助餐", "2026-11-20"],
+        ["2", "乙", "13800000002", "2号楼", "家里水管漏水了", "2026-11-20"],
+        ["3", "丙", "13800000003", "3号楼", "想要理发服务", "2026-11-20"],
+        ["4", "丁", "13800000004", "4号楼", "需要人陪着聊天", "2026-11-20"],  # no service named: asked
+    ]
+    path = _in_inbox(env, "needs", "安竹社区第1网格需求.csv")
+    r = _load_sheet(sessions, env, path, [header, *rows])
+    assert _sheet_rows(sessions, path.name) == {
+        "丙": [("ELDER.DAILY.BATH", None)],
+        "乙": [("REPAIR.UTIL.PIPE", "家里水管漏水了")],
+        "甲": [("ELDER.HOME.MEALS", None)],
+    }
+    assert (r.loaded, r.quarantined) == (3, 1)
+    assert not [m for m in r.messages if "未识别" in m]

@@ -701,7 +701,10 @@ def resolve_needs(
     said = [
         (k, str(w).strip())
         for k, w, code in zip(out.index, written, items, strict=True)
-        if isinstance(w, str) and len(plain(w)) > longest and code in directory.item_names
+        if isinstance(w, str)
+        and len(w) > longest
+        and len(plain(w)) > longest
+        and code in directory.item_names
     ]
     if said:
         if "description" not in out:

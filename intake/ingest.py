@@ -341,6 +341,11 @@ def _read(x: _Prepared) -> None:
         x.report.messages.append(
             f"列{''.join(f'“{h}”' for h in personal)}未导入：个人信息，三张清单不登记（派单和回访只需姓名和联系电话）"
         )
+    staff = [u["header"] for u in table.unmapped_headers if u.get("staff")]
+    if staff:
+        x.report.messages.append(
+            f"列{''.join(f'“{h}”' for h in staff)}未导入：是填表、走访的工作人员，不是居民或需求的信息"
+        )
     returned = [u for u in table.unmapped_headers if u.get("returned")]
     if returned:
         named = "".join(f"“{u['header']}”" for u in returned)
@@ -348,7 +353,7 @@ def _read(x: _Prepared) -> None:
     x.report.messages += [
         _column_message(u, vocab)
         for u in table.unmapped_headers
-        if not u.get("personal") and not u.get("returned") and not u.get("more_of")
+        if not u.get("personal") and not u.get("returned") and not u.get("more_of") and not u.get("staff")
     ]
     if table.meta.get("unanswered_rows"):
         x.report.messages.append(

@@ -205,6 +205,22 @@ def returned_list_column(dataset: str, header: object) -> str | None:
     return name if header_key(header) in words else None
 
 
+# who filled a sheet in or visits the household (网格员 张三): the centre's own staff, not the list's
+STAFF_NOT_KEPT = frozenset(
+    header_key(w)
+    for w in (
+        *("网格员", "网格员姓名", "网格长", "专职网格员", "包片网格员", "联系网格员", "包户干部", "包联干部"),
+        *("填表人", "填报人", "登记人", "录入人", "经办人", "走访人", "走访人员", "采集人", "社工"),
+        *("grid_worker", "recorder", "registrar", "operator", "created_by", "creator"),
+    )
+)
+
+
+def staff_not_kept(header: object) -> bool:
+    """Whether ``header`` names the staff who made the row (网格员, 填表人): understood, not kept."""
+    return header_key(header) in STAFF_NOT_KEPT
+
+
 def personal_not_kept(header: object) -> bool:
     """Whether ``header`` is a personal detail threelists never imports (ID number, age, ...)."""
     return header_key(header) in PERSONAL_NOT_KEPT

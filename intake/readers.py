@@ -30,6 +30,7 @@ from intake.mapping import (
     other_list,
     personal_not_kept,
     returned_list_column,
+    staff_not_kept,
     vocabulary,
     wrong_folder,
 )
@@ -530,6 +531,8 @@ def _map_headers(headers: list[object], dataset: str) -> _Columns:
             seen.setdefault(field, text)
         elif text and (returned := returned_list_column(dataset, last)):
             unmapped.append({"header": text, "suggestion": None, "duplicate_of": None, "returned": returned})
+        elif text and staff_not_kept(last) and dataset in ("needs", "survey_answers"):
+            unmapped.append({"header": text, "suggestion": None, "duplicate_of": None, "staff": "yes"})
         elif text and personal_not_kept(last):
             unmapped.append({"header": text, "suggestion": None, "duplicate_of": None, "personal": "yes"})
         elif text and kept_elsewhere(dataset, last):

@@ -1356,3 +1356,15 @@ def test_a_column_headed_need_is_the_need_in_the_residents_words(sessions, env, 
     }
     assert (r.loaded, r.quarantined) == (3, 1)
     assert not [m for m in r.messages if "未识别" in m]
+
+
+def test_the_staff_who_filled_a_sheet_in_are_named_not_suggested_as_a_field(sessions, env, registry):
+    # 网格员 (who visits the household) and 填表人 are the centre's staff: said in one line, never
+    # "是否指“网格”" (the closest field by its letters), never imported
+    header = ["姓名", "联系电话", "网格", "网格员", "服务事项", "登记日期", "填表人"]
+    rows = [["甲", "13800000001", "安竹社区第1网格", "张三", "助餐", "2026-11-20", "李四"]]
+    path = _in_inbox(env, "needs", "网格员.csv")
+    r = _load_sheet(sessions, env, path, [header, *rows])
+    assert (r.loaded, r.quarantined) == (1, 0)
+    assert "列“网格员”“填表人”未导入：是填表、走访的工作人员，不是居民或需求的信息" in r.messages
+    assert not [m for m in r.messages if "未识别" in m]

@@ -44,7 +44,7 @@ from intake.resources import (
     resolve_responses,
     resolve_units,
 )
-from intake.split import checklist, several_columns, several_in_a_cell
+from intake.split import checklist, offers_matrix, several_columns, several_in_a_cell
 from lifecycle.changes import NeedChange
 from lifecycle.states import QuarantineStatus
 from reference import item_words_path, load_item_words
@@ -393,6 +393,8 @@ def _normalize_together(prepared: list[_Prepared], today: date, directory: Direc
             _adopt_by_content(x, directory)
             if x.dataset == "needs":
                 _one_need_per_service(x, directory)
+            elif x.dataset == "offers":
+                _offers_by_column(x, directory)
     batch = pd.concat([x.table.rows for x in todo], ignore_index=True)  # type: ignore[union-attr]
     cleaned = normalize_rows(batch, today=today)
     seconds = time.perf_counter() - t0
@@ -481,6 +483,20 @@ def _adopt_by_content(x: _Prepared, directory: Directory) -> None:
             f"已按“{label}”导入；如果不是，请改好列名后重新提交"
         )
     x.table = replace(table, rows=rows, present=present, meta=meta)
+
+
+def _offers_by_column(x: _Prepared, directory: Directory) -> None:
+    """A resources sheet with a column per service holding each unit's places: an offer per
+    filled cell (``intake.split.offers_matrix``), said in the file's messages."""
+    table = x.table
+    assert table is not None
+    matrix = offers_matrix(table.rows, table.unknown, table.present, directory)
+    if matrix is None:
+        return
+    read = {f"列“{h}”未识别" for h in matrix.columns}
+    x.report.messages = [m for m in x.report.messages if not m.startswith(tuple(read))]
+    x.report.messages += matrix.notes
+    x.table = replace(table, rows=matrix.rows, unknown=matrix.unknown, present=matrix.present)
 
 
 def _one_need_per_service(x: _Prepared, directory: Directory) -> None:

@@ -104,6 +104,58 @@ def _is_mark(cell: object) -> bool:
     return low in NOT_TICKED or low in TICKED or low.isdigit()
 
 
+def _service_columns(unknown: pd.DataFrame, directory: Directory) -> dict[str, str] | None:
+    """The columns of a checklist (header -> the service it names), or None when the unknown
+    columns are not one: fewer than :data:`MIN_COLUMNS` named by a service and holding marks. A
+    checklist's service column holding words instead of ticks ("每周一次") is still that service."""
+    named = {str(h): code for h in unknown.columns if (code := header_item(str(h), directory))}
+    ticks = 0
+    for header in named:
+        filled = [v for v in unknown[header].tolist() if v is not None and v == v and plain(v)]
+        ticks += bool(filled) and sum(_is_mark(v) for v in filled) >= MARKS_SHARE * len(filled)
+    return named if ticks >= MIN_COLUMNS else None
+
+
+def offers_matrix(
+    rows: pd.DataFrame, unknown: pd.DataFrame | None, present: list[str], directory: Directory
+) -> Split | None:
+    """A co-building units' resources sheet with no 服务事项 or 名额 column but a column per
+    service, each cell the places a week the unit offers (5, "每周3次") or a tick (places not
+    said: asked): an offer per filled cell. A unit with no cell filled offers nothing this time:
+    left out, and said. None when the sheet is not one."""
+    if unknown is None or "item" in present or "capacity_per_cycle" in present:
+        return None
+    columns = _service_columns(unknown, directory)
+    if columns is None:
+        return None
+    per_row: list[list[tuple[str, str | None]]] = []
+    for r in unknown[list(columns)].to_dict("records"):
+        wanted: dict[str, str | None] = {}
+        for header, code in columns.items():
+            ticked, _ = mark(r[header])
+            if ticked and code not in wanted:
+                text = str(r[header]).strip()
+                wanted[code] = None if plain(text).lower() in TICKED - {"1"} else text
+        per_row.append(list(wanted.items()))
+    if not any(per_row):
+        return None
+    keep = [bool(e) for e in per_row]
+    rows = rows.reset_index(drop=True)[keep].assign(item=None)
+    unknown = unknown.reset_index(drop=True)[keep]
+    per_row = [e for e in per_row if e]
+    out, unk = _explode(rows, unknown, per_row, directory.item_names, "capacity_per_cycle", "offer_id")
+    headers = "".join(f"“{h}”" for h in columns)
+    note = (
+        f"表中没有“服务事项”“每期服务次数”列，列{headers}是各项服务的名额：{len(per_row)} 个单位共填了 "
+        f"{len(out)} 项，每项登记为一条资源（名额按每周计）"
+    )
+    if not all(keep):
+        note += f"；{keep.count(False)} 行一项也没有填，未登记资源"
+    if any(v is None for e in per_row for _, v in e):
+        note += "；只打了勾、没写名额的，请补填每周名额"
+    return Split(out, unk, [*present, "item", "capacity_per_cycle"], [note], list(columns))
+
+
 def checklist(
     rows: pd.DataFrame, unknown: pd.DataFrame | None, present: list[str], directory: Directory
 ) -> Split | None:
@@ -113,16 +165,9 @@ def checklist(
     time (``has_need`` "no", counted as a survey's "no" is), unless the sheet asks that itself."""
     if unknown is None or "item" in present:
         return None
-    named = {str(h): code for h in unknown.columns if (code := header_item(str(h), directory))}
-    ticks = 0
-    for header in named:
-        filled = [v for v in unknown[header].tolist() if v is not None and v == v and plain(v)]
-        ticks += bool(filled) and sum(_is_mark(v) for v in filled) >= MARKS_SHARE * len(filled)
-    if ticks < MIN_COLUMNS:
+    columns = _service_columns(unknown, directory)
+    if columns is None:
         return None
-    # a checklist, then: a service's column holding words instead of ticks ("每周一次") is that
-    # service, the words its note
-    columns = named
     names = directory.item_names
     others = [str(h) for h in unknown.columns if str(h) not in columns and is_other(str(h))]
     other_ticked = (
@@ -257,43 +302,47 @@ def _explode(
     unknown: pd.DataFrame | None,
     per_row: list[list[tuple[str, str | None]]],
     names: dict[str, str],
+    into: str = "description",
+    ref_column: str = "source_ref",
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Each row once per (service, note) of ``per_row`` (unchanged where that is empty): the
-    first keeps its row number and reference, the others get new numbers after the table's last
-    and the reference with the service's code (the same on every re-send); all show the sheet's
-    row they came from (``_sheet_row``)."""
+    """Each row once per (service, value) of ``per_row`` (unchanged where that is empty): the
+    value goes ``into`` its field (a need's description, after the row's own; an offer's places);
+    the first keeps its row number and reference (``ref_column``), the others get new numbers
+    after the table's last and the reference with the service's code (the same on every
+    re-send); all show the sheet's row they came from (``_sheet_row``)."""
     rows = rows.reset_index(drop=True)
     if SHEET_ROW not in rows:
         rows.insert(1, SHEET_ROW, rows["row_number"].astype(object))
     positions: list[int] = []
     items: list[object] = []
-    descriptions: list[object] = []
+    values: list[object] = []
     numbers: list[int] = []
     refs: list[object] = []
     next_number = int(rows["row_number"].max()) + 1 if len(rows) else 1
-    has_desc, has_ref = "description" in rows, "source_ref" in rows
-    for i, (entries, n, item, desc, ref) in enumerate(
+    has_value, has_ref = into in rows, ref_column in rows
+    joined = into == "description"  # (a note joins the row's own description; places replace)
+    for i, (entries, n, item, own, ref) in enumerate(
         zip(
             per_row,
             rows["row_number"].tolist(),
             rows["item"].tolist(),
-            rows["description"].tolist() if has_desc else [None] * len(rows),
-            rows["source_ref"].tolist() if has_ref else [None] * len(rows),
+            rows[into].tolist() if has_value else [None] * len(rows),
+            rows[ref_column].tolist() if has_ref else [None] * len(rows),
             strict=True,
         )
     ):
         if not entries:
             positions.append(i)
             items.append(item)
-            descriptions.append(desc)
+            values.append(own)
             numbers.append(n)
             refs.append(ref)
             continue
-        for j, (code, note) in enumerate(entries):
+        written = own if own is not None and own == own and plain(own) else None
+        for j, (code, value) in enumerate(entries):
             positions.append(i)
             items.append(names.get(code, code))
-            written = desc if desc is not None and desc == desc and plain(desc) else None
-            descriptions.append("；".join(t for t in (written, note) if t) or desc)
+            values.append(("；".join(t for t in (written, value) if t) or own) if joined else value)
             numbers.append(n if j == 0 else next_number)
             next_number += j > 0
             blank = ref is None or ref != ref or not plain(ref)
@@ -301,10 +350,10 @@ def _explode(
     out = rows.iloc[positions].reset_index(drop=True)
     out["item"] = pd.Series(items, dtype=object)
     out["row_number"] = pd.Series(numbers, dtype="int64")
-    if has_desc or any(d is not None for d in descriptions):
-        out["description"] = pd.Series(descriptions, dtype=object)
+    if has_value or any(v is not None for v in values):
+        out[into] = pd.Series(values, dtype=object)
     if has_ref:
-        out["source_ref"] = pd.Series(refs, dtype=object)
+        out[ref_column] = pd.Series(refs, dtype=object)
     unk = (
         unknown.reset_index(drop=True).iloc[positions].reset_index(drop=True) if unknown is not None else None
     )

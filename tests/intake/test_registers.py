@@ -658,3 +658,40 @@ def test_a_sheet_of_another_list_put_in_the_wrong_folder_loads_as_that_list(sess
         "这张表是共建单位名单（看表头），不是居民需求表：请把它放到收件箱的 units/ 文件夹"
     )
     assert "6 行均未导入，已隔离保存" in r.error
+
+
+def test_a_resources_sheet_with_a_column_per_service_is_an_offer_per_filled_cell(sessions, env, registry):
+    """共建单位资源认领表 as a matrix: a row per unit, a column per service, each cell the places
+    a week (5, "每周3次"); blank and 0 offer nothing; a tick with no number is asked for the
+    places; a unit with nothing filled is left out, and said."""
+    offers = [
+        ["安竹社区共建单位资源认领表"],
+        ["序号", "单位名称", "健康咨询", "水管维修", "独居老人探访", "服务范围", "开始日期", "结束日期"],
+        ["1", "安竹社区卫生服务中心", "5", "", "2", "安竹社区", "2026/11/1", "2027/1/31"],
+        ["2", "平春物业公司", "0", "每周3次", "", "安竹社区", "2026/11/1", "2027/1/31"],
+        ["3", "楼长志愿队", "", "", "√", "安竹社区", "2026/11/1", "2027/1/31"],
+        ["4", "民办非企业养老服务社", "", "", "", "安竹社区", "2026/11/1", "2027/1/31"],
+    ]
+    r, path = _offers_sheet(sessions, env, offers)
+    with sessions() as s:
+        units = {u.id: u.name for u in s.scalars(select(Unit))}
+        got = sorted((units[o.unit_id], o.item_code, o.capacity_per_cycle) for o in s.scalars(select(Offer)))
+    assert got == [
+        ("安竹社区卫生服务中心", "ELDER.HOME.VISIT", 2),
+        ("安竹社区卫生服务中心", "HEALTH.CLINIC.CONSULT", 5),
+        ("平春物业公司", "REPAIR.UTIL.PIPE", 3),
+    ]
+    assert (r.rows_read, r.loaded, r.quarantined) == (4, 3, 1)
+    (said,) = [m for m in r.messages if "各项服务的名额" in m]
+    assert "3 个单位共填了 4 项" in said and "1 行一项也没有填" in said and "请补填每周名额" in said
+    assert not [m for m in r.messages if "未识别" in m]
+    ((reason, _),) = _reasons(sessions, path.name)["楼长志愿队"]
+    assert "每期服务次数" in reason
+    # sent again a week later with one more place: the same offers, renewed (not a second set)
+    later = [row[:] for row in offers]
+    later[2][2] = "6"
+    path2 = _csv(env, "offers", "资源认领表_更新.csv", later)
+    _ingest(sessions, env, path2, "offers", "units_register")
+    with sessions() as s:
+        got = sorted((units[o.unit_id], o.item_code, o.capacity_per_cycle) for o in s.scalars(select(Offer)))
+    assert got[1] == ("安竹社区卫生服务中心", "HEALTH.CLINIC.CONSULT", 6) and len(got) == 3

@@ -526,7 +526,7 @@ def _one_need_per_service(x: _Prepared, directory: Directory) -> None:
         read = {f"列“{h}”未识别" for h in more}
         x.report.messages = [m for m in x.report.messages if not m.startswith(tuple(read))]
         x.report.messages += columns.notes
-    several = several_in_a_cell(table.rows, table.unknown, directory)
+    several = several_in_a_cell(table.rows, table.unknown, table.present, directory)
     if several is not None:
         table = replace(table, rows=several.rows, unknown=several.unknown)
         x.report.messages += several.notes

@@ -5,7 +5,9 @@ A community's 需求摸排表 often has no 服务事项 column but a column per 
 of a multiple-choice question ("5.您需要哪些服务？(助餐)" holding 1 or 0). A grid worker writes
 "助餐、理发" in one item cell, and a survey exports the options chosen as "助餐┋理发". One need is
 one service, so each such row becomes one need per service, each keeping the row's person, grid,
-dates and description. Pure: pandas and the :class:`~intake.resolve.Directory`, no store.
+dates and description. A co-building units' resources sheet may be such a matrix too, a unit a
+row and its places a week under each service: an offer per filled cell. Pure: pandas and the
+:class:`~intake.resolve.Directory`, no store.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from intake.normalize import LOCATION_COLUMNS
+from intake.normalize import LOCATION_COLUMNS, clean_count
 from intake.resolve import OTHER_ITEM, Directory, plain
 
 _, SHEET, SHEET_ROW = LOCATION_COLUMNS
@@ -48,15 +50,14 @@ _SEPARATORS = (":", "：", "—", "-", "_", "|", "｜")
 
 @dataclass
 class Split:
-    """A table's rows with one need per service (row numbers unique; where each was on the sheet
-    in ``_sheet_row``), the fields it now has, and what to tell the operator."""
+    """A table's rows with one need (or offer) per service (row numbers unique; where each was
+    on the sheet in ``_sheet_row``), the fields it now has, and what to tell the operator."""
 
     rows: pd.DataFrame
     unknown: pd.DataFrame | None
     present: list[str]
     notes: list[str] = field(default_factory=list)
-    columns: list[str] = field(default_factory=list)  # the headers read as a checklist
-    checklist: bool = False
+    columns: list[str] = field(default_factory=list)  # the unknown headers now read
     hints: dict[int, dict[str, str]] = field(default_factory=dict)  # row number -> column -> fix
 
 
@@ -100,8 +101,9 @@ def mark(cell: object) -> tuple[bool, str | None]:
 
 
 def _is_mark(cell: object) -> bool:
+    """A tick, a "not this one", or a count (2, "每周3次"), as against words."""
     low = plain(cell).lower()
-    return low in NOT_TICKED or low in TICKED or low.isdigit()
+    return low in NOT_TICKED or low in TICKED or (clean_count(low) or "").isdigit()
 
 
 def _service_columns(unknown: pd.DataFrame, directory: Directory) -> dict[str, str] | None:
@@ -233,7 +235,7 @@ def checklist(
         note += f"；勾选栏里写的文字（如“{notes_seen[0]}”）记入该条需求的描述"
     if others:
         note += f"；勾选“其他”的 {sum(other_ticked)} 行按需求描述登记服务事项" if any(other_ticked) else ""
-    return Split(out, unk, present, [note], [*columns, *others], checklist=True, hints=hints)
+    return Split(out, unk, present, [note], [*columns, *others], hints=hints)
 
 
 def several_columns(
@@ -271,7 +273,9 @@ def several_columns(
     return Split(out, unk, [*present, *(["item"] if "item" not in present else [])], [note])
 
 
-def several_in_a_cell(rows: pd.DataFrame, unknown: pd.DataFrame | None, directory: Directory) -> Split | None:
+def several_in_a_cell(
+    rows: pd.DataFrame, unknown: pd.DataFrame | None, present: list[str], directory: Directory
+) -> Split | None:
     """Item cells that list several services ("助餐、理发"): a need per service. None if none does."""
     if "item" not in rows:
         return None
@@ -294,7 +298,7 @@ def several_in_a_cell(rows: pd.DataFrame, unknown: pd.DataFrame | None, director
         f"{len(split)} 格写了不止一项服务（如“{example}”）：每项登记为一条需求，"
         f"共 {sum(len(e) for _, e in split)} 条"
     )
-    return Split(out, unk, [], [note])
+    return Split(out, unk, present, [note])
 
 
 def _explode(

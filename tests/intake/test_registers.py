@@ -668,7 +668,7 @@ def test_a_resources_sheet_with_a_column_per_service_is_an_offer_per_filled_cell
         ["安竹社区共建单位资源认领表"],
         ["序号", "单位名称", "健康咨询", "水管维修", "独居老人探访", "服务范围", "开始日期", "结束日期"],
         ["1", "安竹社区卫生服务中心", "5", "", "2", "安竹社区", "2026/11/1", "2027/1/31"],
-        ["2", "平春物业公司", "0", "每周3次", "", "安竹社区", "2026/11/1", "2027/1/31"],
+        ["2", "平春物业公司", "0", "每周3次", "一周两次", "安竹社区", "2026/11/1", "2027/1/31"],
         ["3", "楼长志愿队", "", "", "√", "安竹社区", "2026/11/1", "2027/1/31"],
         ["4", "民办非企业养老服务社", "", "", "", "安竹社区", "2026/11/1", "2027/1/31"],
     ]
@@ -679,11 +679,12 @@ def test_a_resources_sheet_with_a_column_per_service_is_an_offer_per_filled_cell
     assert got == [
         ("安竹社区卫生服务中心", "ELDER.HOME.VISIT", 2),
         ("安竹社区卫生服务中心", "HEALTH.CLINIC.CONSULT", 5),
+        ("平春物业公司", "ELDER.HOME.VISIT", 2),
         ("平春物业公司", "REPAIR.UTIL.PIPE", 3),
     ]
-    assert (r.rows_read, r.loaded, r.quarantined) == (4, 3, 1)
+    assert (r.rows_read, r.loaded, r.quarantined) == (5, 4, 1)
     (said,) = [m for m in r.messages if "各项服务的名额" in m]
-    assert "3 个单位共填了 4 项" in said and "1 行一项也没有填" in said and "请补填每周名额" in said
+    assert "3 个单位共填了 5 项" in said and "1 行一项也没有填" in said and "请补填每周名额" in said
     assert not [m for m in r.messages if "未识别" in m]
     ((reason, _),) = _reasons(sessions, path.name)["楼长志愿队"]
     assert "每期服务次数" in reason
@@ -694,4 +695,4 @@ def test_a_resources_sheet_with_a_column_per_service_is_an_offer_per_filled_cell
     _ingest(sessions, env, path2, "offers", "units_register")
     with sessions() as s:
         got = sorted((units[o.unit_id], o.item_code, o.capacity_per_cycle) for o in s.scalars(select(Offer)))
-    assert got[1] == ("安竹社区卫生服务中心", "HEALTH.CLINIC.CONSULT", 6) and len(got) == 3
+    assert got[1] == ("安竹社区卫生服务中心", "HEALTH.CLINIC.CONSULT", 6) and len(got) == 4

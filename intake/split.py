@@ -279,19 +279,16 @@ def several_in_a_cell(
     """Item cells that list several services ("助餐、理发"): a need per service. None if none does."""
     if "item" not in rows:
         return None
-    memo: dict[str, list[str]] = {}
-    per_row: list[list[tuple[str, str | None]]] = []
-    for v in rows["item"].tolist():
-        if v is None or v != v:
-            per_row.append([])
-            continue
-        text = str(v)
-        if text not in memo:
-            memo[text] = directory.items_in_cell(text)
-        per_row.append([(code, None) for code in memo[text]])
-    split = [(text, e) for text, e in zip(rows["item"].tolist(), per_row, strict=True) if e]
-    if not split:
+    values = rows["item"].tolist()
+    listed = {
+        v: codes
+        for v in set(values)
+        if isinstance(v, str) and (codes := directory.items_in_cell(v))  # (each text once)
+    }
+    if not listed:
         return None
+    per_row = [[(code, None) for code in listed.get(v, ())] if isinstance(v, str) else [] for v in values]
+    split = [(text, e) for text, e in zip(values, per_row, strict=True) if e]
     out, unk = _explode(rows, unknown, per_row, directory.item_names)
     example = str(split[0][0]).strip()
     note = (

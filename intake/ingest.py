@@ -700,7 +700,8 @@ def _done_already(x: _Prepared, rows: pd.DataFrame) -> pd.DataFrame:
     """A grid worker's sheet that says which needs are already solved (办理情况 已办结 — done on the
     spot, by the grid worker or the community): those are not needs to dispatch a unit to. They
     are counted and said, neither loaded nor quarantined; "部分办结", "未办结" or a blank load."""
-    if "done" not in rows:
+    assert x.table is not None
+    if "done" not in x.table.present:
         return rows
     done = rows["done"].eq("yes")
     x.report.done_already = int(done.sum())

@@ -493,10 +493,15 @@ def _offers_by_column(x: _Prepared, directory: Directory) -> None:
     matrix = offers_matrix(table.rows, table.unknown, table.present, directory)
     if matrix is None:
         return
-    read = {f"列“{h}”未识别" for h in matrix.columns}
-    x.report.messages = [m for m in x.report.messages if not m.startswith(tuple(read))]
-    x.report.messages += matrix.notes
+    _read_as(x, matrix.columns, matrix.notes)
     x.table = replace(table, rows=matrix.rows, unknown=matrix.unknown, present=matrix.present)
+
+
+def _read_as(x: _Prepared, headers: list[str], notes: list[str]) -> None:
+    """The file's messages once ``headers`` are read after all: what they were read as (``notes``)
+    in place of "列“…”未识别"."""
+    unknown = tuple(f"列“{h}”未识别" for h in headers)
+    x.report.messages = [m for m in x.report.messages if not m.startswith(unknown)] + notes
 
 
 def _one_need_per_service(x: _Prepared, directory: Directory) -> None:
@@ -506,26 +511,17 @@ def _one_need_per_service(x: _Prepared, directory: Directory) -> None:
     assert table is not None
     checked = checklist(table.rows, table.unknown, table.present, directory)
     if checked is not None:
-        table = replace(
-            table,
-            rows=checked.rows,
-            unknown=checked.unknown,
-            present=checked.present,
-            # (a sheet with no 有无需求 question of its own: a row with no tick is its "no")
-            meta={**table.meta, "checklist": "answered" if "has_need" in table.present else "ticks"},
-        )
-        read = {f"列“{h}”未识别" for h in checked.columns}
-        x.report.messages = [m for m in x.report.messages if not m.startswith(tuple(read))]
-        x.report.messages += checked.notes
+        # (a sheet with no 有无需求 question of its own: a row with no tick is its "no", said so)
+        meta = table.meta if "has_need" in table.present else {**table.meta, "no_need_by": "ticks"}
+        table = replace(table, rows=checked.rows, unknown=checked.unknown, present=checked.present, meta=meta)
+        _read_as(x, checked.columns, checked.notes)
         x.hints.update(checked.hints)
     more = [u["header"] for u in table.unmapped_headers if u.get("more_of") == "item"]
     more += [h for h in table.meta.get("more_items", "").split("\x1f") if h]
     columns = several_columns(table.rows, table.unknown, table.present, more, directory)
     if columns is not None:
         table = replace(table, rows=columns.rows, unknown=columns.unknown, present=columns.present)
-        read = {f"列“{h}”未识别" for h in more}
-        x.report.messages = [m for m in x.report.messages if not m.startswith(tuple(read))]
-        x.report.messages += columns.notes
+        _read_as(x, more, columns.notes)
     several = several_in_a_cell(table.rows, table.unknown, table.present, directory)
     if several is not None:
         table = replace(table, rows=several.rows, unknown=several.unknown)
@@ -690,7 +686,7 @@ def _survey_answers(x: _Prepared, rows: pd.DataFrame) -> pd.DataFrame:
     if x.report.no_need:
         x.report.messages.append(
             f"{x.report.no_need} 行没有勾选任何服务，也没有写其他需求：已计数，不作为需求导入"
-            if x.table.meta.get("checklist") == "ticks"
+            if x.table.meta.get("no_need_by") == "ticks"
             else f"{x.report.no_need} 户答“近期没有需要帮助的事情”：已计数，不作为需求导入"
         )
     return rows[~no]

@@ -495,11 +495,14 @@ class Directory:
         raw = plain(text)
         if not raw or self.item(raw)[0] is not None:
             return []
-        if _CLAUSES.search(raw):  # "独居，需要助餐和陪诊": a sentence, not a list
-            return []
         parts = [p for p in (q.strip() for q in ITEM_LIST.split(raw)) if p]
         if len(parts) < 2:
             return []
+        if _CLAUSES.search(raw):
+            # "独居，需要助餐和陪诊" is a sentence; "助餐送餐,陪同就医" (a form's options as exported)
+            # a list: with a comma, every part must be a service's own name or everyday word
+            exact = [self._items.get(p.lower()) or self._words.get(p.lower()) for p in parts]
+            return list(dict.fromkeys(exact)) if all(exact) and len(set(exact)) > 1 else []
         codes = [self.item(p)[0] for p in parts]
         if any(c is None for c in codes):
             return []

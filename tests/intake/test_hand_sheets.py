@@ -444,10 +444,12 @@ def test_several_services_in_one_cell_are_a_need_each_and_a_community_after_the_
         ["壬", "13800000009", "安竹社区第1网格", "上门服务", "一般", "2026-11-10"],
         # a sentence naming a service among other words is not split: asked, as before
         ["癸", "13800000010", "安竹社区第1网格", "独居，需要助餐和陪诊", "一般", "2026-11-10"],
+        # the services' own names between commas (a form's options as exported): a list
+        ["子", "13800000011", "安竹社区第1网格", "助餐送餐，陪同就医", "一般", "2026-11-10"],
     ]
     path.write_bytes(csv_bytes([header, *rows]))
     r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
-    assert (r.rows_read, r.loaded, r.quarantined) == (13, 10, 3)
+    assert (r.rows_read, r.loaded, r.quarantined) == (15, 12, 3)
     with sessions() as s:
         got = sorted(s.execute(select(Need.contact_name, Need.grid_id, Need.item_code)).all())
     assert got == [
@@ -456,6 +458,8 @@ def test_several_services_in_one_cell_are_a_need_each_and_a_community_after_the_
         ("丙", "C001-G01", "REPAIR.UTIL.PIPE"),
         ("乙", "C001-G01", "ELDER.DAILY.ESCORT"),
         ("乙", "C001-G01", "ELDER.HOME.MEALS"),
+        ("子", "C001-G01", "ELDER.DAILY.ESCORT"),
+        ("子", "C001-G01", "ELDER.HOME.MEALS"),
         ("己", "C001-G03", "ELDER.DAILY.BATH"),
         ("戊", "C001-G02", "ELDER.DAILY.BATH"),
         ("甲", "C001-G01", "ELDER.DAILY.BATH"),
@@ -463,7 +467,7 @@ def test_several_services_in_one_cell_are_a_need_each_and_a_community_after_the_
         ("辛", "C001-G01", "ASSIST.JOBS.SUPPORT"),
     ]
     (said,) = [m for m in r.messages if "不止一项服务" in m]
-    assert "3 格" in said and "“助餐、理发”" in said and "共 6 条" in said
+    assert "4 格" in said and "“助餐、理发”" in said and "共 8 条" in said
     hints = {p["row_number"]: p["hint"] for p in r.problems if p["column"] == "item"}
     assert set(hints) == {8, 10, 11}
     assert "一类服务" in hints[8] and "独居老人探访" in hints[8] and "陪同就医" in hints[8]
@@ -473,7 +477,7 @@ def test_several_services_in_one_cell_are_a_need_each_and_a_community_after_the_
     again = _in_inbox(env, "needs", "需求_再次.csv")
     again.write_bytes(csv_bytes([header, *rows[::-1]]))
     r2 = ingest_file(sessions, again, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
-    assert r2.loaded == 0 and r2.already_loaded == 10
+    assert r2.loaded == 0 and r2.already_loaded == 12
 
 
 def test_personal_details_no_list_needs_are_not_imported_and_the_sheet_is_told_why(sessions, env, registry):

@@ -12,11 +12,13 @@ row and its places a week under each service: an offer per filled cell. Pure: pa
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 
 import pandas as pd
 
+from data_contracts.suites import ID_REGEX
 from intake.normalize import LOCATION_COLUMNS, clean_count
 from intake.resolve import OTHER_ITEM, Directory, plain
 
@@ -309,8 +311,8 @@ def _explode(
     """Each row once per (service, value) of ``per_row`` (unchanged where that is empty): the
     value goes ``into`` its field (a need's description, after the row's own; an offer's places);
     the first keeps its row number and reference (``ref_column``), the others get new numbers
-    after the table's last and the reference with the service's code (the same on every
-    re-send); all show the sheet's row they came from (``_sheet_row``)."""
+    after the table's last and the reference with the service's code (:func:`_suffixed`, the same
+    on every re-send); all show the sheet's row they came from (``_sheet_row``)."""
     rows = rows.reset_index(drop=True)
     if SHEET_ROW not in rows:
         rows.insert(1, SHEET_ROW, rows["row_number"].astype(object))
@@ -347,7 +349,7 @@ def _explode(
             numbers.append(n if j == 0 else next_number)
             next_number += j > 0
             blank = ref is None or ref != ref or not plain(ref)
-            refs.append(ref if j == 0 or blank else f"{plain(ref)}/{code}")
+            refs.append(ref if j == 0 or blank else _suffixed(plain(ref), str(code)))
     out = rows.iloc[positions].reset_index(drop=True)
     out["item"] = pd.Series(items, dtype=object)
     out["row_number"] = pd.Series(numbers, dtype="int64")
@@ -359,3 +361,13 @@ def _explode(
         unknown.reset_index(drop=True).iloc[positions].reset_index(drop=True) if unknown is not None else None
     )
     return out, unk
+
+
+_ID = re.compile(ID_REGEX)  # the contract's id form
+
+
+def _suffixed(ref: str, code: str) -> str:
+    """A row's further need's reference: the row's, a dash, its service's code ("7-ELDER.DAILY.BATH";
+    a digest where that is not of the contract's id form: words, or too long)."""
+    out = f"{ref}-{code}"
+    return out if _ID.fullmatch(out) else f"{ref[:50]}-{hashlib.sha1(code.encode()).hexdigest()[:8]}"

@@ -1373,3 +1373,17 @@ def test_the_staff_who_filled_a_sheet_in_are_named_not_suggested_as_a_field(sess
     assert (r.loaded, r.quarantined) == (1, 0)
     assert "列“网格员”“填表人”未导入：是填表、走访的工作人员，不是居民或需求的信息" in r.messages
     assert not [m for m in r.messages if "未识别" in m]
+
+
+def test_a_numbered_row_split_into_needs_keeps_its_number_for_the_first(sessions, env, registry):
+    # 需求编号 7 listing two services: the first need keeps "7", the second is "7-<its code>", the
+    # same on every re-send (recognised as already loaded, not added again)
+    header = ["需求编号", "姓名", "联系电话", "网格", "服务事项", "登记日期"]
+    rows = [["7", "甲", "13800000001", "安竹社区第1网格", "助餐、理发", "2026-11-20"]]
+    r = _load_sheet(sessions, env, _in_inbox(env, "needs", "编号.csv"), [header, *rows])
+    assert r.loaded == 2
+    with sessions() as s:
+        refs = sorted(s.scalars(select(NeedSource.source_ref)).all())
+    assert refs == ["7", "7-ELDER.DAILY.BATH"]
+    again = _load_sheet(sessions, env, _in_inbox(env, "needs", "编号_再次.csv"), [header, *rows, []])
+    assert (again.loaded, again.already_loaded) == (0, 2)

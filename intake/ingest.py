@@ -494,7 +494,15 @@ def _offers_by_column(x: _Prepared, directory: Directory) -> None:
     if matrix is None:
         return
     _read_as(x, matrix.columns, matrix.notes)
+    _add_hints(x, matrix.hints)
     x.table = replace(table, rows=matrix.rows, unknown=matrix.unknown, present=matrix.present)
+
+
+def _add_hints(x: _Prepared, hints: dict[int, dict[str, str]]) -> None:
+    """Row by row, column by column: what a later step says joins what an earlier one said (a
+    checklist's reading, then the resolver's)."""
+    for n, fixes in hints.items():
+        x.hints.setdefault(n, {}).update(fixes)
 
 
 def _read_as(x: _Prepared, headers: list[str], notes: list[str]) -> None:
@@ -515,7 +523,7 @@ def _one_need_per_service(x: _Prepared, directory: Directory) -> None:
         meta = table.meta if "has_need" in table.present else {**table.meta, "no_need_by": "ticks"}
         table = replace(table, rows=checked.rows, unknown=checked.unknown, present=checked.present, meta=meta)
         _read_as(x, checked.columns, checked.notes)
-        x.hints.update(checked.hints)
+        _add_hints(x, checked.hints)
     more = [u["header"] for u in table.unmapped_headers if u.get("more_of") == "item"]
     more += [h for h in table.meta.get("more_items", "").split("\x1f") if h]
     columns = several_columns(table.rows, table.unknown, table.present, more, directory)
@@ -611,7 +619,7 @@ def _finish(x: _Prepared, rows: pd.DataFrame, directory: Directory | None, today
         if undated:  # (see above) from the day it arrived, to a year on where no end is written
             rows = rows.assign(window_start=today.isoformat(), window_end=rows["window_end"].fillna("长期"))
             open_ended_windows(rows)
-        x.hints.update(resolved.hints)
+        _add_hints(x, resolved.hints)
         x.report.messages += resolved.notes
     for column in DATE_FIELDS | DATETIME_FIELDS:  # 11月31日: say why the date is refused
         if column in rows:  # (over lists: pandas' string methods cost ~1 ms a call, on every file)
@@ -650,8 +658,7 @@ def _resolve_by_sheet(
             context_is="工作表名、表头标题或文件名" if context == _context(x, sheet) else LENT,
         )
         parts.append(resolved.rows)
-        for n, fixes in resolved.hints.items():  # (with what the checklist's reading said)
-            x.hints.setdefault(n, {}).update(fixes)
+        _add_hints(x, resolved.hints)
         where = f"工作表“{sheet['name']}”：" if table.sheets else ""
         x.report.messages += [where + n for n in resolved.notes]
         derived += resolved.derived_refs

@@ -148,6 +148,11 @@ def offers_matrix(
     unknown = unknown.reset_index(drop=True)[keep]
     per_row = [e for e in per_row if e]
     out, unk = _explode(rows, unknown, per_row, directory.item_names, "capacity_per_cycle", "offer_id")
+    hints = {
+        int(n): {"capacity_per_cycle": "这项服务打了勾，但没有写名额：请填写每周能服务的人次（一个正整数）"}
+        for n, places in zip(out["row_number"], out["capacity_per_cycle"], strict=True)
+        if places is None
+    }
     headers = "".join(f"“{h}”" for h in columns)
     note = (
         f"表中没有“服务事项”“每期服务次数”列，列{headers}是各项服务的名额：{len(per_row)} 个单位共填了 "
@@ -157,7 +162,7 @@ def offers_matrix(
         note += f"；{keep.count(False)} 行一项也没有填，未登记资源"
     if any(v is None for e in per_row for _, v in e):
         note += "；只打了勾、没写名额的，请补填每周名额"
-    return Split(out, unk, [*present, "item", "capacity_per_cycle"], [note], list(columns))
+    return Split(out, unk, [*present, "item", "capacity_per_cycle"], [note], list(columns), hints)
 
 
 def checklist(

@@ -686,8 +686,8 @@ def test_a_resources_sheet_with_a_column_per_service_is_an_offer_per_filled_cell
     (said,) = [m for m in r.messages if "各项服务的名额" in m]
     assert "3 个单位共填了 5 项" in said and "1 行一项也没有填" in said and "请补填每周名额" in said
     assert not [m for m in r.messages if "未识别" in m]
-    ((reason, _),) = _reasons(sessions, path.name)["楼长志愿队"]
-    assert "每期服务次数" in reason
+    ((reason, hint),) = _reasons(sessions, path.name)["楼长志愿队"]
+    assert "每期服务次数" in reason and "打了勾，但没有写名额" in hint
     # sent again a week later with one more place: the same offers, renewed (not a second set)
     later = [row[:] for row in offers]
     later[2][2] = "6"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from data_contracts.suites import ID_REGEX
-from intake.normalize import LOCATION_COLUMNS, clean_count
+from intake.normalize import LOCATION_COLUMNS, SKIPPED, clean_count
 from intake.resolve import OTHER_ITEM, Directory, plain
 
 _, SHEET, SHEET_ROW = LOCATION_COLUMNS
@@ -29,6 +29,7 @@ NOT_TICKED = frozenset(
     {
         *("否", "无", "没有", "不需要", "不要", "无需", "未选", "未选中", "不选"),
         *("×", "✗", "✘", "x", "☐", "□", "0", "-", "—", "/", "n", "no", "false"),
+        *SKIPPED,  # 问卷星's "(跳过)": the question not answered
     }
 )
 # ... and one that says "this one" with no more to it (any other text is a tick with a note)

@@ -1212,6 +1212,8 @@ def test_a_surveys_multiple_choice_exported_as_a_column_per_option(sessions, env
             "水管漏水",
         ],
         ["4", "2026/11/20 12:05:02", "丁", "13800000004", "安竹社区第2网格", "是", "0", "0", "0", "0", ""],
+        # both questions skipped: "(跳过)" is no choice, as 0 is (and the household is asked)
+        ["5", "2026/11/20 12:06:02", "戊", "13800000005", "安竹社区第2网格", *["(跳过)"] * 5, ""],
     ]
     path = _in_inbox(env, "needs", "问卷星_需求调查.csv")
     path.write_bytes(csv_bytes([header, *rows]))
@@ -1220,7 +1222,7 @@ def test_a_surveys_multiple_choice_exported_as_a_column_per_option(sessions, env
         "丙": [("REPAIR.UTIL.PIPE", "水管漏水")],
         "甲": [("ELDER.DAILY.ESCORT", None), ("ELDER.HOME.MEALS", None)],
     }
-    assert (r.loaded, r.quarantined, r.no_need) == (3, 1, 1)
+    assert (r.loaded, r.quarantined, r.no_need) == (3, 2, 1)
     assert not [m for m in r.messages if "未识别" in m or "重复" in m]
     ((_, hint),) = _quarantined(sessions, path.name)[5]
     assert "一项也没有勾选" in hint

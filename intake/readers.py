@@ -585,12 +585,17 @@ def _two_level_header(upper: list[str], lower: list[str], dataset: str) -> list[
     if len(known_lower - known_upper) < 2:
         return None
     width = max(len(upper), len(lower))
+    tops = [str(upper[j]).strip() if j < len(upper) else "" for j in range(width)]
+    bottoms = [str(lower[j]).strip() if j < len(lower) else "" for j in range(width)]
     merged = []
-    for j in range(width):
-        top = str(upper[j]).strip() if j < len(upper) else ""
-        bottom = str(lower[j]).strip() if j < len(lower) else ""
+    for j, (top, bottom) in enumerate(zip(tops, bottoms, strict=True)):
+        # a label over several columns (written once, or merged across: "需求类别（请打√）" over
+        # 助餐 | 助浴 | 理发) groups them; the lower level names each
+        group = bool(top) and j + 1 < width and not tops[j + 1] and bool(bottoms[j + 1])
         # the lower level names the column, unless it is blank or only the upper names a field
-        use_top = not bottom or (vocab.field_of(bottom) is None and vocab.field_of(top) is not None)
+        use_top = not bottom or (
+            not group and vocab.field_of(bottom) is None and vocab.field_of(top) is not None
+        )
         merged.append(top if use_top else bottom)
     return merged
 

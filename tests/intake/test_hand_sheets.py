@@ -1389,3 +1389,27 @@ def test_a_numbered_row_split_into_needs_keeps_its_number_for_the_first(sessions
     assert refs == ["7", "7-ELDER.DAILY.BATH"]
     again = _load_sheet(sessions, env, _in_inbox(env, "needs", "编号_再次.csv"), [header, *rows, []])
     assert (again.loaded, again.already_loaded) == (0, 2)
+
+
+def test_a_checklist_under_a_group_label_over_its_service_columns(sessions, env, registry):
+    # a two-level header: "需求类别（请打√）" merged across 助餐 | □助浴 | 上门理发 labels the group;
+    # it names no column itself (the first service column was read as the item, holding ticks)
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["安竹社区第2网格居民需求摸排表"])
+    sheet.append(["序号", "居民信息", "", "需求类别（请在需要的项目下打√）", "", "", "登记日期"])
+    sheet.append(["", "姓名", "联系电话", "助餐", "□助浴", "上门理发", ""])
+    for cells in ("A2:A3", "G2:G3", "B2:C2", "D2:F2"):
+        sheet.merge_cells(cells)
+    sheet.append([1, "甲", "13800000001", "✔", "", "✔", "2026-11-20"])
+    sheet.append([2, "乙", "13800000002", "", "✔", "", "2026-11-20"])
+    path = _in_inbox(env, "needs", "摸排表_两级表头.xlsx")
+    book.save(path)
+    r = ingest_file(sessions, path, "needs", "grid_sheet", env.archive_dir, today=ARRIVED)
+    assert _sheet_rows(sessions, path.name) == {
+        "乙": [("ELDER.DAILY.BATH", None)],
+        "甲": [("ELDER.DAILY.BATH", None), ("ELDER.HOME.MEALS", None)],
+    }
+    assert (r.loaded, r.quarantined) == (3, 0)

@@ -254,22 +254,36 @@ def several_columns(
     directory: Directory,
 ) -> Split | None:
     """A row's services written across several columns (服务项目1, 服务项目2; 需求1, 需求2 holding
-    services): a need per filled cell, in the columns' order, the same service once. ``more``:
-    the columns besides the item column (``unknown``'s). None when there are none."""
+    services; 需求类别 beside a 需求 in the resident's words): a need per filled cell, in the
+    columns' order, the same service once. A sentence in any of them ("每天中午送餐到家", "独居，
+    行动不便") is the row's words, kept as its needs' description; one that names a service is that
+    service too. ``more``: the columns besides the item column (``unknown``'s). None when there
+    are none, or they add nothing."""
     more = [h for h in more if unknown is not None and h in unknown]
     if not more:
         return None
     assert unknown is not None
     first = rows["item"].tolist() if "item" in rows else [None] * len(rows)
     cells = [first, *(unknown[h].tolist() for h in more)]
-    per_row: list[list[tuple[str, str | None]]] = []
+    longest = directory.longest_item_name
+    per_row: list[list[tuple[str | None, str | None]]] = []
+    worded = 0
     for written in zip(*cells, strict=True):
         wanted: dict[str, None] = {}  # the row's services (one not understood: as written, asked)
+        said: list[str] = []
         for v in written:
-            if v is not None and v == v and plain(v):
-                wanted.setdefault(directory.item(v)[0] or str(v).strip(), None)
-        per_row.append([(key, None) for key in wanted])
-    if not any(len(e) > 1 or (e and f is None) for e, f in zip(per_row, first, strict=True)):
+            if v is None or v != v or not plain(v):
+                continue
+            text, code = str(v).strip(), directory.item(v)[0]
+            sentence = len(plain(text)) > longest
+            if sentence:
+                said.append(text)
+            if code or not sentence:
+                wanted.setdefault(code or text, None)
+        note = "；".join(said) or None
+        worded += note is not None
+        per_row.append([(key, note) for key in wanted] or ([(None, note)] if note else []))
+    if not worded and not any(len(e) > 1 or (e and f is None) for e, f in zip(per_row, first, strict=True)):
         return None  # (the other columns only repeat the first, or are empty)
     rows = rows.copy()
     if "item" not in rows:
@@ -278,7 +292,14 @@ def several_columns(
     headers = "".join(f"“{h}”" for h in more)
     n = sum(len(e) > 1 for e in per_row)
     note = f"列{headers}也是服务事项：每格登记为一条需求（{n} 行写了不止一项）"
-    return Split(out, unk, [*present, *(["item"] if "item" not in present else [])], [note])
+    if worded:
+        note += (
+            f"；{worded} 行写的是一句话（如“{next(t for e in per_row for _, t in e if t)}”），记入需求描述"
+        )
+    present = [*present, *(["item"] if "item" not in present else [])]
+    if worded and "description" not in present:
+        present.append("description")
+    return Split(out, unk, present, [note])
 
 
 def several_in_a_cell(
@@ -309,7 +330,7 @@ def several_in_a_cell(
 def _explode(
     rows: pd.DataFrame,
     unknown: pd.DataFrame | None,
-    per_row: list[list[tuple[str, str | None]]],
+    per_row: list[list[tuple[str | None, str | None]]],
     names: dict[str, str],
     into: str = "description",
     ref_column: str = "source_ref",

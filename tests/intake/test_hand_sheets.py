@@ -1413,3 +1413,24 @@ def test_a_checklist_under_a_group_label_over_its_service_columns(sessions, env,
         "甲": [("ELDER.DAILY.BATH", None), ("ELDER.HOME.MEALS", None)],
     }
     assert (r.loaded, r.quarantined) == (3, 0)
+
+
+def test_a_need_in_the_residents_words_beside_the_service_column_is_its_description(sessions, env, registry):
+    """需求类别 | 需求: the service, and the resident's words. A sentence under 需求 is the need's
+    description (not a second need asked about, not lost); a service there is a need of its own."""
+    header = ["姓名", "联系电话", "网格", "需求类别", "需求", "登记日期"]
+    rows = [
+        ["甲", "13800000001", "安竹社区第1网格", "助餐", "每天中午送餐到家里", "2026-11-20"],
+        ["乙", "13800000002", "安竹社区第1网格", "理发", "独居，行动不便，需要上门", "2026-11-20"],
+        ["丙", "13800000003", "安竹社区第1网格", "助餐", "陪诊", "2026-11-20"],
+        ["丁", "13800000004", "安竹社区第1网格", "修水管", "", "2026-11-20"],
+    ]
+    path = _in_inbox(env, "needs", "需求类别和需求.csv")
+    r = _load_sheet(sessions, env, path, [header, *rows])
+    assert _sheet_rows(sessions, path.name) == {
+        "丁": [("REPAIR.UTIL.PIPE", None)],
+        "丙": [("ELDER.DAILY.ESCORT", None), ("ELDER.HOME.MEALS", None)],
+        "乙": [("ELDER.DAILY.BATH", "独居，行动不便，需要上门")],
+        "甲": [("ELDER.HOME.MEALS", "每天中午送餐到家里")],
+    }
+    assert (r.loaded, r.quarantined) == (5, 0)

@@ -545,21 +545,19 @@ def _map_headers(headers: list[object], dataset: str) -> _Columns:
     return _Columns(fields, unmapped, repeats, unknown)
 
 
-# the fields a sheet may give several columns of, each a need of its own (需求1, 需求2; 服务项目1,
-# 服务项目2): a household's needs written across one row
+# the fields a sheet may give several columns of, each a need of its own: a household's needs
+# across one row (需求1, 需求2; 服务项目1, 服务项目2), or a multiple-choice question's options
+# ("5.需要哪些服务？(助餐)" 1/0, "(理发)" 1/0, ...), read by ``intake.split``
 MORE_NEEDS = {"needs": ("item",)}
 # a trailing bracket, and what is in it: a note ("(必填)") or, repeated, a question's options
 _BRACKETED = re.compile(r"[(\[【（]([^)\]】）]*)[)\]】）]\s*$")
-# the fields a multiple-choice question's options are columns of ("5.需要哪些服务？(助餐)" 1/0,
-# "(理发)" 1/0, ...): the needs' service, read as a checklist (``intake.split``)
-OPTION_FIELDS = {"needs": ("item",)}
 
 
 def _options(headers: list[object], dataset: str) -> set[int]:
     """The positions of the columns that are one question's options: two or more headers naming
-    one of :data:`OPTION_FIELDS` but for a bracketed part that differs. Such a column is not the
+    one of :data:`MORE_NEEDS` but for a bracketed part that differs. Such a column is not the
     field itself (it holds ticks, not the answer) but a column of its own, left to the checklist."""
-    wanted = OPTION_FIELDS.get(dataset, ())
+    wanted = MORE_NEEDS.get(dataset, ())
     if not wanted:
         return set()
     vocab = vocabulary(dataset)

@@ -131,6 +131,12 @@ def subdistrict_key(text: object) -> str:
     return re.sub(r"(街道办事处|街道|镇|乡)$", "", plain(text)).lower()
 
 
+def _parts(text: str) -> list[str]:
+    """A cell's parts between :data:`ITEM_LIST` separators; [] when it has fewer than two."""
+    parts = [p for p in (q.strip() for q in ITEM_LIST.split(text)) if p]
+    return parts if len(parts) >= 2 else []
+
+
 def item_key(text: object) -> str:
     t = plain(text).lower()
     return re.sub(r"(服务|需求|项目)$", "", t) or t
@@ -244,6 +250,15 @@ class Directory:
     def longest_item_name(self) -> int:
         return max((len(plain(n)) for n in self.item_names.values()), default=0)
 
+    def sentence(self, text: object) -> bool:
+        """Whether ``text`` is longer than any service's name: a sentence in someone's words
+        ("家里水管漏水了"), which may name a service but is more than one."""
+        return (
+            isinstance(text, str)
+            and len(text) > self.longest_item_name
+            and len(plain(text)) > self.longest_item_name
+        )
+
     @cached_property
     def item_names(self) -> dict[str, str]:
         return dict(zip(self.items["code"], self.items["name_zh"], strict=True))
@@ -315,7 +330,7 @@ class Directory:
             key = item_key(raw)
             if any(k in m for k in (low, key) for m in (self._items, self._groups, self._words)):
                 return True
-            return len(raw) <= self.longest_item_name and self.item(raw)[0] is not None
+            return not self.sentence(raw) and self.item(raw)[0] is not None
         if field == "unit_id":
             ids, names = self._units
             return raw.upper() in ids or low in names
@@ -495,33 +510,21 @@ class Directory:
         raw = plain(text)
         if not raw or self.item(raw)[0] is not None:
             return []
-        parts = [p for p in (q.strip() for q in ITEM_LIST.split(raw)) if p]
-        if len(parts) < 2:
-            return []
         if _CLAUSES.search(raw):
             # "独居，需要助餐和陪诊" is a sentence; "助餐送餐,陪同就医" (a form's options as exported)
             # a list: with a comma, every part must be a service's own name or everyday word
-            exact = [self._items.get(p.lower()) or self._words.get(p.lower()) for p in parts]
-            return list(dict.fromkeys(exact)) if all(exact) and len(set(exact)) > 1 else []
-        codes = [self.item(p)[0] for p in parts]
-        if any(c is None for c in codes):
-            return []
-        found = list(dict.fromkeys(c for c in codes if c))
-        return found if len(found) > 1 else []
+            codes = [self._items.get(p.lower()) or self._words.get(p.lower()) for p in _parts(raw)]
+        else:
+            codes = [self.item(p)[0] for p in _parts(raw)]
+        found = list(dict.fromkeys(codes))
+        return found if len(found) > 1 and None not in found else []
 
     def _listed_items(self, text: str) -> list[str]:
         """The items of a cell that lists several services (:data:`ITEM_LIST` between them), in the
         order written, when at least two of its parts are items; else [] (a name that holds a
         separator is not split: it was found whole before)."""
-        parts = [p.strip() for p in ITEM_LIST.split(text)]
-        parts = [p for p in parts if p]
-        if len(parts) < 2:
-            return []
-        codes = [self.item(p)[0] for p in parts]
-        found = [c for c in codes if c]
-        if len(found) < 2:
-            return []
-        return list(dict.fromkeys(found))
+        found = [c for c in (self.item(p)[0] for p in _parts(text)) if c]
+        return list(dict.fromkeys(found)) if len(found) >= 2 else []
 
     def item_in_text(self, text: object) -> tuple[str | None, str | None]:
         """The item a need's description names clearly: (code, None) when the text is an item's
@@ -700,14 +703,10 @@ def resolve_needs(
     out["item"] = pd.Series(items, index=out.index, dtype=object)
     # an item cell that is a sentence ("需求": "家里水管漏水，厨房也滴水") is the resident's words
     # too: kept as the description where the row has none
-    longest = directory.longest_item_name
     said = [
         (k, str(w).strip())
         for k, w, code in zip(out.index, written, items, strict=True)
-        if isinstance(w, str)
-        and len(w) > longest
-        and len(plain(w)) > longest
-        and code in directory.item_names
+        if directory.sentence(w) and code in directory.item_names
     ]
     if said:  # (over lists: a pandas cell read or write costs ~30 µs, on every such row)
         position = {k: i for i, k in enumerate(out.index)}

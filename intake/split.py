@@ -265,7 +265,6 @@ def several_columns(
     assert unknown is not None
     first = rows["item"].tolist() if "item" in rows else [None] * len(rows)
     cells = [first, *(unknown[h].tolist() for h in more)]
-    longest = directory.longest_item_name
     per_row: list[list[tuple[str | None, str | None]]] = []
     worded = 0
     for written in zip(*cells, strict=True):
@@ -275,7 +274,7 @@ def several_columns(
             if v is None or v != v or not plain(v):
                 continue
             text, code = str(v).strip(), directory.item(v)[0]
-            sentence = len(plain(text)) > longest
+            sentence = directory.sentence(text)
             if sentence:
                 said.append(text)
             if code or not sentence:

@@ -64,6 +64,11 @@ class Split:
     hints: dict[int, dict[str, str]] = field(default_factory=dict)  # row number -> column -> fix
 
 
+def _filled(value: object) -> bool:
+    """Whether a cell holds anything but blanks (not None, not NaN, not spaces)."""
+    return value is not None and value == value and bool(plain(value))
+
+
 def _named(header: str) -> list[str]:
     """What a header may name: itself without its numbering, a survey option in its trailing
     brackets, the part after its last separator."""
@@ -116,7 +121,7 @@ def _service_columns(unknown: pd.DataFrame, directory: Directory) -> dict[str, s
     named = {str(h): code for h in unknown.columns if (code := header_item(str(h), directory))}
     ticks = 0
     for header in named:
-        filled = [v for v in unknown[header].tolist() if v is not None and v == v and plain(v)]
+        filled = [v for v in unknown[header].tolist() if _filled(v)]
         ticks += bool(filled) and sum(_is_mark(v) for v in filled) >= MARKS_SHARE * len(filled)
     return named if ticks >= MIN_COLUMNS else None
 
@@ -202,15 +207,12 @@ def checklist(
         return None
     rows = rows.copy()
     present = list(present)
+    described = (
+        [_filled(v) for v in rows["description"].tolist()] if "description" in rows else [False] * len(rows)
+    )
     if "has_need" not in present:  # nothing ticked, nothing written: nothing asked this time
-        described = (
-            rows["description"].map(lambda v: v is not None and v == v and bool(plain(v)))
-            if "description" in rows
-            else pd.Series(False, index=rows.index)
-        )
         nothing = [
-            not e and not d and not o
-            for e, d, o in zip(per_row, described.tolist(), other_ticked, strict=True)
+            not e and not d and not o for e, d, o in zip(per_row, described, other_ticked, strict=True)
         ]
         rows["has_need"] = pd.Series(["no" if n else None for n in nothing], index=rows.index, dtype=object)
         present.append("has_need")
@@ -221,11 +223,11 @@ def checklist(
     # a row that asks for something (the survey's "是", or a "其他" ticked) but names no service
     # and describes none: asked, with what to do
     hints: dict[int, dict[str, str]] = {}
-    blank = [not e for e in per_row]
-    for k, (n, b, o) in enumerate(zip(rows["row_number"].tolist(), blank, other_ticked, strict=True)):
-        has = rows["has_need"].iat[k] if "has_need" in rows else None
-        desc = rows["description"].iat[k] if "description" in rows else None
-        if b and has != "no" and plain(has).lower() not in NOT_TICKED and not (desc and plain(desc)):
+    answers = rows["has_need"].tolist()
+    for n, e, has, d, o in zip(
+        rows["row_number"].tolist(), per_row, answers, described, other_ticked, strict=True
+    ):
+        if not e and not d and plain(has).lower() not in NOT_TICKED:  # ("no": in it)
             hints[int(n)] = {
                 "item": "勾选了“其他”，但没有写具体需求：请在需求描述中写明需要什么服务"
                 if o
@@ -241,8 +243,8 @@ def checklist(
     )
     if notes_seen:
         note += f"；勾选栏里写的文字（如“{notes_seen[0]}”）记入该条需求的描述"
-    if others:
-        note += f"；勾选“其他”的 {sum(other_ticked)} 行按需求描述登记服务事项" if any(other_ticked) else ""
+    if any(other_ticked):
+        note += f"；勾选“其他”的 {sum(other_ticked)} 行按需求描述登记服务事项"
     return Split(out, unk, present, [note], [*columns, *others], hints=hints)
 
 
@@ -271,7 +273,7 @@ def several_columns(
         wanted: dict[str, None] = {}  # the row's services (one not understood: as written, asked)
         said: list[str] = []
         for v in written:
-            if v is None or v != v or not plain(v):
+            if not _filled(v):
                 continue
             text, code = str(v).strip(), directory.item(v)[0]
             sentence = directory.sentence(text)
@@ -367,15 +369,14 @@ def _explode(
             numbers.append(n)
             refs.append(ref)
             continue
-        written = own if own is not None and own == own and plain(own) else None
+        written = own if _filled(own) else None
         for j, (code, value) in enumerate(entries):
             positions.append(i)
             items.append(names.get(code, code))
             values.append(("；".join(t for t in (written, value) if t) or own) if joined else value)
             numbers.append(n if j == 0 else next_number)
             next_number += j > 0
-            blank = ref is None or ref != ref or not plain(ref)
-            refs.append(ref if j == 0 or blank else _suffixed(plain(ref), str(code)))
+            refs.append(ref if j == 0 or not _filled(ref) else _suffixed(plain(ref), str(code)))
     out = rows.iloc[positions].reset_index(drop=True)
     out["item"] = pd.Series(items, dtype=object)
     out["row_number"] = pd.Series(numbers, dtype="int64")
